@@ -1,0 +1,1 @@
+"""A small actor runtime on Pykka: refs, monitors, inboxes and supervision."""

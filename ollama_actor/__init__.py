@@ -1,0 +1,1 @@
+"""An Ollama client whose streams are delivered to actors."""
