@@ -1,1 +1,52 @@
-"""An Ollama client whose streams are delivered to actors."""
+"""An Ollama client whose streams are delivered to actors.
+
+`Ollama` is the client; ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a
+supervised `StreamHandle`. Every error is an `OllamaError`.
+"""
+
+from ollama_actor._client import Ollama, blob_digest
+from ollama_actor._errors import (
+    ConnectError,
+    ConnectionLost,
+    ConnectTimeout,
+    DecodeError,
+    HTTPError,
+    LineTooLong,
+    OllamaError,
+    ProtocolError,
+    ReadTimeout,
+    RecipientDead,
+    RequestTimeout,
+    ResponseError,
+    StreamCancelled,
+    TotalTimeout,
+    TransportError,
+    ValidationError,
+)
+from ollama_actor._host import parse_host
+from ollama_actor._streaming import Streaming
+from ollama_actor._timeout import Timeout
+
+__all__ = [
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLost",
+    "DecodeError",
+    "HTTPError",
+    "LineTooLong",
+    "Ollama",
+    "OllamaError",
+    "ProtocolError",
+    "ReadTimeout",
+    "RecipientDead",
+    "RequestTimeout",
+    "ResponseError",
+    "StreamCancelled",
+    "Streaming",
+    "Timeout",
+    "TotalTimeout",
+    "TransportError",
+    "ValidationError",
+    "blob_digest",
+    "parse_host",
+]

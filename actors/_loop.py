@@ -1,0 +1,73 @@
+"""The process-wide event loop thread that loop actors and non-blocking I/O share.
+
+One thread runs one asyncio loop for everything that must not own a thread of its own: actors
+whose handlers never block (`LoopActor`) and the I/O of thousands of concurrent streams. The loop
+starts on first use, runs in a daemon thread named ``actors-loop``, and is started afresh in a
+child process after ``fork``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["call_on_loop", "event_loop", "in_loop_thread"]
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_thread_id: int | None = None
+_pid: int | None = None
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """Return the shared loop, starting its thread if this process has none yet.
+
+    Safe to call from any thread. The loop runs until the process exits.
+    """
+    loop = _loop
+    if loop is not None and _pid == os.getpid():
+        return loop
+    return _start()
+
+
+def in_loop_thread() -> bool:
+    """Whether the caller runs on the shared loop's thread."""
+    return _thread_id == threading.get_ident()
+
+
+def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
+    """Run ``callback(*args)`` on the loop thread: at once if already there, else soon.
+
+    From the loop thread the call is direct (no wake-up); from any other thread it is scheduled
+    with ``call_soon_threadsafe``. Exceptions raised by the callback go to the loop's exception
+    handler when scheduled, and to the caller when direct.
+    """
+    if _thread_id == threading.get_ident():
+        callback(*args)
+    else:
+        event_loop().call_soon_threadsafe(callback, *args)
+
+
+def _start() -> asyncio.AbstractEventLoop:
+    global _loop, _thread_id, _pid
+    with _lock:
+        if _loop is not None and _pid == os.getpid():
+            return _loop
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            global _thread_id
+            _thread_id = threading.get_ident()
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name="actors-loop", daemon=True)
+        thread.start()
+        ready.wait()
+        _loop, _pid = loop, os.getpid()
+        return loop

@@ -1,0 +1,104 @@
+"""The streaming protocol between a stream source, its worker and a recipient.
+
+A stream source (such as an Ollama `Streaming`) is started with a `StreamSink` and calls it back
+on the shared loop thread: `on_chunk` for each item, then exactly one of `on_done` or `on_error`.
+`Delivery` is the sink that turns those calls into the messages a recipient reads::
+
+    (ref, ("data", chunk))
+    (ref, ("restart", {"attempt": n, "error": exc}))
+    (ref, ("done", result))
+    (ref, ("error", exc))
+
+It guarantees one terminal message per ref and nothing after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol, runtime_checkable
+
+import pykka
+
+from actors._ref import Ref
+
+__all__ = ["Delivery", "Recipient", "StreamSink", "StreamSource"]
+
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Recipient(Protocol):
+    """Anything messages can be told to: a Pykka `ActorRef`, an `Inbox`, an `Address`."""
+
+    def tell(self, message: Any) -> None: ...
+
+
+class StreamSink(Protocol):
+    """Hears a running stream on the loop thread; must not block."""
+
+    def on_chunk(self, chunk: Any) -> None: ...
+
+    def on_done(self, result: Any) -> None: ...
+
+    def on_error(self, exc: BaseException) -> None: ...
+
+
+class StreamSource(Protocol):
+    """A stream that can be run once, cancelled from any thread, and run again afresh."""
+
+    @property
+    def ref(self) -> Ref: ...
+
+    def start(self, sink: StreamSink) -> None:
+        """Begin without blocking; the sink is called back on the loop thread."""
+
+    def cancel(self) -> None:
+        """End the stream; the sink hears `on_error` (unless it had already ended)."""
+
+    def again(self) -> StreamSource:
+        """A fresh, unstarted run of the same request, with the same ref."""
+
+
+class Delivery:
+    """A `StreamSink` that tells a recipient the message protocol for one ref.
+
+    `on_chunk` lets `pykka.ActorDeadError` through when the recipient has died, so the source
+    stops reading; the terminal messages swallow it, since nobody is left to tell.
+    """
+
+    __slots__ = ("_ended", "_tell", "ref", "recipient")
+
+    def __init__(self, ref: Ref, recipient: Recipient) -> None:
+        self.ref = ref
+        self.recipient = recipient
+        self._tell = recipient.tell
+        self._ended = False
+
+    @property
+    def ended(self) -> bool:
+        """Whether the terminal message has been told."""
+        return self._ended
+
+    def on_chunk(self, chunk: Any) -> None:
+        if not self._ended:
+            self._tell((self.ref, ("data", chunk)))
+
+    def on_restart(self, attempt: int, error: BaseException) -> None:
+        """Tell that a retry begins; the data that follows starts the response again."""
+        if not self._ended:
+            self._tell((self.ref, ("restart", {"attempt": attempt, "error": error})))
+
+    def on_done(self, result: Any) -> None:
+        self._end(("done", result))
+
+    def on_error(self, exc: BaseException) -> None:
+        self._end(("error", exc))
+
+    def _end(self, message: tuple[str, Any]) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._tell((self.ref, message))
+        except pykka.ActorDeadError:
+            logger.debug("recipient of %s died before its %s message", self.ref, message[0])

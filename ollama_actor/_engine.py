@@ -1,0 +1,415 @@
+"""The I/O engine: every request to Ollama runs here, on the shared event loop thread.
+
+One loop thread (`actors` owns it) carries all connections, so ten thousand concurrent streams
+cost ten thousand sockets, not ten thousand threads. A request is a `Call`: it takes a pooled
+keep-alive connection or opens one, writes the request, feeds each socket read to the sans-I/O
+`ResponseParser`, and reports to its `Sink` on the loop thread: the head once, body bytes as they
+come, then exactly one of `on_end` or `on_error`. Time bounds are enforced by one timer per call,
+and `Call.cancel` works from any thread by aborting the socket on the loop, so a cancel never
+waits behind a blocked read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from actors._loop import call_on_loop, event_loop
+from ollama_actor._errors import (
+    ConnectError,
+    ConnectionLost,
+    ConnectTimeout,
+    OllamaError,
+    ReadTimeout,
+    StreamCancelled,
+    TotalTimeout,
+)
+from ollama_actor._http11 import ResponseParser
+from ollama_actor._timeout import Timeout
+
+__all__ = ["Call", "Engine", "Origin", "Request", "Sink"]
+
+logger = logging.getLogger(__name__)
+
+MAX_IDLE_PER_ORIGIN = 32
+
+
+class Sink(Protocol):
+    """Receives one call's events on the loop thread; may raise `OllamaError` to end the call."""
+
+    def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None: ...
+
+    def on_body(self, data: bytes) -> None: ...
+
+    def on_end(self) -> None: ...
+
+    def on_error(self, exc: OllamaError) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where requests go: scheme, host and port, plus the TLS context for https."""
+
+    scheme: str
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def host_header(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+
+@dataclass(slots=True)
+class Request:
+    """A request ready for the wire: the encoded bytes plus what the engine needs to send them."""
+
+    origin: Origin
+    method: str
+    path: str
+    data: bytes
+    timeout: Timeout
+
+
+class Engine:
+    """A pool of keep-alive connections and the calls running on them; one per client."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
+        self._calls: set[Call] = set()
+        self._closed = False
+
+    def start(self, request: Request, sink: Sink) -> Call:
+        """Begin a request from any thread; the sink hears about it on the loop thread."""
+        call = Call(self, request, sink)
+        call_on_loop(call._begin)
+        return call
+
+    def close(self) -> None:
+        """Cancel running calls and close idle connections (from any thread; returns at once)."""
+        call_on_loop(self._close)
+
+    def _close(self) -> None:
+        self._closed = True
+        for call in list(self._calls):
+            call._fail(StreamCancelled("the client was closed"))
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
+
+    def _take_idle(self, origin: Origin) -> _Connection | None:
+        conns = self._idle.get(origin.key)
+        while conns:
+            conn = conns.pop()
+            if conn.usable:
+                return conn
+        return None
+
+    def _release(self, conn: _Connection, origin: Origin) -> None:
+        conns = self._idle.setdefault(origin.key, deque())
+        if self._closed or not conn.usable or len(conns) >= MAX_IDLE_PER_ORIGIN:
+            conn.close()
+        else:
+            conn.call = None
+            conns.append(conn)
+
+    def _forget(self, conn: _Connection) -> None:
+        for conns in self._idle.values():
+            if conn in conns:
+                conns.remove(conn)
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection; hands every read to the call that currently owns it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.transport: asyncio.Transport | None = None
+        self.call: Call | None = None
+        self.lost = False
+
+    @property
+    def usable(self) -> bool:
+        return not self.lost and self.transport is not None and not self.transport.is_closing()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        call = self.call
+        if call is None:
+            self.close()  # bytes on an idle connection: nothing sane to do with it
+        else:
+            call._data(data)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        call = self.call
+        if call is None:
+            self.engine._forget(self)
+        else:
+            call._lost(exc)
+
+    def close(self) -> None:
+        self.lost = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class Call:
+    """One request in flight. Create with `Engine.start`; `cancel` from any thread."""
+
+    __slots__ = (
+        "_conn",
+        "_connect_task",
+        "_deadline",
+        "_done",
+        "_engine",
+        "_last_rx",
+        "_parser",
+        "_paused",
+        "_received",
+        "_retried",
+        "_reused",
+        "_sink",
+        "_timer",
+        "request",
+    )
+
+    def __init__(self, engine: Engine, request: Request, sink: Sink) -> None:
+        self._engine = engine
+        self.request = request
+        self._sink = sink
+        self._conn: _Connection | None = None
+        self._connect_task: asyncio.Task[None] | None = None
+        self._parser: ResponseParser | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        self._last_rx = 0.0
+        self._received = False
+        self._retried = False
+        self._reused = False
+        self._paused = False
+        self._done = False
+
+    # -- any thread ---------------------------------------------------------------------------
+
+    def cancel(self, reason: str = "the stream was cancelled") -> None:
+        """End the call with `StreamCancelled` and close its connection; returns at once."""
+        call_on_loop(self._fail, StreamCancelled(reason))
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (backpressure), until `resume_reading`."""
+        call_on_loop(self._set_paused, True)
+
+    def resume_reading(self) -> None:
+        call_on_loop(self._set_paused, False)
+
+    # -- loop thread --------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if self._done:
+            return
+        engine = self._engine
+        if engine._closed:
+            self._fail(StreamCancelled("the client was closed"))
+            return
+        engine._calls.add(self)
+        loop = event_loop()
+        total = self.request.timeout.total
+        self._deadline = None if total is None else loop.time() + total
+        conn = engine._take_idle(self.request.origin)
+        if conn is not None:
+            self._attach(conn, reused=True)
+        else:
+            self._connect()
+
+    def _connect(self) -> None:
+        loop = event_loop()
+        self._connect_task = loop.create_task(self._open())
+        self._arm(loop.time())
+
+    async def _open(self) -> None:
+        origin = self.request.origin
+        loop = event_loop()
+        try:
+            _, conn = await loop.create_connection(
+                lambda: _Connection(self._engine),
+                origin.host.strip("[]"),
+                origin.port,
+                ssl=origin.ssl_context,
+                server_hostname=origin.host.strip("[]") if origin.ssl_context else None,
+            )
+        except asyncio.CancelledError:
+            return
+        except (OSError, ssl.SSLError) as exc:
+            where = f"{origin.scheme}://{origin.host_header}"
+            self._fail(ConnectError(f"cannot connect to Ollama at {where}: {_describe(exc)}"))
+            return
+        self._connect_task = None
+        if self._done:
+            conn.close()
+        else:
+            self._attach(conn, reused=False)
+
+    def _attach(self, conn: _Connection, *, reused: bool) -> None:
+        self._conn = conn
+        self._reused = reused
+        conn.call = self
+        head_only = self.request.method == "HEAD"
+        self._parser = ResponseParser(
+            self._sink.on_head, self._sink.on_body, self._complete, head_only=head_only
+        )
+        transport = conn.transport
+        assert transport is not None
+        if self._paused:
+            transport.pause_reading()
+        transport.write(self.request.data)
+        self._last_rx = event_loop().time()
+        self._arm(self._last_rx)
+
+    def _data(self, data: bytes) -> None:
+        self._last_rx = event_loop().time()
+        self._received = True
+        parser = self._parser
+        assert parser is not None
+        try:
+            parser.feed(data)
+        except OllamaError as exc:
+            self._fail(exc)
+        except Exception as exc:
+            logger.exception("a stream sink raised")
+            self._fail(OllamaError(f"internal error while reading the response: {exc!r}"))
+
+    def _complete(self) -> None:
+        """The parser saw the end of the response (called from inside `_data`)."""
+        if self._done:
+            return
+        conn, parser = self._conn, self._parser
+        self._finish()
+        if conn is not None and parser is not None:
+            if parser.keep_alive:
+                self._engine._release(conn, self.request.origin)
+            else:
+                conn.close()
+        try:
+            self._sink.on_end()
+        except Exception:
+            logger.exception("a stream sink raised in on_end")
+
+    def _lost(self, exc: Exception | None) -> None:
+        if self._done:
+            return
+        parser = self._parser
+        if parser is not None and parser.started:
+            try:
+                if parser.eof():
+                    return
+            except OllamaError as error:
+                self._fail(error)
+                return
+            self._fail(ConnectionLost(_lost_message("before the response was complete", exc)))
+        elif self._reused and not self._received and not self._retried:
+            # A pooled connection the server had already closed: try once on a fresh one.
+            self._retried = True
+            self._conn = None
+            self._parser = None
+            self._connect()
+        else:
+            self._fail(ConnectionLost(_lost_message("before responding", exc)))
+
+    def _set_paused(self, paused: bool) -> None:
+        if self._paused == paused or self._done:
+            return
+        self._paused = paused
+        conn = self._conn
+        if conn is not None and conn.usable:
+            assert conn.transport is not None
+            if paused:
+                conn.transport.pause_reading()
+            else:
+                conn.transport.resume_reading()
+                self._last_rx = event_loop().time()
+
+    def _arm(self, now: float) -> None:
+        """Set the one timer at the nearest bound that applies now."""
+        timeout = self.request.timeout
+        bounds = []
+        if self._deadline is not None:
+            bounds.append(self._deadline)
+        if self._conn is None:
+            if timeout.connect is not None:
+                bounds.append(now + timeout.connect)
+        elif timeout.read is not None and not self._paused:
+            bounds.append(self._last_rx + timeout.read)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if bounds:
+            self._timer = event_loop().call_at(min(bounds), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._done:
+            return
+        now = event_loop().time()
+        timeout = self.request.timeout
+        if self._deadline is not None and now >= self._deadline:
+            self._fail(TotalTimeout(f"the request took longer than {timeout.total} s in all"))
+        elif self._conn is None and timeout.connect is not None:
+            self._fail(ConnectTimeout(f"connecting took longer than {timeout.connect} s"))
+        elif (
+            timeout.read is not None
+            and not self._paused
+            and now >= self._last_rx + timeout.read
+        ):
+            self._fail(ReadTimeout(f"no data from Ollama for {timeout.read} s"))
+        else:
+            self._arm(now)
+
+    def _fail(self, exc: OllamaError) -> None:
+        if self._done:
+            return
+        conn = self._conn
+        self._finish()
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+            self._connect_task = None
+        if conn is not None:
+            conn.call = None
+            conn.close()
+        try:
+            self._sink.on_error(exc)
+        except Exception:
+            logger.exception("a stream sink raised in on_error")
+
+    def _finish(self) -> None:
+        self._done = True
+        self._engine._calls.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._conn is not None:
+            self._conn.call = None
+
+
+def _describe(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or repr(exc)
+
+
+def _lost_message(when: str, exc: Exception | None) -> str:
+    cause = f": {_describe(exc)}" if exc is not None else ""
+    return f"the server closed the connection {when}{cause}"

@@ -1,0 +1,64 @@
+"""Turning ``OLLAMA_HOST`` (or a host argument) into a base URL, as the official client does.
+
+The rules follow ollama-python's ``_parse_host`` and pass its test vectors. Where that function
+is known to go wrong, Ollama's Go server is followed instead: surrounding spaces and quotes are
+trimmed, the scheme is case-insensitive, a bare IPv6 address needs no brackets, a bind-all
+address (``0.0.0.0``, ``::``) means this machine, and a bare ``ollama.com`` means its HTTPS API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import urllib.parse
+
+from ollama_actor._errors import ValidationError
+
+__all__ = ["DEFAULT_PORT", "parse_host"]
+
+DEFAULT_PORT = 11434
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def parse_host(value: str | None) -> str:
+    """Return ``scheme://host:port[/path]`` for a host string such as ``OLLAMA_HOST``.
+
+    ``None`` or an empty string gives ``http://127.0.0.1:11434``. Raises `ValidationError` for a
+    port that is not a number.
+    """
+    text = (value or "").strip().strip("\"'").strip()
+    if text.lower() == "ollama.com":
+        return "https://ollama.com:443"
+    port = DEFAULT_PORT
+    scheme, sep, hostport = text.partition("://")
+    if not sep:
+        scheme, hostport = "http", text
+    else:
+        scheme = scheme.lower()
+        port = {"http": 80, "https": 443}.get(scheme, DEFAULT_PORT)
+    hostport = _bracket_bare_ipv6(hostport)
+    split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
+    try:
+        port = split.port or port
+    except ValueError:
+        raise ValidationError("Ollama", "host", f"has a port that is not a number: {value!r}") from None
+    host = split.hostname or "127.0.0.1"
+    host = _LOOPBACK.get(host, host)
+    if _is_ipv6(host):
+        host = f"[{host}]"
+    path = split.path.strip("/")
+    return f"{scheme}://{host}:{port}/{path}" if path else f"{scheme}://{host}:{port}"
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
+    except ValueError:
+        return False
+
+
+def _bracket_bare_ipv6(hostport: str) -> str:
+    """``::1`` or ``::1/path`` becomes ``[::1]``; anything else is left alone."""
+    host, slash, path = hostport.partition("/")
+    if _is_ipv6(host):
+        return f"[{host}]{slash}{path}"
+    return hostport

@@ -1,0 +1,89 @@
+"""Newline-delimited JSON framing with a bound on line length.
+
+Bytes arrive in whatever pieces the network gives: a line cut across reads, many lines in one
+read, blank lines between them. `LineDecoder` turns them into decoded objects, keeps at most one
+partial line (never more than the limit plus one read), and raises as soon as a line is too long
+or is not UTF-8 JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ollama_actor._errors import DecodeError, LineTooLong
+
+__all__ = ["DEFAULT_MAX_LINE", "LineDecoder"]
+
+DEFAULT_MAX_LINE = 16 * 1024 * 1024
+
+_loads = json.loads
+
+
+class LineDecoder:
+    """Decodes NDJSON incrementally; blank lines are skipped."""
+
+    __slots__ = ("_max_line", "_partial", "_partial_len")
+
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+        self._max_line = max_line
+        self._partial: list[bytes] = []
+        self._partial_len = 0
+
+    def feed(self, data: bytes) -> list[Any]:
+        """Return the objects completed by ``data``, in order.
+
+        Raises `LineTooLong` when a line passes the limit, `DecodeError` for a line that is not
+        valid UTF-8 JSON.
+        """
+        newline = data.find(b"\n")
+        if newline < 0:
+            self._keep(data)
+            return []
+        if self._partial:
+            head = b"".join(self._partial) + data[:newline]
+            self._partial.clear()
+            self._partial_len = 0
+            lines = data[newline + 1 :].split(b"\n")
+            lines[0:0] = [head]
+        else:
+            lines = data.split(b"\n")
+        tail = lines.pop()
+        limit = self._max_line
+        out = []
+        for line in lines:
+            if len(line) > limit:
+                raise LineTooLong(f"a streamed line of {len(line)} bytes exceeds the {limit}-byte limit")
+            if line and not line.isspace():
+                out.append(_decode(line))
+        if tail:
+            self._keep(tail)
+        return out
+
+    def finish(self) -> list[Any]:
+        """Decode a last line that had no newline before the end of the body."""
+        if not self._partial:
+            return []
+        line = b"".join(self._partial)
+        self._partial.clear()
+        self._partial_len = 0
+        return [] if line.isspace() else [_decode(line)]
+
+    def _keep(self, piece: bytes) -> None:
+        self._partial_len += len(piece)
+        if self._partial_len > self._max_line:
+            raise LineTooLong(
+                f"a streamed line exceeds the {self._max_line}-byte limit "
+                f"({self._partial_len} bytes without a newline)"
+            )
+        self._partial.append(piece)
+
+
+def _decode(line: bytes) -> Any:
+    try:
+        return _loads(line)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"a streamed line is not valid UTF-8: {exc.reason}") from None
+    except ValueError as exc:
+        preview = line[:80].decode("utf-8", "replace")
+        raise DecodeError(f"a streamed line is not valid JSON ({exc}): {preview!r}") from None

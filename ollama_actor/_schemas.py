@@ -1,0 +1,472 @@
+"""Parameter schemas: one declaration per endpoint, checked before any I/O.
+
+Each endpoint lists its parameters by Ollama's JSON field names, with a type check, whether it
+is required, and older names it also accepts (the seed library's ``name`` for ``model``). The same
+table documents the client and drives the command line. `validate` returns the JSON body to send
+or raises `ValidationError` naming the parameter and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ollama_actor._accumulate import Kind
+from ollama_actor._errors import ValidationError
+
+__all__ = ["ENDPOINTS", "Endpoint", "Param", "validate"]
+
+Check = Callable[[Any, str], Any]
+"""Checks a value at a path; returns the value to send (possibly converted) or raises _Bad."""
+
+
+class _Bad(Exception):
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+
+
+def _type_name(value: Any) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def string(value: Any, path: str) -> Any:
+    if not isinstance(value, str):
+        raise _Bad(path, f"must be a string, not {_type_name(value)}")
+    return value
+
+
+def model_name(value: Any, path: str) -> Any:
+    string(value, path)
+    if not value.strip():
+        raise _Bad(path, "must be a non-empty model name")
+    return value
+
+
+def boolean(value: Any, path: str) -> Any:
+    if not isinstance(value, bool):
+        raise _Bad(path, f"must be true or false, not {_type_name(value)}")
+    return value
+
+
+def integer(value: Any, path: str) -> Any:
+    if not _is_int(value):
+        raise _Bad(path, f"must be an integer, not {_type_name(value)}")
+    return value
+
+
+def number(value: Any, path: str) -> Any:
+    if not _is_number(value):
+        raise _Bad(path, f"must be a number, not {_type_name(value)}")
+    return value
+
+
+def mapping(value: Any, path: str) -> Any:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise _Bad(path, f"must be a dict with string keys, not {_type_name(value)}")
+    return dict(value)
+
+
+def list_of(item: Check) -> Check:
+    def check(value: Any, path: str) -> Any:
+        if not isinstance(value, list | tuple):
+            raise _Bad(path, f"must be a list, not {_type_name(value)}")
+        return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+    return check
+
+
+def one_of(*checks: Check, expected: str) -> Check:
+    def check(value: Any, path: str) -> Any:
+        for candidate in checks:
+            try:
+                return candidate(value, path)
+            except _Bad:
+                continue
+        raise _Bad(path, f"must be {expected}, not {_type_name(value)}")
+
+    return check
+
+
+def int_range(low: int, high: int) -> Check:
+    def check(value: Any, path: str) -> Any:
+        integer(value, path)
+        if not low <= value <= high:
+            raise _Bad(path, f"must be between {low} and {high}, not {value}")
+        return value
+
+    return check
+
+
+def choice(*values: str) -> Check:
+    def check(value: Any, path: str) -> Any:
+        if value not in values:
+            raise _Bad(path, f"must be one of {', '.join(map(repr, values))}, not {value!r}")
+        return value
+
+    return check
+
+
+_DURATION = re.compile(r"-?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|0")
+
+
+def keep_alive(value: Any, path: str) -> Any:
+    """Seconds as a number, or a Go duration with units such as ``"5m"`` or ``"-1s"``."""
+    if _is_number(value):
+        return value
+    if isinstance(value, str) and _DURATION.fullmatch(value):
+        return value
+    raise _Bad(path, f"must be seconds or a duration with a unit such as '5m', not {value!r}")
+
+
+def think(value: Any, path: str) -> Any:
+    if isinstance(value, bool) or value in ("low", "medium", "high", "max"):
+        return value
+    raise _Bad(path, f"must be true, false, 'low', 'medium', 'high' or 'max', not {value!r}")
+
+
+def response_format(value: Any, path: str) -> Any:
+    if value == "json" or value == "":
+        return value
+    if isinstance(value, Mapping):
+        return mapping(value, path)
+    raise _Bad(path, f"must be 'json' or a JSON schema dict, not {value!r:.60}")
+
+
+def image(value: Any, path: str) -> Any:
+    """Base64 text as Ollama expects; raw bytes are encoded for the caller."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, str):
+        try:
+            base64.b64decode(value, validate=True)
+        except ValueError:
+            raise _Bad(path, "must be base64-encoded image data (or bytes)") from None
+        return value
+    raise _Bad(path, f"must be base64 text or bytes, not {_type_name(value)}")
+
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def digest(value: Any, path: str) -> Any:
+    if not isinstance(value, str) or not _DIGEST.fullmatch(value):
+        raise _Bad(path, f"must be 'sha256:' and 64 lowercase hex digits, not {value!r:.80}")
+    return value
+
+
+def record(fields: Mapping[str, Check], *, required: tuple[str, ...] = (), open_: bool = False) -> Check:
+    """A dict with known keys; unknown keys are an error unless ``open_``."""
+
+    def check(value: Any, path: str) -> Any:
+        value = mapping(value, path)
+        for key in required:
+            if key not in value:
+                raise _Bad(f"{path}.{key}", "is required")
+        out = {}
+        for key, item in value.items():
+            sub = fields.get(key)
+            if sub is None:
+                if not open_:
+                    known = ", ".join(sorted(fields))
+                    raise _Bad(f"{path}.{key}", f"is not a known field (known: {known})")
+                out[key] = item
+            else:
+                out[key] = sub(item, f"{path}.{key}")
+        return out
+
+    return check
+
+
+_OPTION_TYPES: dict[str, Check] = {
+    **dict.fromkeys(
+        (
+            "num_keep seed num_predict top_k repeat_last_n num_ctx num_batch num_gpu num_thread "
+            "main_gpu draft_num_predict mirostat"
+        ).split(),
+        integer,
+    ),
+    **dict.fromkeys(
+        (
+            "top_p min_p typical_p temperature repeat_penalty presence_penalty frequency_penalty "
+            "mirostat_tau mirostat_eta tfs_z"
+        ).split(),
+        number,
+    ),
+    **dict.fromkeys("use_mmap use_mlock numa penalize_newline low_vram".split(), boolean),
+    "stop": list_of(string),
+}
+
+options = record(_OPTION_TYPES, open_=True)
+"""Known runtime options are type-checked; unknown keys pass through, as Ollama ignores them."""
+
+tool_call = record(
+    {
+        "id": string,
+        "type": string,
+        "function": record(
+            {"index": integer, "name": string, "arguments": mapping}, required=("name",)
+        ),
+    },
+    required=("function",),
+)
+
+message = record(
+    {
+        "role": string,
+        "content": string,
+        "thinking": string,
+        "images": list_of(image),
+        "tool_calls": list_of(tool_call),
+        "tool_name": string,
+        "tool_call_id": string,
+    },
+    required=("role",),
+)
+
+tool = record(
+    {
+        "type": choice("function"),
+        "function": record(
+            {"name": string, "description": string, "parameters": mapping},
+            required=("name",),
+            open_=True,
+        ),
+    },
+    required=("type", "function"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter: its check, whether it is required, and what it means."""
+
+    check: Check
+    required: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """How a client method maps to Ollama: method, path, parameters, and its result."""
+
+    name: str
+    method: Literal["GET", "POST", "DELETE", "HEAD"]
+    path: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    stream: Kind | None = None
+    result: Literal["json", "bool"] = "json"
+    doc: str = ""
+
+
+def _p(check: Check, doc: str = "", *, required: bool = False) -> Param:
+    return Param(check, required, doc)
+
+
+_MODEL = _p(model_name, "model name, e.g. 'llama3.2'", required=True)
+_KEEP_ALIVE = _p(keep_alive, "how long the model stays loaded: seconds or '5m'")
+_OPTIONS = _p(options, "runtime options such as temperature, num_ctx, seed")
+_FORMAT = _p(response_format, "'json' or a JSON schema the reply must follow")
+_THINK = _p(think, "think before answering: true/false or 'low'/'medium'/'high'")
+_LEGACY_NAME = {"name": "model"}
+
+_GENERATION = {
+    "model": _MODEL,
+    "format": _FORMAT,
+    "options": _OPTIONS,
+    "keep_alive": _KEEP_ALIVE,
+    "think": _THINK,
+    "truncate": _p(boolean, "truncate input that exceeds the context"),
+    "shift": _p(boolean, "shift the context window when it fills"),
+    "logprobs": _p(boolean, "return log probabilities of the tokens"),
+    "top_logprobs": _p(int_range(0, 20), "how many alternatives per token (0-20)"),
+}
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        Endpoint(
+            "completion",
+            "POST",
+            "/generate",
+            {
+                **_GENERATION,
+                "prompt": _p(string, "the prompt", required=True),
+                "suffix": _p(string, "text after the completion (fill in the middle)"),
+                "images": _p(list_of(image), "images for vision models (base64 or bytes)"),
+                "system": _p(string, "system message, overriding the model's"),
+                "template": _p(string, "prompt template, overriding the model's"),
+                "context": _p(list_of(integer), "context from an earlier completion"),
+                "raw": _p(boolean, "send the prompt without a template"),
+            },
+            stream="generate",
+            doc="Generate a completion for a prompt.",
+        ),
+        Endpoint(
+            "chat",
+            "POST",
+            "/chat",
+            {
+                **_GENERATION,
+                "messages": _p(list_of(message), "the conversation so far", required=True),
+                "tools": _p(list_of(tool), "tools the model may call"),
+            },
+            stream="chat",
+            doc="Generate the next message of a chat.",
+        ),
+        Endpoint(
+            "embed",
+            "POST",
+            "/embed",
+            {
+                "model": _MODEL,
+                "input": _p(
+                    one_of(string, list_of(string), expected="a string or a list of strings"),
+                    "text or texts to embed",
+                    required=True,
+                ),
+                "truncate": _p(boolean, "truncate input that exceeds the context"),
+                "dimensions": _p(integer, "size of the returned vectors"),
+                "options": _OPTIONS,
+                "keep_alive": _KEEP_ALIVE,
+            },
+            doc="Embed one text or a list of texts.",
+        ),
+        Endpoint(
+            "embeddings",
+            "POST",
+            "/embeddings",
+            {
+                "model": _MODEL,
+                "prompt": _p(string, "text to embed", required=True),
+                "options": _OPTIONS,
+                "keep_alive": _KEEP_ALIVE,
+            },
+            doc="Embed a text (legacy endpoint; prefer embed).",
+        ),
+        Endpoint("list_models", "GET", "/tags", doc="List local models."),
+        Endpoint("list_running", "GET", "/ps", doc="List models loaded in memory."),
+        Endpoint(
+            "show_model",
+            "POST",
+            "/show",
+            {"model": _MODEL, "verbose": _p(boolean, "include large model details")},
+            aliases=_LEGACY_NAME,
+            doc="Show a model's details.",
+        ),
+        Endpoint(
+            "create_model",
+            "POST",
+            "/create",
+            {
+                "model": _MODEL,
+                "from": _p(string, "the model to start from"),
+                "files": _p(record({}, open_=True), "file names mapped to blob digests"),
+                "adapters": _p(record({}, open_=True), "adapter names mapped to blob digests"),
+                "template": _p(string, "prompt template"),
+                "license": _p(
+                    one_of(string, list_of(string), expected="a string or a list of strings"),
+                    "license text",
+                ),
+                "system": _p(string, "system message"),
+                "parameters": _p(mapping, "model parameters"),
+                "messages": _p(list_of(message), "messages to start chats with"),
+                "quantize": _p(string, "quantization, e.g. 'q4_K_M'"),
+                "modelfile": _p(string, "Modelfile contents (older Ollama versions)"),
+            },
+            aliases={**_LEGACY_NAME, "from_": "from"},
+            stream="progress",
+            doc="Create a model.",
+        ),
+        Endpoint(
+            "copy_model",
+            "POST",
+            "/copy",
+            {
+                "source": _p(model_name, "existing model", required=True),
+                "destination": _p(model_name, "new name", required=True),
+            },
+            result="bool",
+            doc="Copy a model; False if the source does not exist.",
+        ),
+        Endpoint(
+            "delete_model",
+            "DELETE",
+            "/delete",
+            {"model": _MODEL},
+            aliases=_LEGACY_NAME,
+            result="bool",
+            doc="Delete a model; False if it does not exist.",
+        ),
+        Endpoint(
+            "pull_model",
+            "POST",
+            "/pull",
+            {"model": _MODEL, "insecure": _p(boolean, "allow an insecure registry")},
+            aliases=_LEGACY_NAME,
+            stream="progress",
+            doc="Download a model from the registry.",
+        ),
+        Endpoint(
+            "push_model",
+            "POST",
+            "/push",
+            {"model": _MODEL, "insecure": _p(boolean, "allow an insecure registry")},
+            aliases=_LEGACY_NAME,
+            stream="progress",
+            doc="Upload a model to the registry.",
+        ),
+        Endpoint(
+            "preload",
+            "POST",
+            "/generate",
+            {"model": _MODEL, "keep_alive": _KEEP_ALIVE},
+            result="bool",
+            doc="Load a model into memory; False if it does not exist.",
+        ),
+        Endpoint(
+            "unload",
+            "POST",
+            "/generate",
+            {"model": _MODEL},
+            result="bool",
+            doc="Unload a model from memory; False if it does not exist.",
+        ),
+        Endpoint("version", "GET", "/version", doc="The server's version."),
+    )
+}
+
+
+def validate(endpoint: Endpoint, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``params`` against the endpoint's schema and return the JSON body to send."""
+    body: dict[str, Any] = {}
+    for given, value in params.items():
+        name = endpoint.aliases.get(given, given)
+        param = endpoint.params.get(name)
+        if param is None:
+            known = ", ".join(endpoint.params) or "none"
+            raise ValidationError(endpoint.name, given, f"is not a parameter (known: {known})")
+        if name in body:
+            raise ValidationError(endpoint.name, name, f"was given twice (as {given!r} too)")
+        if value is None and not param.required:
+            continue
+        try:
+            body[name] = param.check(value, name)
+        except _Bad as bad:
+            raise ValidationError(endpoint.name, bad.path, bad.problem) from None
+    for name, param in endpoint.params.items():
+        if param.required and name not in body:
+            raise ValidationError(endpoint.name, name, "is required")
+    return body

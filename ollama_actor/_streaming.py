@@ -1,0 +1,289 @@
+"""`Streaming`: one streaming request, run lazily, consumed by iteration or delivered to actors.
+
+A chunk's path: the engine's connection reads bytes on the loop thread, the `ResponseParser`
+removes the HTTP chunk framing, `_ChunkReader` splits and decodes NDJSON lines, checks for
+Ollama's ``{"error": ...}`` line, adds the chunk to the `Accumulator`, and hands it to one
+`StreamSink`: a `Delivery` that tells a recipient (`send_to`, `StreamWorker`), or the
+`_IterationSink` that a consuming thread pulls from (`for chunk in streaming`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+import pykka
+
+from actors._loop import in_loop_thread
+from actors._ref import Ref
+from actors._stream import Delivery, Recipient, StreamSink
+from ollama_actor._accumulate import Accumulator, Kind
+from ollama_actor._engine import Call, Engine, Request
+from ollama_actor._errors import (
+    DecodeError,
+    OllamaError,
+    ProtocolError,
+    RecipientDead,
+    ResponseError,
+)
+from ollama_actor._ndjson import LineDecoder
+from ollama_actor._response import ErrorBody, wait_or_cancel
+
+__all__ = ["Streaming"]
+
+_HIGH_WATER = 4096
+_LOW_WATER = 1024
+
+
+class Streaming:
+    """A streaming request; nothing is sent until it is iterated, delivered or started.
+
+    Use it one way, once: iterate it (``for chunk in streaming`` yields each decoded chunk as a
+    dict and raises an `OllamaError` on failure), `send_to` a recipient, or `start` it with a
+    sink. `again` gives a fresh run of the same request under the same `ref`. `cancel` ends it
+    from any thread, at once, closing the connection. After a successful end, `response` is
+    the accumulated whole response.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        request: Request,
+        kind: Kind,
+        *,
+        max_line: int,
+        ref: Ref | None = None,
+    ) -> None:
+        self.ref = ref if ref is not None else Ref()
+        self._engine = engine
+        self._request = request
+        self._kind: Kind = kind
+        self._max_line = max_line
+        self._call: Call | None = None
+        self._started = False
+        self._cancelled = False
+        self._iteration: _IterationSink | None = None
+        self._response: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Streaming {self.ref} {self._request.method} {self._request.path}>"
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        """The accumulated response once the stream ended normally, else ``None``."""
+        return self._response
+
+    def start(self, sink: StreamSink) -> None:
+        """Send the request without blocking; ``sink`` is called back on the loop thread.
+
+        The sink gets each chunk, then exactly one `on_done` (with the accumulated response)
+        or `on_error` (with an `OllamaError`). Raises `OllamaError` if already started.
+        """
+        if self._started:
+            raise OllamaError(f"{self!r} was already started; use .again() for a fresh run")
+        self._started = True
+        reader = _ChunkReader(self, sink)
+        self._call = call = self._engine.start(self._request, reader)
+        if self._cancelled:
+            call.cancel()
+
+    def cancel(self) -> None:
+        """End the stream from any thread; the consumer sees `StreamCancelled`. Idempotent."""
+        self._cancelled = True
+        call = self._call
+        if call is not None:
+            call.cancel()
+
+    def again(self) -> Streaming:
+        """A fresh, unstarted run of the same request with the same `ref` (for retries)."""
+        return Streaming(
+            self._engine, self._request, self._kind, max_line=self._max_line, ref=self.ref
+        )
+
+    def send_to(self, recipient: Recipient) -> dict[str, Any]:
+        """Run the whole stream, telling ``recipient`` the message protocol; blocks until done.
+
+        The recipient gets ``(ref, ("data", chunk))`` per chunk, then one ``("done", response)``
+        or ``("error", exc)``. Returns the accumulated response, or raises the same error that
+        was told. If the recipient dies, the stream ends and `RecipientDead` is raised.
+        """
+        _refuse_loop_thread("Streaming.send_to")
+        done = threading.Event()
+        outcome: list[Any] = []
+
+        class _Sink(Delivery):
+            def on_done(self, result: Any) -> None:
+                super().on_done(result)
+                outcome.append(result)
+                done.set()
+
+            def on_error(self, exc: BaseException) -> None:
+                super().on_error(exc)
+                outcome.append(exc)
+                done.set()
+
+        self.start(_Sink(self.ref, recipient))
+        wait_or_cancel(done, self.cancel)
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Streaming:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        sink = self._iteration
+        if sink is None:
+            _refuse_loop_thread("iterating a Streaming")
+            self._iteration = sink = _IterationSink()
+            self.start(sink)
+            sink.call = self._call
+        return sink.next()
+
+    def __enter__(self) -> Streaming:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Leaving a ``with`` block cancels the stream if it is still running."""
+        self.cancel()
+
+    def _finished(self, response: dict[str, Any]) -> None:
+        self._response = response
+
+
+class _ChunkReader:
+    """Engine sink: HTTP body bytes in, decoded chunks out to a `StreamSink`."""
+
+    __slots__ = ("_acc", "_decoder", "_error_body", "_kind", "_sink", "_stream")
+
+    def __init__(self, stream: Streaming, sink: StreamSink) -> None:
+        self._stream = stream
+        self._sink = sink
+        self._kind = stream._kind
+        self._decoder = LineDecoder(stream._max_line)
+        self._acc = Accumulator(stream._kind)
+        self._error_body: ErrorBody | None = None
+
+    def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
+        if not 200 <= status < 300:
+            request = self._stream._request
+            self._error_body = ErrorBody(status, reason, request.method, request.path)
+
+    def on_body(self, data: bytes) -> None:
+        if self._error_body is not None:
+            self._error_body.add(data)
+            return
+        for chunk in self._decoder.feed(data):
+            self._chunk(chunk)
+
+    def on_end(self) -> None:
+        if self._error_body is not None:
+            self._sink.on_error(self._error_body.error())
+            return
+        try:
+            for chunk in self._decoder.finish():
+                self._chunk(chunk)
+            self._check_complete()
+        except OllamaError as exc:
+            self._sink.on_error(exc)
+            return
+        response = self._acc.result()
+        self._stream._finished(response)
+        self._sink.on_done(response)
+
+    def on_error(self, exc: OllamaError) -> None:
+        self._sink.on_error(exc)
+
+    def _chunk(self, chunk: Any) -> None:
+        if not isinstance(chunk, dict):
+            raise DecodeError(f"a streamed line is not a JSON object: {chunk!r:.80}")
+        if "error" in chunk:
+            raise ResponseError(str(chunk["error"]))
+        self._acc.add(chunk)
+        try:
+            self._sink.on_chunk(chunk)
+        except pykka.ActorDeadError:
+            raise RecipientDead(f"the recipient of {self._stream.ref} has stopped") from None
+
+    def _check_complete(self) -> None:
+        """A body that ended cleanly must still have carried Ollama's final chunk."""
+        last = self._acc.last
+        if self._kind == "progress":
+            if last is None or last.get("status") != "success":
+                raise ProtocolError("the stream ended before Ollama's final 'success' status")
+        elif last is None or last.get("done") is not True:
+            raise ProtocolError("the stream ended before Ollama's final chunk (done: true)")
+
+
+class _IterationSink:
+    """Hands chunks from the loop thread to one consuming thread, with backpressure."""
+
+    def __init__(self) -> None:
+        self.call: Call | None = None
+        self._items: deque[dict[str, Any]] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._end: BaseException | None = None
+        self._ended = False
+        self._waiting = False
+        self._paused = False
+
+    # loop thread
+
+    def on_chunk(self, chunk: dict[str, Any]) -> None:
+        items = self._items
+        items.append(chunk)
+        if self._waiting:
+            with self._cond:
+                self._cond.notify()
+        if len(items) >= _HIGH_WATER and not self._paused and self.call is not None:
+            self._paused = True
+            self.call.pause_reading()
+
+    def on_done(self, result: Any) -> None:
+        self._finish(None)
+
+    def on_error(self, exc: BaseException) -> None:
+        self._finish(exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        with self._cond:
+            self._end = exc
+            self._ended = True
+            self._cond.notify()
+
+    # consuming thread
+
+    def next(self) -> dict[str, Any]:
+        items = self._items
+        while True:
+            try:
+                item = items.popleft()
+            except IndexError:
+                pass
+            else:
+                if self._paused and len(items) <= _LOW_WATER and self.call is not None:
+                    self._paused = False
+                    self.call.resume_reading()
+                return item
+            if self._ended and not items:
+                if self._end is not None:
+                    raise self._end
+                raise StopIteration
+            with self._cond:
+                self._waiting = True
+                try:
+                    while not items and not self._ended:
+                        self._cond.wait(1.0)
+                finally:
+                    self._waiting = False
+
+
+def _refuse_loop_thread(what: str) -> None:
+    if in_loop_thread():
+        raise OllamaError(
+            f"{what} blocks, and this is the event loop thread it would wait for: "
+            "use stream=recipient or StreamWorker from a loop actor instead"
+        )
+
