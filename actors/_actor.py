@@ -1,0 +1,215 @@
+"""`Actor`: a Pykka ``ThreadingActor`` that records how it ended and tells its monitors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+import pykka
+from pykka import ActorDeadError, ActorRef
+from pykka.messages import _ActorStop
+
+from actors._deferred import Deferred
+from actors._exit import Exit
+from actors._mailbox import Mailbox, ThreadMailbox
+from actors._monitor import wait_exit
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from pykka import Future
+    from pykka._actor import ActorInbox
+    from pykka._envelope import Envelope
+    from pykka._types import OptExcInfo
+
+__all__ = ["Actor", "ActorBase", "shutdown"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Shutdown(_ActorStop):
+    """Pykka's stop message, sent by `shutdown`: the actor ends with `Exit.SHUTDOWN`."""
+
+    __slots__ = ()
+
+
+class ActorBase(pykka.Actor):
+    """What `Actor` and `actors.LoopActor` share: failure handling, teardown, the end.
+
+    Internal: subclass `Actor` or `actors.LoopActor`, not this.
+    """
+
+    _actor_crash: BaseException | None = None
+    """The first exception that killed the actor (set on the actor's own thread)."""
+
+    _actor_pending: set[Deferred[Any]] | None = None
+    """Deferred replies not yet settled; failed with `ActorDeadError` when the actor ends."""
+
+    def _handle_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._actor_crash is None and exception_value is not None:
+            self._actor_crash = exception_value
+        super()._handle_failure(exception_type, exception_value, traceback)
+
+    def _run_on_start(self) -> None:
+        # Pykka catches only Exception here; a BaseException would escape the runtime and
+        # leave the actor "alive" forever. Neither runs on_failure nor on_stop, as in Pykka.
+        try:
+            self.on_start()
+        except BaseException:
+            self._handle_failure(*sys.exc_info())
+
+    def _run_on_failure(self, exc_info: OptExcInfo) -> None:
+        try:
+            self.on_failure(*exc_info)
+        except BaseException:
+            self._handle_failure(*sys.exc_info())
+
+    def _handle_error(self, envelope: Envelope[Any]) -> None:
+        """Handle the exception the handler of ``envelope`` raised (call from ``except``)."""
+        exc_info = sys.exc_info()
+        exception = exc_info[1]
+        reply_to = envelope.reply_to
+        if isinstance(exception, Exception):
+            if reply_to is not None:
+                logger.info("Exception returned from %s to caller:", self, exc_info=exc_info)
+                reply_to.set_exception(exc_info)
+                return
+            self._handle_failure(*exc_info)
+            self._run_on_failure(exc_info)
+            return
+        # A BaseException (SystemExit, KeyboardInterrupt, ...): Pykka would stop every actor
+        # in the process and never answer the ask. Here it kills this actor only.
+        if reply_to is not None:
+            dead = ActorDeadError(f"{self} crashed with {exception!r} handling the message")
+            dead.__cause__ = exception
+            reply_to.set_exception(exc_info=(ActorDeadError, dead, None))
+        self._handle_failure(*exc_info)
+        if not isinstance(envelope.message, _ActorStop):
+            self._run_on_failure(exc_info)
+
+    def _reply_later(self, deferred: Deferred[Any], future: Future[Any]) -> None:
+        """Complete ``future`` when ``deferred`` settles, or when this actor ends first."""
+        pending = self._actor_pending
+        if pending is None:
+            pending = self._actor_pending = set()
+        pending.add(deferred)
+
+        def settled(value: Any, error: BaseException | None) -> None:
+            pending.discard(deferred)
+            if error is None:
+                future.set(value)
+            else:
+                future.set_exception(exc_info=(type(error), error, error.__traceback__))
+
+        deferred._subscribe(settled)
+
+    def _finish(self, last: Envelope[Any] | None) -> None:
+        """Tear down and announce the end; ``last`` is the last message handled, if any.
+
+        Runs on the actor's own thread (the loop thread for a `LoopActor`) after the actor
+        stopped: refuses new messages, answers queued asks with `ActorDeadError` (a queued
+        stop with None), drops queued tells, fails unsettled deferred replies, then records
+        the exit reason and tells the monitors.
+        """
+        mailbox = self.actor_inbox
+        assert isinstance(mailbox, Mailbox)
+        label = str(self.actor_ref)
+        dropped = 0
+        for envelope in mailbox.close(label):
+            if envelope.reply_to is None:
+                dropped += 1
+            elif isinstance(envelope.message, _ActorStop):
+                envelope.reply_to.set(None)
+            else:
+                error = ActorDeadError(f"{label} stopped before handling the message")
+                envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+        if dropped:
+            logger.debug("%s ended with %d unhandled told messages; dropped", label, dropped)
+        if self._actor_pending:
+            for deferred in self._actor_pending.copy():
+                deferred.fail(ActorDeadError(f"{label} ended before its reply was settled"))
+        if self._actor_crash is not None:
+            reason = Exit.error(self._actor_crash)
+        elif last is not None and isinstance(last.message, _Shutdown):
+            reason = Exit.SHUTDOWN
+        else:
+            reason = Exit.NORMAL
+        mailbox.end(reason)
+
+
+class Actor(ActorBase, pykka.ThreadingActor):
+    """A Pykka ``ThreadingActor`` that records how it ended and tells its monitors.
+
+    Use it as a ``pykka.ThreadingActor`` (one thread per actor; ``tell``, ``ask``, ``proxy()``,
+    ``stop()`` and the ``on_*`` hooks behave as in Pykka), with these differences:
+
+    - **Exit reason.** When the actor has fully ended, `actors.exit_reason` returns how:
+      `Exit.NORMAL` (``stop()``), `Exit.SHUTDOWN` (`actors.shutdown`), or `Exit.error(exc)`
+      for the exception that killed it: raised by ``on_start``, by ``on_stop``, or while
+      handling a ``tell``. As in Pykka, an exception while handling an ``ask`` (or a proxy
+      call) goes back to the caller and the actor lives on.
+    - **Fully ended.** Monitors (`actors.monitor`) are told, and `actors.wait_exit` returns,
+      only after ``on_stop``/``on_failure`` have returned and the teardown finished (queued
+      asks answered with `pykka.ActorDeadError`, queued tells dropped). Pykka's own
+      ``actor_stopped`` flag is set earlier, before ``on_failure`` runs.
+    - **BaseException.** ``SystemExit``, ``KeyboardInterrupt`` and other ``BaseException``
+      raised by a handler or hook kill this actor only (``on_failure`` runs; an asking caller
+      gets `pykka.ActorDeadError` caused by it). Pykka would stop every actor in the process.
+    - **on_start.** If ``on_start`` raises, neither ``on_failure`` nor ``on_stop`` runs (as in
+      Pykka), but the reason is recorded and monitors are told.
+    - **Deferred replies.** A handler may return an `actors.Deferred`; the ``ask`` is then
+      answered when it settles (see there).
+    - **No lost messages.** A message that reaches the inbox after the teardown began is
+      refused: an ``ask`` gets `pykka.ActorDeadError`, a ``tell`` raises it (Pykka can lose
+      both in its check-then-put race).
+
+    Handling one message costs what it costs in Pykka: no work is added per message.
+    """
+
+    @staticmethod
+    def _create_actor_inbox() -> ActorInbox:
+        return ThreadMailbox()
+
+    def _actor_loop(self) -> None:
+        self._run_on_start()
+        inbox = self.actor_inbox
+        stopped = self.actor_stopped
+        handle = self._handle_receive
+        envelope = None
+        while not stopped.is_set():
+            envelope = inbox.get()
+            try:
+                response = handle(envelope.message)
+            except BaseException:
+                self._handle_error(envelope)
+                continue
+            if envelope.reply_to is not None:
+                if isinstance(response, Deferred):
+                    self._reply_later(response, envelope.reply_to)
+                else:
+                    envelope.reply_to.set(response)
+        self._finish(envelope)
+
+
+def shutdown(ref: ActorRef[Any], timeout: float | None) -> Exit:
+    """Stop the actor with reason `Exit.SHUTDOWN` and wait until it has fully ended.
+
+    The stop is queued behind the messages already in its inbox, as with ``ref.stop()``.
+    Blocks the calling thread (never call it from the actor itself or, for a `LoopActor`,
+    from the loop thread) until the actor has fully ended (see `actors.wait_exit`), and
+    returns how it ended: `Exit.SHUTDOWN` if this call stopped it, otherwise the reason it
+    had already ended, or was ending, with. A plain Pykka actor ends as `Exit.NOPROC`.
+
+    Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds (None
+    waits forever); the stop stays queued and the actor still stops later.
+    """
+    with contextlib.suppress(ActorDeadError):
+        ref.tell(_Shutdown())
+    return wait_exit(ref, timeout)

@@ -1,0 +1,60 @@
+"""Exit reasons: how an actor ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+__all__ = ["Exit", "ExitKind"]
+
+ExitKind = Literal["normal", "shutdown", "error", "noproc"]
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """How an actor ended; recorded once, when the actor has fully ended.
+
+    ``kind`` is one of:
+
+    - ``"normal"``: the actor stopped itself or was stopped with a plain ``stop()``;
+    - ``"shutdown"``: its owner stopped it with `actors.shutdown()`;
+    - ``"error"``: an exception killed it (in ``on_start``, in a handler for a ``tell``, in
+      ``on_stop``, or a ``BaseException`` in any handler); ``exception`` is that exception;
+    - ``"noproc"``: the actor has ended but no reason is known (a plain Pykka actor that
+      records none).
+
+    Use the constants `Exit.NORMAL`, `Exit.SHUTDOWN`, `Exit.NOPROC` and `Exit.error(exc)`;
+    match on ``kind``, or use `abnormal`.
+    """
+
+    kind: ExitKind
+    exception: BaseException | None = None
+
+    NORMAL: ClassVar[Exit]
+    SHUTDOWN: ClassVar[Exit]
+    NOPROC: ClassVar[Exit]
+
+    def __post_init__(self) -> None:
+        if (self.kind == "error") != (self.exception is not None):
+            msg = f"Exit({self.kind!r}) takes an exception only when kind is 'error'"
+            raise ValueError(msg)
+
+    @classmethod
+    def error(cls, exception: BaseException) -> Exit:
+        """The reason of an actor that ``exception`` killed."""
+        return cls("error", exception)
+
+    @property
+    def abnormal(self) -> bool:
+        """True only for ``"error"``: the exits a ``transient`` restart policy acts on."""
+        return self.kind == "error"
+
+    def __repr__(self) -> str:
+        if self.exception is not None:
+            return f"Exit.error({self.exception!r})"
+        return f"Exit.{self.kind.upper()}"
+
+
+Exit.NORMAL = Exit("normal")
+Exit.SHUTDOWN = Exit("shutdown")
+Exit.NOPROC = Exit("noproc")

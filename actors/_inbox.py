@@ -1,0 +1,105 @@
+"""`Inbox`: a mailbox that a plain thread can receive from."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Inbox"]
+
+
+class Inbox:
+    """A mailbox for a plain thread: anyone ``tell``\\ s, one thread ``receive``\\ s.
+
+    It is a recipient like any `ActorRef` (it can be an `actors.monitor` watcher or a stream
+    recipient) but has no thread of its own: the thread that calls `receive` takes the
+    messages out, in the order they were told (per sender thread), optionally choosing by
+    a predicate as Erlang's selective ``receive`` does::
+
+        inbox = Inbox()
+        ref = client.chat(..., stream=inbox).ref
+        while True:
+            match inbox.receive(timeout=30.0):
+                case (r, ("data", chunk)) if r == ref: ...
+                case (r, ("done", response)) if r == ref: break
+
+    Unbounded, like a Pykka inbox: a fast sender and a slow receiver grow it without limit.
+    Several threads may receive from one inbox; each message goes to exactly one of them.
+    """
+
+    __slots__ = ("_cond", "_queue", "_taken")
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[Any] = deque()
+        self._taken = 0  # messages removed so far; tells a scanning receiver to start over
+
+    def tell(self, message: Any, /) -> None:
+        """Queue ``message`` and wake a waiting receiver. Any thread; never blocks."""
+        with self._cond:
+            self._queue.append(message)
+            self._cond.notify()
+
+    def receive(
+        self,
+        timeout: float | None = None,
+        match: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """Remove and return the next message, or the first one that ``match`` accepts.
+
+        Blocks the calling thread up to ``timeout`` seconds (0 only looks; None waits
+        forever, which a caller should rarely want: pass a bound). Raises the builtin
+        `TimeoutError` when no message (that ``match`` accepts) arrives in time.
+
+        With ``match``, the messages it rejects stay queued in their order for later
+        ``receive`` calls. Each message is offered to ``match`` once per call: after a
+        wake-up only newly arrived messages are examined. ``match`` runs in the calling
+        thread while the inbox is locked (``tell`` waits meanwhile): keep it quick, and do
+        not touch this inbox from it. If it raises, the exception propagates and no
+        message is removed.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        queue = self._queue
+        with self._cond:
+            if match is None:
+                while not queue:
+                    self._wait(deadline, timeout, "no message")
+                self._taken += 1
+                return queue.popleft()
+            scanned, taken = 0, self._taken
+            while True:
+                if self._taken != taken:  # another receiver removed messages: rescan
+                    scanned, taken = 0, self._taken
+                for index, message in enumerate(itertools.islice(queue, scanned, None), scanned):
+                    if match(message):
+                        del queue[index]
+                        self._taken += 1
+                        return message
+                scanned = len(queue)
+                self._wait(deadline, timeout, "no matching message")
+
+    def _wait(self, deadline: float | None, timeout: float | None, what: str) -> None:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            msg = f"{what} arrived within {timeout} s"
+            raise TimeoutError(msg)
+        self._cond.wait(remaining)
+
+    def drain(self) -> list[Any]:
+        """Remove and return every queued message, oldest first, without waiting."""
+        with self._cond:
+            messages = list(self._queue)
+            self._queue.clear()
+            self._taken += len(messages)
+        return messages
+
+    def __len__(self) -> int:
+        """The number of queued messages (a snapshot: others may tell or take meanwhile)."""
+        return len(self._queue)
+
+    def __repr__(self) -> str:
+        return f"<Inbox with {len(self._queue)} queued>"

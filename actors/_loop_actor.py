@@ -1,0 +1,200 @@
+"""`LoopActor`: an actor without a thread of its own, run on the shared event loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from pykka import ThreadingFuture, Timeout
+
+from actors._actor import ActorBase
+from actors._deferred import Deferred
+from actors._loop import event_loop, in_loop_thread
+from actors._mailbox import Mailbox, refuse
+
+if TYPE_CHECKING:
+    from pykka import Future
+    from pykka._actor import ActorInbox
+    from pykka._envelope import Envelope
+
+__all__ = ["LoopActor"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BATCH = 64
+"""Messages one actor handles per turn before it lets other loop work run."""
+
+SLOW_HANDLER = 0.1
+"""Seconds after which a handler is reported (WARNING) for holding up the shared loop."""
+
+
+class _LoopMailbox(Mailbox):
+    """A `LoopActor`'s inbox: a deque; the first message after a quiet spell schedules a turn.
+
+    ``put`` from the loop thread schedules with ``call_soon`` (no wake-up); from any other
+    thread with ``call_soon_threadsafe``, once per turn, however many messages arrive.
+    """
+
+    __slots__ = ("_lock", "_loop", "_queue", "_runner", "_scheduled")
+
+    _runner: Callable[[], None]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[Envelope[Any]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = True  # until start(): messages wait for on_start
+        self._loop = event_loop()
+
+    def start(self, first: Callable[[], None], runner: Callable[[], None]) -> None:
+        """Schedule ``first`` now and ``runner`` whenever messages wait (called once)."""
+        self._runner = runner
+        self._call_soon(first)
+
+    def _call_soon(self, callback: Callable[[], None]) -> None:
+        if in_loop_thread():
+            self._loop.call_soon(callback)
+        else:
+            self._loop.call_soon_threadsafe(callback)
+
+    def put(self, envelope: Envelope[Any], /) -> None:
+        with self._lock:
+            label = self._label
+            if label is None:
+                self._queue.append(envelope)
+                if self._scheduled:
+                    return
+                self._scheduled = True
+        if label is not None:
+            refuse(envelope, label)
+            return
+        self._call_soon(self._runner)
+
+    def get(self) -> Envelope[Any]:
+        """Take the oldest message (loop thread only; the mailbox must not be empty)."""
+        return self._queue.popleft()
+
+    def empty(self) -> bool:
+        return not self._queue
+
+    def end_turn(self) -> None:
+        """Schedule another turn if messages wait, else go quiet (loop thread only)."""
+        with self._lock:
+            if not self._queue:
+                self._scheduled = False
+                return
+        self._loop.call_soon(self._runner)
+
+    def close(self, label: str) -> list[Envelope[Any]]:
+        with self._lock:
+            self._label = label
+            items = list(self._queue)
+            self._queue.clear()
+            del self._runner  # break the mailbox -> actor cycle; nothing schedules it again
+        return items
+
+
+class _LoopFuture(ThreadingFuture[T]):
+    """A `LoopActor`'s reply future: refuses to block the loop thread.
+
+    Waiting on the loop thread for a reply that the loop itself has to produce can only
+    deadlock, so ``get()`` there raises `RuntimeError` unless the value is already in.
+    """
+
+    def get(self, *, timeout: float | None = None) -> Any:
+        if not in_loop_thread():
+            return super().get(timeout=timeout)
+        try:
+            return super().get(timeout=0)
+        except Timeout:
+            msg = (
+                "waiting for a LoopActor's reply on the shared loop thread would deadlock "
+                "it; reply with a Deferred or send a message instead"
+            )
+            raise RuntimeError(msg) from None
+
+
+class LoopActor(ActorBase):
+    """An actor that owns no thread: its messages are handled on the shared event loop.
+
+    It is a Pykka actor in every other respect: ``start()`` returns an `ActorRef`;
+    ``tell``, ``ask(..., timeout=...)``, ``proxy()`` and ``stop()`` work from any thread and
+    mean what they mean for ``pykka.ThreadingActor``; messages are handled one at a time in
+    the order they arrived; ``on_start``, ``on_stop``, ``on_failure`` run as in Pykka. Exit
+    reasons, monitors, `actors.Deferred` replies, BaseException handling and refused late
+    messages are as documented on `actors.Actor`.
+
+    .. warning::
+        **Handlers must never block.** ``on_start``, ``on_receive``, proxied methods,
+        ``on_stop`` and ``on_failure`` all run on the one loop thread that every
+        ``LoopActor`` (and the package's non-blocking I/O) shares: a handler that sleeps,
+        waits on a lock, does blocking I/O or calls ``ask(...)``/``future.get()`` stalls
+        them all. To answer a long operation, start it elsewhere and return an
+        `actors.Deferred`. Waiting on the loop thread for another ``LoopActor``'s reply
+        raises `RuntimeError` instead of deadlocking. A handler taking more than
+        `SLOW_HANDLER` seconds is logged at WARNING.
+
+    Cost: starting one takes no thread (a few tens of microseconds), so tens of thousands
+    can exist at once. A busy actor handles up to `BATCH` messages per turn, then yields
+    to the rest of the loop. Messages told from the loop thread itself cost no cross-thread
+    wake-up. The loop thread is a daemon: at interpreter exit, running ``LoopActor``\\ s are
+    abandoned without ``on_stop``.
+    """
+
+    @staticmethod
+    def _create_actor_inbox() -> ActorInbox:
+        return _LoopMailbox()
+
+    @staticmethod
+    def _create_future() -> Future[Any]:
+        return _LoopFuture()
+
+    def _start_actor_loop(self) -> None:
+        cast("_LoopMailbox", self.actor_inbox).start(self._first_turn, self._turn)
+
+    def _first_turn(self) -> None:
+        self._run_on_start()
+        if self.actor_stopped.is_set():
+            self._finish(None)
+        else:
+            self._turn()
+
+    def _turn(self) -> None:
+        mailbox = cast("_LoopMailbox", self.actor_inbox)
+        stopped = self.actor_stopped
+        handle = self._handle_receive
+        clock = time.perf_counter
+        for _ in range(BATCH):
+            if mailbox.empty():
+                break
+            envelope = mailbox.get()
+            started = clock()
+            try:
+                response = handle(envelope.message)
+            except BaseException:
+                self._handle_error(envelope)
+            else:
+                if envelope.reply_to is not None:
+                    if isinstance(response, Deferred):
+                        self._reply_later(response, envelope.reply_to)
+                    else:
+                        envelope.reply_to.set(response)
+            elapsed = clock() - started
+            if elapsed > SLOW_HANDLER:
+                logger.warning(
+                    "%s held up the shared loop for %.0f ms handling %s; "
+                    "LoopActor handlers must not block",
+                    self,
+                    elapsed * 1000,
+                    type(envelope.message).__name__,
+                )
+            if stopped.is_set():
+                self._finish(envelope)
+                return
+        mailbox.end_turn()

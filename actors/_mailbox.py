@@ -1,0 +1,148 @@
+"""Mailboxes that carry an actor's runtime state: its exit reason, end event and monitors.
+
+Pykka's `ActorRef` keeps the actor's inbox (``ref.actor_inbox``) but only a weak reference to
+the actor, so the inbox is the one object that lives exactly as long as anyone can name the
+actor. Our actors' inboxes therefore subclass `Mailbox`, which records how the actor ended and
+who watches it. Nothing is kept in a global table.
+"""
+
+from __future__ import annotations
+
+import abc
+import queue
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pykka import ActorDeadError
+
+if TYPE_CHECKING:
+    from pykka._envelope import Envelope
+
+    from actors._exit import Exit
+    from actors._monitor import Monitor
+
+__all__ = ["Mailbox", "ThreadMailbox", "refuse"]
+
+
+class Mailbox(abc.ABC):
+    """Base of our actors' inboxes: the queue plus the actor's end state.
+
+    Life cycle: open (messages queue) -> closed by `close` when the actor's teardown begins
+    (later ``put`` calls are refused, see `refuse`) -> ended by `end` once teardown finished
+    (exit reason recorded, monitors told, waiters woken).
+    """
+
+    __slots__ = ("_done", "_ended", "_label", "_monitors", "_reason", "_state_lock")
+
+    def __init__(self) -> None:
+        self._state_lock = threading.Lock()
+        self._label: str | None = None  # the actor's name once closed; None while open
+        self._reason: Exit | None = None
+        self._done = False
+        self._monitors: dict[Monitor, None] | None = {}  # None once the end is announced
+        self._ended: threading.Event | None = None  # created by the first waiter
+
+    @abc.abstractmethod
+    def put(self, envelope: Envelope[Any], /) -> None:
+        """Queue ``envelope``; once closed, `refuse` it instead. Never blocks."""
+
+    @abc.abstractmethod
+    def close(self, label: str) -> list[Envelope[Any]]:
+        """Refuse all later messages and return those still queued, oldest first.
+
+        Called once, by the actor's own runtime at the start of its teardown. ``label`` names
+        the actor in the `ActorDeadError` that refused messages carry.
+        """
+
+    @property
+    def exit(self) -> Exit | None:
+        """The exit reason once the actor has fully ended and its monitors were told."""
+        return self._reason if self._done else None
+
+    def add_monitor(self, monitor: Monitor) -> Exit | None:
+        """Register ``monitor``; if the actor has already ended, return its reason instead."""
+        with self._state_lock:
+            if self._monitors is not None:
+                self._monitors[monitor] = None
+                return None
+            return self._reason
+
+    def remove_monitor(self, monitor: Monitor) -> None:
+        """Forget ``monitor`` (after it was cancelled); no-op when unknown."""
+        with self._state_lock:
+            if self._monitors is not None:
+                self._monitors.pop(monitor, None)
+
+    def end(self, reason: Exit) -> None:
+        """Record ``reason``, tell every monitor, then wake `wait` callers.
+
+        Called once, by the actor's runtime, after ``on_stop``/``on_failure`` and the teardown
+        have finished. Runs the monitors' ``tell`` in the calling thread.
+        """
+        with self._state_lock:
+            self._reason = reason
+            monitors = self._monitors or {}
+            self._monitors = None
+        for monitor in monitors:
+            monitor.fire(reason)
+        with self._state_lock:
+            self._done = True
+            ended = self._ended
+        if ended is not None:
+            ended.set()
+
+    def wait(self, timeout: float | None) -> Exit | None:
+        """Block until `end` has finished; return the reason, or None on timeout."""
+        with self._state_lock:
+            if self._done:
+                assert self._reason is not None
+                return self._reason
+            if self._ended is None:
+                self._ended = threading.Event()
+            ended = self._ended
+        return self._reason if ended.wait(timeout) else None
+
+
+def refuse(envelope: Envelope[Any], label: str) -> None:
+    """Handle a message put into a closed mailbox (the actor ended in between).
+
+    Pykka's ``tell``/``ask`` check ``is_alive()`` and then ``put``; an actor can end between
+    the two. Rather than losing the message without a trace, an ``ask`` gets
+    `ActorDeadError` in its future, and a ``tell`` raises `ActorDeadError` to its sender,
+    exactly as if the sender had seen the actor dead.
+    """
+    error = ActorDeadError(f"{label} has ended; the message was not delivered")
+    if envelope.reply_to is not None:
+        envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+        return
+    raise error
+
+
+class ThreadMailbox(queue.Queue[Any], Mailbox):
+    """The inbox of a thread-based `actors.Actor`: Pykka's own unbounded ``queue.Queue``.
+
+    ``put`` costs what ``queue.Queue.put`` costs (one lock, one notify) plus one check that
+    the mailbox is still open.
+    """
+
+    def __init__(self) -> None:
+        queue.Queue.__init__(self)
+        Mailbox.__init__(self)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Queue ``item`` (never blocks: the queue is unbounded); refuse it once closed."""
+        with self.mutex:
+            label = self._label
+            if label is None:
+                self.queue.append(item)
+                self.unfinished_tasks += 1
+                self.not_empty.notify()
+                return
+        refuse(item, label)
+
+    def close(self, label: str) -> list[Envelope[Any]]:
+        with self.mutex:
+            self._label = label
+            items = list(self.queue)
+            self.queue.clear()
+        return items
