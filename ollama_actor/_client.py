@@ -207,13 +207,13 @@ class Ollama:
         """Embed one text with the legacy endpoint (``POST /api/embeddings``)."""
         return self._call("embeddings", params, False, timeout)  # type: ignore[no-any-return]
 
-    def list_models(self, *, timeout: TimeoutLike = _UNSET) -> dict[str, Any]:
+    def list_models(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
         """The local models (``GET /api/tags``)."""
-        return self._call("list_models", {}, False, timeout)  # type: ignore[no-any-return]
+        return self._call("list_models", params, False, timeout)  # type: ignore[no-any-return]
 
-    def list_running(self, *, timeout: TimeoutLike = _UNSET) -> dict[str, Any]:
+    def list_running(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
         """The models loaded in memory (``GET /api/ps``)."""
-        return self._call("list_running", {}, False, timeout)  # type: ignore[no-any-return]
+        return self._call("list_running", params, False, timeout)  # type: ignore[no-any-return]
 
     def show_model(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
         """A model's details (``POST /api/show``)."""
@@ -235,9 +235,9 @@ class Ollama:
         """Unload a model from memory; ``False`` if it does not exist."""
         return self._call("unload", params, False, timeout)  # type: ignore[no-any-return]
 
-    def version(self, *, timeout: TimeoutLike = _UNSET) -> dict[str, Any]:
+    def version(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
         """The server's version (``GET /api/version``), e.g. ``{"version": "0.12.6"}``."""
-        return self._call("version", {}, False, timeout)  # type: ignore[no-any-return]
+        return self._call("version", params, False, timeout)  # type: ignore[no-any-return]
 
     def check_blob(self, digest_or_data: str | bytes, *, timeout: TimeoutLike = _UNSET) -> bool:
         """Whether the server has a blob: give its ``sha256:`` digest, or the data itself."""

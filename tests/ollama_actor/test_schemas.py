@@ -1,0 +1,153 @@
+"""Each endpoint's parameter schema: what passes, and the ValidationError for what does not."""
+
+import pytest
+
+from ollama_actor import Ollama, ValidationError
+from ollama_actor._schemas import ENDPOINTS, validate
+
+# No server listens here: every call below must fail validation before any I/O.
+client = Ollama("http://127.0.0.1:9", timeout=0.5)
+
+CONTRACT_ENDPOINTS = {
+    "completion", "chat", "embed", "embeddings", "list_models", "list_running", "show_model",
+    "create_model", "copy_model", "delete_model", "pull_model", "push_model", "preload", "unload",
+    "version",
+}  # fmt: skip
+
+
+def test_every_contract_endpoint_has_a_schema_and_a_method():
+    assert set(ENDPOINTS) == CONTRACT_ENDPOINTS
+    for name in CONTRACT_ENDPOINTS | {"check_blob", "create_blob"}:
+        assert callable(getattr(client, name))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "params", "field", "problem"),
+    [
+        ("completion", {"prompt": "hi"}, "model", "is required"),
+        ("completion", {"model": "m"}, "prompt", "is required"),
+        ("completion", {"model": "m", "prompt": "hi", "bogus": 1}, "bogus", "is not a parameter"),
+        ("completion", {"model": 3, "prompt": "hi"}, "model", "must be a string"),
+        ("completion", {"model": "", "prompt": "hi"}, "model", "non-empty"),
+        ("completion", {"model": "m", "prompt": "hi", "raw": "yes"}, "raw", "true or false"),
+        ("completion", {"model": "m", "prompt": "x", "think": "hard"}, "think", "'low'"),
+        ("completion", {"model": "m", "prompt": "x", "keep_alive": "5"}, "keep_alive", "unit"),
+        ("completion", {"model": "m", "prompt": "x", "top_logprobs": 21}, "top_logprobs", "between"),
+        ("completion", {"model": "m", "prompt": "x", "format": "xml"}, "format", "'json'"),
+        ("completion", {"model": "m", "prompt": "x", "images": ["!!"]}, "images[0]", "base64"),
+        ("completion", {"model": "m", "prompt": "x", "context": [1, "2"]}, "context[1]", "integer"),
+        (
+            "completion",
+            {"model": "m", "prompt": "x", "options": {"temperature": "hot"}},
+            "options.temperature",
+            "number",
+        ),
+        (
+            "completion",
+            {"model": "m", "prompt": "x", "options": {"num_ctx": 2.5}},
+            "options.num_ctx",
+            "integer",
+        ),
+        ("completion", {"model": "m", "prompt": "x", "options": {"stop": "x"}}, "options.stop", "list"),
+        ("chat", {"model": "m"}, "messages", "is required"),
+        ("chat", {"model": "m", "messages": "hi"}, "messages", "must be a list"),
+        ("chat", {"model": "m", "messages": [{"content": "hi"}]}, "messages[0].role", "required"),
+        (
+            "chat",
+            {"model": "m", "messages": [{"role": "user", "content": 1}]},
+            "messages[0].content",
+            "string",
+        ),
+        (
+            "chat",
+            {"model": "m", "messages": [{"role": "user", "content": "x", "colour": "red"}]},
+            "messages[0].colour",
+            "not a known field",
+        ),
+        (
+            "chat",
+            {"model": "m", "messages": [], "tools": [{"type": "function", "function": {}}]},
+            "tools[0].function.name",
+            "required",
+        ),
+        (
+            "chat",
+            {"model": "m", "messages": [], "tools": [{"type": "tool", "function": {"name": "f"}}]},
+            "tools[0].type",
+            "'function'",
+        ),
+        ("embed", {"model": "m"}, "input", "is required"),
+        ("embed", {"model": "m", "input": ["a", 2]}, "input", "a string or a list of strings"),
+        ("embed", {"model": "m", "input": "a", "dimensions": "8"}, "dimensions", "integer"),
+        ("embeddings", {"model": "m"}, "prompt", "is required"),
+        ("show_model", {}, "model", "is required"),
+        ("show_model", {"model": "a", "name": "b"}, "model", "given twice"),
+        ("show_model", {"model": "a", "verbose": 1}, "verbose", "true or false"),
+        ("copy_model", {"source": "a"}, "destination", "is required"),
+        ("delete_model", {"model": None}, "model", "must be a string"),
+        ("pull_model", {"model": "m", "insecure": "no"}, "insecure", "true or false"),
+        ("push_model", {}, "model", "is required"),
+        ("create_model", {"model": "m", "license": 3}, "license", "a string or a list"),
+        ("create_model", {"model": "m", "files": []}, "files", "dict"),
+        ("preload", {"model": "m", "keep_alive": []}, "keep_alive", "seconds"),
+        ("unload", {"model": "m", "keep_alive": 5}, "keep_alive", "is not a parameter"),
+        ("list_models", {"model": "m"}, "model", "is not a parameter"),
+    ],
+)
+def test_invalid_parameters_raise_before_any_io(endpoint, params, field, problem):
+    with pytest.raises(ValidationError) as info:
+        getattr(client, endpoint)(**params)
+    assert info.value.endpoint == endpoint
+    assert info.value.field == field
+    assert problem in str(info.value)
+
+
+def test_stream_on_an_endpoint_that_cannot_stream():
+    with pytest.raises(ValidationError, match="stream"):
+        client.embed(model="m", input="x", stream=True)
+
+
+def test_stream_must_be_a_bool_or_a_recipient():
+    with pytest.raises(ValidationError, match="recipient"):
+        client.chat(model="m", messages=[], stream="yes")
+
+
+def test_bad_timeout_is_a_validation_error():
+    with pytest.raises(ValidationError, match="timeout"):
+        client.list_models(timeout=-1)
+
+
+def test_blob_digests_are_checked_before_they_reach_a_url():
+    for bad in ["sha256:xyz", "sha256:" + "A" * 64, "../../etc/passwd", "sha256:" + "0" * 63]:
+        with pytest.raises(ValidationError, match="64"):
+            client.check_blob(bad)
+    with pytest.raises(ValidationError, match="bytes"):
+        client.create_blob("text")  # type: ignore[arg-type]
+
+
+def test_legacy_names_and_conversions():
+    body = validate(ENDPOINTS["show_model"], {"name": "llama3.2"})
+    assert body == {"model": "llama3.2"}
+    body = validate(ENDPOINTS["create_model"], {"name": "x", "from_": "llama3.2"})
+    assert body == {"model": "x", "from": "llama3.2"}
+    body = validate(ENDPOINTS["completion"], {"model": "m", "prompt": "p", "images": [b"\x00\x01"]})
+    assert body["images"] == ["AAE="]
+    body = validate(ENDPOINTS["completion"], {"model": "m", "prompt": "p", "suffix": None})
+    assert "suffix" not in body  # None means "not given" for optional parameters
+
+
+@pytest.mark.parametrize("value", [0, -1, 3600, 2.5, "5m", "-1s", "1h30m", "0", "250ms"])
+def test_keep_alive_accepts_what_ollama_accepts(value):
+    assert validate(ENDPOINTS["preload"], {"model": "m", "keep_alive": value})["keep_alive"] == value
+
+
+def test_unknown_options_pass_through_as_ollama_ignores_them():
+    body = validate(ENDPOINTS["embed"], {"model": "m", "input": "x", "options": {"new_knob": 1}})
+    assert body["options"] == {"new_knob": 1}
+
+
+def test_header_injection_is_refused():
+    with pytest.raises(ValidationError, match="headers"):
+        Ollama("http://127.0.0.1:9", headers={"X-A": "1\r\nX-B: 2"})
+    with pytest.raises(ValidationError, match="headers"):
+        Ollama("http://127.0.0.1:9", headers={"X A": "1"})
