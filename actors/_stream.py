@@ -52,8 +52,11 @@ class StreamSource(Protocol):
     def start(self, sink: StreamSink) -> None:
         """Begin without blocking; the sink is called back on the loop thread."""
 
-    def cancel(self) -> None:
-        """End the stream; the sink hears `on_error` (unless it had already ended)."""
+    def cancel(self, reason: str = "the stream was cancelled") -> None:
+        """End the stream from any thread; the sink hears `on_error` unless it had ended.
+
+        ``reason`` becomes the message of the cancelled error the sink hears.
+        """
 
     def again(self) -> StreamSource:
         """A fresh, unstarted run of the same request, with the same ref."""

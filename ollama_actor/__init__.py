@@ -23,6 +23,7 @@ from ollama_actor._errors import (
     TransportError,
     ValidationError,
 )
+from ollama_actor._handle import StreamHandle
 from ollama_actor._host import parse_host
 from ollama_actor._streaming import Streaming
 from ollama_actor._timeout import Timeout
@@ -42,6 +43,7 @@ __all__ = [
     "RequestTimeout",
     "ResponseError",
     "StreamCancelled",
+    "StreamHandle",
     "Streaming",
     "Timeout",
     "TotalTimeout",

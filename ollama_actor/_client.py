@@ -23,6 +23,7 @@ import httpx
 from actors._stream import Recipient
 from ollama_actor._engine import Engine, Origin, Request
 from ollama_actor._errors import HTTPError, ValidationError
+from ollama_actor._handle import StreamHandle, stream_to
 from ollama_actor._host import parse_host
 from ollama_actor._http11 import encode_request
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
@@ -139,8 +140,12 @@ class Ollama:
     def completion(
         self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
     ) -> Streaming: ...
+    @overload
     def completion(
-        self, *, stream: bool = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+    ) -> StreamHandle: ...
+    def completion(
+        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
     ) -> Any:
         """Generate a completion (``POST /api/generate``); parameters as Ollama's fields."""
         return self._call("completion", params, stream, timeout)
@@ -153,7 +158,13 @@ class Ollama:
     def chat(
         self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
     ) -> Streaming: ...
-    def chat(self, *, stream: bool = False, timeout: TimeoutLike = _UNSET, **params: Any) -> Any:
+    @overload
+    def chat(
+        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+    ) -> StreamHandle: ...
+    def chat(
+        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
+    ) -> Any:
         """Generate the next chat message (``POST /api/chat``)."""
         return self._call("chat", params, stream, timeout)
 
@@ -165,8 +176,12 @@ class Ollama:
     def create_model(
         self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
     ) -> Streaming: ...
+    @overload
     def create_model(
-        self, *, stream: bool = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+    ) -> StreamHandle: ...
+    def create_model(
+        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
     ) -> Any:
         """Create a model (``POST /api/create``); a stream reports progress."""
         return self._call("create_model", params, stream, timeout)
@@ -179,8 +194,12 @@ class Ollama:
     def pull_model(
         self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
     ) -> Streaming: ...
+    @overload
     def pull_model(
-        self, *, stream: bool = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+    ) -> StreamHandle: ...
+    def pull_model(
+        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
     ) -> Any:
         """Download a model (``POST /api/pull``); a stream reports progress."""
         return self._call("pull_model", params, stream, timeout)
@@ -193,8 +212,12 @@ class Ollama:
     def push_model(
         self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
     ) -> Streaming: ...
+    @overload
     def push_model(
-        self, *, stream: bool = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+    ) -> StreamHandle: ...
+    def push_model(
+        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
     ) -> Any:
         """Upload a model (``POST /api/push``); a stream reports progress."""
         return self._call("push_model", params, stream, timeout)
@@ -275,8 +298,6 @@ class Ollama:
         if stream is True:
             return streaming
         if isinstance(stream, Recipient):
-            from ollama_actor._handle import stream_to
-
             return stream_to(streaming, stream)
         raise ValidationError(name, "stream", "must be True, False or a recipient with .tell()")
 

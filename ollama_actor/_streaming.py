@@ -62,7 +62,7 @@ class Streaming:
         self._max_line = max_line
         self._call: Call | None = None
         self._started = False
-        self._cancelled = False
+        self._cancelled: str | None = None
         self._iteration: _IterationSink | None = None
         self._response: dict[str, Any] | None = None
 
@@ -85,15 +85,18 @@ class Streaming:
         self._started = True
         reader = _ChunkReader(self, sink)
         self._call = call = self._engine.start(self._request, reader)
-        if self._cancelled:
-            call.cancel()
+        if self._cancelled is not None:
+            call.cancel(self._cancelled)
 
-    def cancel(self) -> None:
-        """End the stream from any thread; the consumer sees `StreamCancelled`. Idempotent."""
-        self._cancelled = True
+    def cancel(self, reason: str = "the stream was cancelled") -> None:
+        """End the stream from any thread; the consumer sees `StreamCancelled`. Idempotent.
+
+        The connection is closed on the loop thread at once, even if a read is pending.
+        """
+        self._cancelled = reason
         call = self._call
         if call is not None:
-            call.cancel()
+            call.cancel(reason)
 
     def again(self) -> Streaming:
         """A fresh, unstarted run of the same request with the same `ref` (for retries)."""

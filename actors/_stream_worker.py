@@ -1,0 +1,268 @@
+"""`StreamWorker`: an actor that performs one stream and tells its recipient each chunk.
+
+The worker is a `LoopActor`: it owns no thread and its handlers never block, because the stream
+itself runs on the shared loop and calls the worker back there. So a message for the worker
+(``stop()``, ``cancel()``, a monitor's DOWN) is handled at once, never queued behind a read.
+
+A `StreamRun` is one stream's life across worker incarnations. It holds the recipient's
+`Delivery` (so the recipient hears exactly one terminal message, whatever happens), the
+result, and what a supervisor needs to retry: the last error and the attempt count. A worker
+that fails with an error its run may retry ends abnormally *without* telling the recipient, so
+its supervisor can restart it; the next incarnation tells ``("restart", ...)`` and runs the
+request again. When no restart follows, the supervisor calls `StreamRun.give_up`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import pykka
+
+from actors._deferred import Deferred
+from actors._loop_actor import LoopActor
+from actors._monitor import Down, demonitor, monitor
+from actors._ref import Ref
+from actors._stream import Delivery, Recipient, StreamSource
+
+__all__ = ["StreamRun", "StreamWorker"]
+
+
+def _never(_exc: BaseException) -> bool:
+    return False
+
+
+class StreamRun:
+    """One stream's life: its source, recipient, result, and retry state.
+
+    ``retryable(exc)`` says whether a failure may be retried by restarting the worker; the
+    default retries nothing, so the first failure is final. Thread-safe where it says so.
+    """
+
+    def __init__(
+        self,
+        source: StreamSource,
+        recipient: Recipient,
+        *,
+        retryable: Callable[[BaseException], bool] = _never,
+    ) -> None:
+        self.ref: Ref = source.ref
+        self.recipient = recipient
+        self.delivery = Delivery(self.ref, recipient)
+        self.retryable = retryable
+        self.attempt = 0
+        """Restarts so far (0 during the first attempt)."""
+        self.last_error: BaseException | None = None
+        self.worker: pykka.ActorRef[Any] | None = None
+        """The current worker incarnation."""
+        self._first: StreamSource | None = source
+        self._source = source
+        self._cancelled = False
+        self._done = threading.Event()
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._replies: list[Deferred[Any]] = []
+
+    @property
+    def done(self) -> bool:
+        """Whether the stream has ended (the recipient has its terminal message)."""
+        return self._done.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def next_source(self) -> StreamSource:
+        """The source for the attempt that starts now; tells the recipient of a restart."""
+        if self._first is not None:
+            source, self._first = self._first, None
+            return source
+        self.attempt += 1
+        error = self.last_error
+        assert error is not None, "a restart follows a failure"
+        self.delivery.on_restart(self.attempt, error)
+        self._source = self._source.again()
+        return self._source
+
+    def may_retry(self, exc: BaseException) -> bool:
+        """Whether ``exc`` should end this attempt with a restart rather than the stream."""
+        return not self._cancelled and not self.done and self.retryable(exc)
+
+    def cancel(self, reason: str = "the stream was cancelled") -> None:
+        """End the stream from any thread; the recipient hears ``("error", <cancelled>)``."""
+        self._cancelled = True
+        self._source.cancel(reason)
+
+    def add_reply(self, reply: Deferred[Any]) -> None:
+        """Settle ``reply`` with the stream's outcome when it ends."""
+        self._replies.append(reply)
+
+    def succeed(self, result: Any) -> None:
+        """End with ``("done", result)`` (loop thread)."""
+        if self.done:
+            return
+        self._result = result
+        self.delivery.on_done(result)
+        self._settle()
+
+    def fail(self, exc: BaseException) -> None:
+        """End with ``("error", exc)`` (loop thread)."""
+        if self.done:
+            return
+        self._error = exc
+        self.delivery.on_error(exc)
+        self._settle()
+
+    def give_up(self, exc: BaseException | None = None) -> None:
+        """No restart will follow: end with the last error (for supervisors; idempotent)."""
+        error = self.last_error or exc
+        if error is None:
+            error = RuntimeError(f"the worker for {self.ref} ended before its stream finished")
+        self.fail(error)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Block until the stream ends; return its result or raise its error.
+
+        Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds.
+        """
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"the stream {self.ref} did not end within {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def _settle(self) -> None:
+        self._done.set()
+        for reply in self._replies:
+            if self._error is not None:
+                reply.fail(self._error)
+            else:
+                reply.resolve(self._result)
+
+
+class _Failed(NamedTuple):
+    """Told by the worker to itself, so that a retryable failure ends it abnormally."""
+
+    error: BaseException
+
+
+class StreamWorker(LoopActor):
+    """Performs one stream and tells a recipient ``(ref, ("data", chunk))`` per chunk.
+
+    Then exactly one ``("done", response)`` or ``("error", exc)``; see `actors.Delivery`.
+    Start it with a source and call ``proxy().send_to(recipient)``, which returns a future of
+    the accumulated response; or start it with a `StreamRun` (as a supervisor does), and it
+    begins at once. It stops itself when the stream ends. Stopping it, or ``cancel()``, ends
+    the stream at once with a cancelled error. If the recipient is an actor that dies, the
+    stream ends (within the monitor's sweep when the stream is idle).
+    """
+
+    def __init__(self, source: StreamSource | None = None, *, run: StreamRun | None = None):
+        super().__init__()
+        if (source is None) == (run is None):
+            raise TypeError("StreamWorker takes a source or a run, not both or neither")
+        self._source = source
+        self._run = run
+        self._monitor: Ref | None = None
+        self._sink: _WorkerSink | None = None
+
+    def on_start(self) -> None:
+        if self._run is not None:
+            self._begin(self._run)
+
+    def send_to(self, recipient: Recipient) -> Deferred[Any]:
+        """Run the stream to ``recipient``; the reply is the accumulated response."""
+        if self._run is not None:
+            raise RuntimeError(f"{self} is already streaming")
+        assert self._source is not None
+        self._run = run = StreamRun(self._source, recipient)
+        reply: Deferred[Any] = Deferred()
+        run.add_reply(reply)
+        self._begin(run)
+        return reply
+
+    def cancel(self) -> None:
+        """End the stream now; the recipient hears ``("error", <cancelled>)``."""
+        if self._run is not None:
+            self._run.cancel()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case _Failed(error=error):
+                raise error
+            case Down(ref=ref) if ref == self._monitor and self._run is not None:
+                self._run.cancel(f"the recipient of {self._run.ref} has stopped")
+            case _:
+                return super().on_receive(message)
+        return None
+
+    def on_stop(self) -> None:
+        self._end_attempt("the stream's worker was stopped")
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._end_attempt("the stream's worker failed")
+
+    def _begin(self, run: StreamRun) -> None:
+        run.worker = self.actor_ref
+        source = run.next_source()
+        if isinstance(run.recipient, pykka.ActorRef):
+            self._monitor = monitor(run.recipient, self.actor_ref)
+        self._sink = _WorkerSink(self, run)
+        source.start(self._sink)
+
+    def _end_attempt(self, reason: str) -> None:
+        """Leave nothing running: cancel a stream still in flight, drop the monitor."""
+        if self._monitor is not None:
+            demonitor(self._monitor)
+            self._monitor = None
+        run, sink = self._run, self._sink
+        if run is not None and sink is not None and not sink.ended:
+            run.cancel(reason)
+
+
+class _WorkerSink:
+    """The source's callbacks for one attempt (loop thread)."""
+
+    __slots__ = ("_on_chunk", "_run", "_worker", "ended")
+
+    def __init__(self, worker: StreamWorker, run: StreamRun) -> None:
+        self._worker = worker
+        self._run = run
+        self._on_chunk = run.delivery.on_chunk
+        self.ended = False
+
+    def on_chunk(self, chunk: Any) -> None:
+        self._on_chunk(chunk)
+
+    def on_done(self, result: Any) -> None:
+        self.ended = True
+        self._run.succeed(result)
+        self._stop()
+
+    def on_error(self, exc: BaseException) -> None:
+        self.ended = True
+        run = self._run
+        if run.may_retry(exc):
+            run.last_error = exc
+            ref = self._worker.actor_ref
+            try:
+                ref.tell(_Failed(exc))
+            except pykka.ActorDeadError:
+                pass
+            else:
+                return
+        run.fail(exc)
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._worker.actor_ref.is_alive():
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._worker.stop()
