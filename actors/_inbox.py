@@ -101,5 +101,9 @@ class Inbox:
         """The number of queued messages (a snapshot: others may tell or take meanwhile)."""
         return len(self._queue)
 
+    def __bool__(self) -> bool:
+        """Always true, even when empty: an inbox is a recipient, not a container."""
+        return True
+
     def __repr__(self) -> str:
         return f"<Inbox with {len(self._queue)} queued>"

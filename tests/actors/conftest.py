@@ -1,0 +1,24 @@
+"""Every test stops what it starts: no registered actor and no new thread may outlive it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pykka
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_actors() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    leftovers = pykka.ActorRegistry.get_all()
+    for ref in leftovers:
+        ref.stop(block=False)
+    for thread in set(threading.enumerate()) - before:
+        if thread.name != "actors-loop":
+            thread.join(timeout=5.0)
+    assert leftovers == [], "the test left actors running"
+    alive = [t for t in set(threading.enumerate()) - before if t.name != "actors-loop"]
+    assert alive == [], "the test left threads running"

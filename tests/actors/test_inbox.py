@@ -1,0 +1,129 @@
+"""Inbox: a mailbox a plain thread receives from."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from actors import Inbox
+
+
+def test_messages_come_out_in_the_order_they_went_in():
+    inbox = Inbox()
+    for i in range(1_000):
+        inbox.tell(i)
+    assert len(inbox) == 1_000
+    assert [inbox.receive(timeout=0) for _ in range(1_000)] == list(range(1_000))
+    assert len(inbox) == 0
+
+
+def test_selective_receive_leaves_the_others_queued_in_order():
+    inbox = Inbox()
+    for message in ["a1", "b1", "a2", "b2", "a3"]:
+        inbox.tell(message)
+    assert inbox.receive(timeout=0, match=lambda m: m.startswith("b")) == "b1"
+    assert inbox.receive(timeout=0, match=lambda m: m == "a2") == "a2"
+    assert inbox.drain() == ["a1", "b2", "a3"]
+
+
+def test_selective_receive_waits_for_a_matching_message():
+    inbox = Inbox()
+    inbox.tell("other")
+    sender = threading.Timer(0.05, lambda: [inbox.tell(m) for m in ("noise", "wanted", "more")])
+    sender.start()
+    assert inbox.receive(timeout=5, match=lambda m: m == "wanted") == "wanted"
+    sender.join(timeout=5)
+    assert inbox.drain() == ["other", "noise", "more"]
+
+
+def test_selective_receive_offers_each_message_to_match_once():
+    inbox = Inbox()
+    offered: list[int] = []
+    for i in range(100):
+        inbox.tell(i)
+
+    def wanted(message: int) -> bool:
+        offered.append(message)
+        return message == 1_000
+
+    sender = threading.Timer(0.05, lambda: [inbox.tell(i) for i in range(100, 1_001)])
+    sender.start()
+    assert inbox.receive(timeout=5, match=wanted) == 1_000
+    sender.join(timeout=5)
+    assert sorted(offered) == list(range(1_001))  # nothing examined twice
+    assert len(inbox) == 1_000
+
+
+@pytest.mark.parametrize("match", [None, lambda m: m == "never"], ids=["any", "selective"])
+def test_timeout_raises_timeout_error_within_a_bounded_time(match):
+    inbox = Inbox()
+    inbox.tell("not it") if match else None
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"arrived within 0\.2 s"):
+        inbox.receive(timeout=0.2, match=match)
+    assert 0.19 <= time.monotonic() - started < 2.0
+
+
+def test_zero_timeout_only_looks():
+    inbox = Inbox()
+    with pytest.raises(TimeoutError):
+        inbox.receive(timeout=0)
+    inbox.tell(1)
+    assert inbox.receive(timeout=0) == 1
+
+
+def test_a_failing_predicate_removes_nothing():
+    inbox = Inbox()
+    inbox.tell(1)
+    with pytest.raises(ZeroDivisionError):
+        inbox.receive(timeout=0, match=lambda m: 1 / 0)
+    assert inbox.drain() == [1]
+
+
+def test_many_threads_telling_keep_each_senders_order():
+    inbox = Inbox()
+    senders, per_sender = 8, 2_000
+
+    def send(sender: int) -> None:
+        for seq in range(per_sender):
+            inbox.tell((sender, seq))
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in range(senders)]
+    for t in threads:
+        t.start()
+    received = [inbox.receive(timeout=5) for _ in range(senders * per_sender)]
+    for t in threads:
+        t.join(timeout=5)
+    for sender in range(senders):
+        assert [seq for s, seq in received if s == sender] == list(range(per_sender))
+    assert len(inbox) == 0
+
+
+def test_two_receivers_share_the_messages_without_duplicates():
+    inbox = Inbox()
+    got: list[list[int]] = [[], []]
+
+    def receive(bucket: list[int]) -> None:
+        while True:
+            message = inbox.receive(timeout=5, match=lambda m: m >= 0)
+            if message == 0:
+                return
+            bucket.append(message)
+
+    threads = [threading.Thread(target=receive, args=(bucket,)) for bucket in got]
+    for t in threads:
+        t.start()
+    for i in range(1, 5_001):
+        inbox.tell(i)
+    inbox.tell(0)
+    inbox.tell(0)
+    for t in threads:
+        t.join(timeout=10)
+    assert sorted(got[0] + got[1]) == list(range(1, 5_001))
+
+
+def test_an_empty_inbox_is_still_true():
+    assert Inbox()
+    assert repr(Inbox()) == "<Inbox with 0 queued>"

@@ -1,0 +1,133 @@
+"""What is particular to LoopActor: no thread, loop-thread sends, fairness, no blocking."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pykka
+import pytest
+
+import actors
+from actors import Inbox, LoopActor
+from actors._loop import call_on_loop, event_loop
+
+
+class Noop(LoopActor):
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+def test_ten_thousand_loop_actors_start_and_stop_without_a_thread():
+    event_loop()
+    threads = threading.active_count()
+    started = time.monotonic()
+    refs = [Noop.start() for _ in range(10_000)]
+    assert threading.active_count() == threads
+    assert all(ref.ask(i, timeout=5) == i for i, ref in enumerate(refs[::500]))
+    stops = [ref.stop(block=False) for ref in refs]
+    assert all(stop.get(timeout=30) for stop in stops)
+    assert actors.wait_exit(refs[-1], 5) is actors.Exit.NORMAL
+    assert threading.active_count() == threads
+    assert pykka.ActorRegistry.get_all() == []
+    assert time.monotonic() - started < 20
+
+
+def test_messages_told_before_on_start_finished_wait_for_it():
+    class Starter(LoopActor):
+        def on_start(self) -> None:
+            self.ready = True
+
+        def on_receive(self, message: Any) -> Any:
+            return self.ready
+
+    ref = Starter.start()
+    assert ref.ask("ready?", timeout=5) is True
+    ref.stop(timeout=5)
+
+
+def test_loop_actors_talk_among_themselves_on_the_loop_thread():
+    done = Inbox()
+
+    class Player(LoopActor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.threads: set[int] = set()
+
+        def on_receive(self, message: Any) -> None:
+            other, count = message
+            self.threads.add(threading.get_ident())
+            if count == 0:
+                done.tell(self.threads)
+            else:
+                other.tell((self.actor_ref, count - 1))
+
+    ping, pong = Player.start(), Player.start()
+    ping.tell((pong, 10_000))
+    threads = done.receive(timeout=10)
+    assert len(threads) == 1
+    assert threads != {threading.get_ident()}
+    ping.stop(timeout=5)
+    pong.stop(timeout=5)
+
+
+def test_a_busy_actor_yields_the_loop_to_others():
+    order: list[str] = []
+
+    class Recorder(LoopActor):
+        def on_receive(self, message: str) -> None:
+            order.append(message)
+
+    busy, other = Recorder.start(), Recorder.start()
+    busy.ask("warm", timeout=5)
+    other.ask("warm", timeout=5)
+    order.clear()
+
+    def flood() -> None:
+        for i in range(1_000):
+            busy.tell(f"busy {i}")
+        other.tell("other")
+
+    call_on_loop(flood)
+    assert other.ask("sync", timeout=5) is None
+    assert busy.ask("sync", timeout=5) is None
+    position = order.index("other")
+    assert 0 < position < 200  # after one batch of the busy actor, not after all 1,000
+    busy.stop(timeout=5)
+    other.stop(timeout=5)
+
+
+def test_waiting_for_a_loop_actors_reply_on_the_loop_raises_instead_of_deadlocking():
+    class Asker(LoopActor):
+        def ask_other(self, other: pykka.ActorRef[Any]) -> Any:
+            return other.ask("hello", timeout=5)
+
+    asker, other = Asker.start(), Noop.start()
+    with pytest.raises(RuntimeError, match="would deadlock"):
+        asker.proxy().ask_other(other).get(timeout=5)
+    assert asker.is_alive()
+    asker.stop(timeout=5)
+    other.stop(timeout=5)
+
+
+def test_a_slow_handler_is_reported(caplog):
+    class Sleepy(LoopActor):
+        def on_receive(self, message: Any) -> None:
+            time.sleep(0.15)  # deliberately blocking the loop: what the warning is for
+
+    ref = Sleepy.start()
+    with caplog.at_level(logging.WARNING, logger="actors"):
+        ref.ask("zzz", timeout=5)
+    assert "held up the shared loop" in caplog.text
+    assert "must not block" in caplog.text
+    ref.stop(timeout=5)
+
+
+def test_the_future_of_a_loop_actor_still_blocks_normally_in_other_threads():
+    ref = Noop.start()
+    future = ref.ask("x", block=False)
+    assert future.get(timeout=5) == "x"
+    assert future.map(str.upper).get(timeout=5) == "X"
+    ref.stop(timeout=5)
