@@ -9,7 +9,9 @@ Ollama's ``{"error": ...}`` line, adds the chunk to the `Accumulator`, and hands
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import weakref
 from collections import deque
 from typing import Any
 
@@ -152,17 +154,30 @@ class Streaming:
         """Leaving a ``with`` block cancels the stream if it is still running."""
         self.cancel()
 
+    def __del__(self) -> None:
+        """A stream dropped while running (a ``break`` out of a loop) closes its connection."""
+        call = self._call
+        if call is not None and self._response is None:
+            with contextlib.suppress(Exception):
+                call.cancel("the Streaming was dropped before it ended")
+
     def _finished(self, response: dict[str, Any]) -> None:
         self._response = response
 
 
 class _ChunkReader:
-    """Engine sink: HTTP body bytes in, decoded chunks out to a `StreamSink`."""
+    """Engine sink: HTTP body bytes in, decoded chunks out to a `StreamSink`.
 
-    __slots__ = ("_acc", "_decoder", "_error_body", "_kind", "_sink", "_stream")
+    It holds its `Streaming` weakly, so that dropping a running stream lets it be collected
+    (and cancelled).
+    """
+
+    __slots__ = ("_acc", "_decoder", "_error_body", "_kind", "_owner", "_ref", "_request", "_sink")
 
     def __init__(self, stream: Streaming, sink: StreamSink) -> None:
-        self._stream = stream
+        self._owner = weakref.ref(stream)
+        self._ref = stream.ref
+        self._request = stream._request
         self._sink = sink
         self._kind = stream._kind
         self._decoder = LineDecoder(stream._max_line)
@@ -171,7 +186,7 @@ class _ChunkReader:
 
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         if not 200 <= status < 300:
-            request = self._stream._request
+            request = self._request
             self._error_body = ErrorBody(status, reason, request.method, request.path)
 
     def on_body(self, data: bytes) -> None:
@@ -193,7 +208,9 @@ class _ChunkReader:
             self._sink.on_error(exc)
             return
         response = self._acc.result()
-        self._stream._finished(response)
+        owner = self._owner()
+        if owner is not None:
+            owner._finished(response)
         self._sink.on_done(response)
 
     def on_error(self, exc: OllamaError) -> None:
@@ -208,7 +225,7 @@ class _ChunkReader:
         try:
             self._sink.on_chunk(chunk)
         except pykka.ActorDeadError:
-            raise RecipientDead(f"the recipient of {self._stream.ref} has stopped") from None
+            raise RecipientDead(f"the recipient of {self._ref} has stopped") from None
 
     def _check_complete(self) -> None:
         """A body that ended cleanly must still have carried Ollama's final chunk."""
