@@ -187,6 +187,16 @@ class TestPlainPykkaTargets:
         with pytest.raises(TimeoutError):
             inbox.receive(timeout=0.2)
 
+    def test_the_sweep_goes_on_while_targets_remain(self):
+        inbox = Inbox()
+        first, second = pykka.ThreadingActor.start(), pykka.ThreadingActor.start()
+        monitor(first, inbox)
+        monitor(second, inbox)
+        first.stop(timeout=5)
+        assert inbox.receive(timeout=2).actor is first  # a sweep has run...
+        second.stop(timeout=5)
+        assert inbox.receive(timeout=2).actor is second  # ...and another one after it
+
     def test_wait_exit_times_out(self):
         ref = pykka.ThreadingActor.start()
         with pytest.raises(TimeoutError):
