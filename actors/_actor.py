@@ -86,12 +86,16 @@ class ActorBase(pykka.Actor):
             return
         # A BaseException (SystemExit, KeyboardInterrupt, ...): Pykka would stop every actor
         # in the process and never answer the ask. Here it kills this actor only.
+        stopping = isinstance(envelope.message, _ActorStop)  # raised by on_stop
         if reply_to is not None:
-            dead = ActorDeadError(f"{self} crashed with {exception!r} handling the message")
-            dead.__cause__ = exception
-            reply_to.set_exception(exc_info=(ActorDeadError, dead, None))
+            if stopping:
+                reply_to.set(None)  # the stop did stop it: ``stop()`` returns True
+            else:
+                dead = ActorDeadError(f"{self} crashed with {exception!r} handling the message")
+                dead.__cause__ = exception
+                reply_to.set_exception(exc_info=(ActorDeadError, dead, None))
         self._handle_failure(*exc_info)
-        if not isinstance(envelope.message, _ActorStop):
+        if not stopping:
             self._run_on_failure(exc_info)
 
     def _reply_later(self, deferred: Deferred[Any], future: Future[Any]) -> None:
@@ -160,8 +164,9 @@ class Actor(ActorBase, pykka.ThreadingActor):
       asks answered with `pykka.ActorDeadError`, queued tells dropped). Pykka's own
       ``actor_stopped`` flag is set earlier, before ``on_failure`` runs.
     - **BaseException.** ``SystemExit``, ``KeyboardInterrupt`` and other ``BaseException``
-      raised by a handler or hook kill this actor only (``on_failure`` runs; an asking caller
-      gets `pykka.ActorDeadError` caused by it). Pykka would stop every actor in the process.
+      raised by a handler or hook kill this actor only (``on_failure`` runs, unless it was
+      ``on_stop`` that raised; an asking caller gets `pykka.ActorDeadError` caused by it).
+      Pykka would stop every actor in the process and leave the ask unanswered.
     - **on_start.** If ``on_start`` raises, neither ``on_failure`` nor ``on_stop`` runs (as in
       Pykka), but the reason is recorded and monitors are told.
     - **Deferred replies.** A handler may return an `actors.Deferred`; the ``ask`` is then

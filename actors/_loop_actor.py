@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pykka import ThreadingFuture, Timeout
+from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 from actors._actor import ActorBase
 from actors._deferred import Deferred
@@ -42,6 +43,8 @@ class _LoopMailbox(Mailbox):
     """
 
     __slots__ = ("_lock", "_loop", "_queue", "_runner", "_scheduled")
+
+    on_loop = True
 
     _runner: Callable[[], None]
 
@@ -192,9 +195,16 @@ class LoopActor(ActorBase):
                     "LoopActor handlers must not block",
                     self,
                     elapsed * 1000,
-                    type(envelope.message).__name__,
+                    _describe(envelope.message),
                 )
             if stopped.is_set():
                 self._finish(envelope)
                 return
         mailbox.end_turn()
+
+
+def _describe(message: Any) -> str:
+    """Name a message for a log line without printing its (possibly huge) contents."""
+    if isinstance(message, ProxyCall | ProxyGetAttr | ProxySetAttr):
+        return f"{type(message).__name__} {'.'.join(message.attr_path)}"
+    return type(message).__name__

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import queue
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pykka import ActorDeadError
 
@@ -33,6 +33,9 @@ class Mailbox(abc.ABC):
     """
 
     __slots__ = ("_done", "_ended", "_label", "_monitors", "_reason", "_state_lock")
+
+    on_loop: ClassVar[bool] = False
+    """Whether the actor runs on the shared loop thread (and so ends only there)."""
 
     def __init__(self) -> None:
         self._state_lock = threading.Lock()

@@ -115,6 +115,15 @@ def test_failure_in_on_start_is_recorded_and_monitors_are_told(worker, error):
     assert pykka.ActorRegistry.get_all() == []
 
 
+def test_base_exception_in_on_stop_is_recorded_and_the_stop_still_succeeds(worker):
+    events = Inbox()
+    error = KeyboardInterrupt()
+    ref = worker.start(events, stop_error=error)
+    assert ref.stop(timeout=5) is True
+    assert wait_exit(ref, 5) == Exit.error(error)
+    assert events.drain() == ["on_stop"]  # on_failure does not run after on_stop
+
+
 def test_exception_in_on_stop_is_recorded(worker):
     error = RuntimeError("cleanup failed")
     ref = worker.start(stop_error=error)

@@ -118,15 +118,28 @@ def test_waiting_for_a_loop_actors_reply_on_the_loop_raises_instead_of_deadlocki
 
 def test_a_slow_handler_is_reported(caplog):
     class Sleepy(LoopActor):
-        def on_receive(self, message: Any) -> None:
+        def nap(self) -> None:
             time.sleep(0.15)  # deliberately blocking the loop: what the warning is for
 
     ref = Sleepy.start()
     with caplog.at_level(logging.WARNING, logger="actors"):
-        ref.ask("zzz", timeout=5)
+        ref.proxy().nap().get(timeout=5)
     assert "held up the shared loop" in caplog.text
-    assert "must not block" in caplog.text
+    assert "handling ProxyCall nap; LoopActor handlers must not block" in caplog.text
     ref.stop(timeout=5)
+
+
+def test_waiting_on_the_loop_for_a_loop_actor_to_end_raises():
+    class Waiter(LoopActor):
+        def wait_for(self, other: pykka.ActorRef[Any]) -> Any:
+            return actors.wait_exit(other, 5)
+
+    waiter, other = Waiter.start(), Noop.start()
+    with pytest.raises(RuntimeError, match="would deadlock"):
+        waiter.proxy().wait_for(other).get(timeout=5)
+    other.stop(timeout=5)
+    assert waiter.proxy().wait_for(other).get(timeout=5) is actors.Exit.NORMAL  # ended: fine
+    waiter.stop(timeout=5)
 
 
 def test_the_future_of_a_loop_actor_still_blocks_normally_in_other_threads():
