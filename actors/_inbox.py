@@ -13,7 +13,7 @@ __all__ = ["Inbox"]
 
 
 class Inbox:
-    """A mailbox for a plain thread: anyone ``tell``\\ s, one thread ``receive``\\ s.
+    """A mailbox for a plain thread: any thread may ``tell``; `receive` takes messages out.
 
     It is a recipient like any `ActorRef` (it can be an `actors.monitor` watcher or a stream
     recipient) but has no thread of its own: the thread that calls `receive` takes the

@@ -139,14 +139,16 @@ class LoopActor(ActorBase):
         ``LoopActor`` (and the package's non-blocking I/O) shares: a handler that sleeps,
         waits on a lock, does blocking I/O or calls ``ask(...)``/``future.get()`` stalls
         them all. To answer a long operation, start it elsewhere and return an
-        `actors.Deferred`. Waiting on the loop thread for another ``LoopActor``'s reply
+        `actors.Deferred`; a handler runs inside the loop, so it may also start asyncio
+        work (``asyncio.get_running_loop().create_task(...)``) that settles the Deferred
+        when done. Waiting on the loop thread for another ``LoopActor``'s reply
         raises `RuntimeError` instead of deadlocking. A handler taking more than
         `SLOW_HANDLER` seconds is logged at WARNING.
 
     Cost: starting one takes no thread (a few tens of microseconds), so tens of thousands
     can exist at once. A busy actor handles up to `BATCH` messages per turn, then yields
     to the rest of the loop. Messages told from the loop thread itself cost no cross-thread
-    wake-up. The loop thread is a daemon: at interpreter exit, running ``LoopActor``\\ s are
+    wake-up. The loop thread is a daemon: at interpreter exit, running loop actors are
     abandoned without ``on_stop``.
     """
 

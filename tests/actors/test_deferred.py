@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -114,6 +115,30 @@ def test_actor_ending_with_a_reply_pending_fails_it_with_actor_dead_error(server
     assert pending[0].done()
     assert pending[0].resolve("too late") is False
     assert wait_exit(ref, 5) is Exit.NORMAL
+
+
+def test_a_loop_actor_answers_from_an_asyncio_task_without_blocking():
+    class Fetcher(actors.LoopActor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak refs
+
+        def fetch(self, value: Any) -> Deferred[Any]:
+            reply: Deferred[Any] = Deferred()
+
+            async def work() -> None:
+                await asyncio.sleep(0.01)
+                reply.resolve(value * 2)
+
+            task = asyncio.get_running_loop().create_task(work())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return reply
+
+    ref = Fetcher.start()
+    futures = [ref.proxy().fetch(i) for i in range(100)]
+    assert [f.get(timeout=5) for f in futures] == [i * 2 for i in range(100)]
+    ref.stop(timeout=5)
 
 
 def test_a_deferred_returned_for_a_tell_is_ignored(server):
