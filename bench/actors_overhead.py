@@ -70,6 +70,32 @@ def start_stop(cls: type[pykka.Actor], count: int) -> tuple[float, float]:
     return (started_all - started) / count, (stopped_all - started_all) / count
 
 
+class Player(actors.LoopActor):
+    def __init__(self, done: actors.Inbox) -> None:
+        super().__init__()
+        self.done = done
+
+    def on_receive(self, message: Any) -> None:
+        other, count = message
+        if count == 0:
+            self.done.tell(True)
+        else:
+            other.tell((self.actor_ref, count - 1))
+
+
+def loop_ping_pong() -> float:
+    """Seconds per message between two LoopActors (all on the loop thread)."""
+    done = actors.Inbox()
+    ping, pong = Player.start(done), Player.start(done)
+    started = time.perf_counter()
+    ping.tell((pong, TELLS))
+    done.receive(timeout=60)
+    elapsed = time.perf_counter() - started
+    ping.stop()
+    pong.stop()
+    return elapsed / TELLS
+
+
 def main() -> None:
     actors._loop.event_loop()
     classes = {
@@ -83,7 +109,9 @@ def main() -> None:
         ask = best(lambda cls=cls: ask_round_trip(cls))
         count = STARTS if cls is classes["actors.LoopActor"] else 500
         start, stop = min(start_stop(cls, count) for _ in range(3))
-        print(f"{name:<22} {1 / tell:>10,.0f} {ask * 1e6:>11.1f} {start * 1e6:>9.1f} {stop * 1e6:>8.1f}")
+        row = f"{name:<22} {1 / tell:>10,.0f} {ask * 1e6:>11.1f}"
+        print(f"{row} {start * 1e6:>9.1f} {stop * 1e6:>8.1f}")
+    print(f"LoopActor -> LoopActor on the loop: {1 / best(loop_ping_pong):,.0f} messages/s")
 
 
 if __name__ == "__main__":
