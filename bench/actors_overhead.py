@@ -6,6 +6,7 @@ Sends from a plain (main) thread. Prints the best of several runs for each measu
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -105,8 +106,8 @@ def main() -> None:
     }
     print(f"{'class':<22} {'tell/s':>10} {'ask RTT us':>11} {'start us':>9} {'stop us':>8}")
     for name, cls in classes.items():
-        tell = best(lambda cls=cls: tell_rate(cls))
-        ask = best(lambda cls=cls: ask_round_trip(cls))
+        tell = best(functools.partial(tell_rate, cls))
+        ask = best(functools.partial(ask_round_trip, cls))
         count = STARTS if cls is classes["actors.LoopActor"] else 500
         start, stop = min(start_stop(cls, count) for _ in range(3))
         row = f"{name:<22} {1 / tell:>10,.0f} {ask * 1e6:>11.1f}"
