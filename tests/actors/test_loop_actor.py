@@ -121,9 +121,13 @@ def test_a_slow_handler_is_reported(caplog):
         def nap(self) -> None:
             time.sleep(0.15)  # deliberately blocking the loop: what the warning is for
 
+        def ping(self) -> None:
+            pass
+
     ref = Sleepy.start()
     with caplog.at_level(logging.WARNING, logger="actors"):
-        ref.proxy().nap().get(timeout=5)
+        ref.proxy().nap().get(timeout=5)  # answered before the warning is logged...
+        ref.proxy().ping().get(timeout=5)  # ...which comes before the next message
     assert "held up the shared loop" in caplog.text
     assert "handling ProxyCall nap; LoopActor handlers must not block" in caplog.text
     ref.stop(timeout=5)
