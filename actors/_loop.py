@@ -16,10 +16,14 @@ from typing import Any
 
 __all__ = ["call_on_loop", "event_loop", "in_loop_thread"]
 
-_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-_thread_id: int | None = None
-_pid: int | None = None
+
+class _Shared:
+    """The loop, its thread's id and the process it belongs to."""
+
+    lock = threading.Lock()
+    loop: asyncio.AbstractEventLoop | None = None
+    thread_id: int | None = None
+    pid: int | None = None
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
@@ -27,15 +31,15 @@ def event_loop() -> asyncio.AbstractEventLoop:
 
     Safe to call from any thread. The loop runs until the process exits.
     """
-    loop = _loop
-    if loop is not None and _pid == os.getpid():
+    loop = _Shared.loop
+    if loop is not None and _Shared.pid == os.getpid():
         return loop
     return _start()
 
 
 def in_loop_thread() -> bool:
     """Whether the caller runs on the shared loop's thread."""
-    return _thread_id == threading.get_ident()
+    return _Shared.thread_id == threading.get_ident()
 
 
 def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
@@ -45,23 +49,21 @@ def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
     with ``call_soon_threadsafe``. Exceptions raised by the callback go to the loop's exception
     handler when scheduled, and to the caller when direct.
     """
-    if _thread_id == threading.get_ident():
+    if _Shared.thread_id == threading.get_ident():
         callback(*args)
     else:
         event_loop().call_soon_threadsafe(callback, *args)
 
 
 def _start() -> asyncio.AbstractEventLoop:
-    global _loop, _thread_id, _pid
-    with _lock:
-        if _loop is not None and _pid == os.getpid():
-            return _loop
+    with _Shared.lock:
+        if _Shared.loop is not None and _Shared.pid == os.getpid():
+            return _Shared.loop
         loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         def run() -> None:
-            global _thread_id
-            _thread_id = threading.get_ident()
+            _Shared.thread_id = threading.get_ident()
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
             loop.run_forever()
@@ -69,5 +71,5 @@ def _start() -> asyncio.AbstractEventLoop:
         thread = threading.Thread(target=run, name="actors-loop", daemon=True)
         thread.start()
         ready.wait()
-        _loop, _pid = loop, os.getpid()
+        _Shared.loop, _Shared.pid = loop, os.getpid()
         return loop

@@ -69,7 +69,7 @@ class Delivery:
     stops reading; the terminal messages swallow it, since nobody is left to tell.
     """
 
-    __slots__ = ("_ended", "_tell", "ref", "recipient")
+    __slots__ = ("_ended", "_tell", "recipient", "ref")
 
     def __init__(self, ref: Ref, recipient: Recipient) -> None:
         self.ref = ref

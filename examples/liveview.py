@@ -60,7 +60,9 @@ class ChatView(actors.Actor):
                 pass  # a late message of an earlier stream: ignore it, as a LiveView would
 
 
-def converse(base_url: str, model: str, questions: list[str], timeout: float = 30.0) -> list[dict[str, Any]]:
+def converse(
+    base_url: str, model: str, questions: list[str], timeout: float = 30.0
+) -> list[dict[str, Any]]:
     """Ask each question in turn and return the conversation the view ends with."""
     with Ollama(base_url) as client:
         view_ref = ChatView.start(client, model)

@@ -273,7 +273,9 @@ class Ollama:
     def create_blob(self, data: bytes, *, timeout: TimeoutLike = _UNSET) -> bool:
         """Upload a blob (named by its SHA-256, computed here); ``True`` once the server has it."""
         if not isinstance(data, bytes | bytearray):
-            raise ValidationError("create_blob", "data", f"must be bytes, not {type(data).__name__}")
+            raise ValidationError(
+                "create_blob", "data", f"must be bytes, not {type(data).__name__}"
+            )
         data = bytes(data)
         path = f"/blobs/{blob_digest(data)}"
         return self._fetch_bool("create_blob", "POST", path, data, timeout)
@@ -293,7 +295,9 @@ class Ollama:
         if endpoint.stream is None:
             raise ValidationError(name, "stream", "is not supported by this endpoint")
         body["stream"] = True
-        request = self._request(endpoint.method, endpoint.path, _encode(name, body), bounds, _NDJSON)
+        request = self._request(
+            endpoint.method, endpoint.path, _encode(name, body), bounds, _NDJSON
+        )
         streaming = Streaming(self._engine, request, endpoint.stream, max_line=self.max_line)
         if stream is True:
             return streaming
@@ -407,4 +411,3 @@ def _yes_or_no(collector: BodyCollector) -> bool:
     if isinstance(failure, HTTPError) and failure.status == 404:
         return False
     raise failure
-

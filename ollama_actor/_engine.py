@@ -371,11 +371,7 @@ class Call:
             self._fail(TotalTimeout(f"the request took longer than {timeout.total} s in all"))
         elif self._conn is None and timeout.connect is not None:
             self._fail(ConnectTimeout(f"connecting took longer than {timeout.connect} s"))
-        elif (
-            timeout.read is not None
-            and not self._paused
-            and now >= self._last_rx + timeout.read
-        ):
+        elif timeout.read is not None and not self._paused and now >= self._last_rx + timeout.read:
             self._fail(ReadTimeout(f"no data from Ollama for {timeout.read} s"))
         else:
             self._arm(now)

@@ -40,7 +40,9 @@ def parse_host(value: str | None) -> str:
     try:
         port = split.port or port
     except ValueError:
-        raise ValidationError("Ollama", "host", f"has a port that is not a number: {value!r}") from None
+        raise ValidationError(
+            "Ollama", "host", f"has a port that is not a number: {value!r}"
+        ) from None
     host = split.hostname or "127.0.0.1"
     host = _LOOPBACK.get(host, host)
     if _is_ipv6(host):

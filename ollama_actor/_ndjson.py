@@ -53,7 +53,9 @@ class LineDecoder:
         out = []
         for line in lines:
             if len(line) > limit:
-                raise LineTooLong(f"a streamed line of {len(line)} bytes exceeds the {limit}-byte limit")
+                raise LineTooLong(
+                    f"a streamed line of {len(line)} bytes exceeds the {limit}-byte limit"
+                )
             if line and not line.isspace():
                 out.append(_decode(line))
         if tail:

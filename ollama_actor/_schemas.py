@@ -137,7 +137,7 @@ def think(value: Any, path: str) -> Any:
 
 
 def response_format(value: Any, path: str) -> Any:
-    if value == "json" or value == "":
+    if value in ("json", ""):
         return value
     if isinstance(value, Mapping):
         return mapping(value, path)
@@ -166,7 +166,9 @@ def digest(value: Any, path: str) -> Any:
     return value
 
 
-def record(fields: Mapping[str, Check], *, required: tuple[str, ...] = (), open_: bool = False) -> Check:
+def record(
+    fields: Mapping[str, Check], *, required: tuple[str, ...] = (), open_: bool = False
+) -> Check:
     """A dict with known keys; unknown keys are an error unless ``open_``."""
 
     def check(value: Any, path: str) -> Any:
@@ -189,22 +191,22 @@ def record(fields: Mapping[str, Check], *, required: tuple[str, ...] = (), open_
     return check
 
 
+# fmt: off
+_INT_OPTIONS = (
+    "num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch",
+    "num_gpu", "num_thread", "main_gpu", "draft_num_predict", "mirostat",
+)
+_NUMBER_OPTIONS = (
+    "top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty",
+    "frequency_penalty", "mirostat_tau", "mirostat_eta", "tfs_z",
+)
+_BOOL_OPTIONS = ("use_mmap", "use_mlock", "numa", "penalize_newline", "low_vram")
+# fmt: on
+
 _OPTION_TYPES: dict[str, Check] = {
-    **dict.fromkeys(
-        (
-            "num_keep seed num_predict top_k repeat_last_n num_ctx num_batch num_gpu num_thread "
-            "main_gpu draft_num_predict mirostat"
-        ).split(),
-        integer,
-    ),
-    **dict.fromkeys(
-        (
-            "top_p min_p typical_p temperature repeat_penalty presence_penalty frequency_penalty "
-            "mirostat_tau mirostat_eta tfs_z"
-        ).split(),
-        number,
-    ),
-    **dict.fromkeys("use_mmap use_mlock numa penalize_newline low_vram".split(), boolean),
+    **dict.fromkeys(_INT_OPTIONS, integer),
+    **dict.fromkeys(_NUMBER_OPTIONS, number),
+    **dict.fromkeys(_BOOL_OPTIONS, boolean),
     "stop": list_of(string),
 }
 

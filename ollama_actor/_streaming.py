@@ -306,4 +306,3 @@ def _refuse_loop_thread(what: str) -> None:
             f"{what} blocks, and this is the event loop thread it would wait for: "
             "use stream=recipient or StreamWorker from a loop actor instead"
         )
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = ["DEFAULT_TIMEOUT", "Timeout", "TimeoutLike"]
 
@@ -42,10 +41,12 @@ class Timeout:
         if value is None:
             return cls(None, None, None)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"timeout must be seconds, a Timeout or None, not {type(value).__name__}")
+            raise TypeError(
+                f"timeout must be seconds, a Timeout or None, not {type(value).__name__}"
+            )
         return cls(connect=value, read=value, total=None)
 
 
-TimeoutLike = Union[Timeout, float, int, None]
+TimeoutLike = Timeout | float | int | None
 
 DEFAULT_TIMEOUT = Timeout()

@@ -43,8 +43,11 @@ class Printer(actors.Actor):
                 self.out.write(f"\n[retry {attempt} after: {error}]\n")
             case (_ref, ("done", response)):
                 seconds = response.get("eval_duration", 0) / 1e9
-                rate = f", {response.get('eval_count', 0) / seconds:.0f} tokens/s" if seconds else ""
-                self.out.write(f"\n\n[done: {self.chunks} chunks, reason {response.get('done_reason')}{rate}]\n")
+                rate = (
+                    f", {response.get('eval_count', 0) / seconds:.0f} tokens/s" if seconds else ""
+                )
+                reason = response.get("done_reason")
+                self.out.write(f"\n\n[done: {self.chunks} chunks, reason {reason}{rate}]\n")
                 self.finished.set()
             case (_ref, ("error", error)):
                 self.out.write(f"\n\n[error: {error}]\n")

@@ -23,9 +23,13 @@ def test_generate_joins_text_and_thinking_and_keeps_final_metrics():
 def test_chat_joins_content_thinking_and_late_tool_calls():
     call = {"function": {"name": "get_weather", "arguments": {"city": "Tokyo"}}}
     acc = Accumulator("chat")
-    acc.add({"message": {"role": "assistant", "content": "", "thinking": "I should"}, "done": False})
+    acc.add(
+        {"message": {"role": "assistant", "content": "", "thinking": "I should"}, "done": False}
+    )
     acc.add({"message": {"role": "assistant", "content": "Let me"}, "done": False})
-    acc.add({"message": {"role": "assistant", "content": " check", "tool_calls": [call]}, "done": False})
+    acc.add(
+        {"message": {"role": "assistant", "content": " check", "tool_calls": [call]}, "done": False}
+    )
     acc.add({"message": {"role": "assistant", "content": ""}, "done": True, "total_duration": 9})
     result = acc.result()
     assert result["message"] == {

@@ -24,7 +24,7 @@ class Recorder:
 
 
 def chunked(lines):
-    out = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+    out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     for line in lines:
         out += b"%x\r\n%s\r\n" % (len(line), line)
     return out + b"0\r\n\r\n"
@@ -101,7 +101,9 @@ def test_connection_close_header_disables_keep_alive():
 
 def test_chunk_extensions_and_trailers_are_accepted():
     rec = Recorder()
-    rec.parser.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-T: 1\r\n\r\n")
+    rec.parser.feed(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+    )
     assert rec.body == [b"abc"]
     assert rec.completed == 1
 

@@ -32,7 +32,12 @@ def test_every_contract_endpoint_has_a_schema_and_a_method():
         ("completion", {"model": "m", "prompt": "hi", "raw": "yes"}, "raw", "true or false"),
         ("completion", {"model": "m", "prompt": "x", "think": "hard"}, "think", "'low'"),
         ("completion", {"model": "m", "prompt": "x", "keep_alive": "5"}, "keep_alive", "unit"),
-        ("completion", {"model": "m", "prompt": "x", "top_logprobs": 21}, "top_logprobs", "between"),
+        (
+            "completion",
+            {"model": "m", "prompt": "x", "top_logprobs": 21},
+            "top_logprobs",
+            "between",
+        ),
         ("completion", {"model": "m", "prompt": "x", "format": "xml"}, "format", "'json'"),
         ("completion", {"model": "m", "prompt": "x", "images": ["!!"]}, "images[0]", "base64"),
         ("completion", {"model": "m", "prompt": "x", "context": [1, "2"]}, "context[1]", "integer"),
@@ -48,7 +53,12 @@ def test_every_contract_endpoint_has_a_schema_and_a_method():
             "options.num_ctx",
             "integer",
         ),
-        ("completion", {"model": "m", "prompt": "x", "options": {"stop": "x"}}, "options.stop", "list"),
+        (
+            "completion",
+            {"model": "m", "prompt": "x", "options": {"stop": "x"}},
+            "options.stop",
+            "list",
+        ),
         ("chat", {"model": "m"}, "messages", "is required"),
         ("chat", {"model": "m", "messages": "hi"}, "messages", "must be a list"),
         ("chat", {"model": "m", "messages": [{"content": "hi"}]}, "messages[0].role", "required"),
@@ -138,7 +148,9 @@ def test_legacy_names_and_conversions():
 
 @pytest.mark.parametrize("value", [0, -1, 3600, 2.5, "5m", "-1s", "1h30m", "0", "250ms"])
 def test_keep_alive_accepts_what_ollama_accepts(value):
-    assert validate(ENDPOINTS["preload"], {"model": "m", "keep_alive": value})["keep_alive"] == value
+    assert (
+        validate(ENDPOINTS["preload"], {"model": "m", "keep_alive": value})["keep_alive"] == value
+    )
 
 
 def test_unknown_options_pass_through_as_ollama_ignores_them():
