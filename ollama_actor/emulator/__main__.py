@@ -1,0 +1,73 @@
+"""``python -m ollama_actor.emulator``: serve the emulator until SIGTERM or SIGINT.
+
+Prints ``listening on http://HOST:PORT`` (the real port, also for ``--port 0``) once it accepts
+connections, then nothing else on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import signal
+import sys
+
+from ._base import url_host
+from ._server import Server
+from ._settings import DEFAULT_VERSION, Settings
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ollama_actor.emulator",
+        description="A faithful, fast Ollama emulator with fault injection.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=11434, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--token-rate", type=float, default=None, help="tokens/s per stream (default: unpaced)"
+    )
+    parser.add_argument(
+        "--first-token-delay", type=float, default=0.0, help="seconds before the first token"
+    )
+    parser.add_argument(
+        "--max-queue", type=int, default=512, help="requests waiting for a slot before 503"
+    )
+    parser.add_argument(
+        "--num-parallel", type=int, default=None, help="generations at once (default: no limit)"
+    )
+    parser.add_argument("--version", default=DEFAULT_VERSION, help="version /api/version reports")
+    return parser.parse_args(argv)
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    server = Server(settings)
+    bound = await server.start(host, port)
+    # A long-lived server of small objects: keep the collector off the hot path.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 50)
+    print(f"listening on http://{url_host(host)}:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator from the command line."""
+    args = _arguments(argv)
+    settings = Settings(
+        token_rate=args.token_rate,
+        first_token_delay=args.first_token_delay,
+        num_parallel=args.num_parallel,
+        max_queue=args.max_queue,
+        version=args.version,
+    )
+    asyncio.run(_serve(settings, args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

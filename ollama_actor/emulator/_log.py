@@ -1,0 +1,195 @@
+"""The request log: what each request asked for and how its response ended, with waits for tests.
+
+Times are ``time.monotonic()`` values. On Linux that is CLOCK_MONOTONIC, shared by every process on
+the machine, so a test may compare its own ``time.monotonic()`` with times recorded by an emulator
+running in a subprocess (e.g. "client cancelled at t0, server saw the close at ``closed_at``").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+OUTCOMES = ("complete", "client_closed", "fault", "server_stopped", "error")
+"""How a response can end: written in full; the client went away first (``closed_at`` says when the
+server noticed); a fault broke it (cut, close before response); the emulator stopped; a bug."""
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """A snapshot of one logged request."""
+
+    id: int
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Any
+    """The parsed JSON body (None when absent, not JSON, or a blob upload)."""
+    body_size: int
+    started_at: float
+    ended_at: float | None
+    outcome: str | None
+    """None while the response is in progress; else one of ``OUTCOMES``."""
+    closed_at: float | None
+    """When the server noticed the client's disconnect (``client_closed`` only)."""
+    status: int | None
+    fault: str | None
+    """The kind of the fault applied to this request, if any."""
+    lines: int
+    """Lines (stream chunks) written."""
+
+    @property
+    def ended(self) -> bool:
+        """Whether the response is over."""
+        return self.outcome is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form for the control endpoint."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RequestInfo:
+        """The inverse of ``to_json``."""
+        return cls(**data)
+
+
+@dataclass
+class Record:
+    """The live, mutable entry behind a ``RequestInfo`` (owned by the server loop)."""
+
+    id: int
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Any
+    body_size: int
+    started_at: float = field(default_factory=time.monotonic)
+    ended_at: float | None = None
+    outcome: str | None = None
+    closed_at: float | None = None
+    status: int | None = None
+    fault: str | None = None
+    lines: Callable[[], int] = lambda: 0
+
+    def info(self) -> RequestInfo:
+        """An immutable copy."""
+        return RequestInfo(
+            id=self.id,
+            method=self.method,
+            path=self.path,
+            query=self.query,
+            headers=self.headers,
+            body=self.body,
+            body_size=self.body_size,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            outcome=self.outcome,
+            closed_at=self.closed_at,
+            status=self.status,
+            fault=self.fault,
+            lines=self.lines(),
+        )
+
+
+class RequestLog:
+    """Every request since start (or ``clear``), newest last, bounded to ``limit`` entries."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._cond = threading.Condition()
+        self._records: deque[Record] = deque(maxlen=limit)
+        self._by_id: dict[int, Record] = {}
+        self._counts: Counter[str] = Counter()
+        self._total = 0
+        self._next_id = 1
+        self._listeners: list[Callable[[], None]] = []
+
+    def begin(
+        self, method: str, path: str, query: str, headers: dict[str, str], *, body: Any, size: int
+    ) -> Record:
+        """Log a new request."""
+        with self._cond:
+            record = Record(self._next_id, method, path, query, headers, body, size)
+            self._next_id += 1
+            if len(self._records) == self._records.maxlen:
+                self._by_id.pop(self._records[0].id, None)
+            self._records.append(record)
+            self._by_id[record.id] = record
+            self._counts[path] += 1
+            self._total += 1
+            self._cond.notify_all()
+        self._changed()
+        return record
+
+    def end(self, record: Record, outcome: str, closed_at: float | None = None) -> None:
+        """Mark a request's response as over."""
+        with self._cond:
+            lines = record.lines()
+            record.lines = lambda: lines
+            record.outcome = outcome
+            record.ended_at = time.monotonic()
+            record.closed_at = closed_at
+            self._cond.notify_all()
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (in the server loop) at every change; returns the unsubscribe call."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def snapshot(self, path: str | None = None) -> list[RequestInfo]:
+        """Copies of the logged requests, oldest first (optionally only those to ``path``)."""
+        with self._cond:
+            return [r.info() for r in self._records if path is None or r.path == path]
+
+    def count(self, path: str | None = None) -> int:
+        """How many requests arrived (optionally to ``path``), even beyond the kept entries."""
+        with self._cond:
+            return self._total if path is None else self._counts[path]
+
+    def get(self, request_id: int) -> RequestInfo | None:
+        """The request with this id, if still kept."""
+        with self._cond:
+            record = self._by_id.get(request_id)
+            return None if record is None else record.info()
+
+    def clear(self) -> None:
+        """Forget every entry and count."""
+        with self._cond:
+            self._records.clear()
+            self._by_id.clear()
+            self._counts.clear()
+            self._total = 0
+
+    def wait_for_requests(
+        self, n: int, timeout: float, path: str | None = None
+    ) -> list[RequestInfo]:
+        """Block until ``n`` requests (to ``path``) arrived; raise TimeoutError otherwise."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.count(path) >= n, timeout):
+                raise TimeoutError(f"{self.count(path)} of {n} requests arrived in {timeout}s")
+            return self.snapshot(path)
+
+    def wait_until_ended(self, request_id: int, timeout: float) -> RequestInfo:
+        """Block until the request's response is over; raise TimeoutError otherwise."""
+
+        def ended() -> bool:
+            record = self._by_id.get(request_id)
+            return record is None or record.outcome is not None
+
+        with self._cond:
+            if not self._cond.wait_for(ended, timeout):
+                raise TimeoutError(f"request {request_id} still running after {timeout}s")
+            info = self.get(request_id)
+        if info is None:
+            raise KeyError(request_id)
+        return info

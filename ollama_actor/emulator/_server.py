@@ -1,0 +1,379 @@
+"""The HTTP/1.1 server: asyncio protocols (no streams API) running Ollama's routes with faults.
+
+One ``Connection`` per socket parses requests and runs one ``Exchange`` at a time (keep-alive and
+pipelining in order). An exchange logs the request, picks a fault, gets the reply, waits for a
+generation slot if needed and hands the body to a ``Pump``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from . import _faults
+from ._clock import Clock
+from ._control import PREFIX as CONTROL_PREFIX
+from ._control import Answer, Control
+from ._faults import Fault, Rules
+from ._http import BadRequest, Request, RequestParser, refusal, response_head
+from ._log import Record, RequestLog
+from ._pump import Pacing, Pump
+from ._reply import NDJSON, Reply, empty, error
+from ._routes import BLOBS, Api
+from ._settings import Settings
+from ._slots import QUEUE_FULL, Slots, Ticket
+from ._store import Store
+
+HIGH_WATER = 64 * 1024
+"""Transport buffer above which a pump stops producing (the client is not keeping up)."""
+MAX_PIPELINED = 1 << 20
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Server:
+    """The emulator's state and its listening socket; runs on one event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = Clock()
+        self.store = Store()
+        self.log = RequestLog(settings.log_limit)
+        self.rules = Rules()
+        self.api = Api(self.store, self.clock, settings.version)
+        self.control = Control(settings, self.rules, self.log, lambda: self.active_streams)
+        self.active_streams = 0
+        self.stopping = False
+        self.connections: set[Connection] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.slots: Slots | None = None
+        self._listener: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen (SO_REUSEADDR, so a restarted emulator can rebind its port); return the port."""
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.slots = Slots(loop.call_soon, self.settings.num_parallel, self.settings.max_queue)
+        self._listener = await loop.create_server(
+            lambda: Connection(self), host, port, reuse_address=True, backlog=4096
+        )
+        port_: int = self._listener.sockets[0].getsockname()[1]
+        return port_
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection (their requests end as ``server_stopped``)."""
+        self.stopping = True
+        if self._listener is not None:
+            self._listener.close()
+        for connection in list(self.connections):
+            connection.abort()
+        # Let the aborted transports deliver connection_lost before the loop goes away.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if self._listener is not None:
+            await self._listener.wait_closed()
+
+    def pacing(self) -> Pacing:
+        """The current token pacing (read when a generation starts)."""
+        rate = self.settings.token_rate
+        return Pacing(1.0 / rate if rate else 0.0, self.settings.first_token_delay)
+
+    def exchange(self, connection: Connection, request: Request) -> tuple[Exchange, Answer]:
+        """Set up the response to one request (logged, unless it is for the control endpoint)."""
+        if request.path.startswith(CONTROL_PREFIX):
+            return Exchange(self, connection, request, None, None), self.control.handle(request)
+        body = None if request.path.startswith(BLOBS) else _lenient_json(request.body)
+        headers: dict[str, str] = {}
+        for key, value in request.headers:
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        record = self.log.begin(
+            request.method, request.path, request.query, headers, body=body, size=len(request.body)
+        )
+        model = _model_of(body)
+        fault = self.rules.take(request.path, model)
+        reply: Reply
+        if fault is None:
+            reply = self.api.handle(request)
+        else:
+            record.fault = fault.kind
+            if fault.kind == "status":
+                reply = error(fault.code, _faults.status_text(fault, model or ""))
+            elif fault.kind == "close_before_response":
+                reply = empty()
+            else:
+                reply = self.api.handle(request)
+        return Exchange(self, connection, request, record, fault), reply
+
+
+def _lenient_json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _model_of(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("model", "name", "source"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+class Exchange:
+    """One request and its response, from the handler's answer to the last byte."""
+
+    def __init__(
+        self,
+        server: Server,
+        connection: Connection,
+        request: Request,
+        record: Record | None,
+        fault: Fault | None,
+    ) -> None:
+        self.server = server
+        self.connection = connection
+        self.request = request
+        self.record = record
+        self.fault = fault
+        self.reply: Reply | None = None
+        self.pump: Pump | None = None
+        self.ticket: Ticket | None = None
+        self.future: asyncio.Future[Reply] | None = None
+        self.stream = False
+        self.ended = False
+        self.closed_at: float | None = None
+
+    def begin(self, answer: Answer) -> None:
+        """Start responding (now, or once a deferred control answer is ready)."""
+        if isinstance(answer, Reply):
+            self._ready(answer)
+        else:
+            self.future = answer
+            answer.add_done_callback(self._resolved)
+
+    def _resolved(self, future: asyncio.Future[Reply]) -> None:
+        if future.cancelled():
+            self._finished("client_closed")
+        else:
+            self._ready(future.result())
+
+    def _ready(self, reply: Reply) -> None:
+        slots = self.server.slots
+        self.reply = reply
+        if reply.slot and slots is not None:
+            ticket = slots.acquire(self._start)
+            if ticket is None:
+                self._start(None, error(503, QUEUE_FULL))
+            else:
+                self.ticket = ticket
+            return
+        self._start(None, reply)
+
+    def _start(self, ticket: Ticket | None, reply: Reply | None = None) -> None:
+        if ticket is not None:
+            self.ticket = ticket
+            if self.ended:  # the client left while the grant was on its way
+                ticket.cancel()
+                return
+        if reply is None:
+            reply = self.reply
+            assert reply is not None
+        self.reply = reply
+        if self.record is not None:
+            self.record.status = reply.status
+        server = self.server
+        steps = reply.steps()
+        chunked = reply.chunked
+        pacing = server.pacing() if reply.paced else None
+        split: int | None = None
+        coalesce = False
+        fault = self.fault
+        if fault is not None:
+            steps = _faults.apply(fault, steps, reply.frame)
+            chunked = chunked or fault.alters_body
+            if fault.kind == "drip":
+                pacing = Pacing(fault.interval, fault.interval)
+            elif fault.kind == "split":
+                split = fault.max_bytes
+            elif fault.kind == "coalesce":
+                coalesce = True
+        self.stream = chunked and reply.content_type == NDJSON
+        if self.stream:
+            server.active_streams += 1
+        close = not self.request.keep_alive
+        clock = server.clock
+
+        def head(chunked: bool, length: int) -> bytes:
+            return response_head(
+                reply.status,
+                reply.content_type,
+                clock.http_date(),
+                chunked=chunked,
+                length=length,
+                close=close,
+            )
+
+        assert server.loop is not None
+        pump = Pump(
+            server.loop,
+            self.connection,
+            steps,
+            head,
+            self._finished,
+            chunked=chunked,
+            pacing=pacing,
+            head_only=self.request.method == "HEAD",
+            split=split,
+            coalesce=coalesce,
+        )
+        self.pump = pump
+        if self.record is not None:
+            self.record.lines = lambda: pump.lines
+        pump.start()
+
+    def client_gone(self, at: float) -> None:
+        """The connection closed: stop whatever this exchange was doing."""
+        if self.ended:
+            return
+        self.closed_at = at
+        if self.pump is not None:
+            self.pump.abort()
+        elif self.future is not None and not self.future.done():
+            self.future.cancel()
+        else:
+            self._finished("client_closed")
+
+    def _finished(self, outcome: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        server = self.server
+        if self.stream:
+            server.active_streams -= 1
+        if self.ticket is not None:
+            self.ticket.cancel()
+        reply = self.reply
+        if reply is not None and reply.on_end is not None:
+            reply.on_end(outcome)
+        if outcome == "client_closed" and server.stopping:
+            outcome = "server_stopped"
+        if self.record is not None:
+            closed_at = self.closed_at if outcome == "client_closed" else None
+            server.log.end(self.record, outcome, closed_at)
+        self.connection.exchange_done(self, outcome)
+
+
+class Connection(asyncio.Protocol):
+    """One client socket: parses requests, runs their exchanges in order, applies backpressure."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._parser = RequestParser()
+        self._transport: asyncio.Transport | None = None
+        self._exchange: Exchange | None = None
+        self._paused = False
+        self._closed = False
+
+    # --- the pump's sink -------------------------------------------------------------------------
+
+    @property
+    def writing_paused(self) -> bool:
+        """The transport buffer is above the high-water mark."""
+        return self._paused
+
+    def write(self, data: bytes) -> None:
+        """Send bytes (buffered by the transport if the socket is full)."""
+        if self._transport is not None:
+            self._transport.write(data)
+
+    def abort(self) -> None:
+        """Drop the connection at once (a cut, or the server stopping)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    # --- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """A client connected."""
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.set_write_buffer_limits(high=HIGH_WATER)
+        self._server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes arrived: parse and start the next request if none is running."""
+        self._parser.feed(data)
+        if self._exchange is None:
+            self._advance()
+        elif self._parser.buffered > MAX_PIPELINED and self._transport is not None:
+            self._transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        """The client shut its side: like Go, treat it as gone (cancel what it asked for)."""
+        self._gone()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The socket is closed."""
+        self._gone()
+        self._server.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        """The transport buffer passed the high-water mark."""
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        """The transport buffer drained: let the pump go on."""
+        self._paused = False
+        exchange = self._exchange
+        if exchange is not None and exchange.pump is not None:
+            exchange.pump.resume()
+
+    # --- requests --------------------------------------------------------------------------------
+
+    def _gone(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._exchange is not None:
+            self._exchange.client_gone(time.monotonic())
+
+    def _advance(self) -> None:
+        transport = self._transport
+        if self._exchange is not None or self._closed or transport is None:
+            return
+        try:
+            request = self._parser.next()
+        except BadRequest as exc:
+            transport.write(refusal(exc))
+            transport.close()
+            self._closed = True
+            return
+        if request is None:
+            if self._parser.continue_due:
+                self._parser.continue_due = False
+                transport.write(CONTINUE)
+            return
+        transport.resume_reading()
+        exchange, answer = self._server.exchange(self, request)
+        self._exchange = exchange
+        exchange.begin(answer)
+
+    def exchange_done(self, exchange: Exchange, outcome: str) -> None:
+        """The response is over: close, or go on with the next request on this connection."""
+        if self._exchange is exchange:
+            self._exchange = None
+        transport = self._transport
+        if transport is None or self._closed:
+            return
+        if outcome != "complete" or not exchange.request.keep_alive or self._server.stopping:
+            self._closed = True
+            transport.close()
+            return
+        if self._parser.buffered:
+            asyncio.get_running_loop().call_soon(self._advance)
