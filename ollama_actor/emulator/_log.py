@@ -42,6 +42,8 @@ class RequestInfo:
     """The kind of the fault applied to this request, if any."""
     lines: int
     """Lines (stream chunks) written."""
+    bytes_sent: int
+    """Bytes of the response handed to the socket (status line and headers included)."""
 
     @property
     def ended(self) -> bool:
@@ -75,7 +77,8 @@ class Record:
     closed_at: float | None = None
     status: int | None = None
     fault: str | None = None
-    lines: Callable[[], int] = lambda: 0
+    progress: Callable[[], tuple[int, int]] = lambda: (0, 0)
+    """(lines, bytes) written so far: read from the pump while the response runs."""
 
     def info(self) -> RequestInfo:
         """An immutable copy."""
@@ -93,7 +96,8 @@ class Record:
             closed_at=self.closed_at,
             status=self.status,
             fault=self.fault,
-            lines=self.lines(),
+            lines=self.progress()[0],
+            bytes_sent=self.progress()[1],
         )
 
 
@@ -129,8 +133,8 @@ class RequestLog:
     def end(self, record: Record, outcome: str, closed_at: float | None = None) -> None:
         """Mark a request's response as over."""
         with self._cond:
-            lines = record.lines()
-            record.lines = lambda: lines
+            final = record.progress()
+            record.progress = lambda: final
             record.outcome = outcome
             record.ended_at = time.monotonic()
             record.closed_at = closed_at

@@ -97,6 +97,8 @@ class Pump:
         self._due = 0.0
         self.lines = 0
         """Lines written so far (the unit faults count)."""
+        self.bytes = 0
+        """Bytes handed to the transport so far."""
 
     def start(self) -> None:
         """Begin writing (the first paced line waits for the first delay)."""
@@ -217,7 +219,11 @@ class Pump:
         elif self._split is not None:
             self._split_queue += data
         else:
-            self._sink.write(data)
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        self.bytes += len(data)
+        self._sink.write(data)
 
     def _drain_piece(self) -> None:
         if self._sink.writing_paused:
@@ -226,7 +232,7 @@ class Pump:
         size = self._random.randint(1, self._split or 1)
         piece = bytes(self._split_queue[:size])
         del self._split_queue[:size]
-        self._sink.write(piece)
+        self._send(piece)
         self._handle = self._loop.call_later(SPLIT_PAUSE, self._run)
 
     def _flush_coalesced(self) -> None:

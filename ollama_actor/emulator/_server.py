@@ -233,7 +233,7 @@ class Exchange:
         )
         self.pump = pump
         if self.record is not None:
-            self.record.lines = lambda: pump.lines
+            self.record.progress = lambda: (pump.lines, pump.bytes)
         pump.start()
 
     def client_gone(self, at: float) -> None:
