@@ -4,26 +4,69 @@ Users import from here (``actors.Actor``), never from the private modules.
 """
 
 from actors._actor import Actor, shutdown
+from actors._child import Backoff, ChildSpec
 from actors._deferred import Deferred
+from actors._dynamic_supervisor import DynamicSupervisor
 from actors._exit import Exit, ExitKind
 from actors._inbox import Inbox
 from actors._loop_actor import LoopActor
 from actors._monitor import Down, Recipient, demonitor, exit_reason, monitor, wait_exit
+from actors._names import (
+    Address,
+    AddressBufferFull,
+    AddressProxy,
+    NameTaken,
+    NoSuchName,
+    whereis,
+)
 from actors._ref import Ref
+from actors._supervisor import Supervisor
+from actors._supervisor_errors import (
+    ChildAlreadyPresent,
+    ChildAlreadyStarted,
+    ChildNotFound,
+    ChildRestarting,
+    ChildRunning,
+    MaxChildrenReached,
+    ReachedMaxRestartIntensity,
+    ShutdownTimeout,
+    StartChildError,
+    SupervisorError,
+)
 
 __all__ = [
     "Actor",
+    "Address",
+    "AddressBufferFull",
+    "AddressProxy",
+    "Backoff",
+    "ChildAlreadyPresent",
+    "ChildAlreadyStarted",
+    "ChildNotFound",
+    "ChildRestarting",
+    "ChildRunning",
+    "ChildSpec",
     "Deferred",
     "Down",
+    "DynamicSupervisor",
     "Exit",
     "ExitKind",
     "Inbox",
     "LoopActor",
+    "MaxChildrenReached",
+    "NameTaken",
+    "NoSuchName",
+    "ReachedMaxRestartIntensity",
     "Recipient",
     "Ref",
+    "ShutdownTimeout",
+    "StartChildError",
+    "Supervisor",
+    "SupervisorError",
     "demonitor",
     "exit_reason",
     "monitor",
     "shutdown",
     "wait_exit",
+    "whereis",
 ]

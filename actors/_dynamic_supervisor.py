@@ -1,0 +1,183 @@
+"""`DynamicSupervisor`: children started on demand, any number of them, one for one."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable
+from typing import Any, Literal
+
+from pykka import ActorRef
+
+from actors._child import Backoff, ChildSpec, ChildType
+from actors._exit import Exit
+from actors._supervisor_base import Child, SupervisorBase
+from actors._supervisor_errors import ChildNotFound, MaxChildrenReached, StartChildError
+
+__all__ = ["DynamicSupervisor"]
+
+
+class DynamicSupervisor(SupervisorBase):
+    """Starts children on demand (Elixir's ``DynamicSupervisor``); ``one_for_one`` only.
+
+    ::
+
+        sup = DynamicSupervisor.start(max_children=10_000, max_restarts=None)
+        worker = sup.proxy().start_child(ChildSpec("job", lambda: Job.start(), restart="transient",
+                                                   max_restarts=3, max_seconds=5.0)).get()
+
+    Restart types, per-child budgets, intensity, backoff, names, ``on_exit`` hooks and the
+    policy for children that do not stop in time are those of `actors.Supervisor`. The
+    differences:
+
+    - It starts with no children; `start_child` adds one (ids need not be unique; they are
+      only shown by `which_children`). A child that ends without being restarted, is given
+      up or is terminated is removed: nothing is kept to restart later.
+    - Children are addressed by their `ActorRef` (the current incarnation's, or during a
+      pending restart the last one's).
+    - Stopping the supervisor stops all children concurrently: each is sent the stop (in
+      reverse start order) at once, then each is waited for up to its own ``shutdown``.
+
+    It runs on its own thread (an `actors.Actor`), like `Supervisor`: starting a child
+    waits for the child's ``on_start``, stopping waits for the child, hooks are user code;
+    none of that may block the shared loop its `LoopActor` children run on. Its costs per
+    child are O(1): dictionaries keyed by monitor, URN and timer, no scans per event; one
+    exit costs one cross-thread message. Never block on its API from the loop thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        strategy: Literal["one_for_one"] = "one_for_one",
+        max_children: int | None = None,
+        max_restarts: int | None = 3,
+        max_seconds: float = 5.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(max_restarts=max_restarts, max_seconds=max_seconds, backoff=backoff)
+        if strategy != "one_for_one":
+            raise ValueError(f"a DynamicSupervisor supports one_for_one only, not {strategy!r}")
+        if max_children is not None and not (isinstance(max_children, int) and max_children >= 0):
+            raise ValueError(f"max_children must be an int >= 0 or None, not {max_children!r}")
+        self._max_children = max_children
+        self._keys = itertools.count()
+        self._children: dict[Hashable, Child] = {}
+        self._by_urn: dict[str, Child] = {}
+        self._waiting: dict[int, Child] = {}
+
+    # -- the API (through the proxy) ----------------------------------------------------------
+
+    def start_child(self, spec: ChildSpec) -> ActorRef[Any]:
+        """Start a child from ``spec``; its `ActorRef`.
+
+        Blocks the supervisor until the child's ``on_start`` has returned. Raises
+        `actors.MaxChildrenReached` if ``max_children`` children (running or restarting)
+        exist, `actors.StartChildError` if it fails to start (then it is not added).
+        """
+        if not isinstance(spec, ChildSpec):
+            raise TypeError(f"start_child takes a ChildSpec, not {spec!r}")
+        if self._max_children is not None and len(self._children) >= self._max_children:
+            raise MaxChildrenReached(f"{self} already has {self._max_children} children")
+        child = Child(next(self._keys), spec, self._intensity.max_seconds)
+        try:
+            ref = self._launch(child)
+        except StartChildError:
+            self._release(child, "its child failed to start")
+            raise
+        self._children[child.key] = child
+        return ref
+
+    def terminate_child(self, ref: ActorRef[Any]) -> None:
+        """Stop the child whose incarnation is ``ref`` and remove it.
+
+        Waits up to its ``shutdown``; a pending restart is cancelled instead. Its name is
+        released and ``on_exit(exit, False)`` called. Raises `actors.ChildNotFound`.
+        """
+        child = self._by_urn.get(ref.actor_urn)
+        if child is None:
+            raise ChildNotFound(f"{ref} is not a child of {self}")
+        if child.state == "running":
+            exit = self._stop_child(child, restarting=False)
+            self._discard(child, exit, "its child was terminated")
+        else:
+            self._forget(child)
+            self._cancel(child, "its child was terminated")
+
+    def which_children(
+        self,
+    ) -> list[tuple[Hashable, ActorRef[Any] | Literal["restarting"] | None, ChildType]]:
+        """``[(id, child, type), ...]`` in start order; ``child`` as for `Supervisor`."""
+        return [(c.spec.id, c.status, c.spec.type) for c in self._children.values()]
+
+    def count_children(self) -> dict[str, int]:
+        """``{"specs", "active", "supervisors", "workers"}`` counts, as for `Supervisor`."""
+        children = self._children.values()
+        supervisors = sum(1 for c in children if c.spec.type == "supervisor")
+        return {
+            "specs": len(self._children),
+            "active": sum(1 for c in children if c.ref is not None and c.ref.is_alive()),
+            "supervisors": supervisors,
+            "workers": len(self._children) - supervisors,
+        }
+
+    # -- restarts -----------------------------------------------------------------------------
+
+    def _restart(self, child: Child, delay: float, *, inline: bool) -> None:
+        if inline and delay <= 0:
+            self._relaunch(child)
+            return
+        child.wake = self._schedule(delay)
+        self._waiting[child.wake] = child
+
+    def _on_wake(self, token: int) -> None:
+        child = self._waiting.pop(token, None)
+        if child is not None:
+            child.wake = None
+            self._relaunch(child)
+
+    def _relaunch(self, child: Child) -> None:
+        try:
+            self._launch(child)
+        except StartChildError as exc:
+            self._child_ended(child, Exit.error(exc), inline=False)
+
+    def _launch(self, child: Child) -> ActorRef[Any]:
+        previous = child.urn
+        ref = super()._launch(child)
+        if previous is not None:
+            del self._by_urn[previous]
+        self._by_urn[ref.actor_urn] = child
+        return ref
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _forget(self, child: Child) -> None:
+        del self._children[child.key]
+        if child.urn is not None:
+            del self._by_urn[child.urn]
+        if child.wake is not None:
+            del self._waiting[child.wake]
+
+    def _retire(self, child: Child, exit: Exit) -> None:
+        self._discard(child, exit, "its child ended and is not restarted")
+
+    def _discard(self, child: Child, exit: Exit, why: str) -> None:
+        self._forget(child)
+        child.state = "stopped"
+        self._release(child, why)
+        self._notify(child, exit, restarting=False)
+
+    def _terminate_all(self) -> None:
+        children = list(self._children.values())
+        self._children.clear()
+        self._by_urn.clear()
+        self._waiting.clear()
+        stopping = []
+        for child in reversed(children):
+            if child.state == "running":
+                stopping.append((child, *self._send_stop(child, restarting=False)))
+            else:
+                self._cancel(child, "its supervisor has stopped")
+        for child, ref, deadline in stopping:
+            exit = self._await_stop(child, ref, deadline)
+            child.state = "stopped"
+            self._notify(child, exit, restarting=False)

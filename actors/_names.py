@@ -1,0 +1,392 @@
+"""Names that outlive restarts: a process-wide registry, `whereis` and `Address`.
+
+A supervised child with ``ChildSpec(name="db")`` is registered under ``"db"`` for as long as
+its supervisor keeps it (across all its incarnations). `whereis` returns the incarnation that
+runs now; an `Address` sends to whichever incarnation is current, and holds messages while
+the child restarts, so a restart does not lose them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from pykka import ActorDeadError, ActorRef, Future, ThreadingFuture, Timeout
+from pykka.messages import ProxyCall, ProxyGetAttr
+
+__all__ = [
+    "BUFFER_LIMIT",
+    "Address",
+    "AddressBufferFull",
+    "AddressProxy",
+    "NameTaken",
+    "NoSuchName",
+    "Registration",
+    "register",
+    "whereis",
+]
+
+logger = logging.getLogger(__name__)
+
+BUFFER_LIMIT = 10_000
+"""Messages (tells and asks) an address holds at most while its child restarts."""
+
+
+class NoSuchName(ActorDeadError):
+    """No child is registered under the name: none ever was, or no incarnation will come
+    (its child was terminated, deleted or given up, or its supervisor ended).
+
+    A `pykka.ActorDeadError`, so code that handles dead actors handles it too.
+    """
+
+
+class NameTaken(ValueError):
+    """A name is already registered by a live supervisor; names are unique per process."""
+
+
+class AddressBufferFull(RuntimeError):
+    """An address already holds `BUFFER_LIMIT` messages for its restarting child."""
+
+
+class _Forward:
+    """An ``ask`` held by a restarting address: the reply of the incarnation it goes to."""
+
+    __slots__ = ("_error", "_event", "_reply", "future")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._reply: Future[Any] | None = None
+        self._error: BaseException | None = None
+        self.future: Future[Any] = ThreadingFuture()
+        self.future.set_get_hook(self._get)
+
+    def deliver(self, reply: Future[Any]) -> None:
+        self._reply = reply
+        self._event.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._event.set()
+
+    def _get(self, timeout: float | None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._event.wait(timeout):
+            raise Timeout(f"{timeout} seconds")
+        if self._error is not None:
+            raise self._error
+        assert self._reply is not None
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._reply.get(timeout=remaining)
+
+
+_Held = tuple[Any, _Forward | None]
+"""A held message: a tell (``None``) or an ask with its `_Forward`."""
+
+
+class Registration:
+    """One name bound to one supervised child, across the child's incarnations.
+
+    Made by `register`. Its supervisor calls `publish`, `restarting` and `unregister` (from
+    the supervisor's thread only); `tell` and `ask` are safe from any thread and never block
+    (except a blocking ``ask`` waiting for its reply).
+
+    While there is no running incarnation (before the first start, during a restart or its
+    backoff, or once a sender found the incarnation dead before its supervisor did),
+    messages are held in order, up to `BUFFER_LIMIT`. `publish` delivers them to the new
+    incarnation, oldest first, before any later message; `unregister` fails the held asks
+    with `NoSuchName` and drops the held tells with a WARNING.
+    """
+
+    __slots__ = ("_buffer", "_closed", "_lock", "_ref", "actor_class", "name", "owner")
+
+    def __init__(self, name: str, owner: ActorRef[Any]) -> None:
+        self.name = name
+        self.owner = owner
+        """The supervisor that keeps the child."""
+        self.actor_class: type[Any] | None = None
+        """The class of the latest incarnation (None before the first)."""
+        self._lock = threading.Lock()
+        self._ref: ActorRef[Any] | None = None
+        self._buffer: deque[_Held] = deque()
+        self._closed: str | None = None  # why it was unregistered; None while registered
+
+    @property
+    def ref(self) -> ActorRef[Any] | None:
+        """The running incarnation, or None."""
+        ref = self._ref
+        return ref if ref is not None and ref.is_alive() else None
+
+    def publish(self, ref: ActorRef[Any]) -> None:
+        """Make ``ref`` current, after delivering the held messages to it in order.
+
+        If ``ref`` dies during the delivery, the undelivered rest stays held, in order,
+        for the next incarnation.
+        """
+        self.actor_class = ref.actor_class
+        while True:
+            with self._lock:
+                if self._closed is not None:
+                    return
+                if not self._buffer:
+                    self._ref = ref
+                    return
+                held = list(self._buffer)
+                self._buffer.clear()
+            done = _deliver(ref, held)
+            if done < len(held):
+                with self._lock:
+                    self._buffer.extendleft(reversed(held[done:]))
+                return
+
+    def restarting(self) -> None:
+        """No incarnation runs until the next `publish`: hold messages meanwhile."""
+        with self._lock:
+            self._ref = None
+
+    def unregister(self, why: str) -> None:
+        """Release the name: no incarnation will come. ``why`` goes into the errors."""
+        with _registry_lock:
+            if _names.get(self.name) is self:
+                del _names[self.name]
+        self._close(why)
+
+    def tell(self, message: Any) -> None:
+        """Send to the current incarnation, or hold ``message`` for the next one."""
+        while True:
+            with self._lock:
+                if self._closed is not None:
+                    raise self._gone()
+                ref = self._ref
+                if ref is None:
+                    self._hold((message, None))
+                    return
+            try:
+                ref.tell(message)
+            except ActorDeadError:
+                # Not delivered: the incarnation has ended and its supervisor has not yet
+                # decided. Hold the message for the next incarnation.
+                with self._lock:
+                    if self._ref is ref:
+                        self._ref = None
+            else:
+                return
+
+    def ask(self, message: Any) -> Future[Any]:
+        """Send to the current incarnation, or hold the ask for the next; its reply."""
+        with self._lock:
+            if self._closed is not None:
+                raise self._gone()
+            ref = self._ref
+            if ref is not None and not ref.is_alive():
+                self._ref = ref = None
+            if ref is None:
+                forward = _Forward()
+                self._hold((message, forward))
+                return forward.future
+        return ref.ask(message, block=False)
+
+    def _hold(self, item: _Held) -> None:
+        if len(self._buffer) >= BUFFER_LIMIT:
+            msg = (
+                f"Address({self.name!r}) already holds {BUFFER_LIMIT} messages while its "
+                "child restarts"
+            )
+            raise AddressBufferFull(msg)
+        self._buffer.append(item)
+
+    def _gone(self) -> NoSuchName:
+        return NoSuchName(f"no child is registered as {self.name!r}: {self._closed}")
+
+    def _close(self, why: str) -> None:
+        with self._lock:
+            if self._closed is not None:
+                return
+            self._closed = why
+            self._ref = None
+            held = list(self._buffer)
+            self._buffer.clear()
+        dropped = 0
+        for _message, forward in held:
+            if forward is None:
+                dropped += 1
+            else:
+                forward.fail(self._gone())
+        if dropped:
+            logger.warning(
+                "Dropped %d message(s) held for Address(%r): %s", dropped, self.name, why
+            )
+
+    def __repr__(self) -> str:
+        state = self._closed or ("running" if self.ref is not None else "restarting")
+        return f"<Registration {self.name!r} {state}>"
+
+
+def _deliver(ref: ActorRef[Any], held: list[_Held]) -> int:
+    """Deliver ``held`` to ``ref`` in order; return how many were delivered."""
+    for index, (message, forward) in enumerate(held):
+        if forward is None:
+            try:
+                ref.tell(message)
+            except ActorDeadError:
+                return index
+        elif ref.is_alive():
+            forward.deliver(ref.ask(message, block=False))
+        else:
+            return index
+    return len(held)
+
+
+_registry_lock = threading.Lock()
+_names: dict[str, Registration] = {}
+
+
+def register(name: str, owner: ActorRef[Any]) -> Registration:
+    """Register ``name`` for a child of the supervisor ``owner``; the binding to return.
+
+    Raises `NameTaken` if a live supervisor holds the name. A name whose supervisor has
+    ended without releasing it is taken over. Any thread; never blocks.
+    """
+    with _registry_lock:
+        old = _names.get(name)
+        if old is not None and old.owner.is_alive():
+            msg = f"the name {name!r} is already registered by {old.owner}"
+            raise NameTaken(msg)
+        registration = _names[name] = Registration(name, owner)
+    if old is not None:
+        old._close(f"its supervisor {old.owner} has ended")
+    return registration
+
+
+def whereis(name: str) -> ActorRef[Any] | None:
+    """The running incarnation registered as ``name``, or None.
+
+    None while the child restarts, and when no child is registered so. A snapshot: the
+    incarnation may end at any time; use an `Address` to follow restarts. Any thread;
+    never blocks.
+    """
+    registration = _names.get(name)
+    return None if registration is None else registration.ref
+
+
+class Address:
+    """A stable address for the supervised child registered as ``name``.
+
+    ``Address("db")`` reaches whichever incarnation of the child is current when a message
+    is sent, so it survives restarts, which a Pykka `ActorRef` does not. It is a recipient
+    (it has ``tell``), and can be made before the child exists: the name is looked up on
+    every send.
+
+    Messages and restarts:
+
+    - While the child runs, ``tell``/``ask`` go straight to its current incarnation.
+      Messages already queued in an incarnation that then dies are lost with it (told
+      ones) or fail with `pykka.ActorDeadError` (asked ones), as for an `ActorRef`.
+    - While it restarts (including its backoff, and from the moment a sender finds the
+      incarnation dead), messages are held, in order, and delivered to the next
+      incarnation right after it has started, before any later message. At most
+      `BUFFER_LIMIT` are held; beyond that ``tell``/``ask`` raise `AddressBufferFull`.
+    - When no incarnation will come (the name was never registered, or its child was
+      terminated, deleted, given up, or its supervisor ended), ``tell``/``ask`` raise
+      `NoSuchName`; held asks fail with it and held tells are dropped with a WARNING.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"an address name must be a str, not {name!r}")
+        self.name = name
+
+    def tell(self, message: Any, /) -> None:
+        """Send ``message`` without waiting for a reply; any thread; never blocks.
+
+        Raises `NoSuchName` when no incarnation will come, `AddressBufferFull` when the
+        restarting child already has `BUFFER_LIMIT` messages held.
+        """
+        self._registration().tell(message)
+
+    def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
+        """Send ``message`` and return the reply, or a `pykka.Future` of it (``block=False``).
+
+        An ask made while the child restarts waits for the next incarnation, within
+        ``timeout`` seconds in all (None: forever); then `pykka.Timeout` is raised, but the
+        held ask is still delivered later (timeouts cancel no work, as in Pykka). Raises
+        the handler's exception, `pykka.ActorDeadError` if the incarnation ends before it
+        answers, `NoSuchName` if no incarnation will come (at once, or from ``get`` when
+        the child is given up while the ask is held), `AddressBufferFull` as for `tell`.
+        """
+        future = self._registration().ask(message)
+        return future.get(timeout=timeout) if block else future
+
+    def proxy(self) -> AddressProxy:
+        """A proxy whose calls go to whichever incarnation is current (see `AddressProxy`)."""
+        return AddressProxy(self)
+
+    def whereis(self) -> ActorRef[Any] | None:
+        """The running incarnation, or None (see `actors.whereis`)."""
+        return whereis(self.name)
+
+    def _registration(self) -> Registration:
+        registration = _names.get(self.name)
+        if registration is None:
+            raise NoSuchName(f"no child is registered as {self.name!r}")
+        return registration
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Address):
+            return self.name == other.name
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((Address, self.name))
+
+    def __repr__(self) -> str:
+        return f"Address({self.name!r})"
+
+
+class AddressProxy:
+    """Like a Pykka ``ActorProxy``, for the current incarnation behind an `Address`.
+
+    ``proxy.method(*args, **kwargs)`` returns a `pykka.Future` of the result (sent as an
+    ``ask``, so it waits for a restarting child as `Address.ask` does);
+    ``proxy.method.defer(*args, **kwargs)`` sends it as a ``tell``; ``proxy.field``
+    returns a future of an attribute's value. Whether a name is a method is read from the
+    class of the child's latest incarnation (a method when no incarnation started yet).
+    Unlike Pykka's proxy it does not traverse nested attributes, nor set attributes.
+    """
+
+    __slots__ = ("_address",)
+
+    def __init__(self, address: Address) -> None:
+        self._address = address
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        registration = _names.get(self._address.name)
+        actor_class = None if registration is None else registration.actor_class
+        if actor_class is None or callable(getattr(actor_class, name, None)):
+            return _AddressMethod(self._address, name)
+        return self._address.ask(ProxyGetAttr(attr_path=(name,)), block=False)
+
+    def __repr__(self) -> str:
+        return f"<AddressProxy for {self._address!r}>"
+
+
+class _AddressMethod:
+    __slots__ = ("_address", "_name")
+
+    def __init__(self, address: Address, name: str) -> None:
+        self._address = address
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Future[Any]:
+        call = ProxyCall(attr_path=(self._name,), args=args, kwargs=kwargs)
+        future: Future[Any] = self._address.ask(call, block=False)
+        return future
+
+    def defer(self, *args: Any, **kwargs: Any) -> None:
+        self._address.tell(ProxyCall(attr_path=(self._name,), args=args, kwargs=kwargs))

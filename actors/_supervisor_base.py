@@ -1,0 +1,380 @@
+"""`SupervisorBase`: what `Supervisor` and `DynamicSupervisor` share.
+
+Starting an incarnation, watching it, deciding on its restart (restart type, the child's own
+budget, the supervisor's intensity, backoff), stopping children, names and ``on_exit`` hooks.
+The subclasses add how children are kept and which siblings a restart involves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Hashable
+from types import TracebackType
+from typing import Any, Literal, NamedTuple, Self
+
+from pykka import ActorDeadError, ActorRef
+from pykka.messages import ProxyGetAttr
+
+from actors._actor import Actor, _Shutdown
+from actors._child import Backoff, ChildSpec
+from actors._exit import Exit
+from actors._intensity import RestartWindow
+from actors._loop import call_on_loop, event_loop
+from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
+from actors._names import NameTaken, Registration, register
+from actors._ref import Ref
+from actors._supervisor_errors import (
+    ReachedMaxRestartIntensity,
+    ShutdownTimeout,
+    StartChildError,
+)
+
+__all__ = ["Child", "SupervisorBase"]
+
+logger = logging.getLogger("actors.supervisor")
+
+_READY = ProxyGetAttr(attr_path=("actor_urn",))
+"""Asked of a new incarnation: answered once its ``on_start`` has returned. A Pykka-level
+message, so any actor answers it without its ``on_receive`` seeing it."""
+
+ChildState = Literal["running", "restarting", "stopped"]
+
+
+class _Wake(NamedTuple):
+    """Told to a supervisor by itself: restarts marked with ``token`` are due."""
+
+    token: int
+
+
+class Child:
+    """A supervisor's record of one child across its incarnations (its thread only).
+
+    ``state`` is ``running`` (``ref`` is the incarnation), ``restarting`` (a restart is
+    pending; ``wake`` is the token of its timer, None once due) or ``stopped`` (the spec is
+    kept without an incarnation: `Supervisor` only).
+    """
+
+    __slots__ = (
+        "key",
+        "monitor",
+        "promised",
+        "ref",
+        "registration",
+        "restarts",
+        "spec",
+        "state",
+        "urn",
+        "wake",
+    )
+
+    def __init__(self, key: Hashable, spec: ChildSpec, window: float) -> None:
+        self.key = key
+        self.spec = spec
+        self.state: ChildState = "stopped"
+        self.ref: ActorRef[Any] | None = None
+        self.urn: str | None = None
+        """The URN of the latest incarnation."""
+        self.monitor: Ref | None = None
+        self.registration: Registration | None = None
+        self.promised: Exit | None = None
+        """The exit for which ``on_exit(exit, True)`` was called and no restart followed yet."""
+        self.wake: int | None = None
+        self.restarts = RestartWindow(spec.max_restarts, spec.max_seconds or window)
+        """This child's restarts: its own budget, and ``n`` for its backoff."""
+
+    @property
+    def status(self) -> ActorRef[Any] | Literal["restarting"] | None:
+        """What ``which_children`` shows: the incarnation, ``"restarting"`` or None."""
+        if self.state == "restarting":
+            return "restarting"
+        return self.ref
+
+
+class SupervisorBase(Actor):
+    """The machinery of `actors.Supervisor` and `actors.DynamicSupervisor`.
+
+    Internal: use one of those. All methods run on the supervisor's own thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_restarts: int | None,
+        max_seconds: float,
+        backoff: Backoff | None,
+    ) -> None:
+        super().__init__()
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise TypeError(f"backoff must be a Backoff or None, not {backoff!r}")
+        self._intensity = RestartWindow(max_restarts, max_seconds)
+        self._backoff = backoff
+        self._watched: dict[Ref, Child] = {}
+        self._tokens = itertools.count(1)
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
+        """Start the supervisor and its initial children; return its `ActorRef`.
+
+        Blocks the calling thread until every initial child has started (OTP's
+        ``start_link``). If one fails to start, the ones already started are stopped in
+        reverse order and its `actors.StartChildError` (naming the child and the cause) is
+        raised here. Arguments go to the constructor.
+        """
+        ref = super().start(*args, **kwargs)
+        ended = _ready(ref)
+        if ended is not None:
+            if ended.exception is not None:
+                raise ended.exception
+            msg = f"{ref} ended with {ended!r} while starting"
+            raise RuntimeError(msg)
+        return ref
+
+    # -- messages -------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case Down():
+                self._on_down(message)
+            case _Wake(token=token):
+                self._on_wake(token)
+            case _:
+                return super().on_receive(message)
+        return None
+
+    def on_stop(self) -> None:
+        self._terminate_all()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._terminate_all()
+
+    def _on_down(self, down: Down) -> None:
+        child = self._watched.pop(down.ref, None)
+        if child is None:
+            return  # a child that was stopped meanwhile (its exit was handled then)
+        child.monitor = None
+        child.ref = None
+        self._child_ended(child, down.reason, inline=True)
+
+    # -- the restart decision -------------------------------------------------------------
+
+    def _child_ended(self, child: Child, exit: Exit, *, inline: bool) -> None:
+        """Apply the restart policy to ``child``, whose incarnation ended with ``exit``.
+
+        Also for a restart attempt that failed to start (``inline=False``: the retry then
+        goes through the mailbox, as OTP's ``try_again_restart``, so other messages, a stop
+        included, are handled in between). Raises `ReachedMaxRestartIntensity` after
+        stopping every child when the supervisor gives up: only ever from the handler of a
+        ``tell`` (a DOWN or a timer), so that the supervisor dies with it.
+        """
+        spec = child.spec
+        restart = spec.restart == "permanent" or (spec.restart == "transient" and exit.abnormal)
+        if not restart:
+            self._retire(child, exit)
+            return
+        now = time.monotonic()
+        if not child.restarts.add(now):
+            logger.warning(
+                "%s: child %r ended with %r and has used up its own restart budget (%s in "
+                "%s s); giving it up",
+                self,
+                spec.id,
+                exit,
+                spec.max_restarts,
+                spec.max_seconds,
+            )
+            self._discard(child, exit, "its child was given up")
+            return
+        if not self._intensity.add(now):
+            self._discard(child, exit, "its supervisor gave up")
+            max_restarts = self._intensity.max_restarts
+            assert max_restarts is not None
+            error = ReachedMaxRestartIntensity(
+                max_restarts, self._intensity.max_seconds, spec.id, exit
+            )
+            self._terminate_all()
+            raise error
+        child.state = "restarting"
+        if child.registration is not None:
+            child.registration.restarting()
+        backoff = spec.backoff or self._backoff
+        delay = 0.0 if backoff is None else backoff.delay(len(child.restarts))
+        logger.info("%s: restarting child %r in %.3f s after %r", self, spec.id, delay, exit)
+        self._notify(child, exit, restarting=True)
+        self._restart(child, delay, inline=inline)
+
+    def _schedule(self, delay: float) -> int:
+        """Arrange a `_Wake` after ``delay`` seconds (through the mailbox); its token."""
+        token = next(self._tokens)
+        wake = _Wake(token)
+        if delay <= 0:
+            self.actor_ref.tell(wake)
+        else:
+            call_on_loop(_tell_later, delay, self.actor_ref, wake)
+        return token
+
+    # -- starting and stopping incarnations -------------------------------------------------
+
+    def _launch(self, child: Child) -> ActorRef[Any]:
+        """Start an incarnation of ``child`` and watch it; raises `StartChildError`.
+
+        Blocks until its ``on_start`` has returned. Registers the child's name first (held
+        messages wait), and publishes the new incarnation under it last.
+        """
+        spec = child.spec
+        if spec.name is not None and child.registration is None:
+            try:
+                child.registration = register(spec.name, self.actor_ref)
+            except NameTaken as exc:
+                raise StartChildError(spec.id, exc) from None
+        ref = _start(spec)
+        child.ref = ref
+        child.urn = ref.actor_urn
+        child.state = "running"
+        child.wake = None
+        child.promised = None
+        child.monitor = monitor(ref, self.actor_ref)
+        self._watched[child.monitor] = child
+        if child.registration is not None:
+            child.registration.publish(ref)
+        return ref
+
+    def _send_stop(self, child: Child, *, restarting: bool) -> tuple[ActorRef[Any], float | None]:
+        """Stop watching ``child`` and send its incarnation the stop; (ref, deadline)."""
+        ref = child.ref
+        assert ref is not None
+        assert child.monitor is not None
+        demonitor(child.monitor)
+        del self._watched[child.monitor]
+        child.monitor = None
+        child.ref = None
+        if restarting:
+            if child.registration is not None:
+                child.registration.restarting()
+        else:
+            self._release(child, "its child was terminated")
+        with contextlib.suppress(ActorDeadError):
+            ref.tell(_Shutdown())
+        shutdown = child.spec.shutdown
+        if shutdown is None or shutdown == "brutal_kill":
+            return ref, None
+        return ref, time.monotonic() + shutdown
+
+    def _await_stop(self, child: Child, ref: ActorRef[Any], deadline: float | None) -> Exit:
+        """Wait for an incarnation sent the stop, up to its ``shutdown``; how it ended."""
+        shutdown = child.spec.shutdown
+        if shutdown == "brutal_kill":
+            return exit_reason(ref) or Exit.SHUTDOWN
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return wait_exit(ref, timeout)
+        except TimeoutError:
+            assert shutdown is not None
+            logger.error(
+                "%s: child %r (%s) did not stop within its shutdown timeout of %s s; no "
+                "longer waiting: it counts as terminated and stops in the background once "
+                "its current handler returns",
+                self,
+                child.spec.id,
+                ref,
+                shutdown,
+            )
+            return Exit.error(ShutdownTimeout(child.spec.id, shutdown))
+
+    def _stop_child(self, child: Child, *, restarting: bool) -> Exit:
+        """Stop ``child``'s incarnation and wait for it (see `_await_stop`)."""
+        ref, deadline = self._send_stop(child, restarting=restarting)
+        return self._await_stop(child, ref, deadline)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _release(self, child: Child, why: str) -> None:
+        """Unregister ``child``'s name, if it has one."""
+        if child.registration is not None:
+            child.registration.unregister(why)
+            child.registration = None
+
+    def _cancel(self, child: Child, why: str) -> None:
+        """Cancel ``child``'s pending restart: it has no incarnation and gets none."""
+        child.state = "stopped"
+        child.wake = None
+        self._release(child, why)
+        if child.promised is not None:
+            self._notify(child, child.promised, restarting=False)
+
+    def _notify(self, child: Child, exit: Exit, *, restarting: bool) -> None:
+        """Call ``child``'s ``on_exit`` hook; log what it raises."""
+        child.promised = exit if restarting else None
+        hook = child.spec.on_exit
+        if hook is None:
+            return
+        try:
+            hook(exit, restarting)
+        except Exception:
+            logger.exception("%s: the on_exit hook of child %r raised", self, child.spec.id)
+
+    # -- what the subclasses define ---------------------------------------------------------
+
+    def _restart(self, child: Child, delay: float, *, inline: bool) -> None:
+        """Restart ``child`` (and what its strategy involves) after ``delay`` seconds."""
+        raise NotImplementedError
+
+    def _on_wake(self, token: int) -> None:
+        """Start the restarts marked with ``token``."""
+        raise NotImplementedError
+
+    def _retire(self, child: Child, exit: Exit) -> None:
+        """``child`` ended and is not restarted: keep or remove its spec, call its hook."""
+        raise NotImplementedError
+
+    def _discard(self, child: Child, exit: Exit, why: str) -> None:
+        """Remove ``child`` for good (no incarnation runs) and call its hook."""
+        raise NotImplementedError
+
+    def _terminate_all(self) -> None:
+        """Stop every child and forget them all (the supervisor is ending)."""
+        raise NotImplementedError
+
+
+def _ready(ref: ActorRef[Any]) -> Exit | None:
+    """Wait until ``ref`` has finished ``on_start``: None if it runs, else how it ended."""
+    try:
+        ref.ask(_READY)
+    except ActorDeadError:
+        return wait_exit(ref, None)
+    return None
+
+
+def _start(spec: ChildSpec) -> ActorRef[Any]:
+    """Start one incarnation of ``spec`` and wait for its ``on_start``; or `StartChildError`."""
+    try:
+        ref = spec.start()
+    except Exception as exc:
+        raise StartChildError(spec.id, exc) from exc
+    if not isinstance(ref, ActorRef):
+        cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
+        raise StartChildError(spec.id, cause)
+    ended = _ready(ref)
+    if ended is not None:
+        if ended.exception is not None:
+            raise StartChildError(spec.id, ended.exception) from ended.exception
+        cause = RuntimeError(f"{ref} ended with {ended!r} before it finished starting")
+        raise StartChildError(spec.id, cause)
+    return ref
+
+
+def _tell_later(delay: float, ref: ActorRef[Any], message: Any) -> None:
+    """On the loop thread: tell ``message`` to ``ref`` after ``delay`` seconds."""
+    event_loop().call_later(delay, _tell_quietly, ref, message)
+
+
+def _tell_quietly(ref: ActorRef[Any], message: Any) -> None:
+    with contextlib.suppress(ActorDeadError):
+        ref.tell(message)
