@@ -1,0 +1,432 @@
+"""Supervisor: start order, restart types, strategies, start failures, stopping, the API."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pykka
+import pytest
+
+import actors
+from actors import (
+    ChildAlreadyPresent,
+    ChildAlreadyStarted,
+    ChildNotFound,
+    ChildRestarting,
+    ChildRunning,
+    ChildSpec,
+    Exit,
+    Inbox,
+    ShutdownTimeout,
+    StartChildError,
+    Supervisor,
+    shutdown,
+    wait_exit,
+)
+
+
+class Crash(Exception):
+    pass
+
+
+class Worker(actors.Actor):
+    """Records its start and stop in ``events``; crashes, stops or blocks on request."""
+
+    def __init__(self, tag: str, events: Inbox, start_error: BaseException | None = None):
+        super().__init__()
+        self.tag = tag
+        self.events = events
+        self.start_error = start_error
+
+    def on_start(self) -> None:
+        self.events.tell(("start", self.tag))
+        if self.start_error is not None:
+            raise self.start_error
+
+    def on_stop(self) -> None:
+        self.events.tell(("stop", self.tag))
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case "crash":
+                raise Crash(self.tag)
+            case ("block", threading.Event() as gate):
+                gate.wait(10)
+            case _:
+                return (self.tag, message)
+        return None
+
+
+def spec(tag: str, events: Inbox, **options: Any) -> ChildSpec:
+    return ChildSpec(tag, lambda: Worker.start(tag, events), **options)
+
+
+def end(ref: pykka.ActorRef[Any], how: str) -> Exit:
+    """End ``ref`` with an error, a normal stop or a shutdown; wait until it has ended."""
+    if how == "error":
+        ref.tell("crash")
+    elif how == "normal":
+        ref.stop()
+    else:
+        shutdown(ref, 5)
+    return wait_exit(ref, 5)
+
+
+def children(proxy: Any) -> dict[Any, Any]:
+    """``which_children`` as {id: child}; also waits until earlier DOWNs were handled."""
+    return {cid: child for cid, child, _type in proxy.which_children().get(timeout=5)}
+
+
+@pytest.fixture
+def events() -> Inbox:
+    return Inbox()
+
+
+def test_children_start_in_order_and_stop_in_reverse_order(events):
+    sup = Supervisor.start([spec(t, events) for t in "abc"])
+    assert events.drain() == [("start", "a"), ("start", "b"), ("start", "c")]
+    proxy = sup.proxy()
+    listing = proxy.which_children().get(timeout=5)
+    assert [(cid, kind) for cid, _ref, kind in listing] == [(t, "worker") for t in "abc"]
+    assert all(ref.is_alive() for _cid, ref, _kind in listing)
+    assert proxy.count_children().get(timeout=5) == {
+        "specs": 3,
+        "active": 3,
+        "supervisors": 0,
+        "workers": 3,
+    }
+    assert sup.stop(timeout=5) is True
+    assert events.drain() == [("stop", "c"), ("stop", "b"), ("stop", "a")]
+    assert all(not ref.is_alive() for _cid, ref, _kind in listing)
+
+
+@pytest.mark.parametrize("restart", ["permanent", "transient", "temporary"])
+@pytest.mark.parametrize("how", ["normal", "shutdown", "error"])
+def test_restart_types(events, restart, how):
+    sup = Supervisor.start([spec("a", events, restart=restart), spec("b", events)])
+    proxy = sup.proxy()
+    before = children(proxy)
+    assert end(before["a"], how).kind == how
+    after = children(proxy)
+    assert after["b"] is before["b"]
+    if restart == "permanent" or (restart == "transient" and how == "error"):
+        assert after["a"] is not before["a"]
+        assert after["a"].ask("hi", timeout=5) == ("a", "hi")
+    elif restart == "transient":
+        assert after["a"] is None
+        assert list(after) == ["a", "b"]
+    else:
+        assert list(after) == ["b"]
+    sup.stop(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "restarted", "order"),
+    [
+        ("one_for_one", "b", ["start b"]),
+        ("one_for_all", "abc", ["stop c", "stop a", "start a", "start b", "start c"]),
+        ("rest_for_one", "bc", ["stop c", "start b", "start c"]),
+    ],
+)
+def test_strategies(events, strategy, restarted, order):
+    sup = Supervisor.start([spec(t, events) for t in "abc"], strategy=strategy)
+    proxy = sup.proxy()
+    before = children(proxy)
+    events.drain()
+    end(before["b"], "error")
+    after = children(proxy)
+    assert [" ".join(event) for event in events.drain()] == order
+    for tag in "abc":
+        assert (after[tag] is not before[tag]) == (tag in restarted)
+        assert after[tag].is_alive()
+    sup.stop(timeout=5)
+
+
+@pytest.mark.parametrize("strategy", ["one_for_all", "rest_for_one"])
+def test_temporary_siblings_are_stopped_and_removed_not_restarted(events, strategy):
+    specs = [spec("a", events), spec("b", events, restart="temporary"), spec("c", events)]
+    sup = Supervisor.start(specs, strategy=strategy)
+    proxy = sup.proxy()
+    before = children(proxy)
+    end(before["a"], "error")
+    after = children(proxy)
+    assert list(after) == ["a", "c"]
+    assert not before["b"].is_alive()
+    assert after["a"] is not before["a"]
+    assert after["c"] is not before["c"]
+    sup.stop(timeout=5)
+
+
+def test_group_restart_also_starts_siblings_that_were_not_running(events):
+    # OTP: one_for_all starts every non-temporary child of the group, terminated or not.
+    specs = [spec("a", events), spec("b", events, restart="transient"), spec("c", events)]
+    sup = Supervisor.start(specs, strategy="one_for_all")
+    proxy = sup.proxy()
+    proxy.terminate_child("c").get(timeout=5)
+    end(children(proxy)["b"], "normal")
+    assert children(proxy)["b"] is None
+    end(children(proxy)["a"], "error")
+    after = children(proxy)
+    assert all(after[tag] is not None and after[tag].is_alive() for tag in "abc")
+    sup.stop(timeout=5)
+
+
+@pytest.mark.parametrize("failure", ["raises", "on_start", "not_a_ref", "loop_on_start"])
+def test_a_start_failure_in_the_middle_stops_the_started_ones_and_raises(events, failure):
+    cause = Crash("no")
+
+    class LoopFails(actors.LoopActor):
+        def on_start(self) -> None:
+            raise cause
+
+    def start_b() -> Any:
+        if failure == "raises":
+            raise cause
+        if failure == "on_start":
+            return Worker.start("b", events, start_error=cause)
+        if failure == "loop_on_start":
+            return LoopFails.start()
+        return "not a ref"
+
+    specs = [spec("a", events), ChildSpec("b", start_b), spec("c", events)]
+    with pytest.raises(StartChildError) as info:
+        Supervisor.start(specs)
+    assert info.value.child_id == "b"
+    assert "'b'" in str(info.value)
+    if failure == "not_a_ref":
+        assert isinstance(info.value.cause, TypeError)
+        assert "not a pykka.ActorRef" in str(info.value.cause)
+    else:
+        assert info.value.cause is cause
+    started_b = [("start", "b")] if failure == "on_start" else []
+    assert events.drain() == [("start", "a"), *started_b, ("stop", "a")]
+    assert pykka.ActorRegistry.get_all() == []
+
+
+def test_a_child_ending_normally_in_on_start_is_a_start_failure(events):
+    class Quits(actors.Actor):
+        def on_start(self) -> None:
+            self.stop()
+
+    with pytest.raises(StartChildError, match="before it finished starting"):
+        Supervisor.start([ChildSpec("q", Quits.start)])
+
+
+def test_shutdown_stops_children_waiting_for_each_in_reverse_order(events):
+    sup = Supervisor.start([spec(t, events, shutdown=None) for t in "ab"])
+    refs = children(sup.proxy())
+    assert shutdown(sup, 5) is Exit.SHUTDOWN
+    assert events.drain()[-2:] == [("stop", "b"), ("stop", "a")]
+    assert [actors.exit_reason(refs[t]) for t in "ab"] == [Exit.SHUTDOWN, Exit.SHUTDOWN]
+
+
+def test_shutdown_moves_on_from_a_child_blocked_in_a_handler(events, caplog):
+    gate = threading.Event()
+    specs = [spec("a", events), spec("stuck", events, shutdown=0.2)]
+    sup = Supervisor.start(specs)
+    refs = children(sup.proxy())
+    refs["stuck"].tell(("block", gate))
+    caplog.set_level(logging.ERROR, logger="actors.supervisor")
+    started = time.monotonic()
+    try:
+        assert sup.stop(timeout=5) is True
+        elapsed = time.monotonic() - started
+        assert 0.2 <= elapsed < 1.5
+        assert actors.exit_reason(refs["a"]) is Exit.SHUTDOWN
+        assert refs["stuck"].is_alive()
+        assert any(
+            "'stuck'" in r.getMessage() and "0.2 s" in r.getMessage() for r in caplog.records
+        )
+    finally:
+        gate.set()
+    assert wait_exit(refs["stuck"], 5) is Exit.SHUTDOWN
+
+
+def test_brutal_kill_does_not_wait(events):
+    gate = threading.Event()
+    sup = Supervisor.start([spec("stuck", events, shutdown="brutal_kill")])
+    ref = children(sup.proxy())["stuck"]
+    ref.tell(("block", gate))
+    started = time.monotonic()
+    try:
+        sup.stop(timeout=5)
+        assert time.monotonic() - started < 0.5
+        assert ref.is_alive()
+    finally:
+        gate.set()
+    assert wait_exit(ref, 5) is Exit.SHUTDOWN
+
+
+def test_terminate_child_that_does_not_stop_in_time_counts_as_terminated(events):
+    gate = threading.Event()
+    exits = Inbox()
+    options = {"shutdown": 0.1, "on_exit": lambda e, r: exits.tell((e, r))}
+    sup = Supervisor.start([spec("stuck", events, **options)])
+    proxy = sup.proxy()
+    ref = children(proxy)["stuck"]
+    ref.tell(("block", gate))
+    try:
+        proxy.terminate_child("stuck").get(timeout=5)
+        assert children(proxy) == {"stuck": None}
+        exit, restarting = exits.receive(timeout=5)
+        assert isinstance(exit.exception, ShutdownTimeout)
+        assert restarting is False
+    finally:
+        gate.set()
+    wait_exit(ref, 5)
+    sup.stop(timeout=5)
+
+
+def test_start_child_and_its_errors(events):
+    sup = Supervisor.start([spec("a", events)])
+    proxy = sup.proxy()
+    ref = proxy.start_child(spec("b", events)).get(timeout=5)
+    assert ref.ask("x", timeout=5) == ("b", "x")
+    assert list(children(proxy)) == ["a", "b"]
+    with pytest.raises(ChildAlreadyStarted) as info:
+        proxy.start_child(spec("b", events)).get(timeout=5)
+    assert info.value.ref is ref
+    proxy.terminate_child("b").get(timeout=5)
+    with pytest.raises(ChildAlreadyPresent):
+        proxy.start_child(spec("b", events)).get(timeout=5)
+    failing = ChildSpec("c", lambda: Worker.start("c", events, start_error=Crash("c")))
+    with pytest.raises(StartChildError, match="'c'"):
+        proxy.start_child(failing).get(timeout=5)
+    assert list(children(proxy)) == ["a", "b"]
+    with pytest.raises(TypeError):
+        proxy.start_child("not a spec").get(timeout=5)
+    sup.stop(timeout=5)
+
+
+def test_terminate_restart_delete_child_and_their_errors(events):
+    specs = [spec("a", events), spec("t", events, restart="temporary")]
+    sup = Supervisor.start(specs)
+    proxy = sup.proxy()
+    first = children(proxy)["a"]
+    with pytest.raises(ChildRunning):
+        proxy.restart_child("a").get(timeout=5)
+    with pytest.raises(ChildRunning):
+        proxy.delete_child("a").get(timeout=5)
+    proxy.terminate_child("a").get(timeout=5)
+    assert not first.is_alive()
+    assert children(proxy)["a"] is None
+    assert proxy.count_children().get(timeout=5)["active"] == 1
+    proxy.terminate_child("a").get(timeout=5)  # already stopped: nothing happens
+    second = proxy.restart_child("a").get(timeout=5)
+    assert second is not first
+    assert second.ask("x", timeout=5) == ("a", "x")
+    proxy.terminate_child("t").get(timeout=5)  # a temporary child's spec goes with it
+    assert list(children(proxy)) == ["a"]
+    proxy.terminate_child("a").get(timeout=5)
+    proxy.delete_child("a").get(timeout=5)
+    assert children(proxy) == {}
+    for call in (proxy.terminate_child, proxy.restart_child, proxy.delete_child):
+        with pytest.raises(ChildNotFound):
+            call("zzz").get(timeout=5)
+    sup.stop(timeout=5)
+
+
+def test_restart_child_that_fails_to_start_stays_stopped(events):
+    attempts = iter([None, Crash("second")])
+
+    def start() -> Any:
+        error = next(attempts)
+        return Worker.start("a", events, start_error=error)
+
+    sup = Supervisor.start([ChildSpec("a", start)])
+    proxy = sup.proxy()
+    proxy.terminate_child("a").get(timeout=5)
+    with pytest.raises(StartChildError):
+        proxy.restart_child("a").get(timeout=5)
+    assert children(proxy) == {"a": None}
+    sup.stop(timeout=5)
+
+
+def test_a_pending_restart_shows_restarting_and_can_only_be_terminated(events):
+    backoff = actors.Backoff(min=30.0, max=30.0)
+    sup = Supervisor.start([spec("a", events, backoff=backoff)])
+    proxy = sup.proxy()
+    end(children(proxy)["a"], "error")
+    assert children(proxy) == {"a": "restarting"}
+    assert proxy.count_children().get(timeout=5)["active"] == 0
+    with pytest.raises(ChildRestarting):
+        proxy.restart_child("a").get(timeout=5)
+    with pytest.raises(ChildRestarting):
+        proxy.delete_child("a").get(timeout=5)
+    proxy.terminate_child("a").get(timeout=5)
+    assert children(proxy) == {"a": None}
+    proxy.delete_child("a").get(timeout=5)
+    sup.stop(timeout=5)
+
+
+def test_count_children_by_type(events):
+    inner = ChildSpec("inner", lambda: Supervisor.start([spec("x", events)]), type="supervisor")
+    assert inner.shutdown is None  # OTP's default for a supervisor child
+    sup = Supervisor.start([spec("a", events), inner])
+    proxy = sup.proxy()
+    assert proxy.count_children().get(timeout=5) == {
+        "specs": 2,
+        "active": 2,
+        "supervisors": 1,
+        "workers": 1,
+    }
+    assert [kind for _i, _r, kind in proxy.which_children().get(timeout=5)] == [
+        "worker",
+        "supervisor",
+    ]
+    sup.stop(timeout=5)
+    assert events.drain()[-2:] == [("stop", "x"), ("stop", "a")]
+
+
+def test_plain_pykka_children_are_supervised_too():
+    class Plain(pykka.ThreadingActor):
+        pass
+
+    sup = Supervisor.start([ChildSpec("p", Plain.start)])
+    proxy = sup.proxy()
+    first = children(proxy)["p"]
+    # A plain Pykka actor's end is noticed by a periodic sweep, which tells its monitors
+    # in the order they were made: the supervisor's DOWN comes before ours.
+    ours = Inbox()
+    actors.monitor(first, ours)
+    first.stop()
+    ours.receive(timeout=5)
+    second = children(proxy)["p"]
+    assert second is not first
+    assert second.is_alive()
+    sup.stop(timeout=5)
+
+
+def test_invalid_arguments():
+    def start() -> Any:
+        raise AssertionError
+
+    with pytest.raises(ValueError, match="strategy"):
+        Supervisor.start([], strategy="one_for_some")
+    with pytest.raises(ValueError, match="two children"):
+        Supervisor.start([ChildSpec("a", start), ChildSpec("a", start)])
+    with pytest.raises(ValueError, match="max_seconds"):
+        Supervisor.start([], max_seconds=0)
+    with pytest.raises(ValueError, match="max_restarts"):
+        Supervisor.start([], max_restarts=-1)
+    with pytest.raises(TypeError):
+        Supervisor.start(["not a spec"])
+    with pytest.raises(TypeError, match="callable"):
+        ChildSpec("a", "not callable")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="restart"):
+        ChildSpec("a", start, restart="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="type"):
+        ChildSpec("a", start, type="manager")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="shutdown"):
+        ChildSpec("a", start, shutdown=-1)
+    with pytest.raises(ValueError, match="max_seconds needs max_restarts"):
+        ChildSpec("a", start, max_seconds=1.0)
+    with pytest.raises(TypeError):
+        ChildSpec(["unhashable"], start)
+    assert ChildSpec("a", start, max_restarts=2).max_seconds == 5.0
+    assert ChildSpec("a", start).shutdown == 5.0
+    assert "ChildSpec('a'" in repr(ChildSpec("a", start, name="n"))
+    assert pykka.ActorRegistry.get_all() == []
