@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,10 @@ from .wire import connect, exchange, read_response, request_bytes
 
 JSON = "application/json; charset=utf-8"
 MISSING = "sha256:" + "0" * 64
-THINK = 'invalid think value: \\"x\\" (must be \\"high\\", \\"medium\\", \\"low\\", \\"max\\", true, or false)'
+THINK = (
+    'invalid think value: \\"x\\" '
+    '(must be \\"high\\", \\"medium\\", \\"low\\", \\"max\\", true, or false)'
+)
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 
 ROWS = [
@@ -26,7 +30,7 @@ ROWS = [
         "/api/generate",
         b"{x",
         400,
-        "{\"error\":\"invalid character 'x' looking for beginning of object key string\"}",
+        '{"error":"invalid character \'x\' looking for beginning of object key string"}',
     ),
     (
         "POST",
@@ -54,17 +58,23 @@ ROWS = [
     # model required / not found
     ("POST", "/api/chat", {}, 400, '{"error":"model is required"}'),
     ("POST", "/api/chat", b"null", 400, '{"error":"model is required"}'),
-    ("POST", "/api/generate", {}, 404, "{\"error\":\"model '' not found\"}"),
-    ("POST", "/api/embed", {}, 404, "{\"error\":\"model '' not found\"}"),
+    ("POST", "/api/generate", {}, 404, '{"error":"model \'\' not found"}'),
+    ("POST", "/api/embed", {}, 404, '{"error":"model \'\' not found"}'),
     ("POST", "/api/embeddings", {}, 400, '{"error":"model is required"}'),
     ("POST", "/api/show", {}, 400, '{"error":"model is required"}'),
     ("POST", "/api/push", {}, 400, '{"error":"model is required"}'),
     ("POST", "/api/pull", {}, 400, '{"error":"invalid model name"}'),
     ("POST", "/api/create", {"from": "llama3.2"}, 400, '{"error":"invalid model name"}'),
-    ("POST", "/api/generate", {"model": "nope", "prompt": "x"}, 404, "{\"error\":\"model 'nope' not found\"}"),
-    ("POST", "/api/chat", {"model": "nope"}, 404, "{\"error\":\"model 'nope' not found\"}"),
-    ("POST", "/api/show", {"model": "nope"}, 404, "{\"error\":\"model 'nope:latest' not found\"}"),
-    ("DELETE", "/api/delete", {"model": "nope"}, 404, "{\"error\":\"model 'nope' not found\"}"),
+    (
+        "POST",
+        "/api/generate",
+        {"model": "nope", "prompt": "x"},
+        404,
+        '{"error":"model \'nope\' not found"}',
+    ),
+    ("POST", "/api/chat", {"model": "nope"}, 404, '{"error":"model \'nope\' not found"}'),
+    ("POST", "/api/show", {"model": "nope"}, 404, '{"error":"model \'nope:latest\' not found"}'),
+    ("DELETE", "/api/delete", {"model": "nope"}, 404, '{"error":"model \'nope\' not found"}'),
     (
         "POST",
         "/api/copy",
@@ -196,15 +206,9 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "expected"), ROWS)
-def test_error_rows(
-    ollama_emulator: Emulator,
-    method: str,
-    path: str,
-    body: bytes | dict[str, object] | None,
-    status: int,
-    expected: str | None,
-) -> None:
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r[0]} {r[1]} {r[3]}" for r in ROWS])
+def test_error_rows(ollama_emulator: Emulator, row: tuple[Any, ...]) -> None:
+    method, path, body, status, expected = row
     response = exchange(ollama_emulator.port, method, path, body)
     assert response.status == status
     assert response.header("Content-Type") == JSON
@@ -275,13 +279,19 @@ def test_full_queue_answers_503_before_any_stream_byte() -> None:
             running.close()
             for conn in queued:
                 response = read_response(conn)
-                assert response.status == 200 and response.complete
+                assert response.status == 200
+                assert response.complete
         finally:
             for conn in queued:
                 conn.close()
         ended = [emulator.wait_until_ended(r.id) for r in emulator.requests]
         statuses = [(r.status, r.outcome) for r in ended]
-        assert statuses == [(200, "client_closed"), (200, "complete"), (200, "complete"), (503, "complete")]
+        assert statuses == [
+            (200, "client_closed"),
+            (200, "complete"),
+            (200, "complete"),
+            (503, "complete"),
+        ]
 
 
 def test_queued_request_leaves_when_its_client_goes() -> None:

@@ -40,7 +40,8 @@ def test_cut_sends_n_chunks_then_eof_without_terminator(ollama_emulator: Emulato
     ollama_emulator.inject(cut(after=3), path="/api/generate")
     response = exchange(ollama_emulator.port, "POST", "/api/generate", GENERATE)
     assert response.status == 200
-    assert response.chunks is not None and len(response.chunks) == 3
+    assert response.chunks is not None
+    assert len(response.chunks) == 3
     assert not response.complete
     assert [json.loads(c)["response"] for c in response.chunks] == TOKENS[:3]
     info = ollama_emulator.last_request()
@@ -69,7 +70,8 @@ def test_stall_holds_the_connection_until_the_client_leaves(ollama_emulator: Emu
         closed = time.monotonic()
     ended = ollama_emulator.wait_until_ended(info.id)
     assert (ended.outcome, ended.fault, ended.lines) == ("client_closed", "stall", 2)
-    assert ended.closed_at is not None and closed <= ended.closed_at < closed + 1.0
+    assert ended.closed_at is not None
+    assert closed <= ended.closed_at < closed + 1.0
     assert ollama_emulator.active_streams() == 0
 
 
@@ -78,7 +80,8 @@ def test_drip_delays_every_line(ollama_emulator: Emulator) -> None:
     started = time.monotonic()
     response = exchange(ollama_emulator.port, "POST", "/api/generate", GENERATE)
     assert time.monotonic() - started >= 7 * 0.05 * 0.9
-    assert response.complete and len(response.chunks or []) == 7
+    assert response.complete
+    assert len(response.chunks or []) == 7
 
 
 def test_split_writes_arrive_in_many_small_reads(ollama_emulator: Emulator) -> None:
@@ -103,8 +106,10 @@ def test_coalesce_sends_everything_in_one_write(ollama_emulator: Emulator) -> No
 def test_error_line_ends_the_body_with_status_200(ollama_emulator: Emulator) -> None:
     ollama_emulator.inject(error_line(after=2, message="boom <x>"), path="/api/generate")
     response = exchange(ollama_emulator.port, "POST", "/api/generate", GENERATE)
-    assert response.status == 200 and response.complete
-    assert response.chunks is not None and len(response.chunks) == 3
+    assert response.status == 200
+    assert response.complete
+    assert response.chunks is not None
+    assert len(response.chunks) == 3
     assert response.chunks[-1] == b'{"error":"boom \\u003cx\\u003e"}\n'
     info = ollama_emulator.last_request()
     assert ollama_emulator.wait_until_ended(info.id).outcome == "complete"
@@ -122,12 +127,14 @@ def test_malformed_and_invalid_utf8_lines(ollama_emulator: Emulator) -> None:
     response = exchange(ollama_emulator.port, "POST", "/api/generate", GENERATE)
     lines = response.lines()
     assert lines[1] == b"this is not json\n"
-    assert len(lines) == 8 and response.complete
+    assert len(lines) == 8
+    assert response.complete
     response = exchange(ollama_emulator.port, "POST", "/api/generate", GENERATE)
     bad = response.lines()[2]
     with pytest.raises(UnicodeDecodeError):
         bad.decode()
-    assert bad.startswith(b'{"model":"llama3.2","created_at":"') and bad.endswith(b'","done":false}\n')
+    assert bad.startswith(b'{"model":"llama3.2","created_at":"')
+    assert bad.endswith(b'","done":false}\n')
     assert len(response.lines()) == 8
 
 
@@ -139,8 +146,10 @@ def test_long_line_is_valid_json_of_the_given_size(ollama_emulator: Emulator) ->
     long = response.lines()[1]
     assert len(long) == size
     item = json.loads(long)
-    assert item["message"]["role"] == "assistant" and set(item["message"]["content"]) == {"a"}
-    assert response.chunks is not None and len(response.chunks) > len(response.lines())
+    assert item["message"]["role"] == "assistant"
+    assert set(item["message"]["content"]) == {"a"}
+    assert response.chunks is not None
+    assert len(response.chunks) > len(response.lines())
     assert response.complete
 
 
@@ -166,7 +175,8 @@ def test_counted_blank_lines_then_the_stream_goes_on(ollama_emulator: Emulator) 
     response = exchange(ollama_emulator.port, "POST", "/api/generate", GENERATE)
     assert response.chunks is not None
     assert response.chunks[2:5] == [b"\n"] * 3
-    assert len(response.chunks) == 10 and response.complete
+    assert len(response.chunks) == 10
+    assert response.complete
 
 
 @pytest.mark.parametrize(
@@ -179,7 +189,9 @@ def test_counted_blank_lines_then_the_stream_goes_on(ollama_emulator: Emulator) 
         (400, "bad thing", "bad thing"),
     ],
 )
-def test_status_fault(ollama_emulator: Emulator, code: int, text: str | None, expected: str) -> None:
+def test_status_fault(
+    ollama_emulator: Emulator, code: int, text: str | None, expected: str
+) -> None:
     ollama_emulator.inject(status(code, text), path="/api/generate")
     response = exchange(ollama_emulator.port, "POST", "/api/generate", GENERATE)
     assert response.status == code
@@ -222,7 +234,15 @@ def test_rules_match_path_model_times_and_order(ollama_emulator: Emulator) -> No
     emulator.inject(status(500))
     emulator.clear_faults()
     assert exchange(port, "POST", "/api/generate", GENERATE).status == 200
-    assert [r.fault for r in emulator.requests] == [None, "status", "status", "status", None, "status", None]
+    assert [r.fault for r in emulator.requests] == [
+        None,
+        "status",
+        "status",
+        "status",
+        None,
+        "status",
+        None,
+    ]
 
 
 def test_faults_on_non_streamed_replies(ollama_emulator: Emulator) -> None:
@@ -233,7 +253,8 @@ def test_faults_on_non_streamed_replies(ollama_emulator: Emulator) -> None:
     assert response.objects() == [{"error": "an error was encountered while running the model"}]
     ollama_emulator.inject(split(3), path="/api/generate")
     response = exchange(ollama_emulator.port, "POST", "/api/generate", body)
-    assert response.json()["done"] is True and len(response.reads) > 10
+    assert response.json()["done"] is True
+    assert len(response.reads) > 10
 
 
 def test_request_log_records_what_was_asked_and_how_it_ended(ollama_emulator: Emulator) -> None:
@@ -254,7 +275,8 @@ def test_request_log_records_what_was_asked_and_how_it_ended(ollama_emulator: Em
     assert ollama_emulator.request_count("/api/tags") == 1
     assert [r.id for r in ollama_emulator.requests] == [first.id, blob.id, tags.id]
     ollama_emulator.clear_requests()
-    assert ollama_emulator.requests == [] and ollama_emulator.request_count() == 0
+    assert ollama_emulator.requests == []
+    assert ollama_emulator.request_count() == 0
     with pytest.raises(TimeoutError):
         ollama_emulator.wait_for_requests(1, timeout=0.05)
 

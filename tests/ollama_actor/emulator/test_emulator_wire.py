@@ -95,7 +95,8 @@ def test_chat_stream_shape(ollama_emulator: Emulator) -> None:
         ollama_emulator.port, "POST", "/api/chat", {"model": "llama3.2", "messages": messages}
     )
     objects = response.objects()
-    assert response.chunks is not None and len(response.chunks) == len(objects)
+    assert response.chunks is not None
+    assert len(response.chunks) == len(objects)
     assert [o["message"]["content"] for o in objects[:-1]] == expected_tokens("llama3.2", messages)
     for item in objects[:-1]:
         assert list(item) == ["model", "created_at", "message", "done"]
@@ -123,7 +124,9 @@ def test_go_escaping_and_raw_utf8(ollama_emulator: Emulator) -> None:
     assert '"response":" 東京"'.encode() in body
     assert b'"response":" \\"quoted\\""' in body
     assert b'"response":"\\n"' in body
-    assert b"<" not in body and b">" not in body and b"&" not in body
+    assert b"<" not in body
+    assert b">" not in body
+    assert b"&" not in body
     assert [o["response"] for o in response.objects()[:-1]] == tokens
 
 
@@ -162,7 +165,9 @@ def test_non_streamed_chat_concatenates_thinking_and_content(ollama_emulator: Em
 def test_thinking_comes_first_and_can_be_turned_off(ollama_emulator: Emulator) -> None:
     port = ollama_emulator.port
     plan = expected_reply("qwen3", "a riddle")
-    objects = exchange(port, "POST", "/api/generate", {"model": "qwen3", "prompt": "a riddle"}).objects()
+    objects = exchange(
+        port, "POST", "/api/generate", {"model": "qwen3", "prompt": "a riddle"}
+    ).objects()
     thinking = [o for o in objects[:-1] if "thinking" in o]
     assert [o["thinking"] for o in thinking] == list(plan.thinking)
     assert objects[: len(thinking)] == thinking
@@ -191,7 +196,9 @@ def test_num_predict_and_seed(ollama_emulator: Emulator) -> None:
     seeded = expected_tokens("llama3.2", "count", {"seed": 7})
     assert seeded != expected_tokens("llama3.2", "count")
     body = {"model": "llama3.2", "prompt": "count", "options": {"seed": 7}}
-    assert [o["response"] for o in exchange(port, "POST", "/api/generate", body).objects()[:-1]] == seeded
+    assert [
+        o["response"] for o in exchange(port, "POST", "/api/generate", body).objects()[:-1]
+    ] == seeded
 
 
 def test_tool_call_then_tool_result(ollama_emulator: Emulator) -> None:
@@ -213,7 +220,7 @@ def test_tool_call_then_tool_result(ollama_emulator: Emulator) -> None:
         }
     ]
     messages: list[dict[str, object]] = [{"role": "user", "content": "Weather in Tokyo?"}]
-    body = {"model": "llama3.2", "messages": messages, "tools": tools}
+    body: dict[str, object] = {"model": "llama3.2", "messages": messages, "tools": tools}
     response = exchange(ollama_emulator.port, "POST", "/api/chat", body)
     objects = response.objects()
     assert len(objects) == 2
@@ -228,7 +235,10 @@ def test_tool_call_then_tool_result(ollama_emulator: Emulator) -> None:
     assert call["function"]["name"] == "get_weather"
     assert objects[1]["done"] is True
 
-    messages += [message, {"role": "tool", "content": "11 degrees celsius", "tool_name": "get_weather"}]
+    messages += [
+        message,
+        {"role": "tool", "content": "11 degrees celsius", "tool_name": "get_weather"},
+    ]
     body = {"model": "llama3.2", "messages": messages, "tools": tools, "stream": False}
     answer = exchange(ollama_emulator.port, "POST", "/api/chat", body).json()
     assert "11 degrees celsius" in answer["message"]["content"]
@@ -294,20 +304,31 @@ def test_keep_alive_zero_unloads_after_generation(ollama_emulator: Emulator) -> 
 
 def test_embed_and_legacy_embeddings(ollama_emulator: Emulator) -> None:
     port = ollama_emulator.port
-    one = exchange(port, "POST", "/api/embed", {"model": "nomic-embed-text", "input": "hello"}).json()
-    assert list(one) == ["model", "embeddings", "total_duration", "load_duration", "prompt_eval_count"]
+    one = exchange(
+        port, "POST", "/api/embed", {"model": "nomic-embed-text", "input": "hello"}
+    ).json()
+    assert list(one) == [
+        "model",
+        "embeddings",
+        "total_duration",
+        "load_duration",
+        "prompt_eval_count",
+    ]
     (vector,) = one["embeddings"]
     assert len(vector) == 16
     assert abs(sum(v * v for v in vector) - 1.0) < 1e-4
     body = {"model": "nomic-embed-text", "input": ["hello", "world"]}
     two = exchange(port, "POST", "/api/embed", body).json()["embeddings"]
-    assert two[0] == vector and two[1] != vector
+    assert two[0] == vector
+    assert two[1] != vector
     empty = exchange(port, "POST", "/api/embed", {"model": "nomic-embed-text", "input": []})
     assert empty.body == b'{"model":"nomic-embed-text","embeddings":[]}'
     short = exchange(port, "POST", "/api/embed", {**body, "dimensions": 4}).json()
     assert [len(v) for v in short["embeddings"]] == [4, 4]
 
-    legacy = exchange(port, "POST", "/api/embeddings", {"model": "nomic-embed-text", "prompt": "hi"})
+    legacy = exchange(
+        port, "POST", "/api/embeddings", {"model": "nomic-embed-text", "prompt": "hi"}
+    )
     assert list(legacy.json()) == ["embedding"]
     assert len(legacy.json()["embedding"]) == 16
     blank = exchange(port, "POST", "/api/embeddings", {"model": "nomic-embed-text", "prompt": ""})
@@ -321,7 +342,9 @@ def test_keep_alive_pipelining_and_chunked_request_bodies(ollama_emulator: Emula
     with connect(port) as sock:
         sock.sendall(
             request_bytes("GET", "/api/version", port=port)
-            + request_bytes("POST", "/api/generate", chunked, {"Transfer-Encoding": "chunked"}, port)
+            + request_bytes(
+                "POST", "/api/generate", chunked, {"Transfer-Encoding": "chunked"}, port
+            )
             + request_bytes("GET", "/", port=port)
         )
         first, second, third = (read_response(sock) for _ in range(3))
@@ -405,7 +428,9 @@ def test_slow_reader_does_not_grow_memory() -> None:
         emulator.inject(endless_line(after=1), path="/api/generate")
         with connect(emulator.port) as sock:
             sock.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            sock.sendall(request_bytes("POST", "/api/generate", {"model": "llama3.2", "prompt": "x"}))
+            sock.sendall(
+                request_bytes("POST", "/api/generate", {"model": "llama3.2", "prompt": "x"})
+            )
             info = emulator.last_request("/api/generate")
             read_response(sock, max_chunks=2)
             time.sleep(0.3)  # steady state: the emulator must have stopped producing

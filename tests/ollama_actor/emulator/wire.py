@@ -190,6 +190,7 @@ def exchange(
     method: str,
     path: str,
     body: bytes | dict[str, Any] | list[Any] | None = None,
+    *,
     headers: dict[str, str] | None = None,
     timeout: float = 5.0,
 ) -> RawResponse:
