@@ -46,6 +46,12 @@ def decode_json(body: bytes) -> Any:
         value, _ = _python_decoder.raw_decode(text, start)  # leading bytes are ASCII
     except ValueError:
         raise DecodeError(_go_syntax_error(body, start)) from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Python stops a number before "1." or "1e"; Go's scanner rejects them.
+        try:
+            _Scanner(body).value(start)
+        except _Syntax as exc:
+            raise DecodeError(str(exc)) from None
     return value
 
 
