@@ -208,16 +208,14 @@ class Registration:
             self._ref = None
             held = list(self._buffer)
             self._buffer.clear()
-        dropped = 0
-        for _message, forward in held:
-            if forward is None:
-                dropped += 1
-            else:
-                forward.fail(self._gone())
+        dropped = sum(1 for _message, forward in held if forward is None)
         if dropped:
             logger.warning(
                 "Dropped %d message(s) held for Address(%r): %s", dropped, self.name, why
             )
+        for _message, forward in held:
+            if forward is not None:
+                forward.fail(self._gone())
 
     def __repr__(self) -> str:
         state = self._closed or ("running" if self.ref is not None else "restarting")

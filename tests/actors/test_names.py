@@ -1,0 +1,289 @@
+"""Names: whereis, Address across restarts, held messages, unique names."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pykka
+import pytest
+
+import actors
+import actors._names
+from actors import (
+    Address,
+    AddressBufferFull,
+    ChildSpec,
+    DynamicSupervisor,
+    Inbox,
+    NameTaken,
+    NoSuchName,
+    StartChildError,
+    Supervisor,
+    wait_exit,
+    whereis,
+)
+from actors._stream import Recipient
+
+
+class Crash(Exception):
+    pass
+
+
+class Recorder(actors.Actor):
+    """Keeps every message it is told; answers an ask with all it has received so far."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[Any] = []
+        self.field = "value"
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "crash":
+            raise Crash
+        self.received.append(message)
+        return list(self.received)
+
+    def double(self, x: int) -> int:
+        return 2 * x
+
+    def remember(self, x: Any) -> None:
+        self.received.append(x)
+
+
+class Gate:
+    """A ``start`` that lets the first incarnation start at once and holds later ones.
+
+    ``entered`` is set when the supervisor is inside ``start`` for a held incarnation;
+    ``release()`` lets it go on, starting the next incarnation (or failing with ``error``).
+    """
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+        self.error = error
+        self.count = 0
+
+    def start(self) -> Any:
+        self.count += 1
+        if self.count > 1:
+            self.entered.set()
+            assert self.opened.wait(10)
+            if self.error is not None:
+                raise self.error
+        return Recorder.start()
+
+    def release(self) -> None:
+        self.opened.set()
+
+
+def test_whereis_follows_restarts_and_address_reaches_the_current_incarnation():
+    sup = Supervisor.start([ChildSpec("db", Recorder.start, name="db")])
+    first = whereis("db")
+    assert isinstance(first, pykka.ActorRef)
+    db = Address("db")
+    assert db.ask("one", timeout=5) == ["one"]
+    first.tell("crash")
+    wait_exit(first, 5)
+    assert db.ask("two", timeout=5) == ["two"]  # held until the new incarnation ran
+    second = whereis("db")
+    assert second is not None
+    assert second is not first
+    assert db.whereis() is second
+    db.tell("three")
+    assert second.ask("four", timeout=5) == ["two", "three", "four"]
+    sup.stop(timeout=5)
+    assert whereis("db") is None
+
+
+def test_messages_sent_during_a_restart_are_delivered_after_it_in_order():
+    gate = Gate()
+    sup = Supervisor.start([ChildSpec("db", gate.start, name="db")])
+    db = Address("db")
+    first = whereis("db")
+    assert first is not None
+    first.tell("crash")
+    assert gate.entered.wait(5)  # the supervisor is starting the next incarnation
+    assert whereis("db") is None
+    for n in range(5):
+        db.tell(n)
+    reply = db.ask("question", block=False)
+    db.tell("after")
+    with pytest.raises(pykka.Timeout):
+        reply.get(timeout=0.05)
+    gate.release()
+    assert reply.get(timeout=5) == [0, 1, 2, 3, 4, "question"]
+    assert db.ask("last", timeout=5) == [0, 1, 2, 3, 4, "question", "after", "last"]
+    sup.stop(timeout=5)
+
+
+def test_an_ask_waits_for_the_next_incarnation_within_its_timeout():
+    gate = Gate()
+    sup = Supervisor.start([ChildSpec("db", gate.start, name="db")])
+    whereis("db").tell("crash")  # type: ignore[union-attr]
+    assert gate.entered.wait(5)
+    with pytest.raises(pykka.Timeout):
+        Address("db").ask("late", timeout=0.05)
+    gate.release()
+    # Timeouts cancel no work: the held ask is still delivered.
+    assert Address("db").ask("next", timeout=5) == ["late", "next"]
+    sup.stop(timeout=5)
+
+
+def test_after_give_up_held_asks_fail_held_tells_are_dropped_and_later_sends_raise(caplog):
+    gate = Gate(error=Crash("cannot start"))
+    spec = ChildSpec("db", gate.start, name="db", max_restarts=1)
+    sup = Supervisor.start([spec], max_restarts=None)
+    whereis("db").tell("crash")  # type: ignore[union-attr]
+    assert gate.entered.wait(5)
+    db = Address("db")
+    db.tell("held")
+    reply = db.ask("held ask", block=False)
+    caplog.set_level(logging.WARNING, logger="actors._names")
+    gate.release()  # the restart fails: over the child's budget, it is given up
+    with pytest.raises(NoSuchName, match="'db'"):
+        reply.get(timeout=5)
+    assert any("Dropped 1 message" in r.getMessage() for r in caplog.records)
+    with pytest.raises(NoSuchName):
+        db.tell("x")
+    with pytest.raises(pykka.ActorDeadError):  # NoSuchName is an ActorDeadError
+        db.ask("x", timeout=5)
+    assert whereis("db") is None
+    sup.stop(timeout=5)
+
+
+def test_the_supervisor_giving_up_releases_the_names():
+    sup = Supervisor.start([ChildSpec("db", Recorder.start, name="db")], max_restarts=0)
+    whereis("db").tell("crash")  # type: ignore[union-attr]
+    wait_exit(sup, 5)
+    with pytest.raises(NoSuchName):
+        Address("db").tell("x")
+
+
+def test_terminate_releases_the_name_and_restart_child_registers_it_again():
+    sup = Supervisor.start([ChildSpec("db", Recorder.start, name="db")])
+    proxy = sup.proxy()
+    proxy.terminate_child("db").get(timeout=5)
+    assert whereis("db") is None
+    with pytest.raises(NoSuchName):
+        Address("db").tell("x")
+    ref = proxy.restart_child("db").get(timeout=5)
+    assert whereis("db") is ref
+    assert Address("db").ask("y", timeout=5) == ["y"]
+    sup.stop(timeout=5)
+
+
+def test_unknown_names():
+    assert whereis("nobody") is None
+    with pytest.raises(NoSuchName, match="'nobody'"):
+        Address("nobody").tell("x")
+    with pytest.raises(NoSuchName):
+        Address("nobody").ask("x", block=False)
+    with pytest.raises(TypeError):
+        Address(42)  # type: ignore[arg-type]
+
+
+def test_names_are_unique():
+    sup = Supervisor.start([ChildSpec("db", Recorder.start, name="db")])
+    with pytest.raises(StartChildError) as info:
+        Supervisor.start([ChildSpec("other", Recorder.start, name="db")])
+    assert isinstance(info.value.cause, NameTaken)
+    with pytest.raises(StartChildError):
+        sup.proxy().start_child(ChildSpec("b", Recorder.start, name="db")).get(timeout=5)
+    assert Address("db").ask("still", timeout=5) == ["still"]
+    sup.stop(timeout=5)
+    again = Supervisor.start([ChildSpec("other", Recorder.start, name="db")])
+    assert whereis("db") is not None
+    again.stop(timeout=5)
+
+
+def test_a_name_left_by_an_ended_supervisor_is_taken_over():
+    owner = Recorder.start()
+    stale = actors._names.register("orphan", owner)
+    owner.stop()
+    wait_exit(owner, 5)
+    sup = Supervisor.start([ChildSpec("o", Recorder.start, name="orphan")])
+    assert whereis("orphan") is not None
+    with pytest.raises(NoSuchName, match="has ended"):
+        stale.tell("x")
+    sup.stop(timeout=5)
+
+
+def test_the_held_messages_are_bounded(monkeypatch):
+    monkeypatch.setattr(actors._names, "BUFFER_LIMIT", 3)
+    gate = Gate()
+    sup = Supervisor.start([ChildSpec("db", gate.start, name="db")])
+    whereis("db").tell("crash")  # type: ignore[union-attr]
+    assert gate.entered.wait(5)
+    db = Address("db")
+    db.tell(0)
+    db.tell(1)
+    reply = db.ask(2, block=False)
+    with pytest.raises(AddressBufferFull, match="3 messages"):
+        db.tell(3)
+    with pytest.raises(AddressBufferFull):
+        db.ask(3, block=False)
+    gate.release()
+    assert reply.get(timeout=5) == [0, 1, 2]
+    assert db.ask("end", timeout=5) == [0, 1, 2, "end"]
+    sup.stop(timeout=5)
+
+
+def test_a_send_that_finds_the_incarnation_dead_is_held_for_the_next():
+    # The sender may notice the end before the supervisor does (its DOWN is in flight).
+    owner = Recorder.start()
+    registration = actors._names.register("direct", owner)
+    first = Recorder.start()
+    registration.publish(first)
+    first.stop()
+    wait_exit(first, 5)
+    Address("direct").tell("kept")
+    reply = Address("direct").ask("asked", block=False)
+    second = Recorder.start()
+    registration.publish(second)
+    assert reply.get(timeout=5) == ["kept", "asked"]
+    registration.unregister("the test is over")
+    for ref in (owner, second):
+        ref.stop()
+
+
+def test_address_proxy_reaches_the_current_incarnation():
+    sup = Supervisor.start([ChildSpec("db", Recorder.start, name="db")])
+    proxy = Address("db").proxy()
+    assert proxy.double(21).get(timeout=5) == 42
+    assert proxy.field.get(timeout=5) == "value"
+    proxy.remember.defer("deferred")
+    first = whereis("db")
+    assert first is not None
+    first.tell("crash")
+    wait_exit(first, 5)
+    assert proxy.double(2).get(timeout=5) == 4  # reaches the next incarnation
+    proxy.remember.defer("again")
+    assert proxy.received.get(timeout=5) == ["again"]
+    with pytest.raises(AttributeError):
+        proxy._private  # noqa: B018
+    sup.stop(timeout=5)
+
+
+def test_address_equality_and_recipient():
+    assert Address("a") == Address("a")
+    assert Address("a") != Address("b")
+    assert len({Address("a"), Address("a")}) == 1
+    assert repr(Address("a")) == "Address('a')"
+    assert isinstance(Address("a"), Recipient)
+
+
+def test_named_children_of_a_dynamic_supervisor():
+    sup = DynamicSupervisor.start()
+    proxy = sup.proxy()
+    ref = proxy.start_child(ChildSpec("w", Recorder.start, name="w1")).get(timeout=5)
+    assert whereis("w1") is ref
+    inbox = Inbox()
+    actors.monitor(ref, inbox)
+    Address("w1").tell("crash")
+    inbox.receive(timeout=5)
+    assert Address("w1").ask("x", timeout=5) == ["x"]
+    proxy.terminate_child(whereis("w1")).get(timeout=5)
+    assert whereis("w1") is None
+    sup.stop(timeout=5)
