@@ -8,6 +8,7 @@ UTF-8), a quote and a newline.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -251,10 +252,15 @@ def expected_tokens(
     return list(expected_reply(model, prompt_or_messages, options).content)
 
 
+@functools.lru_cache(maxsize=8192)
+def _token_id(token: str) -> int:
+    return _seed(token) % 128_000
+
+
 def context_tokens(prompt: str, reply: ExpectedReply) -> list[int]:
     """The ``context`` of a final generate chunk: token ids of the prompt and the reply."""
-    ids = [_seed(word) % 128_000 for word in prompt.split()]
-    ids += [_seed(token) % 128_000 for token in (*reply.thinking, *reply.content)]
+    ids = [_token_id(word) for word in prompt.split()]
+    ids += [_token_id(token) for token in (*reply.thinking, *reply.content)]
     return ids or [1]
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from ._steps import Piece, Signal, Step, Wait
+from ._ticker import Ticker
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Pump:
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        ticker: Ticker,
         sink: Sink,
         steps: Iterator[Step],
         head: HeadBuilder,
@@ -77,7 +78,8 @@ class Pump:
         split: int | None = None,
         coalesce: bool = False,
     ) -> None:
-        self._loop = loop
+        self._loop = ticker.loop
+        self._ticker = ticker
         self._sink = sink
         self._steps = steps
         self._head: HeadBuilder | None = head
@@ -93,6 +95,7 @@ class Pump:
         self._handle: asyncio.Handle | None = None
         self._closing: str | None = None
         self._blocked = False
+        self._rebase = False
         self._ended = False
         self._due = 0.0
         self.lines = 0
@@ -110,6 +113,7 @@ class Pump:
         """The transport drained below its low-water mark: carry on if we stopped for it."""
         if self._blocked and not self._ended:
             self._blocked = False
+            self._rebase = True
             self._run()
 
     def abort(self) -> None:
@@ -154,18 +158,23 @@ class Pump:
                 pacing = self._pacing
                 if pacing is not None:
                     now = self._loop.time()
+                    if self._rebase:
+                        # After a stop (backpressure, a delay), go on at the pace, not in a burst.
+                        self._rebase = False
+                        self._due = max(self._due, now)
                     if now < self._due:
                         self._held = step
-                        self._handle = self._loop.call_at(self._due, self._run)
+                        self._ticker.call_at(self._due, self._run)
                         return
-                    due = self._due + pacing.interval
-                    self._due = due if due > now else now
+                    # Strict schedule: a late loop catches up instead of stretching the stream.
+                    self._due += pacing.interval
                 if kind is bytes:
                     self.lines += 1
                     self._line(step)  # type: ignore[arg-type]
             elif kind is Piece:
                 self._piece(step.data)  # type: ignore[union-attr]
             elif kind is Wait:
+                self._rebase = True
                 self._handle = self._loop.call_later(step.seconds, self._run)  # type: ignore[union-attr]
                 return
             elif step is Signal.CUT:

@@ -25,6 +25,7 @@ from ._routes import BLOBS, Api
 from ._settings import Settings
 from ._slots import QUEUE_FULL, Slots, Ticket
 from ._store import Store
+from ._ticker import Ticker
 
 HIGH_WATER = 64 * 1024
 """Transport buffer above which a pump stops producing (the client is not keeping up)."""
@@ -46,15 +47,15 @@ class Server:
         self.active_streams = 0
         self.stopping = False
         self.connections: set[Connection] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.slots: Slots | None = None
+        self.ticker: Ticker | None = None
         self._listener: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen (SO_REUSEADDR, so a restarted emulator can rebind its port); return the port."""
         loop = asyncio.get_running_loop()
-        self.loop = loop
         self.slots = Slots(loop.call_soon, self.settings.num_parallel, self.settings.max_queue)
+        self.ticker = Ticker(loop)
         self._listener = await loop.create_server(
             lambda: Connection(self), host, port, reuse_address=True, backlog=4096
         )
@@ -218,9 +219,9 @@ class Exchange:
                 close=close,
             )
 
-        assert server.loop is not None
+        assert server.ticker is not None
         pump = Pump(
-            server.loop,
+            server.ticker,
             self.connection,
             steps,
             head,
