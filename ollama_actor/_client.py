@@ -287,7 +287,7 @@ class Ollama:
         body = validate(endpoint, params)
         bounds = self._timeout(name, timeout)
         if stream is False:
-            if endpoint.stream is not None:
+            if endpoint.streams_by_default:
                 body["stream"] = False
             if name == "unload":
                 body["keep_alive"] = 0

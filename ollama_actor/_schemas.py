@@ -269,6 +269,9 @@ class Endpoint:
     params: Mapping[str, Param] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     stream: Kind | None = None
+    """How a stream of this endpoint accumulates; None if it cannot stream."""
+    streams_by_default: bool = False
+    """Ollama streams this route unless the body says ``"stream": false``."""
     result: Literal["json", "bool"] = "json"
     doc: str = ""
 
@@ -314,6 +317,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                 "raw": _p(boolean, "send the prompt without a template"),
             },
             stream="generate",
+            streams_by_default=True,
             doc="Generate a completion for a prompt.",
         ),
         Endpoint(
@@ -326,6 +330,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                 "tools": _p(list_of(tool), "tools the model may call"),
             },
             stream="chat",
+            streams_by_default=True,
             doc="Generate the next message of a chat.",
         ),
         Endpoint(
@@ -390,6 +395,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             },
             aliases={**_LEGACY_NAME, "from_": "from"},
             stream="progress",
+            streams_by_default=True,
             doc="Create a model.",
         ),
         Endpoint(
@@ -419,6 +425,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             {"model": _MODEL, "insecure": _p(boolean, "allow an insecure registry")},
             aliases=_LEGACY_NAME,
             stream="progress",
+            streams_by_default=True,
             doc="Download a model from the registry.",
         ),
         Endpoint(
@@ -428,6 +435,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             {"model": _MODEL, "insecure": _p(boolean, "allow an insecure registry")},
             aliases=_LEGACY_NAME,
             stream="progress",
+            streams_by_default=True,
             doc="Upload a model to the registry.",
         ),
         Endpoint(
@@ -435,6 +443,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "POST",
             "/generate",
             {"model": _MODEL, "keep_alive": _KEEP_ALIVE},
+            streams_by_default=True,
             result="bool",
             doc="Load a model into memory; False if it does not exist.",
         ),
@@ -443,6 +452,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "POST",
             "/generate",
             {"model": _MODEL},
+            streams_by_default=True,
             result="bool",
             doc="Unload a model from memory; False if it does not exist.",
         ),
