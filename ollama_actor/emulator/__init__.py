@@ -1,18 +1,30 @@
 """A faithful, fast Ollama emulator with fault injection, for tests and benchmarks.
 
-``Emulator`` runs in a background thread of the test process; ``EmulatorProcess`` runs
-``python -m ollama_actor.emulator`` as a child. Both speak Ollama's REST API over real HTTP/1.1
-(same status codes, error texts, NDJSON framing and JSON bytes as Ollama's Go server), and offer the
-same control API::
+``Emulator`` serves from a background thread of the test process; ``EmulatorProcess`` runs
+``python -m ollama_actor.emulator`` as a child (its own CPU, and it can be killed and restarted on
+the same port). Both speak Ollama's REST API over real HTTP/1.1 with Ollama's status codes, error
+texts, NDJSON framing (one HTTP chunk per line) and Go's JSON bytes, and share one control API::
 
-    with Emulator(token_rate=20) as emu:
-        client = ollama.Client(host=emu.url)
-        emu.inject(cut(after=3), path="/api/chat")
+    with Emulator(token_rate=20) as emu:                 # or EmulatorProcess(...)
+        client = ollama.Client(host=emu.url)             # emu.base_url is url + "/api"
+        emu.inject(cut(after=3), path="/api/chat")       # next /api/chat: 3 chunks, then a cut
         ...
-        info = emu.last_request("/api/chat")
-        assert emu.wait_until_ended(info.id).outcome == "fault"
+        info = emu.last_request("/api/chat")             # waits (bounded) for one to arrive
+        ended = emu.wait_until_ended(info.id)            # outcome, closed_at, lines, bytes_sent
+        emu.requests, emu.request_count("/api/chat"), emu.wait_for_requests(3, timeout=5)
+        emu.active_streams(), emu.set_pacing(token_rate=None), emu.clear_faults()
 
-The fake model is deterministic: ``expected_reply``/``expected_tokens`` say what a request produces.
+Faults (each applies to the next ``times`` requests matching ``path``/``model``): ``cut``,
+``stall``, ``drip``, ``split``, ``coalesce``, ``error_line``, ``malformed_line``, ``invalid_utf8``,
+``long_line``, ``endless_line``, ``blank_lines``, ``status``, ``delay``, ``close_before_response``.
+
+The fake model is deterministic: ``expected_tokens(model, prompt_or_messages, options)`` gives the
+content chunks a request streams, ``expected_reply(...)`` also the thinking, tool calls,
+``done_reason`` and counts. Seeded models: llama3.2 (completion, tools), qwen3 (completion, tools,
+thinking: it thinks unless ``think`` is false), nomic-embed-text (embedding), llava (completion,
+vision); tinyllama and all-minilm can be pulled, as can anything pushed.
+
+Log times are ``time.monotonic()`` (CLOCK_MONOTONIC on Linux, shared across processes).
 """
 
 from ._base import EmulatorBase

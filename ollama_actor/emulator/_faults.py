@@ -10,13 +10,13 @@ subprocess emulator can receive them as JSON over its control endpoint.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from . import _gojson
 from ._names import Name
-from ._steps import Piece, Signal, Step, Wait
+from ._steps import Frame, Piece, Signal, Step, Wait
 
 DEFAULT_ERROR_LINE = "an error was encountered while running the model"
 _STATUS_TEXTS = {
@@ -64,7 +64,11 @@ class Fault:
 
 
 def cut(after: int = 1) -> Fault:
-    """Send ``after`` lines, then close the TCP connection abruptly (no chunked terminator)."""
+    """Send ``after`` lines, then close the TCP connection abruptly (no chunked terminator).
+
+    A reply that is not streamed is one line with a Content-Length: ``after=0`` closes before its
+    headers, ``after=1`` after the whole body.
+    """
     return Fault("cut", after=after)
 
 
@@ -138,10 +142,6 @@ def status_text(fault: Fault, model: str) -> str:
     if fault.error_text is not None:
         return fault.error_text
     return _STATUS_TEXTS.get(fault.code, "internal server error").format(model=model)
-
-
-Frame = tuple[bytes, bytes]
-"""The bytes before and after the text of one line of this response (for filler lines)."""
 
 
 def _until(steps: Iterator[Step], lines: int) -> Iterator[Step]:
@@ -259,22 +259,3 @@ class Rules:
                         self._rules.remove(rule)
                     return rule.fault
         return None
-
-
-FaultFactory = Callable[..., Fault]
-CONSTRUCTORS: dict[str, FaultFactory] = {
-    "cut": cut,
-    "stall": stall,
-    "drip": drip,
-    "split": split,
-    "coalesce": coalesce,
-    "error_line": error_line,
-    "malformed_line": malformed_line,
-    "invalid_utf8": invalid_utf8,
-    "long_line": long_line,
-    "endless_line": endless_line,
-    "blank_lines": blank_lines,
-    "status": status,
-    "delay": delay,
-    "close_before_response": close_before_response,
-}

@@ -275,6 +275,8 @@ class Pump:
         # A stall writes nothing more: ``abort`` ends it when the client leaves.
 
     def _end(self, outcome: str) -> None:
+        if self._ended:
+            return
         self._ended = True
         if self._handle is not None:
             self._handle.cancel()

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import _gojson
 from ._decode import DecodeError, MissingBody, bind, decode_json
-from ._steps import Step
+from ._steps import Frame, Step
 
 JSON = "application/json; charset=utf-8"
 NDJSON = "application/x-ndjson"
@@ -16,7 +16,6 @@ TEXT = "text/plain; charset=utf-8"
 PLAIN = "text/plain"
 """gin's 404/405 bodies use a bare ``text/plain``."""
 
-Frame = tuple[bytes, bytes]
 DEFAULT_FRAME: Frame = (b'{"status":"', b'"}\n')
 
 

@@ -21,5 +21,5 @@ class Settings:
     """Requests that may wait for a slot before new ones get 503 (``OLLAMA_MAX_QUEUE``)."""
     version: str = DEFAULT_VERSION
     """What ``/api/version`` reports."""
-    log_limit: int = 100_000
+    log_limit: int = 20_000
     """Request-log entries kept (counts go on beyond it)."""

@@ -39,3 +39,6 @@ class Signal(enum.Enum):
 
 
 Step = bytes | Piece | Wait | Signal
+
+Frame = tuple[bytes, bytes]
+"""The bytes before and after the text of one line of a response, for faults that forge lines."""
