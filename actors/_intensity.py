@@ -30,11 +30,13 @@ class RestartWindow:
             raise ValueError(msg)
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
-        self._times: deque[float] = deque()
+        self._times: deque[float] | None = None  # made at the first restart: most never restart
 
     def add(self, now: float) -> bool:
         """Record a restart at ``now`` (``time.monotonic()``); False if it is one too many."""
         times = self._times
+        if times is None:
+            times = self._times = deque()
         threshold = now - self.max_seconds
         while times and times[0] < threshold:
             times.popleft()
@@ -43,4 +45,4 @@ class RestartWindow:
 
     def __len__(self) -> int:
         """Restarts within the window as of the last `add`, that one included."""
-        return len(self._times)
+        return 0 if self._times is None else len(self._times)

@@ -248,6 +248,24 @@ def test_a_send_that_finds_the_incarnation_dead_is_held_for_the_next():
         ref.stop()
 
 
+def test_held_messages_stay_held_if_the_new_incarnation_dies_before_taking_them():
+    owner = Recorder.start()
+    registration = actors._names.register("flush", owner)
+    Address("flush").tell(1)
+    Address("flush").tell(2)
+    dead = Recorder.start()
+    dead.stop()
+    wait_exit(dead, 5)
+    registration.publish(dead)  # it ended after it started: nothing can be delivered
+    assert whereis("flush") is None
+    live = Recorder.start()
+    registration.publish(live)
+    assert Address("flush").ask("q", timeout=5) == [1, 2, "q"]
+    registration.unregister("the test is over")
+    for ref in (owner, live):
+        ref.stop()
+
+
 def test_address_proxy_reaches_the_current_incarnation():
     sup = Supervisor.start([ChildSpec("db", Recorder.start, name="db")])
     proxy = Address("db").proxy()
