@@ -12,6 +12,7 @@ waits behind a blocked read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections import deque
@@ -307,8 +308,13 @@ class Call:
                 conn.close()
         try:
             self._sink.on_end()
-        except Exception:
+        except Exception as exc:
+            # A bug in a sink must not leave its consumer waiting for an end that never comes.
             logger.exception("a stream sink raised in on_end")
+            with contextlib.suppress(Exception):
+                self._sink.on_error(
+                    OllamaError(f"internal error at the end of the response: {exc!r}")
+                )
 
     def _lost(self, exc: Exception | None) -> None:
         if self._done:

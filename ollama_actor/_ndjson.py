@@ -1,14 +1,15 @@
 """Newline-delimited JSON framing with a bound on line length.
 
 Bytes arrive in whatever pieces the network gives: a line cut across reads, many lines in one
-read, blank lines between them. `LineDecoder` turns them into decoded objects, keeps at most one
-partial line (never more than the limit plus one read), and raises as soon as a line is too long
-or is not UTF-8 JSON.
+read, blank lines between them. `LineDecoder` hands each decoded object to a callback in order,
+keeps at most one partial line (never more than the limit plus one read), and raises as soon as
+a line is too long or is not UTF-8 JSON, after the good lines before it have been handed on.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ollama_actor._errors import DecodeError, LineTooLong
@@ -30,16 +31,16 @@ class LineDecoder:
         self._partial: list[bytes] = []
         self._partial_len = 0
 
-    def feed(self, data: bytes) -> list[Any]:
-        """Return the objects completed by ``data``, in order.
+    def feed(self, data: bytes, emit: Callable[[Any], None]) -> None:
+        """Call ``emit`` with each object that ``data`` completes, in order.
 
         Raises `LineTooLong` when a line passes the limit, `DecodeError` for a line that is not
-        valid UTF-8 JSON.
+        valid UTF-8 JSON; the objects of the lines before it have been emitted.
         """
         newline = data.find(b"\n")
         if newline < 0:
             self._keep(data)
-            return []
+            return
         if self._partial:
             head = b"".join(self._partial) + data[:newline]
             self._partial.clear()
@@ -50,26 +51,25 @@ class LineDecoder:
             lines = data.split(b"\n")
         tail = lines.pop()
         limit = self._max_line
-        out = []
         for line in lines:
             if len(line) > limit:
                 raise LineTooLong(
                     f"a streamed line of {len(line)} bytes exceeds the {limit}-byte limit"
                 )
             if line and not line.isspace():
-                out.append(_decode(line))
+                emit(_decode(line))
         if tail:
             self._keep(tail)
-        return out
 
-    def finish(self) -> list[Any]:
-        """Decode a last line that had no newline before the end of the body."""
+    def finish(self, emit: Callable[[Any], None]) -> None:
+        """Emit a last line that had no newline before the end of the body."""
         if not self._partial:
-            return []
+            return
         line = b"".join(self._partial)
         self._partial.clear()
         self._partial_len = 0
-        return [] if line.isspace() else [_decode(line)]
+        if not line.isspace():
+            emit(_decode(line))
 
     def _keep(self, piece: bytes) -> None:
         self._partial_len += len(piece)

@@ -193,16 +193,14 @@ class _ChunkReader:
         if self._error_body is not None:
             self._error_body.add(data)
             return
-        for chunk in self._decoder.feed(data):
-            self._chunk(chunk)
+        self._decoder.feed(data, self._chunk)
 
     def on_end(self) -> None:
         if self._error_body is not None:
             self._sink.on_error(self._error_body.error())
             return
         try:
-            for chunk in self._decoder.finish():
-                self._chunk(chunk)
+            self._decoder.finish(self._chunk)
             self._check_complete()
         except OllamaError as exc:
             self._sink.on_error(exc)

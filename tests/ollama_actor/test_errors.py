@@ -1,0 +1,218 @@
+"""Every error path: each failure arrives as the right `OllamaError`, in bounded time."""
+
+import socket
+import time
+
+import pytest
+
+from ollama_actor import (
+    ConnectError,
+    ConnectionLost,
+    DecodeError,
+    HTTPError,
+    LineTooLong,
+    Ollama,
+    OllamaError,
+    ReadTimeout,
+    ResponseError,
+    Timeout,
+    TotalTimeout,
+)
+from ollama_actor.emulator import (
+    blank_lines,
+    close_before_response,
+    cut,
+    delay,
+    endless_line,
+    error_line,
+    expected_tokens,
+    invalid_utf8,
+    long_line,
+    malformed_line,
+    stall,
+    status,
+)
+
+PROMPT = "Why is the sky blue?"
+
+
+def stream(client, **extra):
+    return client.completion(model="llama3.2", prompt=PROMPT, stream=True, **extra)
+
+
+def generate(client, streamed):
+    """One completion, consumed whole: streamed (iterated to the end) or not."""
+    if streamed:
+        return list(stream(client))
+    return client.completion(model="llama3.2", prompt=PROMPT)
+
+
+def consume(streaming):
+    """Iterate to the end; return the chunks seen and the error raised (or None)."""
+    seen = []
+    try:
+        for chunk in streaming:
+            seen.append(chunk)
+    except OllamaError as exc:
+        return seen, exc
+    return seen, None
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_unknown_model_is_http_404_with_ollamas_text(client, streamed):
+    call = client.completion
+    with pytest.raises(HTTPError) as info:
+        list(call(model="nope", prompt="x", stream=True)) if streamed else call(
+            model="nope", prompt="x"
+        )
+    assert info.value.status == 404
+    assert info.value.error == "model 'nope' not found"
+    assert not info.value.retryable
+    assert "HTTP 404" in str(info.value)
+
+
+def test_server_side_validation_error_keeps_ollamas_text(client):
+    with pytest.raises(HTTPError) as info:
+        client.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}], think=True)
+    assert info.value.status == 400
+    assert info.value.error == '"llama3.2" does not support thinking'
+
+
+@pytest.mark.parametrize(
+    ("code", "retryable"), [(400, False), (404, False), (429, True), (500, True), (503, True)]
+)
+@pytest.mark.parametrize("streamed", [False, True])
+def test_status_before_the_stream(client, emu, code, retryable, streamed):
+    emu.inject(status(code), path="/api/generate")
+    with pytest.raises(HTTPError) as info:
+        generate(client, streamed)
+    assert info.value.status == code
+    assert info.value.retryable is retryable
+    assert info.value.error  # Ollama's JSON error text, not an empty message
+
+
+def test_queue_full_503_text(client, emu):
+    emu.inject(status(503), path="/api/chat")
+    with pytest.raises(HTTPError) as info:
+        client.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}])
+    assert info.value.error == "server busy, please try again.  maximum pending requests exceeded"
+
+
+def test_plain_text_error_bodies_are_kept(client, emu):
+    emu.inject(status(405, "405 method not allowed"), path="/api/tags")
+    with pytest.raises(HTTPError) as info:
+        client.list_models()
+    assert info.value.status == 405
+
+
+def test_error_line_mid_stream_raises_response_error_after_the_chunks(client, emu):
+    emu.inject(error_line(after=3, message="an error was encountered while running the model"))
+    seen, exc = consume(stream(client))
+    assert [c["response"] for c in seen] == expected_tokens("llama3.2", PROMPT)[:3]
+    assert isinstance(exc, ResponseError)
+    assert exc.error == "an error was encountered while running the model"
+
+
+def test_cut_stream_raises_connection_lost(client, emu):
+    emu.inject(cut(after=4))
+    seen, exc = consume(stream(client))
+    assert len(seen) == 4
+    assert isinstance(exc, ConnectionLost)
+    assert exc.retryable
+
+
+def test_close_before_response(client, emu):
+    emu.inject(close_before_response())
+    with pytest.raises(ConnectionLost, match="before responding"):
+        client.completion(model="llama3.2", prompt=PROMPT)
+
+
+def test_stalled_stream_ends_with_read_timeout_once_it_passes(emu):
+    emu.inject(stall(after=2))
+    with Ollama(emu.base_url, timeout=Timeout(connect=2, read=0.3)) as c:
+        start = time.monotonic()
+        seen, exc = consume(stream(c))
+        elapsed = time.monotonic() - start
+    assert len(seen) == 2
+    assert isinstance(exc, ReadTimeout)
+    assert isinstance(exc, TimeoutError)
+    assert 0.25 <= elapsed < 3.0
+
+
+def test_slow_first_byte_beyond_read_timeout(emu):
+    emu.inject(delay(2.0))
+    with Ollama(emu.base_url, timeout=0.3) as c, pytest.raises(ReadTimeout):
+        c.completion(model="llama3.2", prompt=PROMPT)
+
+
+def test_total_timeout_bounds_a_stream_that_never_stalls(emu):
+    emu.inject(blank_lines(after=1, count=None))  # bytes keep coming, so no read timeout
+    with Ollama(emu.base_url, timeout=Timeout(connect=2, read=5, total=0.5)) as c:
+        start = time.monotonic()
+        seen, exc = consume(stream(c))
+    assert isinstance(exc, TotalTimeout)
+    assert len(seen) == 1
+    assert time.monotonic() - start < 3.0
+
+
+def test_per_call_timeout_overrides_the_clients(client, emu):
+    emu.inject(delay(2.0))
+    with pytest.raises(ReadTimeout):
+        client.completion(model="llama3.2", prompt=PROMPT, timeout=0.3)
+
+
+def test_finite_blank_lines_are_skipped(client, emu):
+    emu.inject(blank_lines(after=2, count=5))
+    seen, exc = consume(stream(client))
+    assert exc is None
+    assert "".join(c["response"] for c in seen) == "".join(expected_tokens("llama3.2", PROMPT))
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [(malformed_line(after=2), DecodeError), (invalid_utf8(after=2), DecodeError)],
+)
+def test_bad_lines_raise_decode_error_and_are_not_retryable(client, emu, fault, error):
+    emu.inject(fault)
+    seen, exc = consume(stream(client))
+    assert len(seen) == 2
+    assert isinstance(exc, error)
+    assert not exc.retryable
+
+
+def test_line_over_the_limit(emu):
+    emu.inject(long_line(after=1, size=300_000))
+    with Ollama(emu.base_url, max_line=64 * 1024, timeout=5) as c:
+        seen, exc = consume(stream(c))
+    assert len(seen) == 1
+    assert isinstance(exc, LineTooLong)
+
+
+def test_endless_line_ends_with_line_too_long_and_the_connection_closes(emu):
+    emu.inject(endless_line(after=1))
+    with Ollama(emu.base_url, max_line=256 * 1024, timeout=5) as c:
+        _, exc = consume(stream(c))
+    assert isinstance(exc, LineTooLong)
+    info = emu.wait_until_ended(emu.last_request("/api/generate").id)
+    assert info.outcome == "client_closed"
+    assert info.bytes_sent < 64 * 1024 * 1024  # we stopped reading long before
+
+
+def test_connection_refused_is_connect_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: refused
+        with Ollama(f"http://127.0.0.1:{port}") as c:
+            with pytest.raises(ConnectError, match="cannot connect"):
+                c.version()
+            with pytest.raises(ConnectError):
+                list(c.completion(model="m", prompt="x", stream=True))
+
+
+def test_no_foreign_exception_escapes(client, emu):
+    """httpx, json and socket errors are all mapped to OllamaError subclasses."""
+    for fault in (cut(after=1), malformed_line(after=1), close_before_response(), status(500)):
+        emu.inject(fault)
+        _, exc = consume(stream(client))
+        assert isinstance(exc, OllamaError), fault
+        assert type(exc).__module__.startswith("ollama_actor"), fault
