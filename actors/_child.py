@@ -114,8 +114,8 @@ class ChildSpec:
       ``restarting=True``, it is called again with ``restarting=False`` if that restart is
       then cancelled (`terminate_child`, the supervisor stopping or giving up). So a child
       that is not restarted again always gets a last call with ``restarting=False``.
-      Exceptions it raises are logged and ignored. It must not block for long: the
-      supervisor waits for it.
+      Exceptions it raises are logged and ignored. It must not block for long (the
+      supervisor waits for it), nor wait for the supervisor (a deadlock).
 
     Raises `ValueError` or `TypeError` at once for invalid values.
     """

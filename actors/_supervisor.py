@@ -42,7 +42,7 @@ class Supervisor(SupervisorBase):
     proxy; each call blocks the supervisor, never the caller's other work, and returns
     or raises in the caller's ``future.get()``.
 
-    **Start.** `start` (see `SupervisorBase.start`) returns once every child in
+    **Start.** ``Supervisor.start(children, ...)`` returns once every child in
     ``children`` has started, in order; a failure stops those already started (reverse
     order) and raises `actors.StartChildError` in the caller.
 

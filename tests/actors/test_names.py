@@ -31,6 +31,12 @@ class Crash(Exception):
     pass
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_names():
+    yield
+    assert actors._names._names == {}, "the test left names registered"
+
+
 class Recorder(actors.Actor):
     """Keeps every message it is told; answers an ask with all it has received so far."""
 

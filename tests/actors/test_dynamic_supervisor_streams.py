@@ -1,0 +1,143 @@
+"""Supervised streams: StreamWorker under a DynamicSupervisor, with on_exit -> StreamRun.give_up.
+
+This is how the stream layer uses a supervisor: a ``transient`` worker per stream, a budget
+per stream, and an ``on_exit`` hook that ends the stream when no restart follows. Whatever
+happens, the recipient reads ``data* (restart data*)* (done | error)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors import (
+    ChildSpec,
+    DynamicSupervisor,
+    Exit,
+    Inbox,
+    Ref,
+    wait_exit,
+)
+from actors._loop import event_loop
+from actors._stream import StreamSink
+from actors._stream_worker import StreamRun, StreamWorker
+
+
+class Retryable(Exception):
+    pass
+
+
+class Fatal(Exception):
+    pass
+
+
+class ScriptedSource:
+    """A stream whose n-th attempt tells one chunk and then ends as ``outcomes[n]`` says.
+
+    ``None`` as an outcome never ends (until cancelled).
+    """
+
+    def __init__(self, outcomes: list[Any], ref: Ref | None = None, attempt: int = 0) -> None:
+        self.ref = ref or Ref()
+        self.outcomes = outcomes
+        self.attempt = attempt
+        self.sink: StreamSink | None = None
+
+    def start(self, sink: StreamSink) -> None:
+        self.sink = sink
+        event_loop().call_soon(self._run)
+
+    def _run(self) -> None:
+        assert self.sink is not None
+        self.sink.on_chunk({"attempt": self.attempt})
+        outcome = self.outcomes[min(self.attempt, len(self.outcomes) - 1)]
+        if isinstance(outcome, BaseException):
+            self.sink.on_error(outcome)
+        elif outcome is not None:
+            self.sink.on_done(outcome)
+
+    def cancel(self, reason: str = "the stream was cancelled") -> None:
+        sink, self.sink = self.sink, None
+        if sink is not None:
+            event_loop().call_soon_threadsafe(sink.on_error, RuntimeError(reason))
+
+    def again(self) -> ScriptedSource:
+        return ScriptedSource(self.outcomes, self.ref, self.attempt + 1)
+
+
+def supervise(proxy: Any, outcomes: list[Any]) -> tuple[StreamRun, Inbox]:
+    inbox = Inbox()
+    run = StreamRun(
+        ScriptedSource(outcomes), inbox, retryable=lambda exc: isinstance(exc, Retryable)
+    )
+
+    def on_exit(exit: Exit, restarting: bool) -> None:
+        if not restarting:
+            run.give_up(exit.exception)
+
+    spec = ChildSpec(
+        run.ref,
+        lambda: StreamWorker.start(run=run),
+        restart="transient",
+        max_restarts=3,
+        max_seconds=5.0,
+        on_exit=on_exit,
+    )
+    proxy.start_child(spec).get(timeout=5)
+    return run, inbox
+
+
+def messages(run: StreamRun, inbox: Inbox) -> list[Any]:
+    """The recipient's messages up to the terminal one; checks that nothing follows it."""
+    received = []
+    while True:
+        ref, message = inbox.receive(timeout=5)
+        assert ref == run.ref
+        received.append(message)
+        if message[0] in ("done", "error"):
+            return received
+
+
+@pytest.fixture
+def proxy() -> Any:
+    sup = DynamicSupervisor.start(max_restarts=None)
+    yield sup.proxy()
+    sup.stop(timeout=5)
+
+
+def test_retries_then_done(proxy):
+    run, inbox = supervise(proxy, [Retryable("1"), Retryable("2"), {"response": "ok"}])
+    received = messages(run, inbox)
+    assert [m[0] for m in received] == ["data", "restart", "data", "restart", "data", "done"]
+    assert [m[1]["attempt"] for m in received if m[0] == "restart"] == [1, 2]
+    assert run.result(timeout=5) == {"response": "ok"}
+    assert proxy.which_children().get(timeout=5) == []
+    assert inbox.drain() == []
+
+
+def test_budget_spent_ends_with_the_last_error(proxy):
+    run, inbox = supervise(proxy, [Retryable("again")])
+    received = messages(run, inbox)
+    kinds = [m[0] for m in received]
+    assert kinds == ["data", *["restart", "data"] * 3, "error"]
+    assert str(received[-1][1]) == "again"
+    assert proxy.which_children().get(timeout=5) == []
+    assert inbox.drain() == []
+
+
+def test_a_fatal_error_ends_at_once(proxy):
+    run, inbox = supervise(proxy, [Fatal("no")])
+    assert [m[0] for m in messages(run, inbox)] == ["data", "error"]
+    proxy.which_children().get(timeout=5)
+    assert inbox.drain() == []
+
+
+def test_terminating_a_running_stream_ends_it_once(proxy):
+    run, inbox = supervise(proxy, [None])
+    worker = run.worker
+    assert worker is not None
+    proxy.terminate_child(worker).get(timeout=5)
+    assert wait_exit(worker, 5) is Exit.SHUTDOWN
+    assert [m[0] for m in messages(run, inbox)] == ["data", "error"]
+    assert inbox.drain() == []
