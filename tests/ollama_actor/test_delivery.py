@@ -1,0 +1,227 @@
+"""Streams delivered to actors: StreamWorker, send_to, stream=recipient, cancel, dead recipients."""
+
+import os
+import threading
+import time
+
+import pykka
+import pytest
+
+from actors import Actor, Inbox
+from actors._stream_worker import StreamWorker
+from ollama_actor import Ollama, RecipientDead, ResponseError, StreamCancelled, StreamHandle
+from ollama_actor.emulator import error_line, expected_tokens, stall
+
+from .protocol import assert_nothing_more, assert_protocol, messages_of
+
+PROMPT = "Why is the sky blue?"
+TOKENS = expected_tokens("llama3.2", PROMPT)
+
+
+def completion(client, stream=True, **extra):
+    return client.completion(model="llama3.2", prompt=PROMPT, stream=stream, **extra)
+
+
+class Collector(pykka.ThreadingActor):
+    """A plain Pykka actor that keeps what it is told."""
+
+    def __init__(self):
+        super().__init__()
+        self.got = []
+        self.ended = threading.Event()
+
+    def on_receive(self, message):
+        self.got.append(message)
+        if message[1][0] in ("done", "error"):
+            self.ended.set()
+
+
+def test_worker_send_to_tells_each_chunk_then_done_and_returns_the_response(client):
+    inbox = Inbox()
+    streaming = completion(client)
+    worker = StreamWorker.start(streaming)
+    future = worker.proxy().send_to(inbox)
+    response = future.get(timeout=10)
+    messages = messages_of(inbox, streaming.ref)
+    assert_protocol(messages)
+    assert [m[1]["response"] for m in messages[:-2]] == TOKENS
+    assert messages[-2][1]["done"] is True
+    assert messages[-1] == ("done", response)
+    assert response["response"] == "".join(TOKENS)
+    assert pykka.ActorRegistry.get_by_urn(worker.actor_urn) is None or not worker.is_alive()
+    worker.actor_stopped.wait(5)
+    assert not worker.is_alive()  # the worker stops itself when the stream ends
+
+
+def test_streaming_send_to_in_the_calling_thread(client):
+    inbox = Inbox()
+    streaming = completion(client)
+    response = streaming.send_to(inbox)
+    messages = messages_of(inbox, streaming.ref)
+    assert_protocol(messages)
+    assert messages[-1] == ("done", response)
+    assert_nothing_more(inbox, streaming.ref)
+
+
+def test_stream_to_a_plain_pykka_actor(client):
+    collector = Collector.start()
+    try:
+        handle = completion(client, stream=collector)
+        assert isinstance(handle, StreamHandle)
+        response = handle.result(timeout=10)
+        assert collector.proxy().ended.get().wait(5)
+        got = collector.proxy().got.get()
+        assert all(ref == handle.ref for ref, _ in got)
+        assert_protocol([m for _, m in got])
+        assert got[-1][1] == ("done", response)
+    finally:
+        collector.stop()
+
+
+def test_stream_to_anything_with_tell(client):
+    got = []
+    done = threading.Event()
+
+    class Sink:
+        def tell(self, message):
+            got.append(message)
+            if message[1][0] in ("done", "error"):
+                done.set()
+
+    handle = completion(client, stream=Sink())
+    assert done.wait(10)
+    assert_protocol([m for _, m in got])
+    assert handle.result(timeout=1)["response"] == "".join(TOKENS)
+
+
+def test_two_streams_interleaved_into_one_inbox_are_received_selectively(client, emu):
+    emu.set_pacing(token_rate=200.0)
+    inbox = Inbox()
+    first = completion(client, stream=inbox)
+    second = client.completion(model="llama3.2", prompt="Something else", stream=inbox)
+    assert first.ref != second.ref
+    # Read the second stream first; the first stream's messages stay queued, in order.
+    second_messages = messages_of(inbox, second.ref)
+    first_messages = messages_of(inbox, first.ref)
+    assert_protocol(first_messages)
+    assert_protocol(second_messages)
+    assert [m[1]["response"] for m in first_messages[:-2]] == TOKENS
+    expected_second = expected_tokens("llama3.2", "Something else")
+    assert [m[1]["response"] for m in second_messages[:-2]] == expected_second
+
+
+def test_error_line_mid_stream_is_an_error_message_never_data(client, emu):
+    emu.inject(error_line(after=2, message="an error was encountered while running the model"))
+    inbox = Inbox()
+    handle = completion(client, stream=inbox)
+    messages = messages_of(inbox, handle.ref)
+    assert_protocol(messages)
+    assert [kind for kind, _ in messages] == ["data", "data", "error"]
+    assert isinstance(messages[-1][1], ResponseError)
+    with pytest.raises(ResponseError):
+        handle.result(timeout=5)
+    assert_nothing_more(inbox, handle.ref)
+
+
+def started_stalled(client, emu, inbox, after=2):
+    """A stream that stalls after ``after`` chunks, with those chunks already received."""
+    emu.inject(stall(after=after))
+    handle = completion(client, stream=inbox)
+    for _ in range(after):
+        ref, (kind, _) = inbox.receive(timeout=5)
+        assert (ref, kind) == (handle.ref, "data")
+    return handle, emu.last_request("/api/generate")
+
+
+@pytest.mark.parametrize("how", ["handle", "worker_stop", "worker_cancel"])
+def test_cancel_a_stalled_stream_closes_it_within_100_ms(client, emu, how):
+    inbox = Inbox()
+    handle, request = started_stalled(client, emu, inbox)
+    worker = handle.worker
+    started = time.monotonic()
+    if how == "handle":
+        handle.cancel()
+    elif how == "worker_stop":
+        worker.stop(block=False)
+    else:
+        worker.proxy().cancel()
+    info = emu.wait_until_ended(request.id)
+    assert info.outcome == "client_closed"
+    assert info.closed_at - started < 0.1
+    ref, (kind, error) = inbox.receive(timeout=5)
+    assert (ref, kind) == (handle.ref, "error")
+    assert isinstance(error, StreamCancelled)
+    assert_nothing_more(inbox, handle.ref)
+    with pytest.raises(StreamCancelled):
+        handle.result(timeout=1)
+    assert worker.actor_stopped.wait(5)
+
+
+@pytest.mark.parametrize("kind", ["actors", "pykka"])
+def test_a_dead_recipient_ends_a_stalled_stream_within_a_second(client, emu, kind):
+    class Recipient(Actor if kind == "actors" else pykka.ThreadingActor):
+        def on_receive(self, message):
+            pass
+
+    recipient = Recipient.start()
+    emu.inject(stall(after=1))
+    handle = completion(client, stream=recipient)
+    request = emu.last_request("/api/generate")
+    emu.wait_for_requests(1, path="/api/generate")
+    time.sleep(0.1)  # let the first chunk be told
+    stopped = time.monotonic()
+    recipient.stop()
+    info = emu.wait_until_ended(request.id, timeout=5)
+    assert info.outcome == "client_closed"
+    assert info.closed_at - stopped < 1.0
+    with pytest.raises((StreamCancelled, RecipientDead)):
+        handle.result(timeout=5)
+    assert handle.worker.actor_stopped.wait(5)
+
+
+def test_a_recipient_that_dies_while_data_flows(client, emu):
+    emu.set_pacing(token_rate=100.0)
+    recipient = Collector.start()
+    handle = client.completion(
+        model="llama3.2", prompt=PROMPT, stream=recipient, options={"num_predict": 1000}
+    )
+    while len(recipient.proxy().got.get()) < 3:
+        time.sleep(0.01)
+    recipient.stop()
+    with pytest.raises((RecipientDead, StreamCancelled)):
+        handle.result(timeout=5)
+    info = emu.wait_until_ended(emu.last_request("/api/generate").id)
+    assert info.outcome == "client_closed"
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_nothing_is_left_behind_after_hundreds_of_streams(emu):
+    inbox = Inbox()
+    with Ollama(emu.base_url, timeout=10) as warmup:  # start the loop thread and the pools
+        completion(warmup, stream=inbox).result(timeout=10)
+    inbox.drain()
+    threads, fds = threading.active_count(), open_fds()
+    with Ollama(emu.base_url, timeout=10) as client:
+        handles = [completion(client, stream=inbox) for _ in range(200)]
+        for handle in handles:
+            handle.result(timeout=30)
+        for _ in range(50):
+            list(completion(client))
+        for _ in range(50):
+            completion(client).send_to(inbox)
+        emu.inject(stall(after=1), times=50)
+        stalled = [completion(client, stream=inbox) for _ in range(50)]
+        for handle in stalled:
+            handle.cancel()
+        for handle in stalled:
+            with pytest.raises(StreamCancelled):
+                handle.result(timeout=10)
+    deadline = time.monotonic() + 5
+    while (open_fds() > fds or threading.active_count() > threads) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert threading.active_count() == threads
+    assert open_fds() <= fds
+    assert not [r for r in pykka.ActorRegistry.get_all() if r.actor_class is StreamWorker]
