@@ -64,6 +64,10 @@ class ActorBase(pykka.Actor):
             self.on_start()
         except BaseException:
             self._handle_failure(*sys.exc_info())
+        else:
+            mailbox = self.actor_inbox
+            assert isinstance(mailbox, Mailbox)
+            mailbox.started = True
 
     def _run_on_failure(self, exc_info: OptExcInfo) -> None:
         try:

@@ -32,7 +32,7 @@ class Mailbox(abc.ABC):
     (exit reason recorded, monitors told, waiters woken).
     """
 
-    __slots__ = ("_done", "_ended", "_label", "_monitors", "_reason", "_state_lock")
+    __slots__ = ("_done", "_ended", "_label", "_monitors", "_reason", "_state_lock", "started")
 
     on_loop: ClassVar[bool] = False
     """Whether the actor runs on the shared loop thread (and so ends only there)."""
@@ -44,6 +44,8 @@ class Mailbox(abc.ABC):
         self._done = False
         self._monitors: dict[Monitor, None] | None = {}  # None once the end is announced
         self._ended: threading.Event | None = None  # created by the first waiter
+        self.started = False
+        """Set by the actor's runtime once ``on_start`` has returned (not raised)."""
 
     @abc.abstractmethod
     def put(self, envelope: Envelope[Any], /) -> None:

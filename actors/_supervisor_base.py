@@ -23,6 +23,7 @@ from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
 from actors._loop import call_on_loop, event_loop
+from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
 from actors._names import NameTaken, Registration, register
 from actors._ref import Ref
@@ -234,14 +235,13 @@ class SupervisorBase(Actor):
                 child.registration = register(spec.name, self.actor_ref)
             except NameTaken as exc:
                 raise StartChildError(spec.id, exc) from None
-        ref = _start(spec)
+        ref, child.monitor = _start(spec, self.actor_ref)
+        self._watched[child.monitor] = child
         child.ref = ref
         child.urn = ref.actor_urn
         child.state = "running"
         child.wake = None
         child.promised = None
-        child.monitor = monitor(ref, self.actor_ref)
-        self._watched[child.monitor] = child
         if child.registration is not None:
             child.registration.publish(ref)
         return ref
@@ -344,16 +344,28 @@ class SupervisorBase(Actor):
 
 
 def _ready(ref: ActorRef[Any]) -> Exit | None:
-    """Wait until ``ref`` has finished ``on_start``: None if it runs, else how it ended."""
+    """Wait until ``ref`` has finished ``on_start``: None if it did, else how it ended.
+
+    An `actors.Actor` or `actors.LoopActor` that ends right after its ``on_start`` returned
+    (before it could answer) has started: its end is an ordinary exit, for its monitors. A
+    plain Pykka actor that ends before answering counts as failed to start.
+    """
     try:
         ref.ask(_READY)
     except ActorDeadError:
-        return wait_exit(ref, None)
+        ended = wait_exit(ref, None)
+        inbox = ref.actor_inbox
+        return None if isinstance(inbox, Mailbox) and inbox.started else ended
     return None
 
 
-def _start(spec: ChildSpec) -> ActorRef[Any]:
-    """Start one incarnation of ``spec`` and wait for its ``on_start``; or `StartChildError`."""
+def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]:
+    """Start one incarnation of ``spec``, monitored by ``watcher``, and wait for its
+    ``on_start``; the incarnation and the monitor, or `StartChildError`.
+
+    The monitor is made before the wait, so that an incarnation that ends right after
+    ``on_start`` has its DOWN queued by the time it has ended.
+    """
     try:
         ref = spec.start()
     except Exception as exc:
@@ -361,13 +373,15 @@ def _start(spec: ChildSpec) -> ActorRef[Any]:
     if not isinstance(ref, ActorRef):
         cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
         raise StartChildError(spec.id, cause)
+    watch = monitor(ref, watcher)
     ended = _ready(ref)
-    if ended is not None:
-        if ended.exception is not None:
-            raise StartChildError(spec.id, ended.exception) from ended.exception
-        cause = RuntimeError(f"{ref} ended with {ended!r} before it finished starting")
-        raise StartChildError(spec.id, cause)
-    return ref
+    if ended is None:
+        return ref, watch
+    demonitor(watch)  # a DOWN already told is ignored: its monitor is not watched
+    if ended.exception is not None:
+        raise StartChildError(spec.id, ended.exception) from ended.exception
+    cause = RuntimeError(f"{ref} ended with {ended!r} before it finished starting")
+    raise StartChildError(spec.id, cause)
 
 
 def _tell_later(delay: float, ref: ActorRef[Any], message: Any) -> None:

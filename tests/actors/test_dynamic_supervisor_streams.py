@@ -112,6 +112,8 @@ def test_retries_then_done(proxy):
     assert [m[0] for m in received] == ["data", "restart", "data", "restart", "data", "done"]
     assert [m[1]["attempt"] for m in received if m[0] == "restart"] == [1, 2]
     assert run.result(timeout=5) == {"response": "ok"}
+    assert run.worker is not None
+    wait_exit(run.worker, 5)  # it stops itself after telling "done"
     assert proxy.which_children().get(timeout=5) == []
     assert inbox.drain() == []
 
@@ -129,7 +131,9 @@ def test_budget_spent_ends_with_the_last_error(proxy):
 def test_a_fatal_error_ends_at_once(proxy):
     run, inbox = supervise(proxy, [Fatal("no")])
     assert [m[0] for m in messages(run, inbox)] == ["data", "error"]
-    proxy.which_children().get(timeout=5)
+    assert run.worker is not None
+    wait_exit(run.worker, 5)
+    assert proxy.which_children().get(timeout=5) == []
     assert inbox.drain() == []
 
 

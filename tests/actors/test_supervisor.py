@@ -206,8 +206,21 @@ def test_a_start_failure_in_the_middle_stops_the_started_ones_and_raises(events,
     assert pykka.ActorRegistry.get_all() == []
 
 
-def test_a_child_ending_normally_in_on_start_is_a_start_failure(events):
+def test_a_child_that_ends_right_after_on_start_has_started(events):
     class Quits(actors.Actor):
+        def on_start(self) -> None:
+            self.stop()
+
+    sup = Supervisor.start([ChildSpec("q", Quits.start, restart="transient")])
+    ref = children(sup.proxy())["q"]  # None, unless it answered before its stop came
+    if ref is not None:
+        assert wait_exit(ref, 5) is Exit.NORMAL
+    assert children(sup.proxy()) == {"q": None}
+    sup.stop(timeout=5)
+
+
+def test_a_plain_pykka_child_that_ends_before_answering_failed_to_start():
+    class Quits(pykka.ThreadingActor):
         def on_start(self) -> None:
             self.stop()
 
