@@ -143,6 +143,8 @@ class EmulatorProcess(EmulatorBase):
         result = json.loads(data) if data else {}
         if status == 408:
             raise TimeoutError(result["error"])
+        if status == 404 and path == "requests/ended":
+            raise KeyError((query or {}).get("id"))
         if status != 200:
             raise RuntimeError(f"control request {method} {path} failed: {status} {result}")
         return status, result

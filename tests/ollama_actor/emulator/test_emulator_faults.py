@@ -294,3 +294,8 @@ def test_disconnect_is_noticed_at_once_and_generation_stops() -> None:
     assert ended.closed_at is not None
     assert 0 <= ended.closed_at - closed < 0.1
     assert ended.lines < 6
+
+
+def test_unknown_request_id(ollama_emulator: Emulator) -> None:
+    with pytest.raises(KeyError):
+        ollama_emulator.wait_until_ended(12345, timeout=0.1)

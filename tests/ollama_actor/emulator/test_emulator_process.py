@@ -126,3 +126,8 @@ def test_kill_and_restart_on_the_same_port() -> None:
             assert exchange(port, "GET", "/").body == b"Ollama is running"
         finally:
             restarted.stop()
+
+
+def test_unknown_request_id(ollama_emulator_process: EmulatorProcess) -> None:
+    with pytest.raises(KeyError):
+        ollama_emulator_process.wait_until_ended(12345, timeout=0.1)
