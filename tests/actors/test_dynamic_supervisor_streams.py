@@ -7,6 +7,7 @@ happens, the recipient reads ``data* (restart data*)* (done | error)``.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -66,8 +67,10 @@ class ScriptedSource:
         return ScriptedSource(self.outcomes, self.ref, self.attempt + 1)
 
 
-def supervise(proxy: Any, outcomes: list[Any]) -> tuple[StreamRun, Inbox]:
+def supervise(proxy: Any, outcomes: list[Any]) -> tuple[StreamRun, Inbox, threading.Event]:
+    """Run a stream under the supervisor; also an event set once no restart will follow."""
     inbox = Inbox()
+    over = threading.Event()
     run = StreamRun(
         ScriptedSource(outcomes), inbox, retryable=lambda exc: isinstance(exc, Retryable)
     )
@@ -75,6 +78,7 @@ def supervise(proxy: Any, outcomes: list[Any]) -> tuple[StreamRun, Inbox]:
     def on_exit(exit: Exit, restarting: bool) -> None:
         if not restarting:
             run.give_up(exit.exception)
+            over.set()
 
     spec = ChildSpec(
         run.ref,
@@ -85,7 +89,7 @@ def supervise(proxy: Any, outcomes: list[Any]) -> tuple[StreamRun, Inbox]:
         on_exit=on_exit,
     )
     proxy.start_child(spec).get(timeout=5)
-    return run, inbox
+    return run, inbox, over
 
 
 def messages(run: StreamRun, inbox: Inbox) -> list[Any]:
@@ -107,41 +111,41 @@ def proxy() -> Any:
 
 
 def test_retries_then_done(proxy):
-    run, inbox = supervise(proxy, [Retryable("1"), Retryable("2"), {"response": "ok"}])
+    run, inbox, over = supervise(proxy, [Retryable("1"), Retryable("2"), {"response": "ok"}])
     received = messages(run, inbox)
     assert [m[0] for m in received] == ["data", "restart", "data", "restart", "data", "done"]
     assert [m[1]["attempt"] for m in received if m[0] == "restart"] == [1, 2]
     assert run.result(timeout=5) == {"response": "ok"}
-    assert run.worker is not None
-    wait_exit(run.worker, 5)  # it stops itself after telling "done"
+    assert over.wait(5)  # the worker stopped itself after telling "done"
     assert proxy.which_children().get(timeout=5) == []
     assert inbox.drain() == []
 
 
 def test_budget_spent_ends_with_the_last_error(proxy):
-    run, inbox = supervise(proxy, [Retryable("again")])
+    run, inbox, over = supervise(proxy, [Retryable("again")])
     received = messages(run, inbox)
     kinds = [m[0] for m in received]
     assert kinds == ["data", *["restart", "data"] * 3, "error"]
     assert str(received[-1][1]) == "again"
+    assert over.wait(5)
     assert proxy.which_children().get(timeout=5) == []
     assert inbox.drain() == []
 
 
 def test_a_fatal_error_ends_at_once(proxy):
-    run, inbox = supervise(proxy, [Fatal("no")])
+    run, inbox, over = supervise(proxy, [Fatal("no")])
     assert [m[0] for m in messages(run, inbox)] == ["data", "error"]
-    assert run.worker is not None
-    wait_exit(run.worker, 5)
+    assert over.wait(5)
     assert proxy.which_children().get(timeout=5) == []
     assert inbox.drain() == []
 
 
 def test_terminating_a_running_stream_ends_it_once(proxy):
-    run, inbox = supervise(proxy, [None])
+    run, inbox, over = supervise(proxy, [None])
     worker = run.worker
     assert worker is not None
     proxy.terminate_child(worker).get(timeout=5)
+    assert over.is_set()  # the hook ran before terminate_child returned
     assert wait_exit(worker, 5) is Exit.SHUTDOWN
     assert [m[0] for m in messages(run, inbox)] == ["data", "error"]
     assert inbox.drain() == []
