@@ -298,7 +298,7 @@ class Address:
             raise TypeError(f"an address name must be a str, not {name!r}")
         self.name = name
 
-    def tell(self, message: Any, /) -> None:
+    def tell(self, message: Any) -> None:
         """Send ``message`` without waiting for a reply; any thread; never blocks.
 
         Raises `NoSuchName` when no incarnation will come, `AddressBufferFull` when the

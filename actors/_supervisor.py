@@ -43,8 +43,12 @@ class Supervisor(SupervisorBase):
     or raises in the caller's ``future.get()``.
 
     **Start.** ``Supervisor.start(children, ...)`` returns once every child in
-    ``children`` has started, in order; a failure stops those already started (reverse
-    order) and raises `actors.StartChildError` in the caller.
+    ``children`` has started, in order. A child has started once its ``on_start`` has
+    returned; it failed to start if its ``start`` raised or returned no `ActorRef`, or its
+    ``on_start`` raised (for a plain Pykka actor: if it ended before answering). A failure
+    stops those already started (reverse order) and raises `actors.StartChildError` in the
+    caller. An incarnation that ends right after ``on_start`` has started: its end is an
+    ordinary exit. The same holds for every later start (``start_child``, restarts).
 
     **Exits.** The supervisor monitors each incarnation (`actors.monitor`), so it learns of
     an exit once the child has fully ended, with its `actors.Exit`. ``permanent`` children
