@@ -20,6 +20,8 @@ from actors._names import (
     whereis,
 )
 from actors._ref import Ref
+from actors._stream import Delivery, StreamSink, StreamSource
+from actors._stream_worker import StreamRun, StreamWorker
 from actors._supervisor import Supervisor
 from actors._supervisor_errors import (
     ChildAlreadyPresent,
@@ -47,6 +49,7 @@ __all__ = [
     "ChildRunning",
     "ChildSpec",
     "Deferred",
+    "Delivery",
     "Down",
     "DynamicSupervisor",
     "Exit",
@@ -61,6 +64,10 @@ __all__ = [
     "Ref",
     "ShutdownTimeout",
     "StartChildError",
+    "StreamRun",
+    "StreamSink",
+    "StreamSource",
+    "StreamWorker",
     "Supervisor",
     "SupervisorError",
     "demonitor",

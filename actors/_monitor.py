@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from pykka import ActorRef
 
@@ -21,6 +21,7 @@ SWEEP_INTERVAL = 0.05
 """Seconds between two checks of the plain Pykka actors that are monitored."""
 
 
+@runtime_checkable
 class Recipient(Protocol):
     """Anything that takes messages: a Pykka `ActorRef`, an `actors.Inbox`, ...
 

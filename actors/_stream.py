@@ -15,22 +15,16 @@ It guarantees one terminal message per ref and nothing after it.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import pykka
 
+from actors._monitor import Recipient
 from actors._ref import Ref
 
 __all__ = ["Delivery", "Recipient", "StreamSink", "StreamSource"]
 
 logger = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class Recipient(Protocol):
-    """Anything messages can be told to: a Pykka `ActorRef`, an `Inbox`, an `Address`."""
-
-    def tell(self, message: Any) -> None: ...
 
 
 class StreamSink(Protocol):

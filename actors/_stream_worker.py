@@ -60,7 +60,7 @@ class StreamRun:
         """The current worker incarnation."""
         self._first: StreamSource | None = source
         self._source = source
-        self._cancelled = False
+        self._cancelled: str | None = None
         self._done = threading.Event()
         self._result: Any = None
         self._error: BaseException | None = None
@@ -73,7 +73,7 @@ class StreamRun:
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled
+        return self._cancelled is not None
 
     def next_source(self) -> StreamSource:
         """The source for the attempt that starts now; tells the recipient of a restart."""
@@ -83,17 +83,20 @@ class StreamRun:
         self.attempt += 1
         error = self.last_error
         assert error is not None, "a restart follows a failure"
-        self.delivery.on_restart(self.attempt, error)
         self._source = self._source.again()
+        if self._cancelled is not None:  # cancelled while the restart was pending
+            self._source.cancel(self._cancelled)
+        else:
+            self.delivery.on_restart(self.attempt, error)
         return self._source
 
     def may_retry(self, exc: BaseException) -> bool:
         """Whether ``exc`` should end this attempt with a restart rather than the stream."""
-        return not self._cancelled and not self.done and self.retryable(exc)
+        return self._cancelled is None and not self.done and self.retryable(exc)
 
     def cancel(self, reason: str = "the stream was cancelled") -> None:
         """End the stream from any thread; the recipient hears ``("error", <cancelled>)``."""
-        self._cancelled = True
+        self._cancelled = reason
         self._source.cancel(reason)
 
     def add_reply(self, reply: Deferred[Any]) -> None:

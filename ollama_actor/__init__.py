@@ -23,7 +23,7 @@ from ollama_actor._errors import (
     TransportError,
     ValidationError,
 )
-from ollama_actor._handle import StreamHandle
+from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
 from ollama_actor._host import parse_host
 from ollama_actor._streaming import Streaming
 from ollama_actor._timeout import Timeout
@@ -42,6 +42,7 @@ __all__ = [
     "RecipientDead",
     "RequestTimeout",
     "ResponseError",
+    "RetryPolicy",
     "StreamCancelled",
     "StreamHandle",
     "Streaming",
@@ -50,5 +51,6 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "blob_digest",
+    "default_supervisor",
     "parse_host",
 ]

@@ -19,11 +19,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, overload
 
 import httpx
+from pykka import ActorRef
 
-from actors._stream import Recipient
+from actors._monitor import Recipient
 from ollama_actor._engine import Engine, Origin, Request
 from ollama_actor._errors import HTTPError, ValidationError
-from ollama_actor._handle import StreamHandle, stream_to
+from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle, stream_to
 from ollama_actor._host import parse_host
 from ollama_actor._http11 import encode_request
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
@@ -142,13 +143,25 @@ class Ollama:
     ) -> Streaming: ...
     @overload
     def completion(
-        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+        self,
+        *,
+        stream: Recipient,
+        timeout: TimeoutLike = ...,
+        supervisor: ActorRef[Any] | None = ...,
+        retry: RetryPolicy = ...,
+        **params: Any,
     ) -> StreamHandle: ...
     def completion(
-        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self,
+        *,
+        stream: bool | Recipient = False,
+        timeout: TimeoutLike = _UNSET,
+        supervisor: ActorRef[Any] | None = None,
+        retry: RetryPolicy | None = None,
+        **params: Any,
     ) -> Any:
         """Generate a completion (``POST /api/generate``); parameters as Ollama's fields."""
-        return self._call("completion", params, stream, timeout)
+        return self._call("completion", params, stream, timeout, supervisor=supervisor, retry=retry)
 
     @overload
     def chat(
@@ -160,13 +173,25 @@ class Ollama:
     ) -> Streaming: ...
     @overload
     def chat(
-        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+        self,
+        *,
+        stream: Recipient,
+        timeout: TimeoutLike = ...,
+        supervisor: ActorRef[Any] | None = ...,
+        retry: RetryPolicy = ...,
+        **params: Any,
     ) -> StreamHandle: ...
     def chat(
-        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self,
+        *,
+        stream: bool | Recipient = False,
+        timeout: TimeoutLike = _UNSET,
+        supervisor: ActorRef[Any] | None = None,
+        retry: RetryPolicy | None = None,
+        **params: Any,
     ) -> Any:
         """Generate the next chat message (``POST /api/chat``)."""
-        return self._call("chat", params, stream, timeout)
+        return self._call("chat", params, stream, timeout, supervisor=supervisor, retry=retry)
 
     @overload
     def create_model(
@@ -178,13 +203,27 @@ class Ollama:
     ) -> Streaming: ...
     @overload
     def create_model(
-        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+        self,
+        *,
+        stream: Recipient,
+        timeout: TimeoutLike = ...,
+        supervisor: ActorRef[Any] | None = ...,
+        retry: RetryPolicy = ...,
+        **params: Any,
     ) -> StreamHandle: ...
     def create_model(
-        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self,
+        *,
+        stream: bool | Recipient = False,
+        timeout: TimeoutLike = _UNSET,
+        supervisor: ActorRef[Any] | None = None,
+        retry: RetryPolicy | None = None,
+        **params: Any,
     ) -> Any:
         """Create a model (``POST /api/create``); a stream reports progress."""
-        return self._call("create_model", params, stream, timeout)
+        return self._call(
+            "create_model", params, stream, timeout, supervisor=supervisor, retry=retry
+        )
 
     @overload
     def pull_model(
@@ -196,13 +235,25 @@ class Ollama:
     ) -> Streaming: ...
     @overload
     def pull_model(
-        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+        self,
+        *,
+        stream: Recipient,
+        timeout: TimeoutLike = ...,
+        supervisor: ActorRef[Any] | None = ...,
+        retry: RetryPolicy = ...,
+        **params: Any,
     ) -> StreamHandle: ...
     def pull_model(
-        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self,
+        *,
+        stream: bool | Recipient = False,
+        timeout: TimeoutLike = _UNSET,
+        supervisor: ActorRef[Any] | None = None,
+        retry: RetryPolicy | None = None,
+        **params: Any,
     ) -> Any:
         """Download a model (``POST /api/pull``); a stream reports progress."""
-        return self._call("pull_model", params, stream, timeout)
+        return self._call("pull_model", params, stream, timeout, supervisor=supervisor, retry=retry)
 
     @overload
     def push_model(
@@ -214,13 +265,25 @@ class Ollama:
     ) -> Streaming: ...
     @overload
     def push_model(
-        self, *, stream: Recipient, timeout: TimeoutLike = ..., **params: Any
+        self,
+        *,
+        stream: Recipient,
+        timeout: TimeoutLike = ...,
+        supervisor: ActorRef[Any] | None = ...,
+        retry: RetryPolicy = ...,
+        **params: Any,
     ) -> StreamHandle: ...
     def push_model(
-        self, *, stream: bool | Recipient = False, timeout: TimeoutLike = _UNSET, **params: Any
+        self,
+        *,
+        stream: bool | Recipient = False,
+        timeout: TimeoutLike = _UNSET,
+        supervisor: ActorRef[Any] | None = None,
+        retry: RetryPolicy | None = None,
+        **params: Any,
     ) -> Any:
         """Upload a model (``POST /api/push``); a stream reports progress."""
-        return self._call("push_model", params, stream, timeout)
+        return self._call("push_model", params, stream, timeout, supervisor=supervisor, retry=retry)
 
     def embed(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
         """Embed a text or a list of texts (``POST /api/embed``)."""
@@ -282,10 +345,23 @@ class Ollama:
 
     # -- the one request path -----------------------------------------------------------------
 
-    def _call(self, name: str, params: Mapping[str, Any], stream: Any, timeout: Any) -> Any:
+    def _call(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        stream: Any,
+        timeout: Any,
+        *,
+        supervisor: ActorRef[Any] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
         endpoint = ENDPOINTS[name]
         body = validate(endpoint, params)
         bounds = self._timeout(name, timeout)
+        if not isinstance(stream, Recipient) or isinstance(stream, bool):
+            for given, value in (("supervisor", supervisor), ("retry", retry)):
+                if value is not None:
+                    raise ValidationError(name, given, "applies only with stream=recipient")
         if stream is False:
             if endpoint.streams_by_default:
                 body["stream"] = False
@@ -302,7 +378,11 @@ class Ollama:
         if stream is True:
             return streaming
         if isinstance(stream, Recipient):
-            return stream_to(streaming, stream)
+            if supervisor is not None and not isinstance(supervisor, ActorRef):
+                raise ValidationError(name, "supervisor", "must be a supervisor's ActorRef")
+            if retry is not None and not isinstance(retry, RetryPolicy):
+                raise ValidationError(name, "retry", "must be a RetryPolicy")
+            return stream_to(streaming, stream, supervisor=supervisor, retry=retry or DEFAULT_RETRY)
         raise ValidationError(name, "stream", "must be True, False or a recipient with .tell()")
 
     def _fetch(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Any:

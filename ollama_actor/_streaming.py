@@ -17,7 +17,7 @@ from typing import Any
 
 import pykka
 
-from actors._loop import in_loop_thread
+from actors._loop import call_on_loop, in_loop_thread
 from actors._ref import Ref
 from actors._stream import Delivery, Recipient, StreamSink
 from ollama_actor._accumulate import Accumulator, Kind
@@ -28,6 +28,7 @@ from ollama_actor._errors import (
     ProtocolError,
     RecipientDead,
     ResponseError,
+    StreamCancelled,
 )
 from ollama_actor._ndjson import LineDecoder
 from ollama_actor._response import ErrorBody, wait_or_cancel
@@ -85,6 +86,9 @@ class Streaming:
         if self._started:
             raise OllamaError(f"{self!r} was already started; use .again() for a fresh run")
         self._started = True
+        if self._cancelled is not None:  # cancelled before it began: nothing is sent
+            call_on_loop(sink.on_error, StreamCancelled(self._cancelled))
+            return
         reader = _ChunkReader(self, sink)
         self._call = call = self._engine.start(self._request, reader)
         if self._cancelled is not None:

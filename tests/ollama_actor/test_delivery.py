@@ -9,7 +9,14 @@ import pytest
 
 from actors import Actor, Inbox
 from actors._stream_worker import StreamWorker
-from ollama_actor import Ollama, RecipientDead, ResponseError, StreamCancelled, StreamHandle
+from ollama_actor import (
+    Ollama,
+    RecipientDead,
+    ResponseError,
+    RetryPolicy,
+    StreamCancelled,
+    StreamHandle,
+)
 from ollama_actor.emulator import error_line, expected_tokens, stall
 
 from .protocol import assert_nothing_more, assert_protocol, messages_of
@@ -113,7 +120,7 @@ def test_two_streams_interleaved_into_one_inbox_are_received_selectively(client,
 def test_error_line_mid_stream_is_an_error_message_never_data(client, emu):
     emu.inject(error_line(after=2, message="an error was encountered while running the model"))
     inbox = Inbox()
-    handle = completion(client, stream=inbox)
+    handle = completion(client, stream=inbox, retry=RetryPolicy(restart="temporary"))
     messages = messages_of(inbox, handle.ref)
     assert_protocol(messages)
     assert [kind for kind, _ in messages] == ["data", "data", "error"]

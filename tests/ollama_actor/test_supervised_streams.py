@@ -1,0 +1,213 @@
+"""Supervised streams: retryable failures restart the worker; the message sequence is exact."""
+
+import time
+
+import pytest
+
+from actors import Backoff, DynamicSupervisor, Inbox, MaxChildrenReached
+from ollama_actor import (
+    ConnectionLost,
+    DecodeError,
+    HTTPError,
+    Ollama,
+    ReadTimeout,
+    ResponseError,
+    RetryPolicy,
+    StreamCancelled,
+    Timeout,
+    default_supervisor,
+)
+from ollama_actor.emulator import (
+    cut,
+    error_line,
+    expected_tokens,
+    malformed_line,
+    stall,
+    status,
+)
+
+from .protocol import assert_nothing_more, assert_protocol, messages_of
+
+PROMPT = "Why is the sky blue?"
+TOKENS = expected_tokens("llama3.2", PROMPT)
+FAST = RetryPolicy(backoff=Backoff(min=0.01, max=0.05))
+
+
+def completion(client, inbox, **extra):
+    extra.setdefault("retry", FAST)
+    return client.completion(model="llama3.2", prompt=PROMPT, stream=inbox, **extra)
+
+
+def kinds(messages):
+    return [kind for kind, _ in messages]
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (error_line(after=2), ResponseError),
+        (cut(after=2), ConnectionLost),
+        (status(503), HTTPError),
+        (status(500), HTTPError),
+        (status(429), HTTPError),
+    ],
+)
+def test_a_retryable_failure_restarts_and_the_data_starts_again(client, emu, fault, error):
+    emu.inject(fault, path="/api/generate")
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    messages = messages_of(inbox, handle.ref)
+    assert_protocol(messages)
+    before = 0 if fault.kind == "status" else 2
+    restart = messages[before]
+    assert restart[0] == "restart"
+    assert restart[1]["attempt"] == 1
+    assert isinstance(restart[1]["error"], error)
+    again = messages[before + 1 : -1]
+    assert [m[1]["response"] for m in again[:-1]] == TOKENS
+    assert messages[-1][0] == "done"
+    assert handle.result(timeout=1)["response"] == "".join(TOKENS)
+    assert handle.attempt == 1
+    assert emu.request_count("/api/generate") == 2
+    assert_nothing_more(inbox, handle.ref)
+
+
+def test_a_stalled_stream_is_retried_after_its_read_timeout(emu):
+    emu.inject(stall(after=1))
+    inbox = Inbox()
+    with Ollama(emu.base_url, timeout=Timeout(connect=2, read=0.3)) as c:
+        handle = completion(c, inbox)
+        messages = messages_of(inbox, handle.ref)
+    assert kinds(messages)[:2] == ["data", "restart"]
+    assert isinstance(messages[1][1]["error"], ReadTimeout)
+    assert messages[-1][0] == "done"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [(status(404), HTTPError), (status(400), HTTPError), (malformed_line(after=1), DecodeError)],
+)
+def test_a_failure_a_retry_cannot_mend_ends_the_stream_at_once(client, emu, fault, error):
+    emu.inject(fault, path="/api/generate")
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    messages = messages_of(inbox, handle.ref)
+    assert "restart" not in kinds(messages)
+    assert isinstance(messages[-1][1], error)
+    assert emu.request_count("/api/generate") == 1
+    with pytest.raises(error):
+        handle.result(timeout=1)
+
+
+def test_unknown_model_is_not_retried(client, emu):
+    inbox = Inbox()
+    handle = client.completion(model="nope", prompt="x", stream=inbox, retry=FAST)
+    messages = messages_of(inbox, handle.ref)
+    assert kinds(messages) == ["error"]
+    assert messages[0][1].status == 404
+    assert emu.request_count("/api/generate") == 1
+
+
+def test_when_the_budget_is_spent_the_last_error_ends_the_stream(client, emu):
+    emu.inject(status(503), path="/api/generate", times=10)
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    messages = messages_of(inbox, handle.ref)
+    assert kinds(messages) == ["restart", "restart", "restart", "error"]
+    assert [m[1]["attempt"] for m in messages[:3]] == [1, 2, 3]
+    assert isinstance(messages[-1][1], HTTPError)
+    assert messages[-1][1].status == 503
+    assert emu.request_count("/api/generate") == 4
+    assert_nothing_more(inbox, handle.ref)
+
+
+def test_restarts_wait_with_backoff(client, emu):
+    emu.inject(status(503), path="/api/generate", times=3)
+    inbox = Inbox()
+    policy = RetryPolicy(backoff=Backoff(min=0.1, max=1.0, jitter=0.0))
+    handle = completion(client, inbox, retry=policy)
+    messages_of(inbox, handle.ref)
+    starts = [r.started_at for r in emu.requests if r.path == "/api/generate"]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(gaps) == 3
+    assert gaps[0] >= 0.09
+    assert gaps[1] >= 0.19  # doubled
+    assert gaps[2] >= 0.39
+
+
+def test_temporary_policy_never_retries(client, emu):
+    emu.inject(cut(after=1), path="/api/generate")
+    inbox = Inbox()
+    handle = completion(client, inbox, retry=RetryPolicy(restart="temporary"))
+    messages = messages_of(inbox, handle.ref)
+    assert kinds(messages) == ["data", "error"]
+    assert isinstance(messages[-1][1], ConnectionLost)
+
+
+def test_cancel_during_backoff_ends_the_stream_without_another_attempt(client, emu):
+    emu.inject(status(503), path="/api/generate")
+    inbox = Inbox()
+    handle = completion(client, inbox, retry=RetryPolicy(backoff=Backoff(min=0.5, max=1.0)))
+    ref, (kind, _) = inbox.receive(timeout=5)
+    assert kind == "restart"
+    handle.cancel()
+    messages = messages_of(inbox, handle.ref)
+    assert kinds(messages)[-1] == "error"
+    time.sleep(0.7)  # past the backoff: no new attempt may start
+    assert emu.request_count("/api/generate") <= 2
+    assert_nothing_more(inbox, handle.ref)
+
+
+def test_pull_retried_after_a_cut_resumes_from_the_servers_progress(client, emu):
+    emu.inject(cut(after=6), path="/api/pull")
+    inbox = Inbox()
+    handle = client.pull_model(model="tinyllama", stream=inbox, retry=FAST)
+    messages = messages_of(inbox, handle.ref)
+    assert_protocol(messages)
+    restart_at = kinds(messages).index("restart")
+    first = [p for _, p in messages[:restart_at] if "completed" in p]
+    second = [p for _, p in messages[restart_at + 1 :] if p.get("completed")]
+    assert first, "the first attempt made some progress"
+    layer = first[-1]["digest"]
+    resumed = next(p for p in second if p["digest"] == layer)
+    assert resumed["completed"] >= first[-1]["completed"]
+    assert messages[-1] == ("done", {"status": "success"})
+
+
+def test_a_callers_own_supervisor(client, emu):
+    supervisor = DynamicSupervisor.start(max_children=1, max_restarts=None)
+    try:
+        emu.inject(stall(after=1), path="/api/generate")
+        inbox = Inbox()
+        first = completion(client, inbox, supervisor=supervisor)
+        inbox.receive(timeout=5)
+        assert supervisor.proxy().count_children().get(timeout=5)["active"] == 1
+        second = completion(client, inbox, supervisor=supervisor)
+        refused = messages_of(inbox, second.ref)
+        assert kinds(refused) == ["error"]
+        assert isinstance(refused[0][1], MaxChildrenReached)
+        first.cancel()
+        assert isinstance(messages_of(inbox, first.ref)[-1][1], StreamCancelled)
+    finally:
+        supervisor.stop()
+
+
+def test_the_default_supervisor_outlives_any_number_of_failing_streams(client, emu):
+    emu.inject(status(503), path="/api/generate", times=1000)
+    inbox = Inbox()
+    handles = [completion(client, inbox) for _ in range(30)]
+    for handle in handles:
+        assert kinds(messages_of(inbox, handle.ref))[-1] == "error"
+    emu.clear_faults()
+    assert default_supervisor().is_alive()
+    handle = completion(client, inbox)
+    assert messages_of(inbox, handle.ref)[-1][0] == "done"
+
+
+def test_supervisor_and_retry_need_a_recipient(client):
+    from ollama_actor import ValidationError
+
+    with pytest.raises(ValidationError, match="retry"):
+        client.completion(model="m", prompt="x", stream=True, retry=FAST)
+    with pytest.raises(ValidationError, match="supervisor"):
+        client.completion(model="m", prompt="x", stream=Inbox(), supervisor="sup")
