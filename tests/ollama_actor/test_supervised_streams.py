@@ -1,5 +1,6 @@
 """Supervised streams: retryable failures restart the worker; the message sequence is exact."""
 
+import itertools
 import time
 
 import pytest
@@ -128,7 +129,7 @@ def test_restarts_wait_with_backoff(client, emu):
     handle = completion(client, inbox, retry=policy)
     messages_of(inbox, handle.ref)
     starts = [r.started_at for r in emu.requests if r.path == "/api/generate"]
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 3
     assert gaps[0] >= 0.09
     assert gaps[1] >= 0.19  # doubled
@@ -148,7 +149,7 @@ def test_cancel_during_backoff_ends_the_stream_without_another_attempt(client, e
     emu.inject(status(503), path="/api/generate")
     inbox = Inbox()
     handle = completion(client, inbox, retry=RetryPolicy(backoff=Backoff(min=0.5, max=1.0)))
-    ref, (kind, _) = inbox.receive(timeout=5)
+    _, (kind, _) = inbox.receive(timeout=5)
     assert kind == "restart"
     handle.cancel()
     messages = messages_of(inbox, handle.ref)
