@@ -1,7 +1,8 @@
-"""``make demo``: a streamed completion delivered, chunk by chunk, to an actor that prints it.
+"""``make demo``: a supervised streaming completion, delivered chunk by chunk to an actor.
 
 It talks to the Ollama at ``OLLAMA_HOST`` (or the default address) when one answers and has a
-model; otherwise it starts the bundled emulator on a free port and says so.
+model; otherwise it starts the bundled emulator on a free port, says so, and has it cut the
+stream once, so the supervisor's retry shows.
 
     python -m ollama_actor.demo [--model NAME] [--prompt TEXT]
 """
@@ -40,6 +41,7 @@ class Printer(actors.Actor):
                 self.out.write(token)
                 self.out.flush()
             case (_ref, ("restart", {"attempt": attempt, "error": error})):
+                self.chunks = 0  # the answer starts again from its beginning
                 self.out.write(f"\n[retry {attempt} after: {error}]\n")
             case (_ref, ("done", response)):
                 seconds = response.get("eval_duration", 0) / 1e9
@@ -76,11 +78,15 @@ def _server(model: str | None, out: TextIO) -> Iterator[tuple[Ollama, str]]:
     client.close()
     from ollama_actor.emulator import Emulator
 
+    from ollama_actor.emulator import cut
+
     with Emulator(token_rate=30.0) as emulator, Ollama(emulator.base_url) as client:
         out.write(
             f"No Ollama with a model answered at {Ollama().base_url}; "
-            f"using the bundled emulator at {emulator.base_url}\n\n"
+            f"using the bundled emulator at {emulator.base_url}.\n"
+            "It will cut the first stream after 6 chunks: watch the supervisor retry it.\n\n"
         )
+        emulator.inject(cut(after=6), path="/api/generate")
         yield client, model or "llama3.2"
 
 
