@@ -16,6 +16,7 @@ Ollama (or the emulator) and kill the server for a moment to watch it recover::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections import Counter
 from typing import Any
@@ -86,11 +87,8 @@ class Producer(actors.LoopActor):
 
 
 def _tell(ref: pykka.ActorRef[Any], message: Any) -> None:
-    if ref.is_alive():
-        try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            pass  # stopped between the check and the tell
+    with contextlib.suppress(pykka.ActorDeadError):  # the tree may be stopping
+        ref.tell(message)
 
 
 def start_tree(base_url: str, model: str, interval: float = 0.05) -> tuple[Any, Ollama]:

@@ -76,9 +76,7 @@ def _server(model: str | None, out: TextIO) -> Iterator[tuple[Ollama, str]]:
             yield client, model or available
         return
     client.close()
-    from ollama_actor.emulator import Emulator
-
-    from ollama_actor.emulator import cut
+    from ollama_actor.emulator import Emulator, cut
 
     with Emulator(token_rate=30.0) as emulator, Ollama(emulator.base_url) as client:
         out.write(
