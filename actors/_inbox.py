@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -29,20 +30,60 @@ class Inbox:
 
     Unbounded, like a Pykka inbox: a fast sender and a slow receiver grow it without limit.
     Several threads may receive from one inbox; each message goes to exactly one of them.
+    asyncio code uses `areceive`, which waits without blocking its event loop.
     """
 
-    __slots__ = ("_cond", "_queue", "_taken")
+    __slots__ = ("_async_waiters", "_cond", "_queue", "_taken")
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._queue: deque[Any] = deque()
         self._taken = 0  # messages removed so far; tells a scanning receiver to start over
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     def tell(self, message: Any, /) -> None:
         """Queue ``message`` and wake a waiting receiver. Any thread; never blocks."""
         with self._cond:
             self._queue.append(message)
             self._cond.notify()
+            if self._async_waiters:
+                for loop, waiter in self._async_waiters:
+                    loop.call_soon_threadsafe(_wake, waiter)
+                self._async_waiters.clear()
+
+    async def areceive(
+        self,
+        timeout: float | None = None,
+        match: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """`receive` for asyncio: the same semantics, awaited without blocking the loop.
+
+        Raises the builtin `TimeoutError` when nothing (that ``match`` accepts) arrives within
+        ``timeout`` seconds. Cancelling the awaiting task leaves every message queued.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            with self._cond:
+                for index, message in enumerate(self._queue):
+                    if match is None or match(message):
+                        del self._queue[index]
+                        self._taken += 1
+                        return message
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._async_waiters.append((loop, waiter))
+            remaining = None if deadline is None else deadline - loop.time()
+            try:
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                what = "no message" if match is None else "no matching message"
+                raise TimeoutError(f"{what} arrived within {timeout} s") from None
+            finally:
+                with self._cond:
+                    if (loop, waiter) in self._async_waiters:
+                        self._async_waiters.remove((loop, waiter))
 
     def receive(
         self,
@@ -107,3 +148,8 @@ class Inbox:
 
     def __repr__(self) -> str:
         return f"<Inbox with {len(self._queue)} queued>"
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

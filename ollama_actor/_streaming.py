@@ -9,6 +9,7 @@ Ollama's ``{"error": ...}`` line, adds the chunk to the `Accumulator`, and hands
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import weakref
@@ -67,6 +68,7 @@ class Streaming:
         self._started = False
         self._cancelled: str | None = None
         self._iteration: _IterationSink | None = None
+        self._async_iteration: _AsyncIterationSink | None = None
         self._response: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -150,6 +152,29 @@ class Streaming:
             self.start(sink)
             sink.call = self._call
         return sink.next()
+
+    def __aiter__(self) -> Streaming:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        """The next chunk for ``async for``: awaited without blocking the event loop.
+
+        Cancelling the awaiting task cancels the stream (the connection is closed).
+        """
+        sink = self._async_iteration
+        if sink is None:
+            self._async_iteration = sink = _AsyncIterationSink(asyncio.get_running_loop())
+            self.start(sink)
+            sink.call = self._call
+        try:
+            return await sink.next()
+        except asyncio.CancelledError:
+            self.cancel("the task consuming the stream was cancelled")
+            raise
+
+    async def aclose(self) -> None:
+        """Cancel the stream if it is still running (for ``contextlib.aclosing``)."""
+        self.cancel()
 
     def __enter__(self) -> Streaming:
         return self
@@ -300,6 +325,74 @@ class _IterationSink:
                         self._cond.wait(1.0)
                 finally:
                     self._waiting = False
+
+
+class _AsyncIterationSink:
+    """Hands chunks from the engine's loop thread to a task on another asyncio loop.
+
+    The engine's thread wakes the consumer's loop only when the consumer waits, once per burst
+    of chunks; the same watermarks as `_IterationSink` pause the socket for a slow consumer.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.call: Call | None = None
+        self._loop = loop
+        self._items: deque[dict[str, Any]] = deque()
+        self._end: BaseException | None = None
+        self._ended = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+
+    # engine's loop thread
+
+    def on_chunk(self, chunk: dict[str, Any]) -> None:
+        items = self._items
+        items.append(chunk)
+        self._wake()
+        if len(items) >= _HIGH_WATER and not self._paused and self.call is not None:
+            self._paused = True
+            self.call.pause_reading()
+
+    def on_done(self, result: Any) -> None:
+        self._ended = True
+        self._wake()
+
+    def on_error(self, exc: BaseException) -> None:
+        self._end = exc
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._loop.call_soon_threadsafe(_settle, waiter)
+
+    # the consumer's loop
+
+    async def next(self) -> dict[str, Any]:
+        items = self._items
+        while True:
+            if items:
+                item = items.popleft()
+                if self._paused and len(items) <= _LOW_WATER and self.call is not None:
+                    self._paused = False
+                    self.call.resume_reading()
+                return item
+            if self._ended:
+                if self._end is not None:
+                    raise self._end
+                raise StopAsyncIteration
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            if items or self._ended:  # arrived between the checks and the waiter
+                self._waiter = None
+                continue
+            await waiter
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _refuse_loop_thread(what: str) -> None:

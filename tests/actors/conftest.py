@@ -12,8 +12,9 @@ import pytest
 @pytest.fixture(autouse=True)
 def _no_leftover_actors() -> Iterator[None]:
     before = set(threading.enumerate())
+    running = {ref.actor_urn for ref in pykka.ActorRegistry.get_all()}  # e.g. long-lived ones
     yield
-    leftovers = pykka.ActorRegistry.get_all()
+    leftovers = [r for r in pykka.ActorRegistry.get_all() if r.actor_urn not in running]
     for ref in leftovers:
         ref.stop(block=False)
     for thread in set(threading.enumerate()) - before:
