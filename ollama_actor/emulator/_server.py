@@ -288,9 +288,10 @@ class Connection(asyncio.Protocol):
         return self._paused
 
     def write(self, data: bytes) -> None:
-        """Send bytes (buffered by the transport if the socket is full)."""
-        if self._transport is not None:
-            self._transport.write(data)
+        """Send bytes (buffered by the transport if the socket is full); dropped once closing."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def abort(self) -> None:
         """Drop the connection at once (a cut, or the server stopping)."""
