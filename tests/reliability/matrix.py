@@ -1,4 +1,4 @@
-"""The fault matrix: every injectable fault x {generate, chat, pull} x {iterate, send_to, supervised}.
+"""The fault matrix: every fault x {generate, chat, pull} x {iterate, send_to, supervised}.
 
 `run_cell` runs one cell against a fresh emulator and returns what it produced; it raises
 AssertionError when the cell breaks a rule of the contract (a hang, a foreign exception, a
@@ -226,9 +226,8 @@ def _deliver(
             assert returned == seen[-1][1]
         else:
             assert returned is seen[-1][1], "send_to raised another error than it told"
-    else:
-        if kinds[-1] == "done":
-            assert handle.result(timeout=1) == seen[-1][1]
+    elif kinds[-1] == "done":
+        assert handle.result(timeout=1) == seen[-1][1]
     terminal = seen[-1]
     name = "done" if terminal[0] == "done" else type(terminal[1]).__name__
     return name, kinds.count("restart"), kinds.count("data")
