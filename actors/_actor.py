@@ -57,6 +57,18 @@ class ActorBase(pykka.Actor):
             self._actor_crash = exception_value
         super()._handle_failure(exception_type, exception_value, traceback)
 
+    def exit_abnormally(self, exception: BaseException) -> None:
+        """End this actor with `Exit.error(exception)`, on purpose and quietly.
+
+        For an actor that should be restarted by its supervisor (a ``transient`` child) without
+        a crash report: no traceback is logged and ``on_stop`` runs (not ``on_failure``). Call
+        it from one of the actor's own handlers; the actor ends once that handler returns, as
+        after ``stop()``. Messages still queued are handled as for ``stop()``.
+        """
+        if self._actor_crash is None:
+            self._actor_crash = exception
+        self._stop()
+
     def _run_on_start(self) -> None:
         # Pykka catches only Exception here; a BaseException would escape the runtime and
         # leave the actor "alive" forever. Neither runs on_failure nor on_stop, as in Pykka.

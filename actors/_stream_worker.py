@@ -195,7 +195,7 @@ class StreamWorker(LoopActor):
     def on_receive(self, message: Any) -> Any:
         match message:
             case _Failed(error=error):
-                raise error
+                self.exit_abnormally(error)  # a retry is due: no crash report
             case Down(ref=ref) if ref == self._monitor and self._run is not None:
                 self._run.cancel(f"the recipient of {self._run.ref} has stopped")
             case _:

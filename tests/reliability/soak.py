@@ -97,12 +97,18 @@ class SoakReport:
     fds: tuple[int, int, int] = (0, 0, 0)
     rss_mb: tuple[float, float, float] = (0.0, 0.0, 0.0)
     objects: tuple[int, int] = (0, 0)
-    """Python objects tracked by the collector, before and after."""
+    """Live objects of this project's classes (streams, calls, workers...), before and after."""
     problems: list[str] = field(default_factory=list)
 
 
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def _our_objects() -> int:
+    gc.collect()
+    ours = ("actors.", "ollama_actor.")
+    return sum(1 for o in gc.get_objects() if type(o).__module__.startswith(ours))
 
 
 def _rss_mb() -> float:
@@ -111,6 +117,7 @@ def _rss_mb() -> float:
 
 
 def soak(
+    *,
     streams: int = 2000,
     concurrency: int = 2000,
     fault_share: float = 0.4,
@@ -134,8 +141,7 @@ def soak(
         client.completion(model=MODEL, prompt="warm up", stream=warm)
         warm.proxy().finished.get().wait(10)
         warm.stop()
-        gc.collect()
-        objects_before = len(gc.get_objects())
+        objects_before = _our_objects()
         before = (threading.active_count(), _fds(), _rss_mb())
         peak = list(before)
         for fault in faults:
@@ -174,7 +180,7 @@ def soak(
     report.threads = (before[0], int(peak[0]), after[0])
     report.fds = (before[1], int(peak[1]), after[1])
     report.rss_mb = (round(before[2], 1), round(peak[2], 1), round(after[2], 1))
-    report.objects = (objects_before, len(gc.get_objects()))
+    report.objects = (objects_before, _our_objects())
     return report
 
 
