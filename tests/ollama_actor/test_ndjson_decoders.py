@@ -1,0 +1,70 @@
+"""Both JSON paths of the NDJSON decoder: orjson (the ``fast`` extra) and the standard library.
+
+The stdlib path is what a plain install runs, so it is tested here even when orjson is present;
+the orjson path must accept and reject exactly the lines the stdlib does, with the same errors.
+"""
+
+import json
+
+import pytest
+
+from ollama_actor import DecodeError
+from ollama_actor import _ndjson as ndjson
+from ollama_actor._ndjson import LineDecoder
+
+DECODERS = ["json"]
+if ndjson.JSON_DECODER == "orjson":
+    DECODERS.append("orjson")
+
+
+@pytest.fixture(params=DECODERS)
+def decoder_name(request, monkeypatch):
+    if request.param == "json":
+        monkeypatch.setattr(ndjson, "_decode", ndjson._decode_json)
+    return request.param
+
+
+def decode_all(data: bytes) -> list:
+    out: list = []
+    decoder = LineDecoder()
+    decoder.feed(data, out.append)
+    decoder.finish(out.append)
+    return out
+
+
+GOOD = [
+    b'{"model":"llama3.2","created_at":"2024-07-08T23:21:07.755286Z","response":"Hi","done":false}',
+    b'{"text":"\\u00e9\\ud83d\\ude00 caf\xc3\xa9 \\n\\t\\"q\\"","empty":"","zero":"\\u0000"}',
+    b'{"n":-0.0,"f":1.0000000000000002,"e":1e-7,"i":9007199254740993,"u":18446744073709551615}',
+    b'{"a":1,"a":2,"nested":{"list":[1,[2,{"x":null}]],"t":true,"f":false}}',
+    b'  {"spaced": 1}  ',
+    b'{"nan":NaN,"inf":Infinity}',  # json accepts these; orjson defers to it
+    b'{"lone":"\\ud800"}',  # a lone surrogate: json accepts it; orjson defers to it
+]
+
+
+@pytest.mark.parametrize("line", GOOD)
+def test_decodes_like_the_standard_library(decoder_name, line):
+    [obj] = decode_all(line + b"\n")
+    expected = json.loads(line)
+    assert json.dumps(obj, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_orjson_is_used_when_installed():
+    pytest.importorskip("orjson")
+    assert ndjson.JSON_DECODER == "orjson"
+    assert ndjson._decode is ndjson._decode_orjson
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"not json", "not valid JSON"),
+        (b'{"a":1', "not valid JSON"),
+        (b'{"a":"\xff\xfe"}', "not valid UTF-8"),
+        (b'{"a":"\xc3"}', "not valid UTF-8"),
+    ],
+)
+def test_bad_lines_fail_with_the_same_error(decoder_name, line, message):
+    with pytest.raises(DecodeError, match=message):
+        decode_all(b'{"ok":1}\n' + line + b"\n")
