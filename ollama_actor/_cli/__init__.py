@@ -1,0 +1,13 @@
+"""The ``ollama-actor`` command line, one concept per module.
+
+- `_args`: the argument parser; the endpoint flags are generated from `_schemas.ENDPOINTS`.
+- `_commands`: what each command does.
+- `_printer`: a stream delivered to a printing actor (``stream=<actor>``), and Ctrl-C.
+- `_views`: how a generation's messages are shown (tokens, thinking, JSON lines).
+- `_progress`: progress bars for pull, push and create (rich if installed, else plain text).
+- `_format`: sizes, durations and tables as Ollama's own command line shows them.
+- `_modelfile`: the Modelfile that ``create -f`` reads.
+- `_exit`: exit codes, and every error as one line.
+
+The entry point is `ollama_actor.cli.main`.
+"""

@@ -1,0 +1,353 @@
+"""What each command does. Each takes a `Session` and returns an exit code, or raises."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TextIO
+
+from ollama_actor._cli._args import schema_params
+from ollama_actor._cli._exit import OK, UsageError
+from ollama_actor._cli._format import ago, human_bytes, table, until
+from ollama_actor._cli._modelfile import read_modelfile
+from ollama_actor._cli._printer import run_stream
+from ollama_actor._cli._progress import progress_view
+from ollama_actor._cli._views import JsonView, TokenView, View, dumps
+from ollama_actor._client import Ollama, blob_digest
+from ollama_actor._errors import HTTPError
+from ollama_actor._handle import RetryPolicy
+
+__all__ = ["COMMANDS", "Session"]
+
+
+@dataclass
+class Session:
+    """One run of the command: its arguments, client and standard streams."""
+
+    args: argparse.Namespace
+    client: Ollama
+    stdin: TextIO
+    out: TextIO
+    err: TextIO
+
+    @property
+    def json(self) -> bool:
+        return bool(self.args.json)
+
+    @property
+    def color(self) -> bool:
+        return self.out.isatty() and "NO_COLOR" not in os.environ
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """``--retries N``: the stream's own restart budget."""
+        retries: int = self.args.retries
+        if retries == 0:
+            return RetryPolicy(restart="temporary")
+        return RetryPolicy(max_restarts=retries)
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def print_json(self, value: Any) -> None:
+        self.print(dumps(value))
+
+    def token_view(self, kind: str) -> View:
+        if self.json:
+            return JsonView(self.out)
+        return TokenView(
+            "chat" if kind == "chat" else "generate",
+            self.out,
+            self.err,
+            color=self.color,
+            hide_thinking=self.args.hidethinking,
+            verbose=self.args.verbose,
+        )
+
+    def progress_view(self) -> View:
+        if self.json:
+            return JsonView(self.out)
+        return progress_view(self.args.progress, self.out, self.err)
+
+    def api_path(self, path: str) -> str:
+        """The request path a client call uses (for errors the client reports as False)."""
+        return urllib.parse.urlsplit(self.client.base_url).path.rstrip("/") + path
+
+
+def _not_found(session: Session, model: str, method: str, path: str) -> HTTPError:
+    """The error for a yes/no endpoint that answered no (Ollama's 404)."""
+    return HTTPError(404, f"model '{model}' not found", method=method, path=session.api_path(path))
+
+
+def generate(session: Session) -> int:
+    args = session.args
+    prompt = args.prompt
+    if prompt is None:
+        if session.stdin.isatty():
+            raise UsageError("give a PROMPT, or pipe one into the command")
+        prompt = session.stdin.read()
+    params = schema_params(args)
+    client = session.client
+    run_stream(
+        lambda recipient: client.completion(
+            model=args.model, prompt=prompt, stream=recipient, retry=session.retry, **params
+        ),
+        session.token_view("generate"),
+    )
+    return OK
+
+
+_CHAT_HELP = "commands: /bye (or end of input) ends the chat, /clear forgets the conversation"
+
+
+def _read_line(session: Session, interactive: bool) -> str | None:
+    """The next line the user typed, or None at the end of input."""
+    if interactive:
+        try:
+            return input(">>> ")
+        except EOFError:
+            session.print()
+            return None
+    line = session.stdin.readline()
+    return line if line else None
+
+
+def chat(session: Session) -> int:
+    args = session.args
+    params = schema_params(args)
+    client = session.client
+    client.show_model(model=args.model)  # an unknown model fails now, not after the first line
+    start: list[dict[str, Any]] = []
+    if args.system:
+        start.append({"role": "system", "content": args.system})
+    history = list(start)
+    interactive = session.stdin.isatty() and not session.json
+    if interactive:
+        session.err.write(f"{_CHAT_HELP}; Ctrl-C stops an answer\n")
+    while True:
+        line = _read_line(session, interactive)
+        if line is None:
+            return OK
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/bye", "/exit"):
+            return OK
+        if text == "/clear":
+            history = list(start)
+            session.err.write("Cleared the conversation.\n")
+            continue
+        if text.startswith("/"):
+            session.err.write(f"unknown command {text.split()[0]}; {_CHAT_HELP}\n")
+            continue
+        turn = [*history, {"role": "user", "content": line.rstrip("\n")}]
+        try:
+            response = run_stream(
+                lambda recipient, turn=turn: client.chat(  # type: ignore[misc]
+                    model=args.model,
+                    messages=turn,
+                    stream=recipient,
+                    retry=session.retry,
+                    **params,
+                ),
+                session.token_view("chat"),
+            )
+        except KeyboardInterrupt:
+            if not interactive:
+                raise
+            session.err.write("[cancelled: this question is not kept]\n")
+            continue
+        history = [*turn, response["message"]]
+        if interactive:
+            session.print()
+
+
+def _progress_command(name: str) -> Callable[[Session], int]:
+    def command(session: Session) -> int:
+        args = session.args
+        params = schema_params(args)
+        method = getattr(session.client, name)
+        run_stream(
+            lambda recipient: method(
+                model=args.model, stream=recipient, retry=session.retry, **params
+            ),
+            session.progress_view(),
+        )
+        return OK
+
+    command.__name__ = name
+    return command
+
+
+def create(session: Session) -> int:
+    args = session.args
+    params: dict[str, Any] = {}
+    if args.file:
+        modelfile = read_modelfile(args.file)
+        params.update(modelfile.params)
+        for key, files in (("files", modelfile.files), ("adapters", modelfile.adapters)):
+            digests = {}
+            for name, path in files.items():
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+                if not session.json:
+                    session.print(f"uploading {name} ({human_bytes(len(data))})")
+                session.client.create_blob(data)
+                digests[name] = blob_digest(data)
+            if digests:
+                params[key] = digests
+    params.update(schema_params(args))
+    client = session.client
+    run_stream(
+        lambda recipient: client.create_model(
+            model=args.model, stream=recipient, retry=session.retry, **params
+        ),
+        session.progress_view(),
+    )
+    return OK
+
+
+def list_models(session: Session) -> int:
+    response = session.client.list_models()
+    if session.json:
+        session.print_json(response)
+        return OK
+    rows = [
+        (
+            str(m.get("name", "")),
+            str(m.get("digest", ""))[:12],
+            human_bytes(int(m.get("size") or 0)),
+            ago(str(m.get("modified_at", ""))),
+        )
+        for m in response.get("models", [])
+    ]
+    session.print(table(("NAME", "ID", "SIZE", "MODIFIED"), rows))
+    return OK
+
+
+def _processor(model: dict[str, Any]) -> str:
+    size, vram = int(model.get("size") or 0), int(model.get("size_vram") or 0)
+    if size <= 0 or vram <= 0:
+        return "100% CPU"
+    if vram >= size:
+        return "100% GPU"
+    cpu = round(100 * (size - vram) / size)
+    return f"{cpu}%/{100 - cpu}% CPU/GPU"
+
+
+def list_running(session: Session) -> int:
+    response = session.client.list_running()
+    if session.json:
+        session.print_json(response)
+        return OK
+    rows = [
+        (
+            str(m.get("name", "")),
+            str(m.get("digest", ""))[:12],
+            human_bytes(int(m.get("size") or 0)),
+            _processor(m),
+            str(m.get("context_length", "")),
+            until(str(m.get("expires_at", ""))),
+        )
+        for m in response.get("models", [])
+    ]
+    session.print(table(("NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"), rows))
+    return OK
+
+
+def _section(title: str, rows: list[tuple[str, str]]) -> list[str]:
+    if not rows:
+        return []
+    width = max(len(name) for name, _ in rows)
+    return [f"  {title}", *[f"    {n.ljust(width)}    {v}".rstrip() for n, v in rows], ""]
+
+
+def show(session: Session) -> int:
+    args = session.args
+    response = session.client.show_model(model=args.model, **schema_params(args))
+    if session.json:
+        session.print_json(response)
+        return OK
+    for part in ("license", "modelfile", "parameters", "system", "template"):
+        if getattr(args, part):
+            session.print(str(response.get(part, "")).rstrip("\n"))
+            return OK
+    details = response.get("details") or {}
+    info = response.get("model_info") or {}
+    arch = str(info.get("general.architecture") or details.get("family") or "")
+    model_rows = [
+        ("architecture", arch),
+        ("parameters", str(details.get("parameter_size", ""))),
+        ("context length", str(info.get(f"{arch}.context_length", ""))),
+        ("embedding length", str(info.get(f"{arch}.embedding_length", ""))),
+        ("quantization", str(details.get("quantization_level", ""))),
+    ]
+    lines = _section("Model", [(n, v) for n, v in model_rows if v])
+    lines += _section("Capabilities", [(c, "") for c in response.get("capabilities") or []])
+    parameters = str(response.get("parameters") or "")
+    rows = [(*row.split(None, 1), "")[:2] for row in parameters.splitlines()]
+    lines += _section("Parameters", [(name, value) for name, value in rows])
+    if response.get("system"):
+        lines += _section("System", [(line, "") for line in str(response["system"]).splitlines()])
+    license_text = str(response.get("license") or "")
+    if license_text:
+        lines += _section("License", [(line, "") for line in license_text.splitlines()[:2]])
+    session.print("\n".join(["", *lines]).rstrip("\n"))
+    return OK
+
+
+def copy(session: Session) -> int:
+    args = session.args
+    if not session.client.copy_model(source=args.source, destination=args.destination):
+        raise _not_found(session, args.source, "POST", "/copy")
+    if not session.json:
+        session.print(f"copied '{args.source}' to '{args.destination}'")
+    return OK
+
+
+def remove(session: Session) -> int:
+    for model in session.args.models:
+        if not session.client.delete_model(model=model):
+            raise _not_found(session, model, "DELETE", "/delete")
+        if not session.json:
+            session.print(f"deleted '{model}'")
+    return OK
+
+
+def _client_version() -> str:
+    try:
+        return version("ollama-actor")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def show_version(session: Session) -> int:
+    if session.json:
+        session.print_json(session.client.version())
+        return OK
+    session.print(f"client version is {_client_version()}")
+    response = session.client.version()
+    session.print(f"server version is {response.get('version', 'unknown')}")
+    return OK
+
+
+COMMANDS: dict[str, Callable[[Session], int]] = {
+    "generate": generate,
+    "chat": chat,
+    "pull": _progress_command("pull_model"),
+    "push": _progress_command("push_model"),
+    "create": create,
+    "list": list_models,
+    "ps": list_running,
+    "show": show,
+    "cp": copy,
+    "rm": remove,
+    "version": show_version,
+}

@@ -1,0 +1,78 @@
+"""Exit codes, and turning any error into the one line the command prints on stderr.
+
+| code | meaning |
+|---|---|
+| 0 | success |
+| 1 | the server or the connection failed: HTTP 5xx/408/429, refused, timeouts, mid-stream errors |
+| 2 | the user's mistake: bad arguments, an invalid parameter, HTTP 4xx such as an unknown model |
+| 130 | interrupted (Ctrl-C) |
+| 141 | the output was closed (a pipe into ``head``), as a shell reports SIGPIPE |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ollama_actor._errors import ConnectError, HTTPError, ValidationError
+
+__all__ = [
+    "BROKEN_PIPE",
+    "FAILURE",
+    "INTERRUPTED",
+    "OK",
+    "USAGE",
+    "UsageError",
+    "describe",
+    "exit_code",
+    "one_line",
+]
+
+OK = 0
+FAILURE = 1
+USAGE = 2
+INTERRUPTED = 130
+BROKEN_PIPE = 141
+
+
+class UsageError(Exception):
+    """The command line asks for something impossible (a missing file, a bad Modelfile)."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code an error ends the command with."""
+    if isinstance(exc, UsageError | ValidationError):
+        return USAGE
+    if isinstance(exc, HTTPError):
+        return USAGE if 400 <= exc.status < 500 and not exc.retryable else FAILURE
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        return BROKEN_PIPE
+    return FAILURE
+
+
+def one_line(text: str) -> str:
+    """``text`` with its lines joined, so that an error never spans several lines."""
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def describe(exc: BaseException, flags: Mapping[str, str] | None = None) -> str:
+    """The error line (without ``error:``): what happened, and what to do when that is clear.
+
+    ``flags`` maps parameter names to the command-line flags that set them, so that an invalid
+    parameter is reported by the flag the user typed.
+    """
+    if isinstance(exc, ValidationError):
+        root = exc.field.split(".", 1)[0].split("[", 1)[0]
+        flag = (flags or {}).get(root)
+        if flag is not None:
+            rest = exc.field[len(root) :].lstrip(".")
+            where = f"{flag} {rest}".strip()
+            return one_line(f"{where}: {exc.problem}")
+        return one_line(f"{exc.field}: {exc.problem}")
+    text = one_line(str(exc)) or type(exc).__name__
+    if isinstance(exc, ConnectError):
+        return f"{text} (is Ollama running? use --host or OLLAMA_HOST to point elsewhere)"
+    if isinstance(exc, HTTPError | UsageError) or type(exc).__module__.startswith("ollama_actor"):
+        return text
+    return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"

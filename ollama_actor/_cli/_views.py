@@ -1,0 +1,166 @@
+"""How one stream's messages are shown: a `View` hears them from the printing actor.
+
+`TokenView` prints a generation's tokens the moment they arrive, thinking framed by
+``Thinking...`` and ``...done thinking.`` (and dimmed on a terminal), tool calls as lines, and
+with ``--verbose`` Ollama's timing figures at the end. `JsonView` prints each chunk as it came,
+one JSON document a line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, Protocol, TextIO
+
+from ollama_actor._cli._exit import one_line
+from ollama_actor._cli._format import human_ns
+
+__all__ = ["JsonView", "TokenView", "View"]
+
+DIM = "\x1b[2m"
+RESET = "\x1b[0m"
+
+
+class View(Protocol):
+    """Shows one stream; called on the printing actor's thread, one call at a time."""
+
+    def data(self, chunk: dict[str, Any]) -> None:
+        """A chunk, exactly as Ollama sent it."""
+
+    def restart(self, attempt: int, error: BaseException) -> None:
+        """A retry begins; the chunks that follow start the response again."""
+
+    def done(self, response: dict[str, Any]) -> None:
+        """The stream ended normally with this accumulated response."""
+
+    def error(self, exc: BaseException) -> None:
+        """The stream failed (the command reports the error itself, once)."""
+
+
+def dumps(value: Any) -> str:
+    """One JSON line: compact, UTF-8 text kept as it is."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class JsonView:
+    """``--json``: each chunk as one JSON line; a retry as ``{"restart": {...}}``."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def data(self, chunk: dict[str, Any]) -> None:
+        self.out.write(dumps(chunk) + "\n")
+        self.out.flush()
+
+    def restart(self, attempt: int, error: BaseException) -> None:
+        self.out.write(dumps({"restart": {"attempt": attempt, "error": one_line(str(error))}}))
+        self.out.write("\n")
+        self.out.flush()
+
+    def done(self, response: dict[str, Any]) -> None:
+        pass
+
+    def error(self, exc: BaseException) -> None:
+        pass
+
+
+class TokenView:
+    """A generation as a person reads it: tokens as they come, thinking set apart."""
+
+    def __init__(
+        self,
+        kind: Literal["generate", "chat"],
+        out: TextIO,
+        err: TextIO,
+        *,
+        color: bool = False,
+        hide_thinking: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.out = out
+        self.err = err
+        self.color = color
+        self.hide_thinking = hide_thinking
+        self.verbose = verbose
+        self._thinking = False
+        self._at_line_start = True
+
+    def _write(self, text: str, *, dim: bool = False) -> None:
+        if not text:
+            return
+        self.out.write(f"{DIM}{text}{RESET}" if dim and self.color else text)
+        self._at_line_start = text.endswith("\n")
+
+    def _end_line(self) -> None:
+        if self._thinking:
+            self._end_thinking()
+        if not self._at_line_start:
+            self._write("\n")
+        self.out.flush()
+
+    def _end_thinking(self) -> None:
+        self._thinking = False
+        self._write("\n...done thinking.\n\n", dim=True)
+
+    def data(self, chunk: dict[str, Any]) -> None:
+        if self.kind == "generate":
+            text, thought, calls = chunk.get("response"), chunk.get("thinking"), None
+        else:
+            message = chunk.get("message") or {}
+            text, thought = message.get("content"), message.get("thinking")
+            calls = message.get("tool_calls")
+        if thought and not self.hide_thinking:
+            if not self._thinking:
+                self._thinking = True
+                self._write("Thinking...\n", dim=True)
+            self._write(thought, dim=True)
+        if text:
+            if self._thinking:
+                self._end_thinking()
+            self._write(text)
+        for call in calls or ():
+            if self._thinking:
+                self._end_thinking()
+            function = call.get("function") or {}
+            arguments = dumps(function.get("arguments", {}))
+            if not self._at_line_start:
+                self._write("\n")
+            self._write(f"[tool call] {function.get('name')}({arguments})\n")
+        self.out.flush()
+
+    def restart(self, attempt: int, error: BaseException) -> None:
+        self._end_line()
+        self._thinking = False
+        self.err.write(f"[retry {attempt} after: {one_line(str(error))}; the answer starts over]\n")
+        self.err.flush()
+
+    def done(self, response: dict[str, Any]) -> None:
+        self._end_line()
+        if self.verbose:
+            self.err.write(_stats(response))
+            self.err.flush()
+
+    def error(self, exc: BaseException) -> None:
+        self._end_line()
+
+
+def _rate(count: Any, nanoseconds: Any) -> str:
+    if not isinstance(count, int) or not isinstance(nanoseconds, int) or nanoseconds <= 0:
+        return "n/a"
+    return f"{count / (nanoseconds / 1e9):.2f} tokens/s"
+
+
+def _stats(response: dict[str, Any]) -> str:
+    """Ollama's ``--verbose`` summary of a finished generation."""
+    get = response.get
+    rows = [
+        ("total duration", human_ns(get("total_duration", 0))),
+        ("load duration", human_ns(get("load_duration", 0))),
+        ("prompt eval count", f"{get('prompt_eval_count', 0)} token(s)"),
+        ("prompt eval duration", human_ns(get("prompt_eval_duration", 0))),
+        ("prompt eval rate", _rate(get("prompt_eval_count"), get("prompt_eval_duration"))),
+        ("eval count", f"{get('eval_count', 0)} token(s)"),
+        ("eval duration", human_ns(get("eval_duration", 0))),
+        ("eval rate", _rate(get("eval_count"), get("eval_duration"))),
+    ]
+    return "".join(f"{name + ':':<22}{value}\n" for name, value in rows)

@@ -1,0 +1,110 @@
+"""``ollama-actor``: Ollama's command line, on this library's supervised streaming actors.
+
+    ollama-actor [--host URL] [--json] [--debug] [--timeout SECONDS] COMMAND ...
+
+Commands: ``generate MODEL [PROMPT]``, ``chat MODEL``, ``pull``/``push``/``create MODEL``,
+``list``, ``ps``, ``show MODEL``, ``cp SOURCE DESTINATION``, ``rm MODEL...``, ``version``, and
+``emulator`` (serves the bundled emulator). ``generate`` and ``chat`` print each token as the
+printing actor receives it; ``pull``, ``push`` and ``create`` show a progress bar per layer.
+
+Every error is one line on stderr (``--debug`` adds the traceback), and the exit code says whose
+it was: 0 success, 1 the server or the connection, 2 the user (bad arguments, an invalid
+parameter, HTTP 4xx such as an unknown model), 130 Ctrl-C (which cancels a running stream and
+closes its connection first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import TextIO
+
+from ollama_actor._cli._args import SchemaFlags, build_parser
+from ollama_actor._cli._commands import COMMANDS, Session
+from ollama_actor._cli._exit import BROKEN_PIPE, INTERRUPTED, describe, exit_code
+from ollama_actor._client import Ollama
+from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
+
+__all__ = ["main"]
+
+
+def _interruptible() -> None:
+    """Make Ctrl-C raise KeyboardInterrupt even if SIGINT was ignored by whoever started us."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _output_closed(out: TextIO) -> int:
+    """The reader went away (``| head``): say nothing more, as a shell tool would."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+    return BROKEN_PIPE
+
+
+def _timeout(args: argparse.Namespace) -> Timeout:
+    if args.timeout is None:
+        return DEFAULT_TIMEOUT
+    return Timeout(connect=args.timeout, read=args.timeout)
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    stdin = stdin or sys.stdin
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    for stream in (out, err):
+        if isinstance(stream, io.TextIOWrapper):  # text the terminal cannot encode stays visible
+            with contextlib.suppress(ValueError):
+                stream.reconfigure(errors="backslashreplace")
+    _interruptible()
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args, extras = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+            if args.command == "emulator":
+                from ollama_actor.emulator.__main__ import main as emulator_main
+
+                return emulator_main(extras)
+            if extras:
+                parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    except SystemExit as exit:  # --help, or a usage error already printed
+        return exit.code if isinstance(exit.code, int) else 2
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    schema: SchemaFlags | None = getattr(args, "schema", None)
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, stream=err)
+    else:  # the library's warnings would be more lines; the error line says what matters
+        logging.getLogger().addHandler(logging.NullHandler())
+    try:
+        with Ollama(args.host, timeout=_timeout(args)) as client:
+            return COMMANDS[args.command](Session(args, client, stdin, out, err))
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except BrokenPipeError:
+        return _output_closed(out)
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exception(exc, file=err)
+        flags = {"host": "--host", "base_url": "--host", **(schema.flags if schema else {})}
+        err.write(f"error: {describe(exc, flags)}\n")
+        err.flush()
+        return exit_code(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
