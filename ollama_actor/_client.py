@@ -462,8 +462,17 @@ def _default_headers(api_key: str | None, user: list[tuple[str, str]]) -> list[t
     if key and not any(name.lower() == "authorization" for name, _ in user):
         if any(c in key for c in "\r\n\0"):
             raise ValidationError("Ollama", "api_key", "contains a line break or NUL")
-        defaults.append(("Authorization", f"Bearer {key}"))
+        defaults.append(("Authorization", _Secret(f"Bearer {key}")))
     return defaults
+
+
+class _Secret(str):
+    """A header value that is sent as is but shown as ``<hidden>`` in any repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<hidden>'"
 
 
 def _override(

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import ssl
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from actors._loop import call_on_loop, event_loop
@@ -76,8 +76,8 @@ class Request:
     origin: Origin
     method: str
     path: str
-    data: bytes
-    timeout: Timeout
+    data: bytes = field(repr=False)  # carries the Authorization header: never shown
+    timeout: Timeout = field(default_factory=Timeout)
 
 
 class Engine:

@@ -6,7 +6,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from ollama_actor import _handle
+from ollama_actor import Ollama, Timeout, _handle
+from ollama_actor.emulator import Emulator
+
+
+@pytest.fixture
+def emu(ollama_emulator: Emulator) -> Emulator:
+    """A fresh emulator (the plugin's ``ollama_emulator``), by a shorter name."""
+    return ollama_emulator
+
+
+@pytest.fixture
+def client(emu: Emulator) -> Iterator[Ollama]:
+    """A client of ``emu`` with bounded waits."""
+    with Ollama(emu.base_url, timeout=Timeout(connect=5, read=10, total=60)) as c:
+        yield c
 
 
 @pytest.fixture(autouse=True)
