@@ -90,7 +90,7 @@ def generate(session: Session) -> int:
     if prompt is None:
         if session.stdin.isatty():
             raise UsageError("give a PROMPT, or pipe one into the command")
-        prompt = session.stdin.read()
+        prompt = session.stdin.read().removesuffix("\n")
     params = schema_params(args)
     client = session.client
     run_stream(

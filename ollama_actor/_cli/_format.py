@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -51,16 +50,30 @@ def parse_time(text: str) -> datetime | None:
 
 
 def _span(seconds: float) -> str:
-    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
-                       ("day", 86400), ("hour", 3600), ("minute", 60)):  # fmt: skip
-        if seconds >= size:
-            count = math.floor(seconds / size)
-            if count == 1:
-                return f"About an {unit}" if unit == "hour" else f"About a {unit}"
-            return f"{count} {unit}s"
+    """A duration in words, with the steps of Docker's ``units.HumanDuration`` (as Ollama)."""
     if seconds < 1:
         return "Less than a second"
-    return f"{math.floor(seconds)} seconds"
+    if seconds < 2:
+        return "1 second"
+    if seconds < 60:
+        return f"{int(seconds)} seconds"
+    minutes = int(seconds // 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // (24 * 7)} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // (24 * 30)} months"
+    return f"{int(seconds // 3600) // (24 * 365)} years"
 
 
 def ago(text: str, now: datetime | None = None) -> str:

@@ -1,0 +1,124 @@
+"""The command line's pure parts: formatting, the Modelfile reader, exit codes."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ollama_actor import (
+    ConnectError,
+    HTTPError,
+    ReadTimeout,
+    ResponseError,
+    StreamCancelled,
+    ValidationError,
+)
+from ollama_actor._cli._exit import UsageError, describe, exit_code
+from ollama_actor._cli._format import ago, human_bytes, human_ns, table, until
+from ollama_actor._cli._modelfile import parse_modelfile
+
+NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(0, "0 B"), (487, "487 B"), (1500, "1.5 KB"), (637_699_456, "637 MB"),
+     (2_019_378_292, "2.0 GB"), (10**13, "10 TB")],
+)  # fmt: skip
+def test_human_bytes(size, text):
+    assert human_bytes(size) == text
+
+
+def test_durations():
+    assert human_ns(1_100_000) == "1.1ms"
+    assert human_ns(377_100_000) == "377ms"
+    assert human_ns(2_500_000_000) == "2.5s"
+    assert ago("2026-01-08T12:00:00.123456789Z", NOW) == "2 days ago"
+    assert ago("2026-01-10T11:59:00Z", NOW) == "About a minute ago"
+    assert ago("2026-01-10T11:00:00Z", NOW) == "About an hour ago"
+    assert ago("2026-01-09T12:00:00Z", NOW) == "24 hours ago"
+    assert ago("2025-10-10T12:00:00Z", NOW) == "3 months ago"
+    assert until("2026-01-10T12:04:30Z", NOW) == "4 minutes from now"
+    assert until("2318-01-01T00:00:00Z", NOW) == "Forever"
+    assert ago("not a time", NOW) == "not a time"
+
+
+def test_table_pads_all_but_the_last_column():
+    assert table(("A", "LONG"), [("xyz", "1"), ("q", "22")]).splitlines() == [
+        "A      LONG",
+        "xyz    1",
+        "q      22",
+    ]
+
+
+def test_modelfile(tmp_path):
+    (tmp_path / "w.gguf").write_bytes(b"x")
+    parsed = parse_modelfile(
+        "# a comment\n"
+        "FROM ./w.gguf\n"
+        "parameter num_ctx 4096\n"
+        'PARAMETER stop "<a>"\n'
+        "PARAMETER stop <b>\n"
+        'TEMPLATE """{{ .Prompt }}\n"""\n'
+        'MESSAGE user """two\nlines"""\n'
+        "MESSAGE assistant ok\n"
+        "LICENSE MIT\n",
+        tmp_path,
+    )
+    assert parsed.files == {"w.gguf": tmp_path / "w.gguf"}
+    assert parsed.params == {
+        "parameters": {"num_ctx": 4096, "stop": ["<a>", "<b>"]},
+        "template": "{{ .Prompt }}\n",
+        "messages": [
+            {"role": "user", "content": "two\nlines"},
+            {"role": "assistant", "content": "ok"},
+        ],
+        "license": ["MIT"],
+    }
+    assert parse_modelfile("FROM llama3.2\n", tmp_path).params == {"from": "llama3.2"}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("PARAMETER x 1\n", "no FROM line"),
+        ("FROM llama3.2\nBOGUS x\n", "line 2: unknown instruction BOGUS"),
+        ('FROM llama3.2\nSYSTEM """never closed\n', 'line 2: a """ string is never closed'),
+        ("FROM ./missing.gguf\n", "line 1: no such file: ./missing.gguf"),
+        ("FROM llama3.2\nMESSAGE robot hi\n", "MESSAGE role must be one of"),
+    ],
+)
+def test_modelfile_errors(text, problem):
+    with pytest.raises(UsageError, match=problem):
+        parse_modelfile(text, Path("/nonexistent"))
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ValidationError("completion", "prompt", "is required"), 2),
+        (UsageError("no such file"), 2),
+        (HTTPError(404, "model 'x' not found"), 2),
+        (HTTPError(400, "bad"), 2),
+        (HTTPError(408, "timeout"), 1),
+        (HTTPError(429, "slow down"), 1),
+        (HTTPError(500, "boom"), 1),
+        (ResponseError("out of memory"), 1),
+        (ConnectError("refused"), 1),
+        (ReadTimeout("silence"), 1),
+        (StreamCancelled("cancelled"), 1),
+        (RuntimeError("a bug"), 1),
+        (KeyboardInterrupt(), 130),
+    ],
+)
+def test_exit_codes(error, code):
+    assert exit_code(error) == code
+
+
+def test_errors_are_one_line():
+    assert describe(HTTPError(500, "line one\nline two", method="GET", path="/api/tags")) == (
+        "line one / line two (HTTP 500 from GET /api/tags)"
+    )
+    assert describe(RuntimeError("x")) == "RuntimeError: x (run with --debug for the traceback)"
+    error = ValidationError("completion", "options.seed", "must be an integer, not str")
+    assert describe(error, {"options": "--option"}) == "--option seed: must be an integer, not str"

@@ -1,0 +1,120 @@
+"""``pull``, ``push`` and ``create``: a progress bar per layer, then status lines."""
+
+import json
+import re
+import subprocess
+import sys
+
+from ollama_actor import blob_digest
+from ollama_actor.emulator import cut
+
+from .conftest import environment
+
+LAYER = re.compile(r"^pulling ([0-9a-f]{12}): +(\d+)% ▕[█ ]{20}▏ (.+)$")
+
+
+def test_pull_shows_each_layer_then_the_status_lines(cli):
+    result = cli("pull", "tinyllama")
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "pulling manifest"
+    assert lines[-4:] == [
+        "verifying sha256 digest",
+        "writing manifest",
+        "removing unused layers",
+        "success",
+    ]
+    layers = [LAYER.match(line) for line in lines[1:-4]]
+    assert all(layers), lines
+    finished = {m[1] for m in layers if m and m[2] == "100"}
+    assert len(finished) == 5  # every layer reached 100%
+    big = [m[2] for m in layers if m and m[1] == "26a8e1c7d977"]
+    assert big == ["0", "25", "50", "75", "100"]  # one line per tenth crossed
+    assert "pulling 26a8e1c7d977: 100% ▕████████████████████▏ 637 MB" in lines
+    assert "tinyllama" in cli("list").stdout
+
+
+def test_pull_json_prints_the_progress_objects(cli):
+    result = cli("pull", "tinyllama", "--json")
+    assert result.returncode == 0
+    chunks = [json.loads(line) for line in result.stdout.splitlines()]
+    assert chunks[0] == {"status": "pulling manifest"}
+    assert chunks[-1] == {"status": "success"}
+    assert any(c.get("completed") == c.get("total") and "digest" in c for c in chunks)
+
+
+def test_rich_bars_when_asked(cli):
+    result = cli("pull", "tinyllama", "--progress", "bar")
+    assert result.returncode == 0, result.stderr
+    assert "pulling 26a8e1c7d977" in result.stdout
+    assert "637.7/637.7 MB" in result.stdout
+    assert "success" in result.stdout
+
+
+def test_without_rich_the_bars_fall_back_to_text(ollama_emulator):
+    no_rich = "import sys; sys.modules['rich'] = None; from ollama_actor.cli import main; "
+    command = [sys.executable, "-c", no_rich + "sys.exit(main())"]
+    env = environment(ollama_emulator.url)
+    asked = subprocess.run(
+        [*command, "pull", "tinyllama", "--progress", "bar"],
+        capture_output=True, text=True, env=env, timeout=30, check=False,
+    )  # fmt: skip
+    assert asked.returncode == 2
+    assert "pip install 'ollama-actor[cli]'" in asked.stderr
+    plain = subprocess.run(
+        [*command, "pull", "tinyllama"],
+        capture_output=True, text=True, env=env, timeout=30, check=False,
+    )  # fmt: skip
+    assert plain.returncode == 0
+    assert plain.stdout.splitlines()[-1] == "success"
+
+
+def test_a_cut_pull_resumes_after_a_retry(cli, ollama_emulator):
+    ollama_emulator.inject(cut(after=3), path="/api/pull")
+    result = cli("pull", "tinyllama")
+    assert result.returncode == 0
+    assert result.stderr.startswith("[retry 1 after: ")
+    assert result.stdout.splitlines()[-1] == "success"
+
+
+def test_push_shows_each_layer(cli):
+    result = cli("push", "llama3.2")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "retrieving manifest"
+    assert any(re.match(r"pushing [0-9a-f]{12}: 100% ", line) for line in lines)
+    assert lines[-2:] == ["pushing manifest", "success"]
+
+
+def test_create_from_flags(cli):
+    result = cli("create", "brief", "--from", "llama3.2", "--system", "Be brief.")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "success"
+    assert cli("show", "brief", "--system").stdout == "Be brief.\n"
+
+
+def test_create_from_a_modelfile_uploads_its_file(cli, ollama_emulator, tmp_path):
+    weights = b"GGUF not really weights"
+    (tmp_path / "tiny.gguf").write_bytes(weights)
+    (tmp_path / "Modelfile").write_text(
+        'FROM ./tiny.gguf\nPARAMETER temperature 0.2\nPARAMETER stop "<end>"\n'
+        'SYSTEM """You are\nterse."""\n',
+        encoding="utf-8",
+    )
+    result = cli("create", "terse", "-f", str(tmp_path / "Modelfile"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "uploading tiny.gguf (23 B)"
+    assert result.stdout.splitlines()[-1] == "success"
+    body = ollama_emulator.last_request("/api/create").body
+    assert body["files"] == {"tiny.gguf": blob_digest(weights)}
+    assert body["parameters"] == {"temperature": 0.2, "stop": ["<end>"]}
+    assert body["system"] == "You are\nterse."
+    assert cli("show", "terse", "--system").stdout == "You are\nterse.\n"
+
+
+def test_create_without_a_source_is_the_users_mistake(cli):
+    result = cli("create", "nothing")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: neither 'from' or 'files' was specified (HTTP 400 from POST /api/create)\n"
+    )
