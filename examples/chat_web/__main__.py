@@ -1,0 +1,53 @@
+"""``python -m examples.chat_web``: serve the chat page until Ctrl-C.
+
+Without ``--ollama`` it starts the bundled emulator (paced at ``--token-rate`` tokens a second,
+so that there is time to press Cancel) and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from examples.chat_web.app import create_app
+from examples.chat_web.server import WebServer
+from ollama_actor import Ollama
+
+
+@contextlib.contextmanager
+def _ollama(url: str | None, token_rate: float) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    from ollama_actor.emulator import Emulator
+
+    with Emulator(token_rate=token_rate) as emulator:
+        print(f"no --ollama given: using the bundled emulator at {emulator.url}", flush=True)
+        yield emulator.base_url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m examples.chat_web", description=__doc__)
+    parser.add_argument("--ollama", metavar="URL", help="an Ollama server (default: the emulator)")
+    parser.add_argument("--model", default="llama3.2", help="the model to chat with")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve the page on")
+    parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--token-rate", type=float, default=15.0, help="the emulator's tokens per second"
+    )
+    args = parser.parse_args(argv)
+    with (
+        _ollama(args.ollama, args.token_rate) as base_url,
+        Ollama(base_url) as client,
+        WebServer(create_app(client, args.model), args.host, args.port) as server,
+    ):
+        print(f"chat page on {server.url} (model {args.model}); Ctrl-C stops", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
