@@ -26,5 +26,9 @@ test: lint typecheck unit
 demo: $(BIN)/.installed
 	$(BIN)/python -m ollama_actor.demo
 
+# The long soak plus the fault matrix; writes docs/reliability.md (a bounded soak is in make test).
+soak: $(BIN)/.installed
+	$(BIN)/python -m tests.reliability.report --streams 20000 --concurrency 5000
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

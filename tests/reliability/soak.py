@@ -149,6 +149,7 @@ def soak(
         collector = Collector.start(streams)
         started = time.monotonic()
         prompts: dict[Any, str] = {}
+        requests: list[Any] = []
         for wave in range(0, streams, concurrency):
             wave_end = min(streams, wave + concurrency)
             for i in range(wave, wave_end):
@@ -165,10 +166,12 @@ def soak(
                     report.problems.append(f"streams still running after {bound} s")
                     break
                 time.sleep(0.05)
+            # The emulator keeps a bounded log: take each wave's share and clear it.
+            requests += [r for r in emu.requests if r.path == "/api/generate"]
+            emu.clear_requests()
         report.wall_seconds = time.monotonic() - started
         results = collector.proxy().streams.get()
         collector.stop()
-        requests = [r for r in emu.requests if r.path == "/api/generate"]
         _check(report, prompts, results, requests)
         del results, requests, prompts, collector
     gc.collect()
