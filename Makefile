@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint typecheck unit bench soak clean
+.PHONY: test demo lint typecheck unit bench soak clean docs
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: lint typecheck unit
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m ollama_actor.demo
+
+# docs/api.md from the public names' docstrings (a test fails when it is stale).
+docs: $(BIN)/.installed
+	$(BIN)/python docs/gen_api.py
 
 # The long soak plus the fault matrix; writes docs/reliability.md (a bounded soak is in make test).
 soak: $(BIN)/.installed
