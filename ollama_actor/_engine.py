@@ -180,6 +180,7 @@ class Call:
         "_done",
         "_engine",
         "_last_rx",
+        "_loop",
         "_parser",
         "_paused",
         "_received",
@@ -194,6 +195,7 @@ class Call:
         self._engine = engine
         self.request = request
         self._sink = sink
+        self._loop = event_loop()  # cached: `event_loop()` checks the pid, a syscall per chunk
         self._conn: _Connection | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._parser: ResponseParser | None = None
@@ -283,7 +285,7 @@ class Call:
         self._arm(self._last_rx)
 
     def _data(self, data: bytes) -> None:
-        self._last_rx = event_loop().time()
+        self._last_rx = self._loop.time()
         self._received = True
         parser = self._parser
         assert parser is not None
