@@ -144,7 +144,8 @@ def _class(qualified: str, cls: type) -> list[str]:
         if b is not object
     )
     lines = [f"### `{qualified}`", ""]
-    init = cls.__init__ if "__init__" in vars(cls) or _ours(cls.__init__) else None
+    constructor = getattr(cls, "__init__")  # noqa: B009 - mypy refuses cls.__init__
+    init = constructor if "__init__" in vars(cls) or _ours(constructor) else None
     if init is None:
         head = f"class {cls.__name__}" + ("" if issubclass(cls, BaseException) else "()")
     else:

@@ -124,3 +124,16 @@ def test_tokens_are_shown_by_the_printing_actor(ollama_emulator):
     assert view.kinds.count("data") == len(expected_reply("llama3.2", PROMPT).content) + 1
     (printer,) = set(view.threads)  # one thread showed everything: the printer actor's own
     assert printer.name.startswith("StreamPrinter-")
+
+
+def test_json_marks_a_restart_and_the_chunks_start_over(cli, ollama_emulator):
+    ollama_emulator.inject(cut(after=3), path="/api/generate")
+    result = cli("--json", "generate", "llama3.2", PROMPT)
+    assert result.returncode == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    (marker,) = [i for i, line in enumerate(lines) if "restart" in line]
+    assert lines[marker]["restart"]["attempt"] == 1
+    assert lines[marker]["restart"]["error"]
+    assert marker == 3  # the three chunks the cut let through
+    after = lines[marker + 1 :]
+    assert "".join(c["response"] for c in after) == expected_reply("llama3.2", PROMPT).text
