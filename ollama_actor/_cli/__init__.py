@@ -4,7 +4,8 @@
 - `_commands`: what each command does.
 - `_printer`: a stream delivered to a printing actor (``stream=<actor>``), and Ctrl-C.
 - `_views`: how a generation's messages are shown (tokens, thinking, JSON lines).
-- `_progress`: progress bars for pull, push and create (rich if installed, else plain text).
+- `_progress`: progress for pull, push and create: plain text, or `_rich_progress`'s live
+  bars when the optional rich package is installed.
 - `_format`: sizes, durations and tables as Ollama's own command line shows them.
 - `_modelfile`: the Modelfile that ``create -f`` reads.
 - `_exit`: exit codes, and every error as one line.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
+from actors import Recipient
 from ollama_actor._cli._args import schema_params
 from ollama_actor._cli._exit import OK, UsageError
 from ollama_actor._cli._format import ago, human_bytes, table, until
@@ -19,7 +20,7 @@ from ollama_actor._cli._progress import progress_view
 from ollama_actor._cli._views import JsonView, TokenView, View, dumps
 from ollama_actor._client import Ollama, blob_digest
 from ollama_actor._errors import HTTPError
-from ollama_actor._handle import RetryPolicy
+from ollama_actor._handle import RetryPolicy, StreamHandle
 
 __all__ = ["COMMANDS", "Session"]
 
@@ -117,11 +118,27 @@ def _read_line(session: Session, interactive: bool) -> str | None:
     return line if line else None
 
 
+def _chat_turn(
+    session: Session, messages: list[dict[str, Any]], params: dict[str, Any]
+) -> Callable[[Recipient], StreamHandle]:
+    """What starts one turn of the chat: the conversation so far, streamed to the recipient."""
+
+    def start(recipient: Recipient) -> StreamHandle:
+        return session.client.chat(
+            model=session.args.model,
+            messages=messages,
+            stream=recipient,
+            retry=session.retry,
+            **params,
+        )
+
+    return start
+
+
 def chat(session: Session) -> int:
     args = session.args
     params = schema_params(args)
-    client = session.client
-    client.show_model(model=args.model)  # an unknown model fails now, not after the first line
+    session.client.show_model(model=args.model)  # an unknown model fails now, not at line one
     start: list[dict[str, Any]] = []
     if args.system:
         start.append({"role": "system", "content": args.system})
@@ -147,16 +164,7 @@ def chat(session: Session) -> int:
             continue
         turn = [*history, {"role": "user", "content": line.rstrip("\n")}]
         try:
-            response = run_stream(
-                lambda recipient, turn=turn: client.chat(  # type: ignore[misc]
-                    model=args.model,
-                    messages=turn,
-                    stream=recipient,
-                    retry=session.retry,
-                    **params,
-                ),
-                session.token_view("chat"),
-            )
+            response = run_stream(_chat_turn(session, turn, params), session.token_view("chat"))
         except KeyboardInterrupt:
             if not interactive:
                 raise
