@@ -34,5 +34,9 @@ docs: $(BIN)/.installed
 soak: $(BIN)/.installed
 	$(BIN)/python -m tests.reliability.report --streams 20000 --concurrency 5000
 
+# B1-B4 against the official client and raw Pykka; writes docs/benchmarks.md (about 4 minutes).
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
