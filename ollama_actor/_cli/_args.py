@@ -201,8 +201,8 @@ def _stream_flags(parser: Parser) -> None:
         type=_retries,
         default=3,
         metavar="N",
-        help="restart the stream up to N times (within 5 s each) after a failure a retry may "
-        "mend, such as a cut connection or HTTP 503; 0 never retries (default: 3)",
+        help="after a failure a retry may mend (a cut connection, HTTP 503...), send the "
+        "request again, up to N times within 5 s; 0 never retries (default: 3)",
     )
 
 
