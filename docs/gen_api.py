@@ -35,11 +35,13 @@ def _ours(obj: Any) -> bool:
 
 
 def _default(value: Any) -> str:
-    """A default value as source would spell it, without memory addresses."""
+    """A default value as source would spell it, without memory addresses or local paths."""
     if inspect.isfunction(value) or inspect.isclass(value) or inspect.ismethod(value):
         return str(value.__qualname__)
     if isinstance(value, enum.Enum):
         return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, str) and value == sys.executable:
+        return "sys.executable"  # the same text whichever interpreter writes the file
     text = repr(value)
     return _ADDRESS.sub("", text) if " at 0x" in text else text
 
