@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import pykka
 
 from actors._deferred import Deferred
+from actors._loop import call_on_loop
 from actors._loop_actor import LoopActor
 from actors._monitor import Down, demonitor, monitor
 from actors._ref import Ref
@@ -60,6 +61,7 @@ class StreamRun:
         """The current worker incarnation."""
         self._first: StreamSource | None = source
         self._source = source
+        self._active = False  # an attempt is running (changed on the loop thread only)
         self._cancelled: str | None = None
         self._done = threading.Event()
         self._result: Any = None
@@ -76,7 +78,11 @@ class StreamRun:
         return self._cancelled is not None
 
     def next_source(self) -> StreamSource:
-        """The source for the attempt that starts now; tells the recipient of a restart."""
+        """The source for the attempt that starts now; tells the recipient of a restart.
+
+        Loop thread. The caller must start it and call `attempt_ended` when it ends.
+        """
+        self._active = True
         if self._first is not None:
             source, self._first = self._first, None
             return source
@@ -94,10 +100,30 @@ class StreamRun:
         """Whether ``exc`` should end this attempt with a restart rather than the stream."""
         return self._cancelled is None and not self.done and self.retryable(exc)
 
+    def attempt_ended(self) -> None:
+        """The attempt started by `next_source` has ended (loop thread)."""
+        self._active = False
+
     def cancel(self, reason: str = "the stream was cancelled") -> None:
-        """End the stream from any thread; the recipient hears ``("error", <cancelled>)``."""
-        self._cancelled = reason
-        self._source.cancel(reason)
+        """End the stream from any thread; the recipient hears ``("error", <cancelled>)``.
+
+        It takes effect at once, also between attempts (while a restart waits out its
+        backoff): no further attempt starts.
+        """
+        self._cancelled = reason  # from now on nothing is retried
+        call_on_loop(self._cancel_now, reason)
+
+    def _cancel_now(self, reason: str) -> None:
+        if self.done:
+            return
+        if self._active:
+            self._source.cancel(reason)
+            return
+        # Between attempts: end it with the source's own cancelled error, without any I/O
+        # (a cancelled source reports its error as soon as it is started).
+        fresh = self._source.again()
+        fresh.cancel(reason)
+        fresh.start(_Ending(self))
 
     def add_reply(self, reply: Deferred[Any]) -> None:
         """Settle ``reply`` with the stream's outcome when it ends."""
@@ -144,6 +170,24 @@ class StreamRun:
                 reply.fail(self._error)
             else:
                 reply.resolve(self._result)
+
+
+class _Ending:
+    """Sink for the never-sent attempt that carries a cancel between attempts."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: StreamRun) -> None:
+        self._run = run
+
+    def on_chunk(self, chunk: Any) -> None:
+        pass
+
+    def on_done(self, result: Any) -> None:
+        pass
+
+    def on_error(self, exc: BaseException) -> None:
+        self._run.fail(exc)
 
 
 class _Failed(NamedTuple):
@@ -215,6 +259,9 @@ class StreamWorker(LoopActor):
 
     def _begin(self, run: StreamRun) -> None:
         run.worker = self.actor_ref
+        if run.done:  # ended (cancelled) while this incarnation's restart was pending
+            self.stop()
+            return
         source = run.next_source()
         if isinstance(run.recipient, pykka.ActorRef):
             self._monitor = monitor(run.recipient, self.actor_ref)
@@ -247,12 +294,14 @@ class _WorkerSink:
 
     def on_done(self, result: Any) -> None:
         self.ended = True
+        self._run.attempt_ended()
         self._run.succeed(result)
         self._stop()
 
     def on_error(self, exc: BaseException) -> None:
         self.ended = True
         run = self._run
+        run.attempt_ended()
         if run.may_retry(exc):
             run.last_error = exc
             ref = self._worker.actor_ref

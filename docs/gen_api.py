@@ -133,6 +133,8 @@ def _members(cls: type) -> Iterator[tuple[str, str, Any]]:
                 yield name, "staticmethod", raw.__func__
             elif inspect.isfunction(raw):
                 yield name, "method", raw
+            elif _ours(type(raw)) and hasattr(type(raw), "__get__"):
+                yield name, "endpoint", raw  # a method declared as a descriptor (Ollama's)
 
 
 def _block(text: str) -> list[str]:
@@ -159,6 +161,10 @@ def _class(qualified: str, cls: type) -> list[str]:
     for name, kind, member in sorted(_members(cls), key=lambda item: item[0]):
         if kind == "property":
             lines += [f"- **`{name}`** (property)" + (f": {_doc(member)}" if _doc(member) else "")]
+            continue
+        if kind == "endpoint":
+            doc = _doc(member).replace("\n", "\n  ")
+            lines += [f"- **`{name}(**params)`**" + (f"\n\n  {doc}\n" if doc else "")]
             continue
         signature = _signature(member, drop_self=kind != "staticmethod")
         prefix = "" if kind == "method" else f"{kind} "

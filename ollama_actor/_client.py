@@ -16,7 +16,7 @@ import platform
 import ssl
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal, overload
+from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 import httpx
 from pykka import ActorRef
@@ -61,6 +61,93 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
+
+
+class _StreamingCall(Protocol):
+    """An endpoint that streams: a dict, a `Streaming`, or a `StreamHandle` by ``stream``."""
+
+    @overload
+    def __call__(
+        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
+    ) -> dict[str, Any]: ...
+    @overload
+    def __call__(
+        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
+    ) -> Streaming: ...
+    @overload
+    def __call__(
+        self,
+        *,
+        stream: Recipient,
+        timeout: TimeoutLike = ...,
+        supervisor: ActorRef[Any] | None = ...,
+        retry: RetryPolicy = ...,
+        **params: Any,
+    ) -> StreamHandle: ...
+
+
+class _JSONCall(Protocol):
+    """An endpoint that returns Ollama's decoded JSON reply."""
+
+    def __call__(self, *, timeout: TimeoutLike = ..., **params: Any) -> dict[str, Any]: ...
+
+
+class _BoolCall(Protocol):
+    """A yes/no endpoint: True on success, False when Ollama answers 404."""
+
+    def __call__(self, *, timeout: TimeoutLike = ..., **params: Any) -> bool: ...
+
+
+C = TypeVar("C")
+
+
+class _Endpoint(Generic[C]):
+    """An endpoint as a client method, declared once: ``client.chat(model=..., ...)``.
+
+    Reading it from a client gives a function that validates the keyword arguments against
+    the endpoint's schema and runs the request; its docstring lists the parameters.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__doc__ = _describe(ENDPOINTS[name])
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> _Endpoint[C]: ...
+    @overload
+    def __get__(self, client: Ollama, owner: type[Any]) -> C: ...
+    def __get__(self, client: Ollama | None, owner: type[Any]) -> Any:
+        if client is None:
+            return self
+        name = self.name
+
+        def call(**kwargs: Any) -> Any:
+            return client._call(name, **kwargs)
+
+        call.__name__ = name
+        call.__qualname__ = f"Ollama.{name}"
+        call.__doc__ = self.__doc__
+        return call
+
+
+def _describe(endpoint: Endpoint) -> str:
+    """A docstring from the schema: what it does, its route, its parameters."""
+    lines = [f"{endpoint.doc} (``{endpoint.method} /api{endpoint.path}``)", ""]
+    if endpoint.stream is not None:
+        lines += [
+            "``stream=True`` returns a lazy `Streaming`; ``stream=recipient`` a supervised",
+            "`StreamHandle` (``supervisor=`` and ``retry=`` apply then). ``timeout=`` bounds this",
+            "call.",
+            "",
+        ]
+    lines += ["Parameters (Ollama's JSON fields):", ""]
+    for name, param in endpoint.params.items():
+        required = " (required)" if param.required else ""
+        lines.append(f"- ``{name}``{required}: {param.doc}")
+    if endpoint.aliases:
+        older = ", ".join(f"``{old}`` for ``{new}``" for old, new in endpoint.aliases.items())
+        lines += ["", f"Also accepted: {older}."]
+    return "\n".join(lines)
 
 
 class Ollama:
@@ -131,199 +218,23 @@ class Ollama:
         """Cancel running requests and close pooled connections; returns at once."""
         self._engine.close()
 
-    # -- endpoints ----------------------------------------------------------------------------
+    # -- endpoints: one line each; parameters and docs come from the schema table -------------
 
-    @overload
-    def completion(
-        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
-    ) -> dict[str, Any]: ...
-    @overload
-    def completion(
-        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
-    ) -> Streaming: ...
-    @overload
-    def completion(
-        self,
-        *,
-        stream: Recipient,
-        timeout: TimeoutLike = ...,
-        supervisor: ActorRef[Any] | None = ...,
-        retry: RetryPolicy = ...,
-        **params: Any,
-    ) -> StreamHandle: ...
-    def completion(
-        self,
-        *,
-        stream: bool | Recipient = False,
-        timeout: TimeoutLike = _UNSET,
-        supervisor: ActorRef[Any] | None = None,
-        retry: RetryPolicy | None = None,
-        **params: Any,
-    ) -> Any:
-        """Generate a completion (``POST /api/generate``); parameters as Ollama's fields."""
-        return self._call("completion", params, stream, timeout, supervisor=supervisor, retry=retry)
-
-    @overload
-    def chat(
-        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
-    ) -> dict[str, Any]: ...
-    @overload
-    def chat(
-        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
-    ) -> Streaming: ...
-    @overload
-    def chat(
-        self,
-        *,
-        stream: Recipient,
-        timeout: TimeoutLike = ...,
-        supervisor: ActorRef[Any] | None = ...,
-        retry: RetryPolicy = ...,
-        **params: Any,
-    ) -> StreamHandle: ...
-    def chat(
-        self,
-        *,
-        stream: bool | Recipient = False,
-        timeout: TimeoutLike = _UNSET,
-        supervisor: ActorRef[Any] | None = None,
-        retry: RetryPolicy | None = None,
-        **params: Any,
-    ) -> Any:
-        """Generate the next chat message (``POST /api/chat``)."""
-        return self._call("chat", params, stream, timeout, supervisor=supervisor, retry=retry)
-
-    @overload
-    def create_model(
-        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
-    ) -> dict[str, Any]: ...
-    @overload
-    def create_model(
-        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
-    ) -> Streaming: ...
-    @overload
-    def create_model(
-        self,
-        *,
-        stream: Recipient,
-        timeout: TimeoutLike = ...,
-        supervisor: ActorRef[Any] | None = ...,
-        retry: RetryPolicy = ...,
-        **params: Any,
-    ) -> StreamHandle: ...
-    def create_model(
-        self,
-        *,
-        stream: bool | Recipient = False,
-        timeout: TimeoutLike = _UNSET,
-        supervisor: ActorRef[Any] | None = None,
-        retry: RetryPolicy | None = None,
-        **params: Any,
-    ) -> Any:
-        """Create a model (``POST /api/create``); a stream reports progress."""
-        return self._call(
-            "create_model", params, stream, timeout, supervisor=supervisor, retry=retry
-        )
-
-    @overload
-    def pull_model(
-        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
-    ) -> dict[str, Any]: ...
-    @overload
-    def pull_model(
-        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
-    ) -> Streaming: ...
-    @overload
-    def pull_model(
-        self,
-        *,
-        stream: Recipient,
-        timeout: TimeoutLike = ...,
-        supervisor: ActorRef[Any] | None = ...,
-        retry: RetryPolicy = ...,
-        **params: Any,
-    ) -> StreamHandle: ...
-    def pull_model(
-        self,
-        *,
-        stream: bool | Recipient = False,
-        timeout: TimeoutLike = _UNSET,
-        supervisor: ActorRef[Any] | None = None,
-        retry: RetryPolicy | None = None,
-        **params: Any,
-    ) -> Any:
-        """Download a model (``POST /api/pull``); a stream reports progress."""
-        return self._call("pull_model", params, stream, timeout, supervisor=supervisor, retry=retry)
-
-    @overload
-    def push_model(
-        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
-    ) -> dict[str, Any]: ...
-    @overload
-    def push_model(
-        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
-    ) -> Streaming: ...
-    @overload
-    def push_model(
-        self,
-        *,
-        stream: Recipient,
-        timeout: TimeoutLike = ...,
-        supervisor: ActorRef[Any] | None = ...,
-        retry: RetryPolicy = ...,
-        **params: Any,
-    ) -> StreamHandle: ...
-    def push_model(
-        self,
-        *,
-        stream: bool | Recipient = False,
-        timeout: TimeoutLike = _UNSET,
-        supervisor: ActorRef[Any] | None = None,
-        retry: RetryPolicy | None = None,
-        **params: Any,
-    ) -> Any:
-        """Upload a model (``POST /api/push``); a stream reports progress."""
-        return self._call("push_model", params, stream, timeout, supervisor=supervisor, retry=retry)
-
-    def embed(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
-        """Embed a text or a list of texts (``POST /api/embed``)."""
-        return self._call("embed", params, False, timeout)  # type: ignore[no-any-return]
-
-    def embeddings(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
-        """Embed one text with the legacy endpoint (``POST /api/embeddings``)."""
-        return self._call("embeddings", params, False, timeout)  # type: ignore[no-any-return]
-
-    def list_models(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
-        """The local models (``GET /api/tags``)."""
-        return self._call("list_models", params, False, timeout)  # type: ignore[no-any-return]
-
-    def list_running(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
-        """The models loaded in memory (``GET /api/ps``)."""
-        return self._call("list_running", params, False, timeout)  # type: ignore[no-any-return]
-
-    def show_model(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
-        """A model's details (``POST /api/show``)."""
-        return self._call("show_model", params, False, timeout)  # type: ignore[no-any-return]
-
-    def copy_model(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> bool:
-        """Copy a model; ``False`` if the source does not exist (``POST /api/copy``)."""
-        return self._call("copy_model", params, False, timeout)  # type: ignore[no-any-return]
-
-    def delete_model(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> bool:
-        """Delete a model; ``False`` if it does not exist (``DELETE /api/delete``)."""
-        return self._call("delete_model", params, False, timeout)  # type: ignore[no-any-return]
-
-    def preload(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> bool:
-        """Load a model into memory; ``False`` if it does not exist."""
-        return self._call("preload", params, False, timeout)  # type: ignore[no-any-return]
-
-    def unload(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> bool:
-        """Unload a model from memory; ``False`` if it does not exist."""
-        return self._call("unload", params, False, timeout)  # type: ignore[no-any-return]
-
-    def version(self, *, timeout: TimeoutLike = _UNSET, **params: Any) -> dict[str, Any]:
-        """The server's version (``GET /api/version``), e.g. ``{"version": "0.12.6"}``."""
-        return self._call("version", params, False, timeout)  # type: ignore[no-any-return]
+    completion = _Endpoint["_StreamingCall"]("completion")
+    chat = _Endpoint["_StreamingCall"]("chat")
+    create_model = _Endpoint["_StreamingCall"]("create_model")
+    pull_model = _Endpoint["_StreamingCall"]("pull_model")
+    push_model = _Endpoint["_StreamingCall"]("push_model")
+    embed = _Endpoint["_JSONCall"]("embed")
+    embeddings = _Endpoint["_JSONCall"]("embeddings")
+    list_models = _Endpoint["_JSONCall"]("list_models")
+    list_running = _Endpoint["_JSONCall"]("list_running")
+    show_model = _Endpoint["_JSONCall"]("show_model")
+    version = _Endpoint["_JSONCall"]("version")
+    copy_model = _Endpoint["_BoolCall"]("copy_model")
+    delete_model = _Endpoint["_BoolCall"]("delete_model")
+    preload = _Endpoint["_BoolCall"]("preload")
+    unload = _Endpoint["_BoolCall"]("unload")
 
     def check_blob(self, digest_or_data: str | bytes, *, timeout: TimeoutLike = _UNSET) -> bool:
         """Whether the server has a blob: give its ``sha256:`` digest, or the data itself."""
@@ -348,13 +259,15 @@ class Ollama:
     def _call(
         self,
         name: str,
-        params: Mapping[str, Any],
-        stream: Any,
-        timeout: Any,
+        /,
         *,
+        stream: Any = False,
+        timeout: Any = _UNSET,
         supervisor: ActorRef[Any] | None = None,
         retry: RetryPolicy | None = None,
+        **params: Any,
     ) -> Any:
+        """The one entry point of every endpoint (what ``client.<name>(...)`` calls)."""
         endpoint = ENDPOINTS[name]
         body = validate(endpoint, params)
         bounds = self._timeout(name, timeout)

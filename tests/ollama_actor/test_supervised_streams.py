@@ -145,17 +145,22 @@ def test_temporary_policy_never_retries(client, emu):
     assert isinstance(messages[-1][1], ConnectionLost)
 
 
-def test_cancel_during_backoff_ends_the_stream_without_another_attempt(client, emu):
+def test_cancel_during_backoff_ends_the_stream_at_once_without_another_attempt(client, emu):
     emu.inject(status(503), path="/api/generate")
     inbox = Inbox()
-    handle = completion(client, inbox, retry=RetryPolicy(backoff=Backoff(min=0.5, max=1.0)))
-    _, (kind, _) = inbox.receive(timeout=5)
-    assert kind == "restart"
+    handle = completion(client, inbox, retry=RetryPolicy(backoff=Backoff(min=2.0, max=3.0)))
+    emu.wait_until_ended(emu.last_request("/api/generate").id)
+    time.sleep(0.3)  # the worker has failed; its restart waits out the 2 s backoff
+    cancelled = time.monotonic()
     handle.cancel()
     messages = messages_of(inbox, handle.ref)
-    assert kinds(messages)[-1] == "error"
-    time.sleep(0.7)  # past the backoff: no new attempt may start
-    assert emu.request_count("/api/generate") <= 2
+    assert kinds(messages) == ["error"]
+    assert isinstance(messages[0][1], StreamCancelled)
+    assert time.monotonic() - cancelled < 0.5  # not after the 2 s backoff
+    with pytest.raises(StreamCancelled):
+        handle.result(timeout=1)
+    time.sleep(2.5)  # past the backoff: no new attempt may start
+    assert emu.request_count("/api/generate") == 1
     assert_nothing_more(inbox, handle.ref)
 
 
