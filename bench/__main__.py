@@ -40,7 +40,7 @@ def run_all(quick: bool) -> dict[str, Any]:
     plan = [
         (100, ("loop-actor", "thread-actor", "async-for", "official"), 60.0),
         (1_000, ("loop-actor", "thread-actor", "async-for", "official"), 90.0),
-        (10_000, ("loop-actor", "async-for", "official"), 90.0),
+        (10_000, ("loop-actor", "async-for", "official"), 60.0),
     ]
     for streams, clients, limit in plan[:2] if quick else plan:
         for client in clients:

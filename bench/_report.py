@@ -23,7 +23,7 @@ running as a subprocess. Hand-written notes live outside the generated section a
 
 CLIENT_NAMES = {
     "loop-actor": "ours: `stream=recipient`, a `LoopActor` recipient per stream",
-    "thread-actor": "ours: `stream=recipient`, an `actors.Actor` (thread) per stream",
+    "thread-actor": "ours: `stream=recipient`, an `actors.Actor` (thread) per stream (extra)",
     "async-for": "ours: `async for` over `completion(stream=True)`, `asyncio.gather`",
     "official": "official `AsyncClient.generate(stream=True)`, `asyncio.gather`",
 }
@@ -154,16 +154,22 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
     for c in cases:
         name = CLIENT_NAMES.get(c["client"], c["client"])
         if c.get("failed"):
-            rows.append([f"{c['streams']:,}", name, f"failed: {c['failed']}", *["-"] * 9])
+            rows.append([f"{c['streams']:,}", name, f"failed: {c['failed']}", *["-"] * 7])
             continue
-        done = "yes" if c["finished"] else f"no: {c['chunks']:,} of {c['expected_chunks']:,}"
+        done = (
+            "yes"
+            if c["finished"]
+            else f"no, {c['unfinished']:,} streams still running at the limit: "
+            f"{c['chunks']:,} of {c['expected_chunks']:,} chunks"
+        )
         cpu_us = c["cpu"] / c["chunks"] * 1e6 if c["chunks"] else float("nan")
         rows.append(
             [
                 f"{c['streams']:,}",
                 name,
                 done,
-                f"{c['seconds']:.2f} s ({c['seconds'] / c['ideal']:.2f}x)",
+                f"{'> ' if not c['finished'] else ''}{c['seconds']:.2f} s "
+                f"({c['seconds'] / c['ideal']:.2f}x)",
                 f"{_ms(c['lag_p50'])} / {_ms(c['lag_p99'])}",
                 f"{c['cpu']:.2f} s ({cpu_us:.0f} us/chunk)",
                 f"{c['peak_rss_mb']:.0f} MB",
