@@ -132,7 +132,7 @@ def soak(
         for _ in range(int(streams * fault_share))
     ]
     report = SoakReport(streams, concurrency, len(faults))
-    timeout = Timeout(connect=10.0, read=2.0, total=bound)
+    timeout = Timeout(connect=10.0, read=5.0, total=bound)  # generous: a stall is the only silence
     with (
         EmulatorProcess(token_rate=token_rate) as emu,
         Ollama(emu.base_url, timeout=timeout) as client,
