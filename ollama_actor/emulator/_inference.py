@@ -17,7 +17,7 @@ from . import _gojson
 from ._clock import Clock
 from ._decode import CHAT, EMBED, EMBEDDINGS, GENERATE, go_quote
 from ._http import Request
-from ._model import context_tokens, embedding, expected_reply
+from ._model import ExpectedReply, context_tokens, embedding, expected_reply
 from ._names import Name
 from ._reply import JSON, NDJSON, ApiError, Reply, json_reply, read_fields
 from ._steps import Signal, Step
@@ -40,6 +40,15 @@ _MS = 1_000_000
 @functools.lru_cache(maxsize=8192)
 def _text(token: str) -> bytes:
     return _gojson.string(token)
+
+
+def _token_lines(
+    head: bytes, clock: Clock, plan: ExpectedReply, *, thinking: bytes, content: bytes, tail: bytes
+) -> Iterator[Step]:
+    """One streamed line per thinking token, then one per content token, stamped as written."""
+    for prefix, tokens in ((thinking, plan.thinking), (content, plan.content)):
+        for token in tokens:
+            yield head + clock.created_at() + prefix + _text(token) + tail
 
 
 def _check_options(options: Mapping[str, Any]) -> None:
@@ -191,13 +200,14 @@ class Inference:
             timing = _Timing(self._store, model, keep_alive)
             clock = self._clock
             if stream:
-                thinking = b'","response":"","thinking":'
-                tail = b',"done":false}\n'
-                for token in plan.thinking:
-                    yield head + clock.created_at() + thinking + _text(token) + tail
-                response = b'","response":'
-                for token in plan.content:
-                    yield head + clock.created_at() + response + _text(token) + tail
+                yield from _token_lines(
+                    head,
+                    clock,
+                    plan,
+                    thinking=b'","response":"","thinking":',
+                    content=b'","response":',
+                    tail=b',"done":false}\n',
+                )
             else:
                 for _ in range(len(plan.thinking) + len(plan.content)):
                     yield Signal.TICK
@@ -266,13 +276,14 @@ class Inference:
             timing = _Timing(self._store, model, keep_alive)
             clock = self._clock
             if stream:
-                thinking = b'","message":{"role":"assistant","content":"","thinking":'
-                tail = b'},"done":false}\n'
-                for token in plan.thinking:
-                    yield head + clock.created_at() + thinking + _text(token) + tail
-                content = b'","message":{"role":"assistant","content":'
-                for token in plan.content:
-                    yield head + clock.created_at() + content + _text(token) + tail
+                yield from _token_lines(
+                    head,
+                    clock,
+                    plan,
+                    thinking=b'","message":{"role":"assistant","content":"","thinking":',
+                    content=b'","message":{"role":"assistant","content":',
+                    tail=b'},"done":false}\n',
+                )
                 if plan.tool_calls:
                     message = {
                         "role": "assistant",
