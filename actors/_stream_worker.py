@@ -279,18 +279,18 @@ class StreamWorker(LoopActor):
 
 
 class _WorkerSink:
-    """The source's callbacks for one attempt (loop thread)."""
+    """The source's callbacks for one attempt (loop thread).
 
-    __slots__ = ("_on_chunk", "_run", "_worker", "ended")
+    Chunks go straight to the recipient's `Delivery` (no extra call per chunk).
+    """
+
+    __slots__ = ("_run", "_worker", "ended", "on_chunk")
 
     def __init__(self, worker: StreamWorker, run: StreamRun) -> None:
         self._worker = worker
         self._run = run
-        self._on_chunk = run.delivery.on_chunk
+        self.on_chunk: Callable[[Any], None] = run.delivery.on_chunk
         self.ended = False
-
-    def on_chunk(self, chunk: Any) -> None:
-        self._on_chunk(chunk)
 
     def on_done(self, result: Any) -> None:
         self.ended = True
