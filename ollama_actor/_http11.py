@@ -239,26 +239,18 @@ class ResponseParser:
             return status
         connection = _tokens(headers.get("connection", ""))
         self.keep_alive = "close" not in connection if minor != b"0" else "keep-alive" in connection
-        if self.head_only or status in (204, 304):
-            self._mode = "done"
-        else:
-            self._frame_body(headers)
+        self._frame_body(headers, self.head_only or status in (204, 304))
         self._on_head(status, (reason or b"").decode("latin-1"), headers)
         return status
 
-    def _frame_body(self, headers: dict[str, str]) -> None:
-        """Choose how the body ends (RFC 9112 section 6.3) and how it is decoded."""
+    def _frame_body(self, headers: dict[str, str], no_body: bool) -> None:
+        """Choose how the body ends (RFC 9112 section 6.3) and how it is decoded.
+
+        The framing headers are checked even when the response has no body (``no_body``).
+        """
         transfer = headers.get("transfer-encoding")
         length = headers.get("content-length")
-        if transfer is not None:
-            if _tokens(transfer) != ["chunked"]:
-                raise ProtocolError(
-                    f"unsupported Transfer-Encoding {transfer[:40]!r}: only chunked is"
-                )
-            self._mode = "chunked"
-            if length is not None:
-                self.keep_alive = False  # both framings: a smuggling attempt; chunked wins
-        elif length is not None:
+        if length is not None:
             values = {part.strip() for part in length.split(",")}
             value = values.pop()
             if values or not value.isascii() or not value.isdigit():
@@ -267,9 +259,20 @@ class ResponseParser:
                 raise ProtocolError(f"Content-Length too large: {length[:40]!r}")
             self._length_left = int(value)
             self._mode = "length" if self._length_left else "done"
-        else:
+        if transfer is not None:
+            if transfer.strip(" \t").lower() != "chunked":  # one coding, no list, as h11
+                raise ProtocolError(
+                    f"unsupported Transfer-Encoding {transfer[:40]!r}: only chunked is"
+                )
+            self._mode = "chunked"
+            if length is not None:
+                self.keep_alive = False  # both framings: a smuggling attempt; chunked wins
+        elif length is None:
             self._mode = "close"
-            self.keep_alive = False
+            self.keep_alive = no_body and self.keep_alive
+        if no_body:
+            self._mode = "done"
+            return
         coding = headers.get("content-encoding")
         if coding is not None and self._mode != "done":
             codings = [c for c in _tokens(coding) if c != "identity"]

@@ -9,6 +9,7 @@ With ``hold_half_closed``, a client's end of sending does not close the server's
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -66,17 +67,13 @@ class RawServer:
     def close(self) -> None:
         self._stopped = True
         self._stop.set()
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        except OSError:
-            pass
         self._sock.close()
         with self._lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 conn.close()
         for thread in self._threads:
             thread.join(5)

@@ -196,6 +196,9 @@ def test_a_post_with_an_idempotency_key_may_be_sent_again():
 
 # -- parser hygiene, over a socket --------------------------------------------------------------
 
+OK = b"HTTP/1.1 200 OK\r\n"
+CHUNKED = OK + b"Transfer-Encoding: chunked\r\n\r\n"
+
 HYGIENE = {
     "non-ASCII digit in Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n{}",
     "a four-digit status": b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",
@@ -209,12 +212,12 @@ HYGIENE = {
     "chunked not last": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
     ),
-    "chunk size +2": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+2\r\n{}\r\n0\r\n\r\n",
-    "chunk size 0x2": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\n{}\r\n0\r\n\r\n",
-    "chunk size 0_2": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0_2\r\n{}\r\n0\r\n\r\n",
-    "chunk size -2": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n",
+    "chunk size +2": CHUNKED + b"+2\r\n{}\r\n0\r\n\r\n",
+    "chunk size 0x2": CHUNKED + b"0x2\r\n{}\r\n0\r\n\r\n",
+    "chunk size 0_2": CHUNKED + b"0_2\r\n{}\r\n0\r\n\r\n",
+    "chunk size -2": CHUNKED + b"-2\r\n{}\r\n0\r\n\r\n",
     "a head line with a bare CR": b"HTTP/1.1 200 OK\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}",
-    "a header name that is not a token": b"HTTP/1.1 200 OK\r\nX(Y): 1\r\nContent-Length: 2\r\n\r\n{}",
+    "a header name that is not a token": OK + b"X(Y): 1\r\nContent-Length: 2\r\n\r\n{}",
     "a fold before any header": b"HTTP/1.1 200 OK\r\n  folded\r\nContent-Length: 2\r\n\r\n{}",
     "a head of 70 KiB in one read": (
         b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 12000 + b"Content-Length: 2\r\n\r\n{}"
@@ -225,12 +228,14 @@ HYGIENE = {
 @pytest.mark.parametrize("case", list(HYGIENE))
 def test_malformed_responses_end_at_once_with_protocol_error(case, caplog):
     wire = HYGIENE[case]
-    with RawServer(lambda r: [wire, 30.0]) as server:  # then silence: no end of the connection
-        with Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client:
-            started = time.monotonic()
-            with caplog.at_level(logging.DEBUG), pytest.raises(ProtocolError) as info:
-                client.version()
-            assert time.monotonic() - started < 5  # at once, not at the read timeout
+    with (
+        RawServer(lambda r: [wire, 30.0]) as server,  # then silence: no end of the connection
+        Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client,
+    ):
+        started = time.monotonic()
+        with caplog.at_level(logging.DEBUG), pytest.raises(ProtocolError) as info:
+            client.version()
+        assert time.monotonic() - started < 5  # at once, not at the read timeout
     assert "internal error" not in str(info.value)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -243,32 +248,42 @@ LENIENT = {
     "bare LF line ends": b"HTTP/1.1 200 OK\nContent-Length: 17\n\n",
     "bare LF then CRLF": b"HTTP/1.1 200 OK\r\nContent-Length: 17\n\r\n",
     "no reason phrase": b"HTTP/1.1 200\r\nContent-Length: 17\r\n\r\n",
-    "HTTP/1.0 keep-alive": b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 17\r\n\r\n",
+    "HTTP/1.0 keep-alive": (
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 17\r\n\r\n"
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(LENIENT))
 def test_responses_rfc_9112_says_to_accept(case):
     head = LENIENT[case]
-    with RawServer(lambda r: [head + b'{"version":"1.0"}', 30.0]) as server:
-        with Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client:
-            started = time.monotonic()
-            assert client.version() == {"version": "1.0"}
-            assert time.monotonic() - started < 5
+    with (
+        RawServer(lambda r: [head + b'{"version":"1.0"}', 30.0]) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client,
+    ):
+        started = time.monotonic()
+        assert client.version() == {"version": "1.0"}
+        assert time.monotonic() - started < 5
 
 
 def test_a_head_larger_than_the_cap_across_many_reads():
     pieces = [b"HTTP/1.1 200 OK\r\n"] + [b"X: y\r\n" * 100, 0.001] * 120
-    with RawServer(lambda r: pieces) as server, Ollama(server.url, timeout=BOUNDS) as client:
-        with pytest.raises(ProtocolError, match="head larger"):
-            client.version()
+    with (
+        RawServer(lambda r: pieces) as server,
+        Ollama(server.url, timeout=BOUNDS) as client,
+        pytest.raises(ProtocolError, match="head larger"),
+    ):
+        client.version()
 
 
 def test_an_endless_trailer_section_is_bounded():
     wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
-    with RawServer(lambda r: [wire] + [b"X-T: y\r\n" * 1000] * 20) as server:
-        with Ollama(server.url, timeout=BOUNDS) as client, pytest.raises(ProtocolError):
-            client.version()
+    with (
+        RawServer(lambda r: [wire] + [b"X-T: y\r\n" * 1000] * 20) as server,
+        Ollama(server.url, timeout=BOUNDS) as client,
+        pytest.raises(ProtocolError),
+    ):
+        client.version()
 
 
 # -- content coding -----------------------------------------------------------------------------
@@ -344,7 +359,9 @@ def test_bad_content_coding_is_a_clear_decode_error(coding, body, match):
 def test_a_decompression_bomb_is_cut_by_the_line_bound():
     bomb = gzip.compress(b"x" * (64 << 20))  # 64 MiB of one line, 64 KiB on the wire
     wire = chunked([bomb], headers="Content-Encoding: gzip\r\n")
-    with RawServer(lambda r: [wire]) as server:
-        with Ollama(server.url, timeout=BOUNDS, max_line=1 << 20) as client:
-            with pytest.raises(OllamaError, match="exceeds"):
-                list(client.completion(model="m", prompt="x", stream=True))
+    with (
+        RawServer(lambda r: [wire]) as server,
+        Ollama(server.url, timeout=BOUNDS, max_line=1 << 20) as client,
+        pytest.raises(OllamaError, match="exceeds"),
+    ):
+        list(client.completion(model="m", prompt="x", stream=True))
