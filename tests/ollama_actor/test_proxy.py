@@ -194,9 +194,10 @@ def test_a_refused_connect_is_a_connect_error(emu, client_tls):
 
 
 def test_an_unreachable_proxy_is_named_without_credentials():
-    with Ollama(
-        "http://ollama.test", proxy="http://bob:HUSH@127.0.0.1:9", timeout=BOUNDS
-    ) as client, pytest.raises(ConnectError, match=r"the proxy http://127\.0\.0\.1:9") as info:
+    with (
+        Ollama("http://ollama.test", proxy="http://bob:HUSH@127.0.0.1:9", timeout=BOUNDS) as client,
+        pytest.raises(ConnectError, match=r"the proxy http://127\.0\.0\.1:9") as info,
+    ):
         client.version()
     assert "HUSH" not in str(info.value)
 
