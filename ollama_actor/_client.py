@@ -302,12 +302,13 @@ class Ollama:
             return name
         if isinstance(source, str | os.PathLike):
             try:
-                with open(source, "rb") as file:
-                    return self._upload_file(file, bounds, progress)
+                file = open(source, "rb")  # noqa: SIM115 - closed by the with below
             except OSError as exc:
                 raise ValidationError(
                     "create_blob", "source", f"cannot be read: {exc.strerror or exc}"
                 ) from None
+            with file:
+                return self._upload_file(file, bounds, progress)
         if isinstance(source, io.IOBase) or hasattr(source, "read"):
             return self._upload_file(source, bounds, progress)
         raise ValidationError(
@@ -334,7 +335,10 @@ class Ollama:
             ) from None
 
         def read(n: int) -> bytes:
-            piece = file.read(n)
+            try:
+                piece = file.read(n)
+            except OSError as exc:
+                raise ValidationError("create_blob", "source", f"cannot be read: {exc}") from None
             if not isinstance(piece, bytes):
                 raise ValidationError("create_blob", "source", "must be opened in binary mode")
             return piece

@@ -4,12 +4,16 @@
 head, then a Content-Length body) it calls ``respond(request)`` and performs what that returns,
 in order: ``bytes`` are sent, a ``float`` sleeps that long, ``CLOSE`` closes the connection,
 ``RESET`` resets it. Every request is recorded in ``requests`` with the number of its connection.
-With ``hold_half_closed``, a client's end of sending does not close the server's side.
+With ``hold_half_closed``, a client's end of sending does not close the server's side. With
+``early``, ``respond`` is called as soon as the head has arrived, the body unread (a server
+refusing an upload, or Go's answer for a blob it has). With ``sink``, a body is read in pieces
+and only its SHA-256 and length kept (``RawRequest.digest``, ``.size``), not the bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import socket
 import struct
 import threading
@@ -33,14 +37,23 @@ class RawRequest:
     index: int = 0
     """The request's number on its connection (0 for the first)."""
     raw_headers: list[tuple[str, str]] = field(default_factory=list)
+    digest: str = ""
+    size: int = 0
 
 
 class RawServer:
     def __init__(
-        self, respond: Callable[[RawRequest], Iterable[Action]], *, hold_half_closed: bool = False
+        self,
+        respond: Callable[[RawRequest], Iterable[Action]],
+        *,
+        hold_half_closed: bool = False,
+        early: bool = False,
+        sink: bool = False,
     ) -> None:
         self.respond = respond
         self.hold_half_closed = hold_half_closed
+        self.early = early
+        self.sink = sink
         self.requests: list[RawRequest] = []
         self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -78,6 +91,20 @@ class RawServer:
         for thread in self._threads:
             thread.join(5)
 
+    @staticmethod
+    def _sink_body(conn: socket.socket, buf: bytes, length: int, request: RawRequest) -> bytes:
+        sha = hashlib.sha256(buf[:length])
+        got = min(len(buf), length)
+        rest = buf[length:]
+        while got < length:
+            data = conn.recv(min(1 << 20, length - got))
+            if not data:
+                break
+            sha.update(data)
+            got += len(data)
+        request.digest, request.size = "sha256:" + sha.hexdigest(), got
+        return rest
+
     def count(self, method: str) -> int:
         return sum(1 for r in self.requests if r.method == method)
 
@@ -113,13 +140,18 @@ class RawServer:
                 raw = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
                 headers = {k.lower(): v for k, v in raw}
                 length = int(headers.get("content-length", "0"))
+                request = RawRequest(method, target, headers, head, b"", number, index, raw)
+                if self.early:
+                    length = 0
+                elif self.sink:
+                    buf = self._sink_body(conn, buf, length, request)
+                    length = 0
                 while len(buf) < length:
                     data = conn.recv(65536)
                     if not data:
                         return
                     buf += data
-                body, buf = buf[:length], buf[length:]
-                request = RawRequest(method, target, headers, head, body, number, index, raw)
+                request.body, buf = buf[:length], buf[length:]
                 self.requests.append(request)
                 index += 1
                 for action in self.respond(request):
