@@ -286,46 +286,51 @@ class ResponseParser:
         buf = self._buf + data if self._buf else data
         pos = 0
         end = len(buf)
+        left = self._chunk_left  # the state lives in locals while the loop runs
+        need_crlf = self._need_crlf
         pieces: list[bytes] = []
         while True:
-            if self._chunk_left:
-                take = min(self._chunk_left, end - pos)
-                if take:
-                    pieces.append(buf[pos : pos + take])
-                    pos += take
-                    self._chunk_left -= take
-                if self._chunk_left:
+            if left:
+                if end - pos < left:  # the chunk goes on in the next read
+                    if end > pos:
+                        pieces.append(buf[pos:])
+                    left -= end - pos
+                    pos = end
                     break
-                self._need_crlf = True
-            if self._need_crlf:
-                if end - pos < 2:
-                    if end > pos and buf[pos] != 13:
+                pieces.append(buf[pos : pos + left])
+                pos += left
+                left = 0
+                need_crlf = True
+            if need_crlf:
+                if not buf.startswith(b"\r\n", pos):
+                    if end - pos >= 2 or (end > pos and buf[pos] != 13):
                         raise ProtocolError("chunk data not followed by CRLF")
                     break
-                if buf[pos : pos + 2] != b"\r\n":
-                    raise ProtocolError("chunk data not followed by CRLF")
                 pos += 2
-                self._need_crlf = False
-            line_end = buf.find(b"\r\n", pos)
-            if line_end < 0 or line_end - pos > _MAX_SIZE_LINE:
-                if end - pos > _MAX_SIZE_LINE:
+                need_crlf = False
+            line_end = buf.find(b"\r\n", pos, pos + _MAX_SIZE_LINE + 2)
+            if line_end < 0:
+                if end - pos > _MAX_SIZE_LINE + 1:
                     raise ProtocolError("chunk size line too long")
                 break
             line = buf[pos:line_end]
             pos = line_end + 2
             if len(line) <= 16 and line and not line.strip(_HEX):
-                size = int(line, 16)
+                left = int(line, 16)
             else:
-                size = _chunk_size(line)
-            if size == 0:
+                left = _chunk_size(line)
+            if not left:
                 if pieces:
                     self._on_body(b"".join(pieces))
+                self._chunk_left = 0
+                self._need_crlf = False
                 self._buf = b""
                 self._scan = 0
                 self._mode = "trailers"
                 return self._feed_trailers(buf[pos:])
-            self._chunk_left = size
-        self._buf = buf[pos:]
+        self._chunk_left = left
+        self._need_crlf = need_crlf
+        self._buf = buf[pos:] if pos < end else b""
         if pieces:
             self._on_body(pieces[0] if len(pieces) == 1 else b"".join(pieces))
         return b""
