@@ -121,6 +121,8 @@ class ResponseParser:
         "keep_alive",
     )
 
+    _length_left: int  # set with the framing, read only in "length" mode
+
     def __init__(
         self,
         on_head: Callable[[int, str, dict[str, str]], None],
@@ -140,7 +142,6 @@ class ResponseParser:
         self._mode = "head"  # head | chunked | trailers | length | close | done
         self._chunk_left = 0
         self._need_crlf = False
-        self._length_left = 0
         self._interim = 0
         self._decoder: _Decoder | None = None
         self._complete = False
@@ -162,9 +163,7 @@ class ResponseParser:
                 if data:
                     self._on_body(data)
                 return b""
-            self._length_left = 0
-            if left:
-                self._on_body(data[:left])
+            self._on_body(data[:left])  # the last of the body: `left` is never 0 here
             return self._finish(data[left:])
         if mode == "close":
             if data:
@@ -224,7 +223,7 @@ class ResponseParser:
     def _parse_head(self, lines: list[bytes]) -> int:
         match = _STATUS_LINE.fullmatch(lines[0])
         if match is None:
-            raise ProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
+            raise ProtocolError(f"not an HTTP/1.x status line: {_preview(lines[0])}")
         minor, code, reason = match.groups()
         status = int(code)
         if status < 100:
@@ -254,15 +253,15 @@ class ResponseParser:
             values = {part.strip() for part in length.split(",")}
             value = values.pop()
             if values or not value.isascii() or not value.isdigit():
-                raise ProtocolError(f"bad Content-Length: {length[:40]!r}")
+                raise ProtocolError(f"bad Content-Length: {_preview(length)}")
             if len(value) > _MAX_LENGTH_DIGITS:
-                raise ProtocolError(f"Content-Length too large: {length[:40]!r}")
+                raise ProtocolError(f"Content-Length too large: {_preview(length)}")
             self._length_left = int(value)
             self._mode = "length" if self._length_left else "done"
         if transfer is not None:
-            if transfer.strip(" \t").lower() != "chunked":  # one coding, no list, as h11
+            if transfer.lower() != "chunked":  # one coding, no list, as h11 (OWS is gone)
                 raise ProtocolError(
-                    f"unsupported Transfer-Encoding {transfer[:40]!r}: only chunked is"
+                    f"unsupported Transfer-Encoding {_preview(transfer)}: only chunked is"
                 )
             self._mode = "chunked"
             if length is not None:
@@ -274,7 +273,7 @@ class ResponseParser:
             self._mode = "done"
             return
         coding = headers.get("content-encoding")
-        if coding is not None and self._mode != "done":
+        if coding is not None:
             codings = [c for c in _tokens(coding) if c != "identity"]
             if codings:
                 self._decoder = decoder = _Decoder(codings, self._on_body)
@@ -322,17 +321,15 @@ class ResponseParser:
             if not left:
                 if pieces:
                     self._on_body(b"".join(pieces))
-                self._chunk_left = 0
-                self._need_crlf = False
                 self._buf = b""
                 self._scan = 0
                 self._mode = "trailers"
                 return self._feed_trailers(buf[pos:])
         self._chunk_left = left
         self._need_crlf = need_crlf
-        self._buf = buf[pos:] if pos < end else b""
+        self._buf = buf[pos:]
         if pieces:
-            self._on_body(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            self._on_body(b"".join(pieces))  # one piece: the same bytes object, no copy
         return b""
 
     def _feed_trailers(self, data: bytes) -> bytes:
@@ -342,7 +339,6 @@ class ResponseParser:
             self._buf = buf
             self._scan = max(0, len(buf) - 2)
             return b""
-        self._buf = b""
         _parse_headers(lines, "trailer")
         return self._finish(rest)
 
@@ -356,7 +352,7 @@ class _Decoder:
         for coding in codings:
             if coding not in ("gzip", "x-gzip", "deflate"):
                 raise DecodeError(
-                    f"the response is encoded with {coding[:40]!r}, which was not asked for "
+                    f"the response is encoded with {_preview(coding)}, which was not asked for "
                     f"(Accept-Encoding: {ACCEPT_ENCODING})"
                 )
         self._codings = codings[::-1]  # the last coding applied is undone first
@@ -431,7 +427,7 @@ def _take_head(buf: bytes, what: str, scan: int) -> tuple[list[bytes] | None, by
     if end > MAX_HEAD:
         raise ProtocolError(f"{what} larger than {MAX_HEAD} bytes")
     lines = buf[: match.start()].split(b"\n")
-    return [line[:-1] if line[-1:] == b"\r" else line for line in lines], buf[end:]
+    return [line.removesuffix(b"\r") for line in lines], buf[end:]
 
 
 def _check_status_prefix(buf: bytes) -> bool:
@@ -440,13 +436,13 @@ def _check_status_prefix(buf: bytes) -> bool:
     Returns whether the whole status line has arrived (and so needs no further check).
     """
     if not b"HTTP/".startswith(buf[:5]):
-        raise ProtocolError(f"not an HTTP/1.x status line: {buf[:80]!r}")
+        raise ProtocolError(f"not an HTTP/1.x status line: {_preview(buf)}")
     newline = buf.find(b"\n")
     if newline < 0:
         return False
-    first = buf[:newline]
-    if not _STATUS_LINE.fullmatch(first[:-1] if first[-1:] == b"\r" else first):
-        raise ProtocolError(f"not an HTTP/1.x status line: {first[:80]!r}")
+    first = buf[:newline].removesuffix(b"\r")
+    if not _STATUS_LINE.fullmatch(first):
+        raise ProtocolError(f"not an HTTP/1.x status line: {_preview(first)}")
     return True
 
 
@@ -464,7 +460,7 @@ def _parse_headers(lines: list[bytes], what: str) -> dict[str, str]:
     for line in unfolded:
         match = _HEADER_LINE.fullmatch(line)
         if match is None:
-            raise ProtocolError(f"malformed {what} line: {line[:80]!r}")
+            raise ProtocolError(f"malformed {what} line: {_preview(line)}")
         key = match[1].decode("ascii").lower()
         value = match[2].decode("latin-1")
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
@@ -475,8 +471,13 @@ def _chunk_size(line: bytes) -> int:
     """The size from a chunk line with extensions or trailing spaces (the uncommon case)."""
     match = _CHUNK_LINE.fullmatch(line)
     if match is None:
-        raise ProtocolError(f"bad chunk size line: {line[:40]!r}")
+        raise ProtocolError(f"bad chunk size line: {_preview(line)}")
     return int(match[1], 16)
+
+
+def _preview(text: bytes | str) -> str:
+    """The start of what was wrong, for an error message."""
+    return repr(text[:60])
 
 
 def _tokens(value: str) -> list[str]:
