@@ -275,6 +275,9 @@ class Exchange:
         if self.record is not None:
             closed_at = self.closed_at if outcome == "client_closed" else None
             server.log.end(self.record, outcome, closed_at)
+        # The pump calls back here: let go of it, so that this exchange (its request body, its
+        # reply) is freed now rather than at some later cycle collection.
+        self.pump = None
         self.connection.exchange_done(self, outcome)
 
 
