@@ -42,11 +42,11 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def expect() -> Any:
-    """Playwright's ``expect`` (call inside a test that has a browser)."""
+def expect(target: Any) -> Any:
+    """Playwright's ``expect(target)`` (in a test that has a browser, so Playwright is here)."""
     from playwright.sync_api import expect as playwright_expect
 
-    return playwright_expect
+    return playwright_expect(target)
 
 
 def page_reply(html: str) -> bytes:

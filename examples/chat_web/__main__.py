@@ -33,15 +33,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ollama", metavar="URL", help="an Ollama server (default: the emulator)")
     parser.add_argument("--model", default="llama3.2", help="the model to chat with")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve the page on")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name the page is served as, besides loopback ones and --host (repeatable)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     parser.add_argument(
         "--token-rate", type=float, default=15.0, help="the emulator's tokens per second"
     )
     args = parser.parse_args(argv)
+    hosts = [args.host, *args.allow_host]
     with (
         _ollama(args.ollama, args.token_rate) as base_url,
         Ollama(base_url) as client,
-        WebServer(create_app(client, args.model), args.host, args.port) as server,
+        WebServer(create_app(client, args.model, hosts=hosts), args.host, args.port) as server,
     ):
         print(f"chat page on {server.url} (model {args.model}); Ctrl-C stops", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
