@@ -29,6 +29,7 @@ from typing import TextIO
 from ollama_actor._cli._args import SchemaFlags, build_parser
 from ollama_actor._cli._commands import COMMANDS, Session
 from ollama_actor._cli._exit import BROKEN_PIPE, INTERRUPTED, describe, exit_code
+from ollama_actor._cli._terminal import for_terminal
 from ollama_actor._client import Ollama
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
 
@@ -86,6 +87,7 @@ def main(
     except KeyboardInterrupt:
         return INTERRUPTED
     schema: SchemaFlags | None = getattr(args, "schema", None)
+    out, err = for_terminal(out, raw=args.raw_output), for_terminal(err, raw=args.raw_output)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, stream=err)
     else:  # the library's warnings would be more lines; the error line says what matters

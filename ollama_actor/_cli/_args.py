@@ -158,6 +158,13 @@ def _add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--debug", action="store_true", default=default(False), help="show tracebacks, debug logs"
     )
     group.add_argument(
+        "--raw-output",
+        action="store_true",
+        default=default(False),
+        help="write model output and server text as received, even to a terminal (by default a "
+        "terminal is shown their control characters harmlessly, ESC as ␛)",
+    )
+    group.add_argument(
         "--timeout",
         type=_seconds,
         metavar="SECONDS",
