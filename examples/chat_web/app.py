@@ -34,6 +34,8 @@ from ollama_actor import Ollama
 PAGE = Path(__file__).with_name("static") / "index.html"
 MAX_UNSENT = 1024 * 1024
 """Bytes of events that may wait for one page to read them before its connection is closed."""
+HANDLED_WITHIN = 10.0
+"""Seconds a session may take to handle a message (it never blocks) before the page is closed."""
 
 
 def create_app(client: Ollama, model: str, *, hosts: Iterable[str] = ()) -> Starlette:
@@ -147,7 +149,10 @@ async def _receive(
                 continue
         ready.clear()
         tell(message)
-        await ready.wait()
+        try:
+            await asyncio.wait_for(ready.wait(), HANDLED_WITHIN)
+        except TimeoutError:
+            return  # the session is stuck or gone: end the page's connection
 
 
 async def _send(websocket: WebSocket, outbox: Outbox) -> None:

@@ -24,6 +24,7 @@ which only a client that forges its ``Host`` can send to a server listening on l
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Sequence
@@ -115,10 +116,10 @@ class Access:
                 headers.append(("Vary", "Origin"))
             headers.append(self._allow_origin(origin))
         if self.loopback:
-            name = _host_name(host)
-            if not (_local_ip(name) or _local_name(name)):
+            local, named = _local_host(host)
+            if not local:
                 return empty(403), headers
-            if request.method == "OPTIONS" and not _ip(name):
+            if request.method == "OPTIONS" and named:
                 return empty(204), headers
         return None, headers
 
@@ -146,6 +147,15 @@ def _wildcard(origin: str) -> tuple[str, str]:
     if i == len(origin) - 1:
         return origin[:i], "*"
     return origin[:i], origin[i + 1 :]
+
+
+@functools.lru_cache(maxsize=256)
+def _local_host(host: str) -> tuple[bool, bool]:
+    """(whether a ``Host`` header is local, whether it is so by name rather than by address)."""
+    name = _host_name(host)
+    if _local_ip(name):
+        return True, False
+    return _local_name(name), True
 
 
 def _host_name(host: str) -> str:
