@@ -11,6 +11,7 @@ from ollama_actor._errors import (
     ConnectTimeout,
     DecodeError,
     HTTPError,
+    IncompleteStream,
     LineTooLong,
     OllamaError,
     ProtocolError,
@@ -22,6 +23,7 @@ from ollama_actor._errors import (
     TotalTimeout,
     TransportError,
     ValidationError,
+    is_retryable,
 )
 from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
 from ollama_actor._host import parse_host
@@ -34,6 +36,7 @@ __all__ = [
     "ConnectionLost",
     "DecodeError",
     "HTTPError",
+    "IncompleteStream",
     "LineTooLong",
     "Ollama",
     "OllamaError",
@@ -52,5 +55,6 @@ __all__ = [
     "ValidationError",
     "blob_digest",
     "default_supervisor",
+    "is_retryable",
     "parse_host",
 ]

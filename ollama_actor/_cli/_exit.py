@@ -4,16 +4,25 @@
 |---|---|
 | 0 | success |
 | 1 | the server or the connection failed: HTTP 5xx/408/429, refused, timeouts, mid-stream errors |
-| 2 | the user's mistake: bad arguments, an invalid parameter, HTTP 4xx such as an unknown model |
-| 130 | interrupted (Ctrl-C) |
+| 2 | the request cannot succeed as written (below) |
+| 130 | interrupted (Ctrl-C), which cancels a running stream first |
 | 141 | the output was closed (a pipe into ``head``), as a shell reports SIGPIPE |
+
+Code 2 covers bad arguments, an invalid parameter, and every error the server says no retry can
+mend (`OllamaError.refused`: an unknown model, a missing capability, no access, invalid input).
+The same classification decides what is retried: docs/protocol.md has it as a table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ollama_actor._errors import ConnectError, HTTPError, ValidationError
+from ollama_actor._errors import (
+    ConnectError,
+    HTTPError,
+    OllamaError,
+    ValidationError,
+)
 
 __all__ = [
     "BROKEN_PIPE",
@@ -40,10 +49,8 @@ class UsageError(Exception):
 
 def exit_code(exc: BaseException) -> int:
     """The exit code an error ends the command with."""
-    if isinstance(exc, UsageError | ValidationError):
+    if isinstance(exc, UsageError) or (isinstance(exc, OllamaError) and exc.refused):
         return USAGE
-    if isinstance(exc, HTTPError):
-        return USAGE if 400 <= exc.status < 500 and not exc.retryable else FAILURE
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
     if isinstance(exc, BrokenPipeError):
