@@ -1,8 +1,11 @@
 """An Ollama client whose streams are delivered to actors.
 
 `Ollama` is the client; ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a
-supervised `StreamHandle`. Every error is an `OllamaError`.
+supervised `StreamHandle`. Every error is an `OllamaError`. As a library it logs to the
+``ollama_actor`` loggers and prints nothing unless the application configures logging.
 """
+
+import logging as _logging
 
 from ollama_actor._client import Ollama, blob_digest
 from ollama_actor._errors import (
@@ -29,6 +32,8 @@ from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
 from ollama_actor._host import parse_host
 from ollama_actor._streaming import Streaming
 from ollama_actor._timeout import Timeout
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "ConnectError",
