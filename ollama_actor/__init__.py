@@ -30,6 +30,7 @@ from ollama_actor._errors import (
 )
 from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
 from ollama_actor._host import parse_host
+from ollama_actor._schemas import UncheckedOptions
 from ollama_actor._streaming import Streaming
 from ollama_actor._timeout import Timeout
 
@@ -57,6 +58,7 @@ __all__ = [
     "Timeout",
     "TotalTimeout",
     "TransportError",
+    "UncheckedOptions",
     "ValidationError",
     "blob_digest",
     "default_supervisor",

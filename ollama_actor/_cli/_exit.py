@@ -23,6 +23,7 @@ from ollama_actor._errors import (
     OllamaError,
     ValidationError,
 )
+from ollama_actor._schemas import NEWER_OPTIONS_HINT
 
 __all__ = [
     "BROKEN_PIPE",
@@ -35,6 +36,9 @@ __all__ = [
     "exit_code",
     "one_line",
 ]
+
+UNCHECKED = "--unchecked-options"
+"""The command line's way to send an option newer than this release."""
 
 OK = 0
 FAILURE = 1
@@ -75,7 +79,8 @@ def describe(exc: BaseException, flags: Mapping[str, str] | None = None) -> str:
         if flag is not None:
             rest = exc.field[len(root) :].lstrip(".")
             where = f"{flag} {rest}".strip()
-            return one_line(f"{where}: {exc.problem}")
+            problem = exc.problem.replace(NEWER_OPTIONS_HINT, f"send it anyway with {UNCHECKED}")
+            return one_line(f"{where}: {problem}")
         return one_line(f"{exc.field}: {exc.problem}")
     text = one_line(str(exc)) or type(exc).__name__
     if isinstance(exc, ConnectError):
