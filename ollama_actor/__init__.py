@@ -1,8 +1,9 @@
 """An Ollama client whose streams are delivered to actors.
 
 `Ollama` is the client; ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a
-supervised `StreamHandle`. Every error is an `OllamaError`. As a library it logs to the
-``ollama_actor`` loggers and prints nothing unless the application configures logging.
+supervised `StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every error
+is an `OllamaError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
+unless the application configures logging.
 """
 
 import logging as _logging
@@ -31,6 +32,7 @@ from ollama_actor._errors import (
 from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
 from ollama_actor._host import parse_host
 from ollama_actor._schemas import UncheckedOptions
+from ollama_actor._stream_reply import StreamReply
 from ollama_actor._streaming import Streaming
 from ollama_actor._timeout import Timeout
 
@@ -54,6 +56,7 @@ __all__ = [
     "RetryPolicy",
     "StreamCancelled",
     "StreamHandle",
+    "StreamReply",
     "Streaming",
     "Timeout",
     "TotalTimeout",

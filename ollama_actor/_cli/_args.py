@@ -216,6 +216,12 @@ def _stream_flags(parser: Parser) -> None:
 def _generation_flags(parser: Parser) -> None:
     _stream_flags(parser)
     parser.add_argument(
+        "--buffer",
+        action="store_true",
+        help="print the answer once it is complete, so that a failure can still be retried "
+        "when the output is a file or a pipe (else an answer partly written is not retried)",
+    )
+    parser.add_argument(
         "--hidethinking", action="store_true", help="do not show the model's thinking"
     )
     parser.add_argument(

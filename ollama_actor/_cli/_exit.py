@@ -30,7 +30,9 @@ __all__ = [
     "FAILURE",
     "INTERRUPTED",
     "OK",
+    "UNCHECKED",
     "USAGE",
+    "PartialAnswer",
     "UsageError",
     "describe",
     "exit_code",
@@ -51,8 +53,19 @@ class UsageError(Exception):
     """The command line asks for something impossible (a missing file, a bad Modelfile)."""
 
 
+class PartialAnswer(Exception):
+    """A stream failed after part of its answer was written to a file or a pipe, so it was not
+    retried (the answer would have been written twice); ``error`` is why it failed."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def exit_code(exc: BaseException) -> int:
     """The exit code an error ends the command with."""
+    if isinstance(exc, PartialAnswer):
+        return exit_code(exc.error)
     if isinstance(exc, UsageError) or (isinstance(exc, OllamaError) and exc.refused):
         return USAGE
     if isinstance(exc, KeyboardInterrupt):
@@ -73,6 +86,12 @@ def describe(exc: BaseException, flags: Mapping[str, str] | None = None) -> str:
     ``flags`` maps parameter names to the command-line flags that set them, so that an invalid
     parameter is reported by the flag the user typed.
     """
+    if isinstance(exc, PartialAnswer):
+        return (
+            f"{describe(exc.error, flags)} (the answer above is incomplete: it was not retried "
+            "since a retry would write it again; run the command again, or use --buffer to "
+            "have a failed answer retried before anything is written)"
+        )
     if isinstance(exc, ValidationError):
         root = exc.field.split(".", 1)[0].split("[", 1)[0]
         flag = (flags or {}).get(root)
