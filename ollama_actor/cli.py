@@ -8,9 +8,10 @@ Commands: ``generate MODEL [PROMPT]``, ``chat MODEL``, ``pull``/``push``/``creat
 printing actor receives it; ``pull``, ``push`` and ``create`` show a progress bar per layer.
 
 Every error is one line on stderr (``--debug`` adds the traceback), and the exit code says whose
-it was: 0 success, 1 the server or the connection, 2 the user (bad arguments, an invalid
-parameter, HTTP 4xx such as an unknown model), 130 Ctrl-C (which cancels a running stream and
-closes its connection first).
+it was: 0 success, 1 the server or the connection, 2 a request that cannot succeed as written
+(bad arguments, an invalid parameter, an unknown model: the classification that also decides
+what is retried), 130 Ctrl-C (which cancels a running stream and closes its connection first).
+An answer is printed once, whatever the retries (docs/cli.md).
 """
 
 from __future__ import annotations

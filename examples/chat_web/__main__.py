@@ -1,13 +1,15 @@
 """``python -m examples.chat_web``: serve the chat page until Ctrl-C.
 
-Without ``--ollama`` it starts the bundled emulator (paced at ``--token-rate`` tokens a second,
-so that there is time to press Cancel) and says so.
+It chats with the Ollama at ``--ollama``, else at ``OLLAMA_HOST``; with neither it starts the
+bundled emulator (paced at ``--token-rate`` tokens a second, so that there is time to press
+Cancel) and says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 
@@ -30,7 +32,12 @@ def _ollama(url: str | None, token_rate: float) -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.chat_web", description=__doc__)
-    parser.add_argument("--ollama", metavar="URL", help="an Ollama server (default: the emulator)")
+    parser.add_argument(
+        "--ollama",
+        metavar="URL",
+        default=os.environ.get("OLLAMA_HOST") or None,
+        help="an Ollama server (default: OLLAMA_HOST, else the bundled emulator)",
+    )
     parser.add_argument("--model", default="llama3.2", help="the model to chat with")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve the page on")
     parser.add_argument(

@@ -202,7 +202,7 @@ class Exchange:
         coalesce = False
         fault = self.fault
         if fault is not None:
-            steps = _faults.apply(fault, steps, reply.frame)
+            steps = _faults.apply(fault, steps, reply.frame, streamed=reply.chunked)
             chunked = chunked or fault.alters_body
             if fault.kind == "drip":
                 pacing = Pacing(fault.interval, fault.interval)
