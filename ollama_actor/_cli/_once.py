@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from ollama_actor._cli._exit import one_line
+from ollama_actor._cli._terminal import shown_by, unfiltered, write_control
 from ollama_actor._cli._views import View
 
 __all__ = ["Attempts", "Held", "Screen"]
@@ -88,6 +89,13 @@ class Held(io.StringIO):
     def __init__(self, out: TextIO) -> None:
         super().__init__()
         self._target = out
+        self._shown = shown_by(out)  # kept as the terminal would show it, written unfiltered
+
+    def write(self, text: str) -> int:
+        return super().write(self._shown(text))
+
+    def write_control(self, sequence: str) -> None:
+        super().write(sequence)
 
     def take_back(self) -> bool:
         self.seek(0)
@@ -96,7 +104,7 @@ class Held(io.StringIO):
 
     def release(self, complete: bool) -> None:
         if complete:
-            self._target.write(self.getvalue())
+            unfiltered(self._target).write(self.getvalue())
             self._target.flush()
         self.take_back()
 
@@ -112,12 +120,17 @@ class Screen:
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
+        self._shown = shown_by(out)  # the text as the terminal gets it (see `_terminal`)
         self._row = 0
         self._column = 0
 
     def write(self, text: str) -> int:
-        self._follow(text)
+        self._follow(self._shown(text))
         return self._out.write(text)
+
+    def write_control(self, sequence: str) -> None:
+        self._follow(sequence)
+        write_control(self._out, sequence)
 
     def flush(self) -> None:
         self._out.flush()
@@ -133,7 +146,7 @@ class Screen:
             self._mark()
             return False
         up = f"\x1b[{self._row}A" if self._row else ""
-        self._out.write(f"\r{up}\x1b[J")
+        write_control(self._out, f"\r{up}\x1b[J")
         self._out.flush()
         self._mark()
         return True

@@ -9,8 +9,10 @@ Unicode control pictures (ESC shows as ``␛``, CR as ``␍``), C1 controls (U+0
 ``�``. Output to a file or a pipe is left exactly as received, as is a terminal's with
 ``--raw-output``.
 
-The command's own escape sequences (dim thinking, a progress line redrawn with CR, rich's live
-bars) go past the filter through `write_control` and `unfiltered`.
+The command's own escape sequences (dim thinking, a progress line redrawn with CR, a partial
+answer erased, rich's live bars) go past the filter through `write_control` and `unfiltered`.
+A stream that sits between a view and the terminal (`_once.Screen`, `_once.Held`) has its own
+``write_control``, and shows text as `shown_by` its terminal says it will look.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class TerminalText:
         self.stream.write(visible(text))
         return len(text)
 
+    def write_control(self, sequence: str) -> None:
+        """Write one of the command's own control sequences, unfiltered."""
+        self.stream.write(sequence)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
 
@@ -59,9 +65,12 @@ def unfiltered(stream: TextIO) -> TextIO:
     return stream.stream if isinstance(stream, TerminalText) else stream
 
 
-def write_control(stream: TextIO, sequence: str) -> None:
-    """Write one of the command's own control sequences (colour, CR), unfiltered."""
-    unfiltered(stream).write(sequence)
+def write_control(stream: Any, sequence: str) -> None:
+    """Write one of the command's own control sequences (colour, CR), unfiltered.
+
+    ``stream`` passes it on with its own ``write_control`` if it has one, else writes it.
+    """
+    getattr(stream, "write_control", stream.write)(sequence)
 
 
 def shown_by(stream: TextIO) -> Callable[[str], str]:

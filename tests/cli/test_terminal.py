@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
@@ -26,6 +27,7 @@ from ollama_actor._cli._terminal import visible
 from tests.reliability.test_secure_defaults import tiny_server
 
 from .conftest import CLI, environment
+from .terminal import Terminal, run_on_pty
 
 TITLE = "\x1b]0;pwned\x07"
 CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4=\x07"
@@ -142,16 +144,18 @@ def test_visible_replaces_every_control_but_tab_and_newline():
     assert visible("naïve 東京 🙂 <b> \u00a0") == "naïve 東京 🙂 <b> \u00a0"  # text stays text
 
 
-def test_model_output_on_a_terminal_shows_controls_visibly(hostile):
-    code, out, err = on_terminal(hostile, "generate", "m", "hi")
+@pytest.mark.parametrize("buffer", [[], ["--buffer"]], ids=["shown-live", "held"])
+def test_model_output_on_a_terminal_shows_controls_visibly(hostile, buffer):
+    code, out, err = on_terminal(hostile, "generate", "m", "hi", *buffer)
     assert code == 0, err
     assert_harmless(out)
     assert "Hello ␛]0;pwned␇world ␛]52;c;cm0gLXJmIH4=␇␛]8;;http://evil.example␛\\click" in out
     assert "␛[2J␛[H\ufffd31mbell␇ back␈ del␡ cr␍end\ttab\n" in out
 
 
-def test_own_colours_still_reach_the_terminal(hostile):
-    code, out, err = on_terminal(hostile, "generate", "m", "hi", color=True)
+@pytest.mark.parametrize("buffer", [[], ["--buffer"]], ids=["shown-live", "held"])
+def test_own_colours_still_reach_the_terminal(hostile, buffer):
+    code, out, err = on_terminal(hostile, "generate", "m", "hi", *buffer, color=True)
     assert code == 0, err
     assert "\x1b[2mThinking...\n\x1b[0m\x1b[2mhmm␛]0;pwned␇\x1b[0m" in out  # dimmed, its text safe
     assert_harmless(out.replace("\x1b[2m", "").replace("\x1b[0m", ""))
@@ -203,3 +207,29 @@ def test_pull_status_on_a_terminal(hostile, progress):
     assert "pulling manifest␛]0;pwned␇" in out
     assert TITLE not in out
     assert "]0;pwned\x07" not in out
+
+
+def test_a_retry_on_a_terminal_erases_a_partial_answer_with_controls_in_it():
+    """The erasing counts the rows the answer takes as shown (``␛``, ``␍`` take a column)."""
+    attempts = []
+    partial = ["Partial ", CLEAR, "text\rmore ", "x" * 50, TITLE]
+
+    def cut_once(head):
+        attempts.append(head)
+        if len(attempts) == 1:  # promises more than it sends, then closes: a retryable cut
+            body = _lines(*({"model": "m", "response": t, "done": False} for t in partial))
+            return _reply(200, body, "application/x-ndjson").replace(
+                b"Content-Length: %d" % len(body), b"Content-Length: 100000"
+            )
+        chunks = [{"model": "m", "response": "Final answer", "done": False}]
+        return _reply(200, _lines(*chunks, {"model": "m", "response": "", "done": True}))
+
+    with tiny_server(cut_once) as (port, _):
+        env = environment(f"http://127.0.0.1:{port}")
+        code, output = run_on_pty(["generate", "m", "hi"], env, columns=40)
+    assert code == 0, output
+    own = re.sub(r"\r\x1b\[\d+A\x1b\[J", "", output)  # the erasing: the command's own
+    assert_harmless(own.replace("\r\n", "\n"))  # (a terminal adds CR to LF)
+    note, answer = Terminal(columns=40).feed(output).text.split("\n", 1)
+    assert note.startswith("[retry 1 after: ")
+    assert answer == "Final answer"
