@@ -1,7 +1,10 @@
 """A small actor runtime on Pykka: refs, monitors, inboxes and supervision.
 
-Users import from here (``actors.Actor``), never from the private modules.
+Users import from here (``actors.Actor``), never from the private modules. As a library it logs
+to the ``actors`` loggers and prints nothing unless the application configures logging.
 """
+
+import logging as _logging
 
 from actors._actor import Actor, shutdown
 from actors._child import Backoff, ChildSpec
@@ -35,6 +38,8 @@ from actors._supervisor_errors import (
     StartChildError,
     SupervisorError,
 )
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "Actor",

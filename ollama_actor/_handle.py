@@ -1,18 +1,19 @@
 """Supervised streams: ``stream=recipient`` runs a `StreamWorker` under a supervisor.
 
-The worker is a ``transient`` child: a failure a retry may mend (a transport error, a cut or
-stalled stream, HTTP 5xx/408/429, an ``{"error": ...}`` line) ends it abnormally, the supervisor
-restarts it after a backoff, and the new incarnation tells ``("restart", {"attempt": n, "error":
-exc})`` and sends the request again. Other failures end the stream at once. The restart budget is
-per stream (`RetryPolicy`); when the supervisor will not restart, the child spec's ``on_exit``
-hook ends the stream with the last error, so every stream gets exactly one terminal message
-whatever the supervisor does.
+The worker is a ``transient`` child: a failure a retry may mend (`RetryPolicy.retryable`, by
+default `is_retryable`: a transport error, a cut or stalled stream, HTTP 5xx/408/429, most
+``{"error": ...}`` lines) ends it abnormally, the supervisor restarts it after a backoff, and the
+new incarnation tells ``("restart", {"attempt": n, "error": exc})`` and sends the request again.
+Other failures end the stream at once. The restart budget is per stream (`RetryPolicy`); when the
+supervisor will not restart, the child spec's ``on_exit`` hook ends the stream with the last
+error, so every stream gets exactly one terminal message whatever the supervisor does.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ from actors._loop import call_on_loop
 from actors._monitor import Recipient
 from actors._ref import Ref
 from actors._stream_worker import StreamRun, StreamWorker
-from ollama_actor._errors import OllamaError
+from ollama_actor._errors import is_retryable
 from ollama_actor._streaming import Streaming
 
 __all__ = ["RetryPolicy", "StreamHandle", "default_supervisor", "stream_to"]
@@ -36,15 +37,23 @@ __all__ = ["RetryPolicy", "StreamHandle", "default_supervisor", "stream_to"]
 class RetryPolicy:
     """How a supervised stream retries: its own restart budget and the wait between tries.
 
-    ``restart="transient"`` retries retryable failures, at most ``max_restarts`` times within
-    ``max_seconds``; ``"temporary"`` never retries. ``backoff`` spaces the attempts (exponential,
-    with jitter) so that a busy server is not hammered.
+    ``restart="transient"`` retries the failures ``retryable(exc)`` accepts (default:
+    `is_retryable`, the table in docs/protocol.md), at most ``max_restarts`` times within
+    ``max_seconds``; ``"temporary"`` never retries. ``backoff`` spaces the attempts
+    (exponential, with jitter) so that a busy server is not hammered. ``retryable`` is called on
+    the shared loop thread when an attempt fails, after every chunk of that attempt was told:
+    it must be quick and must not block.
     """
 
     max_restarts: int = 3
     max_seconds: float = 5.0
     backoff: Backoff | None = field(default_factory=lambda: Backoff(min=0.05, max=2.0))
     restart: Literal["transient", "temporary"] = "transient"
+    retryable: Callable[[BaseException], bool] = is_retryable
+
+    def __post_init__(self) -> None:
+        if not callable(self.retryable):
+            raise TypeError(f"RetryPolicy.retryable must be callable, not {self.retryable!r}")
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -53,17 +62,19 @@ DEFAULT_RETRY = RetryPolicy()
 class StreamHandle:
     """A stream running in a supervised `StreamWorker`, telling its recipient the protocol.
 
-    ``ref`` names the stream's messages; ``worker`` is the current worker's `ActorRef` (a new
-    one after each restart; ``None`` until the first has started); ``result(timeout)`` blocks
+    ``ref`` names the stream's messages; ``worker`` is the current worker's `ActorRef` (from
+    the moment the call returns, even before the supervisor has started it; a new one after
+    each restart); ``result(timeout)`` blocks
     for the accumulated response (or raises the stream's error, or the builtin `TimeoutError`);
     ``cancel()`` ends it at once from any thread, and the recipient hears
     ``(ref, ("error", StreamCancelled(...)))``.
     """
 
-    __slots__ = ("_run",)
+    __slots__ = ("_incarnations", "_run")
 
-    def __init__(self, run: StreamRun) -> None:
+    def __init__(self, run: StreamRun, incarnations: _Incarnations) -> None:
         self._run = run
+        self._incarnations = incarnations
 
     def __repr__(self) -> str:
         state = "done" if self._run.done else "running"
@@ -74,8 +85,8 @@ class StreamHandle:
         return self._run.ref
 
     @property
-    def worker(self) -> pykka.ActorRef[Any] | None:
-        return self._run.worker
+    def worker(self) -> pykka.ActorRef[Any]:
+        return self._incarnations.worker()
 
     @property
     def attempt(self) -> int:
@@ -120,10 +131,6 @@ def default_supervisor() -> pykka.ActorRef[Any]:
         return ref
 
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, OllamaError) and exc.retryable
-
-
 def stream_to(
     streaming: Streaming,
     recipient: Recipient,
@@ -138,7 +145,8 @@ def stream_to(
     ``("error", exc)`` like any other failure.
     """
     transient = retry.restart == "transient"
-    run = StreamRun(streaming, recipient, retryable=_retryable if transient else _never)
+    run = StreamRun(streaming, recipient, retryable=retry.retryable if transient else _never)
+    incarnations = _Incarnations(run)
 
     def on_exit(exit: Exit, restarting: bool) -> None:
         if not restarting:
@@ -146,7 +154,7 @@ def stream_to(
 
     spec = ChildSpec(
         run.ref,
-        lambda: StreamWorker.start(run=run),
+        incarnations,
         restart=retry.restart,
         shutdown=5.0,
         max_restarts=retry.max_restarts if transient else None,
@@ -160,14 +168,81 @@ def stream_to(
         # introspects the actor for each new proxy: ~0.2 ms), and with a reply that reports a
         # refused start to the stream itself rather than being polled for.
         call = ProxyCall(("start_child",), (spec,), {})
-        target.actor_inbox.put(Envelope(call, reply_to=_StartReply(run)))
+        target.actor_inbox.put(Envelope(call, reply_to=_StartReply(incarnations)))
     else:
-        call_on_loop(run.fail, pykka.ActorDeadError(f"{target} not found"))
-    return StreamHandle(run)
+        call_on_loop(incarnations.refused, pykka.ActorDeadError(f"{target} not found"))
+    return StreamHandle(run, incarnations)
 
 
 def _never(_exc: BaseException) -> bool:
     return False
+
+
+class _Incarnations:
+    """The child spec's ``start``: the stream's workers, one per attempt.
+
+    The first worker is built when the supervisor starts it, or earlier if ``handle.worker`` is
+    read before that: its `ActorRef` exists as soon as the actor object does, and messages told
+    to it wait in its mailbox until it starts. Streams whose worker is never asked for cost
+    nothing more.
+    """
+
+    __slots__ = ("_first", "_refused", "_run")
+
+    _lock = threading.Lock()
+
+    def __init__(self, run: StreamRun) -> None:
+        self._run = run
+        self._first: StreamWorker | None = None
+        self._refused = False
+
+    def worker(self) -> pykka.ActorRef[Any]:
+        """The current worker's `ActorRef`, building the first one if it does not exist yet."""
+        with self._lock:
+            worker = self._run.worker
+            if worker is None:
+                first = self._build_first()
+                if self._refused:  # never to be supervised: start it, and it stops at once
+                    self._first = None
+                    _launch(first)
+                worker = first.actor_ref
+        return worker
+
+    def __call__(self) -> pykka.ActorRef[Any]:
+        """Start the next incarnation (on the supervisor's thread)."""
+        with self._lock:
+            first, self._first = self._first, None
+            if first is None and self._run.worker is None:
+                first = self._build_first()
+                self._first = None
+        if first is None:
+            return StreamWorker.start(run=self._run)
+        return _launch(first)
+
+    def refused(self, error: BaseException) -> None:
+        """The supervisor would not start the worker: end the stream with ``error`` (loop thread).
+
+        A first worker already built for ``handle.worker`` is started anyway: it sees the
+        stream ended and stops, so its `ActorRef` reads as dead rather than waiting forever.
+        """
+        self._run.fail(error)
+        with self._lock:
+            self._refused = True
+            first, self._first = self._first, None
+        if first is not None:
+            _launch(first)
+
+    def _build_first(self) -> StreamWorker:
+        first = self._first = StreamWorker(run=self._run)
+        self._run.worker = first.actor_ref
+        return first
+
+
+def _launch(worker: StreamWorker) -> pykka.ActorRef[Any]:
+    """What ``StreamWorker.start`` does after building the actor: register it, start it."""
+    pykka.ActorRegistry.register(worker.actor_ref)
+    worker._start_actor_loop()
+    return worker.actor_ref
 
 
 class _StartReply(pykka.ThreadingFuture[Any]):
@@ -176,9 +251,9 @@ class _StartReply(pykka.ThreadingFuture[Any]):
     callbacks; polling thousands of pending starts cost more than the streams themselves.
     """
 
-    def __init__(self, run: StreamRun) -> None:
+    def __init__(self, incarnations: _Incarnations) -> None:
         super().__init__()
-        self._run = run
+        self._incarnations = incarnations
 
     def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
         if exc_info is None:
@@ -186,4 +261,4 @@ class _StartReply(pykka.ThreadingFuture[Any]):
         super().set_exception(exc_info)
         error = exc_info[1]
         if error is not None:
-            call_on_loop(self._run.fail, error)
+            call_on_loop(self._incarnations.refused, error)

@@ -231,7 +231,8 @@ def test_an_encoding_not_asked_for_is_a_decode_error_naming_it():
     with pytest.raises(DecodeError) as info:
         Recorder().parser.feed(OK + b"Content-Encoding: gzip, br\r\nContent-Length: 1\r\n\r\nx")
     assert str(info.value) == (
-        "the response is encoded with 'br', which was not asked for (Accept-Encoding: gzip, deflate)"
+        "the response is encoded with 'br', which was not asked for "
+        "(Accept-Encoding: gzip, deflate)"
     )
 
 
@@ -418,7 +419,7 @@ def test_content_coding_is_undone_whatever_the_read_boundaries(coding, encode, s
     wire = head + encoded
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(wire)), 12))
-    rec, _ = parse(*[wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)])])
+    rec, _ = parse(*[wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)])
     assert b"".join(rec.body) == TEXT
     assert rec.completed == 1
 

@@ -1,6 +1,6 @@
 """Proxies, through a real forward proxy (tests/ollama_actor/forward_proxy.py) and real TLS.
 
-The emulator is reached under the name ``ollama.test``, which only the proxy can resolve: a
+The emulator is reached under the name ``ollama.internal``, which only the proxy can resolve: a
 request that did not go through the proxy fails to connect, so each test proves the route.
 """
 
@@ -19,7 +19,7 @@ from ollama_actor.emulator import expected_tokens
 from tests.ollama_actor.forward_proxy import ForwardProxy
 
 BOUNDS = Timeout(connect=5, read=10, total=30)
-NAME = "ollama.test"
+NAME = "ollama.internal"  # a name Ollama (and the emulator) takes as local
 PROXY_VARS = [
     f"{name}{suffix}" for name in ("http", "https", "all", "no") for suffix in ("_proxy", "_PROXY")
 ]
@@ -78,7 +78,7 @@ def basic(user, password):
 @pytest.mark.parametrize("credentials", [None, ("alice", "s3cr:t@/x")])
 @pytest.mark.parametrize("proxy_scheme", ["http", "https"])
 @pytest.mark.parametrize("origin_scheme", ["http", "https"])
-def test_the_proxy_matrix(route, emu, client_tls, origin_scheme, proxy_scheme, credentials):
+def test_the_proxy_matrix(route, emu, client_tls, origin_scheme, proxy_scheme, *, credentials):
     base, proxy = route(origin_scheme, proxy_scheme, credentials)
     quoted = None
     if credentials:
@@ -137,7 +137,9 @@ def test_under_cgi_upper_case_http_proxy_is_ignored(route, monkeypatch):
     assert proxy.seen == []
 
 
-@pytest.mark.parametrize("no_proxy", ["ollama.test", ".test", "*", "OLLAMA.TEST , other"])
+@pytest.mark.parametrize(
+    "no_proxy", ["ollama.internal", ".internal", "*", "OLLAMA.INTERNAL , other"]
+)
 def test_no_proxy_goes_direct(route, monkeypatch, no_proxy):
     base, proxy = route("http", "http")
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
@@ -150,9 +152,11 @@ def test_no_proxy_goes_direct(route, monkeypatch, no_proxy):
 def test_trust_env_false_ignores_the_environment(route, monkeypatch):
     base, proxy = route("http", "http")
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
-    with Ollama(base, timeout=BOUNDS, trust_env=False) as client:
-        with pytest.raises(ConnectError, match=NAME):
-            client.version()
+    with (
+        Ollama(base, timeout=BOUNDS, trust_env=False) as client,
+        pytest.raises(ConnectError, match=NAME),
+    ):
+        client.version()
     assert proxy.seen == []
 
 
@@ -179,7 +183,7 @@ def test_wrong_proxy_credentials_are_reported_without_them(route, client_tls, or
                 client.version()
             assert info.value.status == 407
         else:
-            with pytest.raises(ConnectError, match="refused to CONNECT.*407") as info:
+            with pytest.raises(ConnectError, match=r"refused to CONNECT.*407") as info:
                 client.version()
         assert "WRONG-PASSWORD" not in str(info.value) + repr(info.value) + repr(client)
         assert "WRONG-PASSWORD" not in repr(client._origin)
@@ -188,9 +192,11 @@ def test_wrong_proxy_credentials_are_reported_without_them(route, client_tls, or
 def test_a_refused_connect_is_a_connect_error(emu, client_tls):
     with ForwardProxy(refuse_connect=True) as proxy:
         base = f"https://{NAME}:443"
-        with Ollama(base, proxy=proxy.url(), verify=client_tls, timeout=BOUNDS) as client:
-            with pytest.raises(ConnectError, match=r"refused to CONNECT to ollama\.test:443: 403"):
-                client.version()
+        with (
+            Ollama(base, proxy=proxy.url(), verify=client_tls, timeout=BOUNDS) as client,
+            pytest.raises(ConnectError, match=r"refused to CONNECT to ollama\.internal:443: 403"),
+        ):
+            client.version()
 
 
 def test_an_unreachable_proxy_is_named_without_credentials():

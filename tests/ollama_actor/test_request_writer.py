@@ -38,10 +38,12 @@ def test_framing_headers_are_refused_naming_the_header(name):
 
 
 def test_a_callers_host_replaces_the_default_with_one_line():
-    with RawServer(lambda r: [VERSION]) as server:
-        with Ollama(server.url, headers={"hOST": "ollama.internal"}, timeout=BOUNDS) as client:
-            client.version()
-            client.show_model(model="m")
+    with (
+        RawServer(lambda r: [VERSION]) as server,
+        Ollama(server.url, headers={"hOST": "ollama.internal"}, timeout=BOUNDS) as client,
+    ):
+        client.version()
+        client.show_model(model="m")
     for request in server.requests:
         assert lines_of(request, "host") == ["ollama.internal"]
         assert len(lines_of(request, "content-length")) <= 1
@@ -49,9 +51,11 @@ def test_a_callers_host_replaces_the_default_with_one_line():
 
 
 def test_one_content_length_and_the_engines_own():
-    with RawServer(lambda r: [response(b'{"model":"m"}')]) as server:
-        with Ollama(server.url, headers={"X-Extra": "1"}, timeout=BOUNDS) as client:
-            client.show_model(model="m")
+    with (
+        RawServer(lambda r: [response(b'{"model":"m"}')]) as server,
+        Ollama(server.url, headers={"X-Extra": "1"}, timeout=BOUNDS) as client,
+    ):
+        client.show_model(model="m")
     (request,) = server.requests
     assert lines_of(request, "content-length") == [str(len(request.body))]
     assert lines_of(request, "host") == [f"127.0.0.1:{server.port}"]
@@ -84,9 +88,11 @@ def test_headers_are_checked_when_the_client_is_built(headers, problem):
 
 
 def test_a_tab_inside_a_value_is_allowed():
-    with RawServer(lambda r: [VERSION]) as server:
-        with Ollama(server.url, headers={"X-A": "a\tb c"}, timeout=BOUNDS) as client:
-            client.version()
+    with (
+        RawServer(lambda r: [VERSION]) as server,
+        Ollama(server.url, headers={"X-A": "a\tb c"}, timeout=BOUNDS) as client,
+    ):
+        client.version()
     assert lines_of(server.requests[0], "x-a") == ["a\tb c"]
 
 
@@ -99,9 +105,11 @@ def test_an_api_key_that_cannot_be_sent_is_refused_without_showing_it(key):
 
 def test_a_non_ascii_host_goes_out_idna_encoded():
     """No DNS needed: the raw server stands as the proxy and sees exactly what was sent."""
-    with RawServer(lambda r: [VERSION]) as server:
-        with Ollama("http://例え.jp:11434", proxy=server.url, timeout=BOUNDS) as client:
-            client.version()
+    with (
+        RawServer(lambda r: [VERSION]) as server,
+        Ollama("http://例え.jp:11434", proxy=server.url, timeout=BOUNDS) as client,
+    ):
+        client.version()
     (request,) = server.requests
     assert request.target == "http://xn--r8jz45g.jp:11434/api/version"
     assert lines_of(request, "host") == ["xn--r8jz45g.jp:11434"]
@@ -180,25 +188,28 @@ def test_no_failure_shows_the_api_key_or_any_credentials(caplog):
             return [CLOSE]
         return [response(b'{"error":"nope"}', "500 Internal Server Error")]
 
-    with caplog.at_level(logging.DEBUG), RawServer(misbehave) as server:
-        with ForwardProxy(credentials=("u", "right")) as proxy:
-            for call in (
-                lambda c: c.version(),
-                lambda c: c.list_models(),
-                lambda c: c.list_running(),
-                lambda c: c.show_model(model="m"),
-                lambda c: list(c.chat(model="m", messages=[], stream=True)),
-                lambda c: c.create_blob(b"x"),
-            ):
-                attempt(lambda: Ollama(server.url, api_key=key, timeout=BOUNDS), call)
-            bad_proxy = proxy.url("u", proxy_password)
-            attempt(lambda: Ollama("http://ollama.test", api_key=key, proxy=bad_proxy))
-            attempt(lambda: Ollama("https://ollama.test", api_key=key, proxy=bad_proxy))
-            attempt(lambda: Ollama(f"http://a:{url_password}@127.0.0.1:9", api_key=key))
-            attempt(lambda: Ollama(f"http://a:{url_password}@h:port", api_key=key))
-            attempt(lambda: Ollama("http://h", api_key=key, proxy=f"socks5://u:{proxy_password}@p"))
-            attempt(lambda: Ollama("http://h", api_key=key, headers={"X": "é"}))
-            attempt(lambda: Ollama("http://127.0.0.1:9", api_key=key, timeout=0.5, proxy=bad_proxy))
+    with (
+        caplog.at_level(logging.DEBUG),
+        RawServer(misbehave) as server,
+        ForwardProxy(credentials=("u", "right")) as proxy,
+    ):
+        for call in (
+            lambda c: c.version(),
+            lambda c: c.list_models(),
+            lambda c: c.list_running(),
+            lambda c: c.show_model(model="m"),
+            lambda c: list(c.chat(model="m", messages=[], stream=True)),
+            lambda c: c.create_blob(b"x"),
+        ):
+            attempt(lambda: Ollama(server.url, api_key=key, timeout=BOUNDS), call)
+        bad_proxy = proxy.url("u", proxy_password)
+        attempt(lambda: Ollama("http://ollama.test", api_key=key, proxy=bad_proxy))
+        attempt(lambda: Ollama("https://ollama.test", api_key=key, proxy=bad_proxy))
+        attempt(lambda: Ollama(f"http://a:{url_password}@127.0.0.1:9", api_key=key))
+        attempt(lambda: Ollama(f"http://a:{url_password}@h:port", api_key=key))
+        attempt(lambda: Ollama("http://h", api_key=key, proxy=f"socks5://u:{proxy_password}@p"))
+        attempt(lambda: Ollama("http://h", api_key=key, headers={"X": "é"}))
+        attempt(lambda: Ollama("http://127.0.0.1:9", api_key=key, timeout=0.5, proxy=bad_proxy))
     for record in caplog.records:
         texts.append(record.getMessage())
         if record.exc_info:

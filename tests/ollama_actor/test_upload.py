@@ -1,4 +1,4 @@
-"""Streamed uploads: `create_blob` from bytes, a path or a file, with backpressure and flat memory."""
+"""Streamed uploads: `create_blob` from bytes, a path or a file, with backpressure, flat memory."""
 
 from __future__ import annotations
 
@@ -116,10 +116,12 @@ class Shrinking(io.BytesIO):
 
 
 def test_a_file_that_ends_early_ends_the_call():
-    with RawServer(lambda r: [CREATED], sink=True) as server:
-        with Ollama(server.url, timeout=BOUNDS) as client:
-            with pytest.raises(OllamaError, match=r"ended after 1048576 of its 2097152 bytes"):
-                client.create_blob(Shrinking(b"z" * (2 << 20)))
+    with (
+        RawServer(lambda r: [CREATED], sink=True) as server,
+        Ollama(server.url, timeout=BOUNDS) as client,
+        pytest.raises(OllamaError, match=r"ended after 1048576 of its 2097152 bytes"),
+    ):
+        client.create_blob(Shrinking(b"z" * (2 << 20)))
 
 
 def test_an_early_answer_stops_the_upload_and_the_connection_is_not_reused():
@@ -177,34 +179,45 @@ def test_backpressure_reads_only_a_little_ahead_of_a_server_that_does_not_read()
             read.append(n)
             return b"\0" * n
 
-    with RawServer(lambda r: [stalled.wait(10) and 0.0, CLOSE], early=True) as server:
-        with Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client:
-            source = Counting()
-            thread = threading.Thread(
-                target=lambda: pytest.raises(OllamaError, client.create_blob, source)
-            )
-            thread.start()
-            deadline = time.monotonic() + 20
-            while sum(read) < size and time.monotonic() < deadline:  # the hashing pass
-                time.sleep(0.01)
-            time.sleep(1.0)  # the upload runs into the unread socket
-            ahead = sum(read) - size
-            client.close()
-            stalled.set()
-            thread.join(10)
+    with (
+        RawServer(lambda r: [stalled.wait(10) and 0.0, CLOSE], early=True) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client,
+    ):
+        source = Counting()
+        failures = []
+
+        def upload():
+            try:
+                client.create_blob(source)
+            except OllamaError as exc:
+                failures.append(exc)
+
+        thread = threading.Thread(target=upload)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while sum(read) < size and time.monotonic() < deadline:  # the hashing pass
+            time.sleep(0.01)
+        time.sleep(1.0)  # the upload runs into the unread socket
+        ahead = sum(read) - size
+        client.close()
+        stalled.set()
+        thread.join(10)
     assert 0 < ahead < 24 << 20  # socket buffers and a piece or two, not the 256 MiB
+    assert isinstance(failures[0], OllamaError)  # closing the client ended the upload
 
 
 def test_a_stalled_upload_ends_with_read_timeout(tmp_path):
     path = tmp_path / "big.bin"
     with path.open("wb") as f:
         f.truncate(128 << 20)
-    with RawServer(lambda r: [30.0, CLOSE], early=True) as server:
-        with Ollama(server.url, timeout=Timeout(connect=5, read=0.5)) as client:
-            started = time.monotonic()
-            with pytest.raises(ReadTimeout, match="took none of the upload"):
-                client.create_blob(path)
-            assert time.monotonic() - started < 10
+    with (
+        RawServer(lambda r: [30.0, CLOSE], early=True) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=0.5)) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(ReadTimeout, match="took none of the upload"):
+            client.create_blob(path)
+        assert time.monotonic() - started < 10
 
 
 def test_closing_the_client_cancels_an_upload(tmp_path):
