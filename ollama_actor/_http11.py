@@ -346,7 +346,7 @@ class ResponseParser:
 class _Decoder:
     """Undoes gzip and deflate content codings incrementally, in bounded pieces."""
 
-    __slots__ = ("_codings", "_out", "_stages")
+    __slots__ = ("_codings", "_held", "_out", "_stages")
 
     def __init__(self, codings: list[str], out: Callable[[bytes], None]) -> None:
         for coding in codings:
@@ -357,6 +357,7 @@ class _Decoder:
                 )
         self._codings = codings[::-1]  # the last coding applied is undone first
         self._stages: list[zlib._Decompress | None] = [None] * len(codings)
+        self._held = [b""] * len(codings)  # a stage's first byte, until its second comes
         self._out = out
 
     def feed(self, data: bytes) -> None:
@@ -365,10 +366,11 @@ class _Decoder:
     def finish(self) -> None:
         """The body's framing ended: every stage must have reached its stream's end."""
         for index, stage in enumerate(self._stages):
-            if stage is None:
+            if stage is None and not self._held[index]:
                 continue  # no byte ever reached it: an empty body
-            self._push(index + 1, stage.flush())
-            if not stage.eof:
+            if stage is not None:
+                self._push(index + 1, stage.flush())
+            if stage is None or not stage.eof:
                 raise DecodeError(f"the {self._codings[index]}-encoded body was cut short")
 
     def _push(self, index: int, data: bytes) -> None:
@@ -379,6 +381,11 @@ class _Decoder:
         stage = self._stages[index]
         while data:
             if stage is None:
+                data = self._held[index] + data
+                if len(data) < 2:  # too little to tell a zlib header from raw deflate
+                    self._held[index] = data
+                    return
+                self._held[index] = b""
                 stage = self._stages[index] = self._start(index, data)
             elif stage.eof:
                 if self._codings[index] == "deflate" or not data.strip(b"\0"):
@@ -403,7 +410,7 @@ class _Decoder:
         if self._codings[index] != "deflate":
             return zlib.decompressobj(16 + zlib.MAX_WBITS)
         # "deflate" is zlib-wrapped by the RFC, but some servers send raw deflate.
-        wrapped = len(data) < 2 or (data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0)
+        wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
         return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
 
 

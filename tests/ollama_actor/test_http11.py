@@ -209,6 +209,8 @@ MALFORMED = [
     (CHUNKED + b"1;" + b"e" * 1023 + b"\r\n", "chunk size line too long"),
     (CHUNKED + b"1" * 1026, "chunk size line too long"),
     (CHUNKED + b"0\r\nbad trailer\r\n\r\n", "malformed trailer line: b'bad trailer'"),
+    (OK + b"X: a\r\n \x0bb\r\n\r\n", "malformed response header line: b'X: a \\x0bb'"),
+    (b"HTTP/1.1 100 Continue\r\n\r\nSMTP", "not an HTTP/1.x status line: b'SMTP'"),
     (CHUNKED + b"0\r\n folded\r\n\r\n", "trailer section starts with a continuation line"),
     (OK + b"X: y\r\n" * 11000 + b"\r\n", f"response head larger than {MAX_HEAD} bytes"),
     (OK + b"X: y\r\n" * 11000, f"response head larger than {MAX_HEAD} bytes"),
@@ -271,6 +273,9 @@ def test_a_chunk_size_line_of_the_maximum_length_is_accepted():
         (b"a ", 10),
         (b"a\t", 10),
         (b"a;name=value", 10),
+        (b"10;name=value", 16),
+        (b"10 ", 16),
+        (b"00000000000000010", 16),  # 17 digits: the slow path
         (b'a;q="x y"', 10),
     ],
 )
@@ -363,14 +368,14 @@ def test_complete_and_eof():
 
 def test_reason_and_headers():
     rec, _ = parse(
-        b"HTTP/1.1 200\r\nX-A: 1\r\nx-a:  2 \r\nX-Fold: a\r\n \t b\r\n\tc\r\nEmpty:\r\n"
+        b"HTTP/1.1 200\r\nX-A: 1\r\nx-a:  2 \r\nX-Fold: a\r\n \t b\r\n\tXc\r\nEmpty:\r\n"
         b"Obs: \xe9t\xe9\r\nContent-Length: 0\r\n\r\n"
     )
     status, reason, headers = rec.head
     assert (status, reason) == (200, "")
     assert headers == {
         "x-a": "1, 2",
-        "x-fold": "a b c",
+        "x-fold": "a b Xc",
         "empty": "",
         "obs": "\xe9t\xe9",
         "content-length": "0",
@@ -472,3 +477,77 @@ def test_encode_request_writes_the_framing_itself():
     with pytest.raises(OllamaError) as info:
         encode_request("GET", "/", "h", [("A", "s3cr\xe9t")], None)
     assert str(info.value) == "the GET request head is not ASCII"
+
+
+def test_a_status_line_is_checked_as_soon_as_it_is_whole():
+    rec = Recorder()
+    assert rec.parser.feed(b"HTTP/1") == b""
+    with pytest.raises(ProtocolError, match="2000"):
+        rec.parser.feed(b".1 2000 OK\r\n")
+
+
+def test_a_head_of_exactly_the_cap_waits_for_its_end():
+    head = OK + b"X: " + b"y" * (MAX_HEAD - len(OK) - 3)
+    assert len(head) == MAX_HEAD
+    rec, returned = parse(head)
+    assert returned == [b""]
+    with pytest.raises(ProtocolError, match="larger than"):
+        rec.parser.feed(b"y")
+
+
+def test_an_empty_trailer_section_after_a_bare_lf():
+    rec, returned = parse(CHUNKED + b"2\r\nhi\r\n0\r\n\nEXTRA")
+    assert rec.body == [b"hi"]
+    assert returned == [b"EXTRA"]
+
+
+def test_a_read_that_ends_where_chunk_data_begins():
+    rec, returned = parse(CHUNKED + b"3\r\n", b"abc\r\n", b"0\r\n\r\n")
+    assert rec.body == [b"abc"]  # parse() checks that no callback had empty bytes
+    assert returned == [b"", b"", b""]
+
+
+def test_a_close_delimited_body_returns_nothing_past_its_end():
+    rec, returned = parse(OK + b"\r\nab", b"cd")
+    assert returned == [b"", b""]
+    assert rec.body == [b"ab", b"cd"]
+
+
+def test_deflate_output_held_back_by_zlib_comes_out_at_the_end():
+    data = b"abc" + b"\0" * (256 * 1024)  # raw deflate of this keeps 3 bytes until flush
+    encoded = raw_deflate(data)
+    head = OK + b"Content-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(encoded)
+    rec, _ = parse(head + encoded)
+    assert b"".join(rec.body) == data
+
+
+def test_raw_deflate_is_told_from_zlib_by_its_first_two_bytes_however_they_arrive():
+    # A stored raw-deflate block whose first byte looks like a zlib header's (low nibble 8)
+    # while the first two bytes fail zlib's check: "abc", then an empty final block.
+    encoded = b"\x08\x03\x00\xfc\xffabc" + b"\x01\x00\x00\xff\xff"
+    assert zlib.decompress(encoded, -zlib.MAX_WBITS) == b"abc"
+    head = OK + b"Content-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(encoded)
+    for first in (1, 2, 3):
+        rec, _ = parse(head + encoded[:first], encoded[first:])
+        assert b"".join(rec.body) == b"abc"
+    one_byte = OK + b"Content-Encoding: deflate\r\nContent-Length: 1\r\n\r\nx"
+    with pytest.raises(DecodeError, match="cut short"):
+        Recorder().parser.feed(one_byte)
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "expected"),
+    [
+        ("deflate", zlib.compress(b"abc") + b"junk", b"abc"),  # after a deflate stream: ignored
+        ("gzip", gzip0(b"abc") + b"XX", DecodeError),  # after a gzip member: another one, or bad
+        ("gzip", zlib.compress(b"abc"), DecodeError),  # zlib-wrapped is not gzip
+    ],
+)
+def test_what_follows_the_end_of_an_encoded_stream(coding, body, expected):
+    wire = OK + f"Content-Encoding: {coding}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    if expected is DecodeError:
+        with pytest.raises(DecodeError, match="corrupt"):
+            Recorder().parser.feed(wire + body)
+    else:
+        rec, _ = parse(wire + body)
+        assert b"".join(rec.body) == expected
