@@ -367,7 +367,8 @@ class Call:
                     if self._done:
                         return
                     self._in_flight = True
-                piece = upload.read(min(UPLOAD_PIECE, upload.size - sent))
+                want = min(UPLOAD_PIECE, upload.size - sent)
+                piece = upload.read(want)[:want]  # never past the Content-Length sent
                 if not piece:
                     message = f"the upload ended after {sent} of its {upload.size} bytes"
                     call_on_loop(self._fail, OllamaError(message))

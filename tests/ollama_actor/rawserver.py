@@ -55,6 +55,7 @@ class RawServer:
         self.early = early
         self.sink = sink
         self.requests: list[RawRequest] = []
+        self.leftovers: list[bytes] = []  # what each connection held unparsed when it ended
         self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
@@ -124,6 +125,14 @@ class RawServer:
 
     def _serve(self, conn: socket.socket, number: int) -> None:
         buf = b""
+        try:
+            buf = self._serve_requests(conn, number)
+        finally:
+            conn.close()
+        self.leftovers.append(buf)
+
+    def _serve_requests(self, conn: socket.socket, number: int) -> bytes:
+        buf = b""
         index = 0
         try:
             while True:
@@ -132,7 +141,7 @@ class RawServer:
                     if not data:
                         if self.hold_half_closed:
                             self._stop.wait()
-                        return
+                        return buf
                     buf += data
                 head, _, buf = buf.partition(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
@@ -149,7 +158,7 @@ class RawServer:
                 while len(buf) < length:
                     data = conn.recv(65536)
                     if not data:
-                        return
+                        return buf
                     buf += data
                 request.body, buf = buf[:length], buf[length:]
                 self.requests.append(request)
@@ -159,18 +168,16 @@ class RawServer:
                         conn.sendall(action)
                     elif isinstance(action, float | int):
                         if self._stop.wait(action):
-                            return
+                            return buf
                     elif action == CLOSE:
-                        return
+                        return buf
                     elif action == RESET:
                         conn.setsockopt(
                             socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                         )
-                        return
-        except OSError:
-            return
-        finally:
-            conn.close()
+                        return buf
+        except (OSError, ValueError):  # the connection failed, or a head that is not HTTP
+            return buf
 
 
 def response(body: bytes, status: str = "200 OK", headers: str = "") -> bytes:

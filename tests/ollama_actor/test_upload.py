@@ -295,3 +295,30 @@ def test_peak_memory_stays_flat_for_a_large_file(tmp_path):
         assert server.requests[0].size == 96 << 20
         assert server.requests[0].digest == result["digest"]
     assert result["grew_kib"] < 16 * 1024, result
+
+
+def test_a_source_that_gives_more_than_asked_cannot_overrun_the_framing():
+    class Generous(io.BytesIO):
+        """Gives extra bytes on every read of the sending pass (after its second seek)."""
+
+        seeks = 0
+
+        def seek(self, *args):
+            self.seeks += 1
+            return super().seek(*args)
+
+        def read(self, n=-1):
+            piece = super().read(n)
+            return piece + b"SMUGGLED" if piece and self.seeks >= 2 else piece
+
+    data = b"d" * 1000
+    with (
+        RawServer(lambda r: [CREATED]) as server,
+        Ollama(server.url, timeout=BOUNDS) as client,
+    ):
+        file = Generous(data)
+        digest = client.create_blob(file)
+        assert client.create_blob(b"next") == digest_of(b"next")
+    assert [(r.method, r.body) for r in server.requests] == [("POST", data), ("POST", b"next")]
+    assert server.leftovers == [b""] * server.connections  # not a byte past a body
+    assert digest == digest_of(data)
