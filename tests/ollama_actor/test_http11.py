@@ -486,6 +486,15 @@ def test_a_status_line_is_checked_as_soon_as_it_is_whole():
         rec.parser.feed(b".1 2000 OK\r\n")
 
 
+def test_a_whole_head_of_exactly_the_cap_is_accepted():
+    head = OK + b"Content-Length: 0\r\nX: "
+    head += b"y" * (MAX_HEAD - len(head) - 4) + b"\r\n\r\n"
+    assert len(head) == MAX_HEAD
+    rec, returned = parse(head)
+    assert rec.completed == 1
+    assert returned == [b""]
+
+
 def test_a_head_of_exactly_the_cap_waits_for_its_end():
     head = OK + b"X: " + b"y" * (MAX_HEAD - len(OK) - 3)
     assert len(head) == MAX_HEAD
