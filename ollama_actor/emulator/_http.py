@@ -13,7 +13,11 @@ MAX_LINE = 4096
 """A chunk-size or trailer line longer than this is refused."""
 MAX_BODY = 512 * 1024 * 1024
 """A body kept for its handler (all but blob uploads) larger than this is refused."""
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~" + _ALNUM)
+_HOST_BYTES = frozenset(b"!$%&'()*+,-.:;=[]_~" + _ALNUM)
+"""The bytes Go's ``httpguts.ValidHostHeader`` allows in a ``Host`` header."""
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 class BadRequest(Exception):
@@ -35,6 +39,8 @@ class Request:
     body: bytes
     """The body, unless it was hashed as it arrived (then empty: see ``sha256``)."""
     keep_alive: bool
+    host: str = ""
+    """The host asked for, as Go's ``Request.Host``: an absolute target's, else the Host header."""
     size: int = 0
     """Bytes of body received."""
     sha256: str | None = None
@@ -55,6 +61,7 @@ class _Head:
     query: str
     headers: list[tuple[str, str]]
     keep_alive: bool
+    host: str
     length: int | None
     chunked: bool
     expect_continue: bool
@@ -74,16 +81,42 @@ def _find_head_end(buf: bytearray, start: int) -> tuple[int, int]:
     return -1, -1
 
 
-def _parse_target(target: str) -> tuple[str, str]:
+def _parse_target(target: str) -> tuple[str, str, str | None]:
+    """(path, query, the authority of an absolute-form target or None)."""
     if target.startswith("/"):
         path, _, query = target.partition("?")
-        return unquote(path), query
+        return unquote(path), query, None
     if target == "*":
-        return "*", ""
+        return "*", "", None
     parts = urlsplit(target)
     if parts.scheme in ("http", "https") and parts.netloc:
-        return unquote(parts.path or "/"), parts.query
+        return unquote(parts.path or "/"), parts.query, parts.netloc
     raise BadRequest(400, "Bad Request")
+
+
+def _values(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in headers if key == name]
+
+
+def _content_length(values: list[str]) -> int | None:
+    """Go's ``fixLength``: digits only, within 63 bits; several lines only if all are equal."""
+    if not values:
+        return None
+    text = values[0]
+    if any(value != text for value in values) or not (text.isascii() and text.isdigit()):
+        raise BadRequest(400, "Bad Request")
+    length = int(text)
+    if length >= 1 << 63:
+        raise BadRequest(400, "Bad Request")
+    return length
+
+
+def _chunk_size(line: bytes) -> int:
+    """Go's chunk-size line: trailing blanks and an extension cut off, then 1 to 16 hex digits."""
+    digits = line.rstrip(b" \t").partition(b";")[0]
+    if not digits or len(digits) > 16 or not set(digits) <= _HEX:
+        raise BadRequest(400, "Bad Request")
+    return int(digits, 16)
 
 
 def _parse_head(raw: bytes) -> _Head:
@@ -104,36 +137,44 @@ def _parse_head(raw: bytes) -> _Head:
         if not sep or not name or not set(name) <= _TOKEN:
             raise BadRequest(400, "Bad Request")
         headers.append((name.decode("latin-1").lower(), value.strip(b" \t").decode("latin-1")))
-    values = dict(headers)
-    connection = {token.strip().lower() for token in values.get("connection", "").split(",")}
+    connection = {
+        token.strip().lower()
+        for value in _values(headers, "connection")
+        for token in value.split(",")
+    }
+    hosts = _values(headers, "host")
     if version == b"HTTP/1.1":
         keep_alive = "close" not in connection
-        if "host" not in values:
+        if not hosts:
             raise BadRequest(400, "Bad Request: missing required Host header")
     else:
         keep_alive = "keep-alive" in connection
-    encoding = values.get("transfer-encoding")
+    if len(hosts) > 1:
+        raise BadRequest(400, "Bad Request: too many Host headers")
+    if hosts and not set(hosts[0].encode("latin-1")) <= _HOST_BYTES:
+        raise BadRequest(400, "Bad Request: malformed Host header")
+    encodings = _values(headers, "transfer-encoding")
+    lengths = _values(headers, "content-length")
     length: int | None = None
-    if encoding is not None:
-        if encoding.lower() != "chunked":
+    if encodings:
+        if len(encodings) > 1 or encodings[0].lower() != "chunked":
             raise BadRequest(501, "Not Implemented: unsupported transfer encoding")
-        if "content-length" in values:
+        if lengths:
             raise BadRequest(400, "Bad Request")
-    elif "content-length" in values:
-        text = values["content-length"]
-        if not text.isdigit():
-            raise BadRequest(400, "Bad Request")
-        length = int(text)
-    path, query = _parse_target(target.decode("latin-1"))
+    else:
+        length = _content_length(lengths)
+    path, query, authority = _parse_target(target.decode("latin-1"))
+    expect = _values(headers, "expect")
     return _Head(
         method=method.decode(),
         path=path,
         query=query,
         headers=headers,
         keep_alive=keep_alive,
+        host=(hosts[0] if hosts else "") if authority is None else authority,
         length=length,
-        chunked=encoding is not None,
-        expect_continue=values.get("expect", "").lower() == "100-continue",
+        chunked=bool(encodings),
+        expect_continue=bool(expect) and expect[0].lower() == "100-continue",
     )
 
 
@@ -198,6 +239,7 @@ class RequestParser:
             head.headers,
             body,
             head.keep_alive,
+            head.host,
             self._size,
             sha256,
         )
@@ -277,10 +319,7 @@ class RequestParser:
                 line = self._line()
                 if line is None:
                     return False
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise BadRequest(400, "Bad Request") from None
+                size = _chunk_size(line)
                 if self._digest is None and self._size + size > MAX_BODY:
                     raise BadRequest(413, "Request Entity Too Large")
                 if size == 0:

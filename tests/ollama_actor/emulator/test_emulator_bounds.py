@@ -197,6 +197,83 @@ def test_a_kept_body_is_still_bounded_but_an_upload_is_not():
     assert upload.next() is None  # waiting for the body, hashing what comes
 
 
+# --- framing Go refuses -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "rest"),
+    [
+        (b"-1", b"x" * MIB),
+        (b"+5", b"hello\r\n0\r\n\r\n"),
+        (b"0x5", b"hello\r\n0\r\n\r\n"),
+        (b"0_5", b"hello\r\n0\r\n\r\n"),
+        (b" 5", b"hello\r\n0\r\n\r\n"),
+        (b"5 ;ext", b"hello\r\n0\r\n\r\n"),
+        (b"0" * 16 + b"5", b"hello\r\n0\r\n\r\n"),
+        (b"", b"0\r\n\r\n"),
+    ],
+    ids=["negative", "plus", "0x", "underscore", "leading-space", "space-before-ext",
+         "17-digits", "empty"],
+)  # fmt: skip
+def test_a_chunk_size_go_refuses_is_a_400(size, rest):
+    """Go reads a chunk size as at most 16 hex digits (trailing blanks and an extension cut off).
+
+    Python's ``int(..., 16)`` takes more: ``-1`` made the parser take every byte that came as
+    the chunk, with no end and no bound (a stuck request growing without limit).
+    """
+    parser = RequestParser(is_upload)
+    parser.feed(CHUNKED_HEAD + size + b"\r\n" + rest)
+    with pytest.raises(BadRequest) as info:
+        parser.next()
+    assert (info.value.status, str(info.value)) == (400, "Bad Request")
+
+
+def test_chunk_sizes_go_takes_are_taken():
+    body = b'{"model":"llama3.2"}'
+    parser = RequestParser(is_upload)
+    parser.feed(
+        CHUNKED_HEAD
+        + b"000000000000000A \t\r\n" + body[:10] + b"\r\n"  # 16 digits, trailing blanks
+        + b"a;name=value\r\n" + body[10:] + b"\r\n"
+        + b"0\r\n\r\n"
+    )  # fmt: skip
+    request = parser.next()
+    assert (request.body, request.size) == (body, len(body))
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [["\u00b2"], ["+2"], ["2, 2"], ["2", "20"], ["2", ""]],
+    ids=["superscript-two", "plus", "list", "two-values", "empty-second"],
+)
+def test_a_content_length_go_refuses_is_a_400(ollama_emulator, no_error_logs, lengths):
+    """Only ASCII digits (``"\u00b2".isdigit()`` is true, and ``int`` then raised in the
+    protocol, dropping the connection with a traceback); several only if all are equal."""
+    head = "POST /api/show HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"Content-Length: {length}\r\n" for length in lengths)
+    with connect(ollama_emulator.port) as conn:
+        conn.sendall((head + "\r\n").encode("latin-1") + b"{}")
+        response = read_response(conn)
+        assert response.status == 400
+        assert conn.rest() == b"400 Bad Request"
+    assert ollama_emulator.requests == []
+
+
+def test_equal_content_lengths_are_one(ollama_emulator):
+    head = b"POST /api/show HTTP/1.1\r\nHost: localhost\r\n" + b"Content-Length: 20\r\n" * 2
+    with connect(ollama_emulator.port) as conn:
+        conn.sendall(head + b'\r\n{"model":"llama3.2"}')
+        assert read_response(conn).status == 200
+
+
+def test_two_transfer_encodings_are_refused_as_go_does():
+    parser = RequestParser()
+    parser.feed(CHUNKED_HEAD.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n"))
+    with pytest.raises(BadRequest) as info:
+        parser.next()
+    assert info.value.status == 501
+
+
 # --- blob uploads --------------------------------------------------------------------------------
 
 BLOCK = bytes(range(256)) * 4096  # 1 MiB
