@@ -273,6 +273,11 @@ class Rules:
         with self._lock:
             self._rules.clear()
 
+    @property
+    def active(self) -> bool:
+        """Whether any rule is programmed."""
+        return bool(self._rules)
+
     def take(self, path: str, model: str | None) -> Fault | None:
         """The fault for this request, if a rule matches (using up one of its ``times``)."""
         if not self._rules:

@@ -94,16 +94,18 @@ class Server:
         if request.path.startswith(CONTROL_PREFIX):
             answer = refused or self.control.handle(request)
             return Exchange(self, connection, request, None, None, headers=cors), answer
-        body = None if request.sha256 is not None else lenient_json(request.body)
-        headers: dict[str, str] = {}
-        for key, value in request.headers:
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         record = self.log.begin(
-            request.method, request.path, request.query, headers, body=body, size=request.size
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            body=request.body,
+            size=request.size,
         )
         if refused is not None:
             return Exchange(self, connection, request, record, None, headers=cors), refused
-        model = _model_of(body)
+        # The model is read only when a fault may be programmed for it: decoding costs.
+        model = _model_of(lenient_json(request.body)) if self.rules.active else None
         fault = self.rules.take(request.path, model)
         reply: Reply
         if fault is None:

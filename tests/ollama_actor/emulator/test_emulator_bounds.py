@@ -334,11 +334,53 @@ def test_the_log_keeps_bodies_within_its_byte_budget():
     assert kept == [False] * (count - 1) + [True]  # the newest fits the 32 MiB budget
 
 
+def test_the_budget_bounds_memory_for_bodies_that_decode_large():
+    """A byte of JSON can decode into a hundred bytes of Python objects (``{}`` is a dict): the
+    log keeps bodies as they came and decodes them when read. Decoded and kept, a 10 MiB body of
+    ``[{},{},...]`` held about 300 MiB, within a "32 MiB" budget."""
+    body = b"[" + b"{}," * (10 * MIB // 3) + b"{}]"
+    with EmulatorProcess() as emulator, connect(emulator.port, timeout=60) as conn:
+        before = memory_mib(emulator.pid, "VmRSS")
+        for _ in range(2):
+            conn.sendall(request_bytes("POST", "/api/nothing", body, port=emulator.port))
+            assert read_response(conn).status == 404
+        grown = memory_mib(emulator.pid, "VmRSS") - before
+        sent = json.dumps({"model": "llama3.2", "prompt": "hi", "stream": False}).encode()
+        conn.sendall(request_bytes("POST", "/api/generate", sent, port=emulator.port))
+        assert read_response(conn).status == 200
+        logged = emulator.requests
+    assert grown < 64, f"two bodies of 10 MiB grew the emulator by {grown:.0f} MiB"
+    assert [r.body_size for r in logged] == [len(body), len(body), len(sent)]
+    assert logged[-1].body == {"model": "llama3.2", "prompt": "hi", "stream": False}
+
+
+def test_the_budget_bounds_memory_for_heads_of_many_small_headers():
+    """A header line of four bytes became two strings and a dict slot (about 150 bytes) in the
+    log, counted as two: 300 such heads held about 200 MiB."""
+    lines = "".join(f"{i:x}:\r\n" for i in range(9_000))
+    head = f"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Same: a\r\n{lines}X-Same: b\r\n\r\n"
+    with EmulatorProcess() as emulator, connect(emulator.port, timeout=60) as conn:
+        before = memory_mib(emulator.pid, "VmRSS")
+        for _ in range(300):
+            conn.sendall(head.encode())
+            assert read_response(conn).status == 200
+        grown = memory_mib(emulator.pid, "VmRSS") - before
+        last = emulator.last_request()
+    assert grown < 48, f"300 heads of 9,000 headers grew the emulator by {grown:.0f} MiB"
+    assert len(last.headers) == 9_002
+    assert (last.headers["x-same"], last.headers["host"], last.headers["ff"]) == (
+        "a, b",
+        "127.0.0.1",
+        "",
+    )
+
+
 def test_the_budget_drops_the_oldest_bodies_then_the_oldest_entries():
     log = RequestLog(limit=100, budget=1000)
 
     def add(path, size):
-        return log.begin("POST", path, "", {}, body={"size": size}, size=size)
+        body = b'"' + b"x" * (size - 2) + b'"'  # a JSON string of ``size`` bytes
+        return log.begin("POST", path, "", [], body=body, size=size)
 
     add("/a", 400)
     add("/b", 400)
@@ -350,7 +392,7 @@ def test_the_budget_drops_the_oldest_bodies_then_the_oldest_entries():
     ]
     add("/d", 5000)  # larger than the whole budget: never kept
     assert log.snapshot("/d")[0].body is None
-    log.begin("GET", "/e", "", {"h": "h" * 995}, body=None, size=0)
+    log.begin("GET", "/e", "", [("h", "h" * 993)], body=b"", size=0)  # "h:", 993, "\n": 996
     # heads alone pass the budget: the bodies left go, then the oldest entries
     assert [(r.path, r.body) for r in log.snapshot()] == [("/d", None), ("/e", None)]
     assert log._cost == 2 + 998
@@ -360,7 +402,8 @@ def test_the_budget_drops_the_oldest_bodies_then_the_oldest_entries():
 def test_the_entry_limit_and_the_budget_agree():
     log = RequestLog(limit=3, budget=10_000)
     for i in range(50):
-        log.begin("POST", f"/{i}", "", {}, body={"i": i}, size=100)
+        body = b'{"i":%d}' % i
+        log.begin("POST", f"/{i}", "", [], body=body.ljust(100), size=100)
     assert [r.body for r in log.snapshot()] == [{"i": 47}, {"i": 48}, {"i": 49}]
     assert log._cost == 3 * (100 + 3)  # each entry: its body and its path
     assert len(log._with_body) == 3
