@@ -10,15 +10,38 @@ from typing import Self
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 MAX_MESSAGE = 256 * 1024
 """Bytes in one WebSocket message; a larger one closes the connection (1009) unread."""
+MAX_UNREAD = 1024 * 1024
+"""Bytes written to a client and not yet read by it, past which a ping closes its connection."""
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, but a client that pings and does not read is closed.
+
+    uvicorn answers each ping with a pong at once, whether or not the client reads: a client
+    that sends pings and reads nothing would grow the server by every pong. Messages are not
+    the issue (the app reads the next one only once it handled the last, and writes wait for
+    the client), so only a ping finds the client more than ``MAX_UNREAD`` bytes behind. A browser
+    never sends pings.
+    """
+
+    def handle_ping(self) -> None:
+        """Answer a ping, or drop the connection if the client does not read its answers."""
+        if self.transport.is_closing():
+            return
+        super().handle_ping()
+        if self.transport.get_write_buffer_size() > MAX_UNREAD:
+            self.transport.abort()
 
 
 class WebServer:
     """Serves ``app`` on ``host:port`` (0: a free port) until `stop`; a context manager.
 
-    ``max_message`` bounds one incoming WebSocket message (uvicorn's default is 16 MiB).
+    ``max_message`` bounds one incoming WebSocket message (uvicorn's default is 16 MiB); a
+    client that pings and does not read is closed (`WebSocketProtocol`).
     """
 
     def __init__(
@@ -34,7 +57,11 @@ class WebServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", ws="auto", ws_max_size=max_message
+            app,
+            log_level="warning",
+            lifespan="off",
+            ws=WebSocketProtocol,
+            ws_max_size=max_message,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
