@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ollama_actor._json_depth import MAX_DEPTH
 from ollama_actor.emulator import Emulator, EmulatorProcess
-from ollama_actor.emulator._decode import MAX_DEPTH
 from ollama_actor.emulator._http import MAX_HEAD, MAX_LINE, BadRequest, RequestParser
 from ollama_actor.emulator._log import RequestLog
 from ollama_actor.emulator._routes import is_upload
