@@ -147,7 +147,16 @@ def test_a_rebound_host_name_is_not_served(serve, ollama_emulator):
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.example", "evil.example:{port}", "localhost.evil.example", "8.8.8.8", ""]
+    "host",
+    [
+        "evil.example",
+        "evil.example:{port}",
+        "localhost.evil.example",
+        "8.8.8.8",
+        "",
+        "[::1]evil.example",
+        "[::1].evil.example:{port}",  # not a port after the address
+    ],
 )
 def test_a_foreign_host_gets_403_for_the_page_and_the_socket(serve, host):
     chat = serve()
