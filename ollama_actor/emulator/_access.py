@@ -52,7 +52,7 @@ _ALLOW_HEADERS = (
 )  # fmt: skip
 _PREFLIGHT = (
     ("Access-Control-Allow-Headers", ",".join(h.lower().title() for h in _ALLOW_HEADERS)),
-    ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD"),
+    ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"),
     ("Access-Control-Max-Age", "43200"),
 )
 _VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")

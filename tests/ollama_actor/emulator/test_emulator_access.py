@@ -112,7 +112,7 @@ def test_an_allowed_preflight_is_answered_204_at_once(ollama_emulator):
     assert response.status == 204
     assert response.headers[:7] == [
         ("Access-Control-Allow-Headers", PREFLIGHT_HEADERS),
-        ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD"),
+        ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"),
         ("Access-Control-Allow-Origin", "http://localhost:5173"),
         ("Access-Control-Max-Age", "43200"),
         ("Vary", "Origin"),
