@@ -37,7 +37,8 @@ class Request:
     query: str
     headers: list[tuple[str, str]]
     body: bytes
-    """The body, unless it was hashed as it arrived (then empty: see ``sha256``)."""
+    """The body, unless it was hashed as it arrived (then empty: see ``sha256``) or dropped (a
+    request answered before routing: empty too, ``size`` says how much came)."""
     keep_alive: bool
     host: str = ""
     """The host asked for, as Go's ``Request.Host``: an absolute target's, else the Host header."""
@@ -185,16 +186,27 @@ class RequestParser:
     or a line sent a byte at a time costs linear time. Heads are bounded by ``MAX_HEAD``,
     chunk-size and trailer lines by ``MAX_LINE`` and a whole trailer by ``MAX_HEAD``, kept bodies
     by ``MAX_BODY``. A body that ``hashed(method, path)`` selects (blob uploads) is hashed as it
-    arrives instead of kept, so it may be of any size in constant memory.
+    arrives instead of kept, and one of a request ``dropped(request)`` selects when its head is
+    read (one that will be refused) is counted and let go: either may be of any size in constant
+    memory.
     """
 
-    def __init__(self, hashed: Callable[[str, str], bool] = lambda method, path: False) -> None:
+    def __init__(
+        self,
+        hashed: Callable[[str, str], bool] = lambda method, path: False,
+        dropped: Callable[[Request], bool] = lambda request: False,
+    ) -> None:
         self._hashed = hashed
+        self._dropped = dropped
         self._buf = bytearray()
         self._scanned = 0
         """Bytes at the start of the buffer already searched for the line end awaited."""
         self._head: _Head | None = None
+        self._request: Request | None = None
+        """The request being read, its body still to come."""
         self._parts: list[bytes] = []
+        self._keep = True
+        """Whether the body being read is kept (not hashed, not dropped)."""
         self._digest: hashlib._Hash | None = None
         self._size = 0
         self._left: int | None = None
@@ -220,30 +232,27 @@ class RequestParser:
             head = self._read_head()
             if head is None:
                 return None
+            pending = Request(
+                head.method, head.path, head.query, head.headers, b"", head.keep_alive, head.host
+            )
             if self._hashed(head.method, head.path):
-                self._digest = hashlib.sha256()
+                self._digest, self._keep = hashlib.sha256(), False
+            elif self._dropped(pending):
+                self._keep = False
             elif head.length is not None and head.length > MAX_BODY:
                 raise BadRequest(413, "Request Entity Too Large")
-            self._head = head
+            self._head, self._request = head, pending
             self._left = None if head.chunked else head.length or 0
             self.continue_due = head.expect_continue
-        head = self._head
+        head, request = self._head, self._request
+        assert request is not None
         if not (self._read_chunks() if head.chunked else self._take()):
             return None
-        body = b"".join(self._parts)
-        sha256 = None if self._digest is None else "sha256:" + self._digest.hexdigest()
-        request = Request(
-            head.method,
-            head.path,
-            head.query,
-            head.headers,
-            body,
-            head.keep_alive,
-            head.host,
-            self._size,
-            sha256,
-        )
-        self._head, self._parts, self._digest, self._size, self._left = None, [], None, 0, None
+        request.body, request.size = b"".join(self._parts), self._size
+        if self._digest is not None:
+            request.sha256 = "sha256:" + self._digest.hexdigest()
+        self._head, self._request, self._parts, self._size, self._left = None, None, [], 0, None
+        self._keep, self._digest = True, None
         self.continue_due = False
         return request
 
@@ -278,7 +287,7 @@ class RequestParser:
         self._size += len(piece)
         if self._digest is not None:
             self._digest.update(piece)
-        elif piece:
+        elif piece and self._keep:
             self._parts.append(piece)
         return self._left == 0
 
@@ -320,7 +329,7 @@ class RequestParser:
                 if line is None:
                     return False
                 size = _chunk_size(line)
-                if self._digest is None and self._size + size > MAX_BODY:
+                if self._keep and self._size + size > MAX_BODY:
                     raise BadRequest(413, "Request Entity Too Large")
                 if size == 0:
                     self._trailer = 0

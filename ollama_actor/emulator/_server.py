@@ -85,6 +85,11 @@ class Server:
         rate = self.settings.token_rate
         return Pacing(1.0 / rate if rate else 0.0, self.settings.first_token_delay)
 
+    def answered_before_routing(self, request: Request) -> bool:
+        """Whether the Origin and Host rules answer this request (a 403, a preflight): then its
+        body is never read, so the parser lets it go as it arrives."""
+        return self.access.check(request)[0] is not None
+
     def exchange(self, connection: Connection, request: Request) -> tuple[Exchange, Answer]:
         """Set up the response to one request (logged, unless it is for the control endpoint).
 
@@ -288,7 +293,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: Server) -> None:
         self._server = server
-        self._parser = RequestParser(is_upload)
+        self._parser = RequestParser(is_upload, server.answered_before_routing)
         self._transport: asyncio.Transport | None = None
         self._exchange: Exchange | None = None
         self._paused = False

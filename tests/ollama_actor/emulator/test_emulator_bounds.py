@@ -305,6 +305,29 @@ def test_a_large_blob_upload_is_hashed_as_it_arrives(chunked):
     assert grown < 64, f"the emulator's peak memory grew by {grown:.0f} MiB for a 320 MiB upload"
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_the_body_of_a_refused_request_is_not_kept(chunked):
+    """A page on another site can POST a body of any size (``fetch`` with ``no-cors``): the
+    emulator kept it whole (up to 512 MiB) only to answer 403. Ollama refuses at the head."""
+    blocks = 160
+    origin = "Origin: http://evil.example\r\n"
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {blocks * MIB}"
+    head = f"POST /_emulator/faults HTTP/1.1\r\nHost: 127.0.0.1\r\n{origin}{framing}\r\n\r\n"
+    with EmulatorProcess() as emulator:
+        before = memory_mib(emulator.pid, "VmHWM")
+        with connect(emulator.port, timeout=60) as conn:
+            conn.sendall(head.encode())
+            for _ in range(blocks):
+                conn.sendall(b"100000\r\n" + BLOCK + b"\r\n" if chunked else BLOCK)
+            if chunked:
+                conn.sendall(b"0\r\n\r\n")
+            assert read_response(conn).status == 403
+            conn.sendall(request_bytes("GET", "/api/version", port=emulator.port))
+            assert read_response(conn).status == 200  # the connection goes on
+        grown = memory_mib(emulator.pid, "VmHWM") - before
+    assert grown < 64, f"a refused 160 MiB body grew the emulator's peak by {grown:.0f} MiB"
+
+
 def test_a_wrong_digest_is_found_as_the_blob_arrives(ollama_emulator):
     name = "sha256:" + "0" * 64
     response = exchange(ollama_emulator.port, "POST", f"/api/blobs/{name}", BLOCK)
