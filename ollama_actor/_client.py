@@ -400,7 +400,7 @@ def _override(
 
 def _encode(name: str, body: dict[str, Any]) -> bytes:
     try:
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise ValidationError(name, "parameters", f"cannot be encoded as JSON: {exc}") from None
 
