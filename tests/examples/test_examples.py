@@ -140,6 +140,15 @@ def test_demo_errors_are_one_line(ollama_emulator):
     assert unknown.stderr == "error: model 'nope' not found (HTTP 404 from POST /api/generate)\n"
 
 
+def test_demo_error_for_an_address_that_cannot_be_parsed_is_one_line(monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "http://[::1")
+    out, err = io.StringIO(), io.StringIO()
+    assert demo_main([], out=out, err=err) == 2
+    assert err.getvalue() == (
+        "error: host: is not a valid address: 'http://[::1' (Invalid IPv6 URL)\n"
+    )
+
+
 def test_make_demo_passes_model_on():
     root = EXAMPLES.parent
     dry = subprocess.run(
