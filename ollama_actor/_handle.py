@@ -42,7 +42,8 @@ class RetryPolicy:
     ``max_seconds``; ``"temporary"`` never retries. ``backoff`` spaces the attempts
     (exponential, with jitter) so that a busy server is not hammered. ``retryable`` is called on
     the shared loop thread when an attempt fails, after every chunk of that attempt was told:
-    it must be quick and must not block.
+    it must be quick and must not block. If it raises, the failure is not retried (the stream
+    ends with it) and the exception is logged.
     """
 
     max_restarts: int = 3

@@ -150,6 +150,27 @@ def test_a_callers_predicate_decides_instead_of_the_table(client, emu):
     assert isinstance(messages[-1][1], ConnectionLost)
 
 
+def test_a_predicate_that_raises_ends_the_stream_rather_than_hanging_it(client, emu, caplog):
+    emu.inject(cut(after=1), path="/api/generate")
+
+    def broken(exc: BaseException) -> bool:
+        raise RuntimeError("a bug in the predicate")
+
+    inbox = Inbox()
+    policy = RetryPolicy(backoff=FAST.backoff, retryable=broken)
+    handle = client.completion(model="llama3.2", prompt=PROMPT, stream=inbox, retry=policy)
+    messages = messages_of(inbox, handle.ref)
+    assert kinds(messages) == ["data", "error"]
+    assert isinstance(messages[-1][1], ConnectionLost)  # the failure itself, not retried
+    with pytest.raises(ConnectionLost):
+        handle.result(timeout=5)
+    assert emu.request_count("/api/generate") == 1
+    logged = [r for r in caplog.records if "retry predicate" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    assert "a bug in the predicate" in str(logged[0].exc_info[1])
+
+
 class _NoFinalLine:
     """A server that answers every request with a well-framed stream lacking ``done: true``."""
 
