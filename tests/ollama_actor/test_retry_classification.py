@@ -19,6 +19,7 @@ from actors import Backoff, Inbox
 from ollama_actor import (
     ConnectionLost,
     DecodeError,
+    HTTPError,
     IncompleteStream,
     Ollama,
     ResponseError,
@@ -81,6 +82,33 @@ def test_a_runner_crash_is_retried_whatever_it_quotes():
     crash = ResponseError("an error was encountered while running the model: invalid argument")
     assert is_retryable(crash)
     assert not crash.refused
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        # A model named "invalid", "forbidden" or "unauthorized": the quoted name is no verdict.
+        (
+            ResponseError(
+                'pull model manifest: Get "https://registry.ollama.ai/v2/library/invalid/'
+                'manifests/latest": dial tcp: lookup registry.ollama.ai: i/o timeout'
+            ),
+            True,
+        ),
+        (HTTPError(500, "model 'forbidden' failed to load: exit status 2"), True),
+        (ResponseError('max retries exceeded: Get "https://x/unauthorized": EOF'), True),
+        # ... while the words outside the quotes still decide.
+        (HTTPError(404, "model 'invalid' not found"), False),
+        (ResponseError("model 'invalid' not found"), False),
+        (ResponseError('"invalid" does not support generate'), False),
+        (ResponseError("invalid model name"), False),
+        (ResponseError("registry: 'access denied'"), False),  # a quoted phrase is kept
+        (ResponseError("don't know 'x': invalid input"), False),  # an apostrophe is no quote
+    ],
+)
+def test_refusal_words_count_outside_quoted_names(error, retried):
+    assert is_retryable(error) is retried
+    assert error.refused is not retried
 
 
 def test_retry_policy_takes_a_predicate_and_checks_it():
