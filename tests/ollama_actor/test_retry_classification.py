@@ -117,6 +117,26 @@ def test_retry_policy_takes_a_predicate_and_checks_it():
         RetryPolicy(retryable="yes")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        # "permanent" would restart a stream's worker for ever after the stream ended.
+        ({"restart": "permanent"}, "restart must be 'transient' or 'temporary'"),
+        ({"restart": "Transient"}, "restart must be 'transient' or 'temporary'"),
+        ({"max_restarts": -1}, "max_restarts must be an int >= 0"),
+        ({"max_restarts": 2.5}, "max_restarts must be an int >= 0"),
+        ({"max_restarts": None}, "max_restarts must be an int >= 0"),
+        ({"max_restarts": True}, "max_restarts must be an int >= 0"),
+        ({"max_seconds": 0}, "max_seconds must be a number > 0"),
+        ({"max_seconds": float("nan")}, "max_seconds must be a number > 0"),
+        ({"backoff": "fast"}, "backoff must be a Backoff or None"),
+    ],
+)
+def test_retry_policy_refuses_what_a_stream_cannot_run_with(bad, problem):
+    with pytest.raises((ValueError, TypeError), match=rf"^RetryPolicy\.{problem}"):
+        RetryPolicy(**bad)
+
+
 def kinds(messages):
     return [kind for kind, _ in messages]
 
