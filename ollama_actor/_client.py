@@ -23,7 +23,7 @@ from pykka import ActorRef
 
 from actors._monitor import Recipient
 from ollama_actor._engine import Engine, Origin, Request
-from ollama_actor._errors import HTTPError, ValidationError
+from ollama_actor._errors import HTTPError, ResponseError, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle, stream_to
 from ollama_actor._host import parse_host
 from ollama_actor._http11 import encode_request
@@ -305,7 +305,10 @@ class Ollama:
             return _yes_or_no(collector)
         if collector.failure is not None:
             raise collector.failure
-        return collector.json()
+        result = collector.json()
+        if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
+            raise ResponseError(str(result["error"]))
+        return result
 
     def _fetch_bool(
         self, name: str, method: str, path: str, data: bytes | None, timeout: Any

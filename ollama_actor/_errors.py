@@ -128,7 +128,8 @@ class HTTPError(OllamaError):
 
 
 class ResponseError(OllamaError):
-    """The server sent an ``{"error": ...}`` line in the middle of a stream."""
+    """The server sent an ``{"error": ...}`` line in the middle of a stream (or as the whole of
+    a successful reply that is not streamed)."""
 
     def __init__(self, error: str) -> None:
         self.error = error
