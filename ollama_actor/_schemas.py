@@ -95,8 +95,11 @@ def number(value: Any, path: str) -> Any:
 
 
 def mapping(value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+    if not isinstance(value, Mapping):
         raise _Bad(path, f"must be a dict with string keys, not {_type_name(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise _Bad(path, f"must have string keys, not {key!r:.40} ({_type_name(key)})")
     return dict(value)
 
 

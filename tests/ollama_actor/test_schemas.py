@@ -251,3 +251,13 @@ def test_an_integer_option_must_fit_gos_int():
     for bad in (2**63, -(2**63) - 1, 1e20, 10**30):
         with pytest.raises(ValidationError, match="must fit in a 64-bit integer"):
             options_of({"num_ctx": bad})
+
+
+def test_a_key_that_is_not_a_string_is_named():
+    for options in ({1: 0.2}, UncheckedOptions({1: 0.2})):  # not "not UncheckedOptions"
+        with pytest.raises(ValidationError) as info:
+            options_of(options)
+        assert (info.value.field, info.value.problem) == (
+            "options",
+            "must have string keys, not 1 (int)",
+        )
