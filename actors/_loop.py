@@ -9,12 +9,15 @@ child process after ``fork``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["call_on_loop", "event_loop", "in_loop_thread"]
+
+logger = logging.getLogger(__name__)
 
 
 class _Shared:
@@ -47,7 +50,7 @@ def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
 
     From the loop thread the call is direct (no wake-up); from any other thread it is scheduled
     with ``call_soon_threadsafe``. Exceptions raised by the callback go to the loop's exception
-    handler when scheduled, and to the caller when direct.
+    handler when scheduled (logged to ``actors._loop``), and to the caller when direct.
     """
     if _Shared.thread_id == threading.get_ident():
         callback(*args)
@@ -55,11 +58,20 @@ def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
         event_loop().call_soon_threadsafe(callback, *args)
 
 
+def _report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler: what a callback let escape goes to this package's logger,
+    not asyncio's, so that a process that never configured logging prints nothing."""
+    where = context.get("handle") or context.get("future") or context.get("task")
+    message = context.get("message") or "an exception on the shared loop"
+    logger.error("%s: %r", message, where, exc_info=context.get("exception"))
+
+
 def _start() -> asyncio.AbstractEventLoop:
     with _Shared.lock:
         if _Shared.loop is not None and _Shared.pid == os.getpid():
             return _Shared.loop
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_report)
         ready = threading.Event()
 
         def run() -> None:

@@ -24,8 +24,8 @@ def parse_host(value: str | None) -> str:
 
     ``None`` or an empty string gives ``http://127.0.0.1:11434``. Credentials in the URL
     (``user:password@``) are dropped, as the official client drops them. Raises
-    `ValidationError` for a port that is not a number or a URL that cannot be split, quoting
-    the value without credentials.
+    `ValidationError` for a port that is not a number, or an address that cannot be parsed (an
+    unclosed ``[``), quoting the value without credentials.
     """
     text = (value or "").strip().strip("\"'").strip()
     if text.lower() == "ollama.com":
@@ -40,9 +40,11 @@ def parse_host(value: str | None) -> str:
     hostport = _bracket_bare_ipv6(hostport)
     try:
         split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
-    except ValueError:
+    except ValueError as exc:  # an unclosed "[": "Invalid IPv6 URL"
         shown = without_userinfo(text)
-        raise ValidationError("Ollama", "host", f"is not a valid URL: {shown!r}") from None
+        raise ValidationError(
+            "Ollama", "host", f"is not a valid address: {shown!r} ({exc})"
+        ) from None
     try:
         port = split.port or port
     except ValueError:
