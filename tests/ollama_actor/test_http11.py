@@ -560,3 +560,11 @@ def test_what_follows_the_end_of_an_encoded_stream(coding, body, expected):
     else:
         rec, _ = parse(wire + body)
         assert b"".join(rec.body) == expected
+
+
+def test_an_interim_response_has_no_body_whatever_its_headers_say():
+    interim = b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+    rec, returned = parse(interim + OK + b"Content-Length: 2\r\n\r\nhi")
+    assert rec.head[0] == 200
+    assert rec.body == [b"hi"]
+    assert returned == [b""]
