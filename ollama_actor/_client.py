@@ -544,6 +544,8 @@ def _checked_headers(
             host = value.strip(" \t")
             if not host:
                 raise ValidationError("Ollama", "headers", f"{shown} is empty")
+        elif name.lower() in ("authorization", "proxy-authorization"):
+            checked.append((name, _Secret(value.strip(" \t"))))
         else:
             checked.append((name, value.strip(" \t")))
     return checked, host

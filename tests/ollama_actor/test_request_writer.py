@@ -87,6 +87,20 @@ def test_headers_are_checked_when_the_client_is_built(headers, problem):
     assert "s3cr3t" not in str(info.value) + repr(info.value.args)
 
 
+def test_a_callers_authorization_header_is_sent_and_never_shown():
+    headers = {"Authorization": "Bearer HDR-SECRET", "Proxy-Authorization": "Basic PRX-SECRET"}
+    with (
+        RawServer(lambda r: [VERSION]) as server,
+        Ollama(server.url, headers=headers, api_key="KEY-SECRET", timeout=BOUNDS) as client,
+    ):
+        client.version()
+        shown = repr(client) + repr(vars(client)) + str(vars(client))
+    assert "SECRET" not in shown
+    (request,) = server.requests
+    assert lines_of(request, "authorization") == ["Bearer HDR-SECRET"]  # the caller's wins
+    assert lines_of(request, "proxy-authorization") == ["Basic PRX-SECRET"]
+
+
 def test_a_tab_inside_a_value_is_allowed():
     with (
         RawServer(lambda r: [VERSION]) as server,
