@@ -106,3 +106,23 @@ def test_a_bad_line_is_previewed_even_when_the_cut_splits_a_character():
         feed(LineDecoder(), line + b"\n")
     assert str(info.value).endswith(": '" + "x" * 79 + "\ufffd'")
     assert "Expecting value" in str(info.value)
+
+
+def test_a_recursion_error_inside_the_decoder_is_a_decode_error():
+    """Nesting within the bound can still exhaust a stack that is already deep."""
+    import sys
+
+    from ollama_actor import _ndjson
+
+    line = b"[" * 200 + b"]" * 200  # within the 256-level bound
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 60)
+    try:
+        with pytest.raises(DecodeError) as info:
+            _ndjson._decode_json(line)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert str(info.value) == "a streamed line of 400 bytes is nested too deeply"
