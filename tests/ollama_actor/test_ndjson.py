@@ -115,14 +115,15 @@ def test_a_recursion_error_inside_the_decoder_is_a_decode_error():
     from ollama_actor import _ndjson
 
     line = b"[" * 200 + b"]" * 200  # within the 256-level bound
+
+    def decode_from_deep_down(levels_left: int) -> object:
+        if levels_left:
+            return decode_from_deep_down(levels_left - 1)
+        return _ndjson._decode_json(line)
+
     depth, frame = 0, sys._getframe()
     while frame is not None:
         depth, frame = depth + 1, frame.f_back
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(depth + 60)
-    try:
-        with pytest.raises(DecodeError) as info:
-            _ndjson._decode_json(line)
-    finally:
-        sys.setrecursionlimit(limit)
+    with pytest.raises(DecodeError) as info:  # 100 frames of room left: not enough for 200
+        decode_from_deep_down(sys.getrecursionlimit() - depth - 100)
     assert str(info.value) == "a streamed line of 400 bytes is nested too deeply"
