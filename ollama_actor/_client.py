@@ -176,7 +176,8 @@ class Ollama:
     ``/api`` added, and when it is omitted ``OLLAMA_HOST`` is read as the official client
     reads it (default ``http://127.0.0.1:11434``). ``api_key`` (or ``OLLAMA_API_KEY``) is sent
     as a Bearer token and never shown. ``headers`` are merged over the defaults: names must be
-    tokens and values printable ASCII, checked here; ``Host`` replaces the default, and
+    tokens and values printable ASCII, checked here; ``Host`` replaces the default, a
+    ``Content-Type`` is not sent with a body (whose type the client knows), and
     ``Content-Length``, ``Transfer-Encoding`` and ``Connection`` are refused (the client alone
     frames requests). ``timeout`` is seconds or a `Timeout`; each call may pass its own.
     ``max_line`` bounds one streamed line, ``max_body`` a whole response. ``verify`` controls
@@ -471,12 +472,15 @@ class Ollama:
         blob: bool = False,
         upload: Upload | None = None,
     ) -> Request:
-        headers = self._headers
+        headers = [("Accept", accept), *self._headers]
+        user = self._user_headers
         if body is not None or upload is not None:
             kind = "application/octet-stream" if blob else _JSON
-            headers = [("Content-Type", kind), *headers]
-        headers = [("Accept", accept), *headers]
-        headers = _override(headers, self._user_headers)
+            headers.insert(0, ("Content-Type", kind))
+            # The body's type is the client's to say: a caller's Content-Type (ollama-python
+            # users pass one) must not relabel the JSON it wrote.
+            user = [(n, v) for n, v in user if n.lower() != "content-type"]
+        headers = _override(headers, user)
         path = self._prefix + path
         size = upload.size if upload is not None else None
         target = self._origin.target(path)

@@ -163,8 +163,8 @@ class Management:
         if not name.valid:
             raise ApiError(400, "invalid model name")
         model = self._store.get(name)
-        if model is None:
-            raise ApiError(404, f"model '{name.short}' not found")
+        if model is None:  # quoted as given, as Ollama 0.12 does (later ones add the tag)
+            raise ApiError(404, f"model '{model_text}' not found")
         body: dict[str, Any] = {
             "license": model.license,
             "modelfile": _modelfile(model),
