@@ -9,6 +9,7 @@ encoded here and run by the `Engine` on the shared loop thread, and the calling 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -16,6 +17,7 @@ import os
 import platform
 import ssl
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, BinaryIO, Generic, Literal, Protocol, TypeVar, overload
 
@@ -35,9 +37,11 @@ from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
 
-__all__ = ["DEFAULT_MAX_BODY", "Ollama", "blob_digest"]
+__all__ = ["CLOUD_URL", "DEFAULT_MAX_BODY", "Ollama", "blob_digest"]
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
+CLOUD_URL = "https://ollama.com/api"
+"""ollama.com's hosted API, where ``web_search`` and ``web_fetch`` go."""
 
 _JSON = "application/json"
 _NDJSON = "application/x-ndjson"
@@ -185,7 +189,8 @@ class Ollama:
     ``proxy`` sends every request through that HTTP proxy (``http://[user:pass@]host:port``);
     without it the environment's ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and
     ``NO_PROXY`` apply, as httpx applies them, except to loopback. ``trust_env=False`` ignores
-    the environment's proxies and certificate settings. See docs/http.md.
+    the environment's proxies and certificate settings. See docs/http.md. ``web_search`` and
+    ``web_fetch`` go to ollama.com's hosted API, ``cloud_url``, with the API key.
 
     Methods block the calling thread, except that ``stream=True`` returns a `Streaming` that
     sends nothing until used. Close the client (or use it as a context manager) to cancel its
@@ -204,6 +209,7 @@ class Ollama:
         max_body: int = DEFAULT_MAX_BODY,
         proxy: str | None = None,
         trust_env: bool = True,
+        cloud_url: str = CLOUD_URL,
     ) -> None:
         if base_url is None:
             url = parse_host(os.environ.get("OLLAMA_HOST")) + "/api"
@@ -211,32 +217,22 @@ class Ollama:
             url = parse_host(base_url)
             if url.count("/") == 2:
                 url += "/api"
-        try:
-            parsed = httpx.URL(url)
-            host = parsed.raw_host.decode("ascii")  # IDNA: nothing but ASCII on the wire
-        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-            problem = without_userinfo(str(exc))
-            raise ValidationError("Ollama", "base_url", f"is not a valid URL: {problem}") from None
-        if parsed.scheme not in ("http", "https"):
-            raise ValidationError("Ollama", "base_url", f"must be http or https, not {url!r}")
+        parsed = _parse_url(url, "base_url")
         for name, value in (("max_line", max_line), ("max_body", max_body)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValidationError("Ollama", name, "must be a positive number of bytes")
         self.base_url = url
+        self.cloud_url = cloud_url
         self.timeout = Timeout.coerce(timeout)
         self.max_line = max_line
         self.max_body = max_body
-        https = parsed.scheme == "https"
-        context = httpx.create_ssl_context(verify=verify, trust_env=trust_env) if https else None
-        host = host if ":" not in host else f"[{host}]"
-        port = parsed.port or (443 if https else 80)
-        chosen = _choose_proxy(
-            proxy, trust_env=trust_env, verify=verify, scheme=parsed.scheme, host=host, port=port
-        )
-        self._origin = Origin(parsed.scheme, host, port, context, chosen)
+        connect = functools.partial(_origin, verify=verify, trust_env=trust_env, proxy=proxy)
+        self._origin = connect(parsed)
         self._prefix = parsed.raw_path.decode("ascii").rstrip("/")
         self._user_headers, self._host = _checked_headers(headers, self._origin.host_header)
         self._headers = _default_headers(api_key, self._user_headers, self._origin)
+        cloud, given = _parse_url(cloud_url, "cloud_url"), dict(headers or {})
+        self._cloud = functools.cache(lambda: _Cloud.of(cloud, connect(cloud), api_key, given))
         self._engine = Engine()
 
     def __repr__(self) -> str:
@@ -265,6 +261,8 @@ class Ollama:
     list_running = _Endpoint["_JSONCall"]("list_running")
     show_model = _Endpoint["_JSONCall"]("show_model")
     version = _Endpoint["_JSONCall"]("version")
+    web_search = _Endpoint["_JSONCall"]("web_search")
+    web_fetch = _Endpoint["_JSONCall"]("web_fetch")
     copy_model = _Endpoint["_BoolCall"]("copy_model")
     delete_model = _Endpoint["_BoolCall"]("delete_model")
     preload = _Endpoint["_BoolCall"]("preload")
@@ -419,7 +417,9 @@ class Ollama:
 
     def _fetch(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Any:
         data = _encode(endpoint.name, body) if endpoint.method in ("POST", "DELETE") else None
-        collector = self._run(self._request(endpoint.method, endpoint.path, data, timeout, _JSON))
+        route = self._cloud().checked(endpoint.name) if endpoint.hosted else None
+        request = self._request(endpoint.method, endpoint.path, data, timeout, _JSON, route=route)
+        collector = self._run(request)
         if endpoint.result == "bool":
             return _yes_or_no(collector)
         if collector.failure is not None:
@@ -442,7 +442,7 @@ class Ollama:
         binary file is uploaded first with `create_blob`, on this thread.
         """
         out = dict(params)
-        for key in ("files", "adapters"):
+        for key in ("files", "adapters", "draft_files"):
             files = params.get(key)
             if not isinstance(files, Mapping):
                 continue
@@ -471,9 +471,16 @@ class Ollama:
         *,
         blob: bool = False,
         upload: Upload | None = None,
+        route: _Cloud | None = None,
     ) -> Request:
+        """The request, to the server, or to the hosted API by ``route``."""
+        origin, prefix, host = self._origin, self._prefix, self._host
         headers = [("Accept", accept), *self._headers]
         user = self._user_headers
+        if route is not None:
+            origin, prefix, host = route.origin, route.prefix, route.origin.host_header
+            headers = [("Accept", accept), *route.headers]
+            user = route.user_headers
         if body is not None or upload is not None:
             kind = "application/octet-stream" if blob else _JSON
             headers.insert(0, ("Content-Type", kind))
@@ -481,12 +488,12 @@ class Ollama:
             # users pass one) must not relabel the JSON it wrote.
             user = [(n, v) for n, v in user if n.lower() != "content-type"]
         headers = _override(headers, user)
-        path = self._prefix + path
+        path = prefix + path
         size = upload.size if upload is not None else None
-        target = self._origin.target(path)
-        data = encode_request(method, target, self._host, headers, body, content_length=size)
+        target = origin.target(path)
+        data = encode_request(method, target, host, headers, body, content_length=size)
         again = replayable(method, (name for name, _ in headers))
-        return Request(self._origin, method, path, data, timeout, again, upload)
+        return Request(origin, method, path, data, timeout, again, upload)
 
     def _timeout(self, name: str, timeout: Any) -> Timeout:
         if timeout is _UNSET:
@@ -502,6 +509,71 @@ class Ollama:
         except Exception as exc:
             problem = getattr(exc, "problem", str(exc))
             raise ValidationError(name, "digest", problem) from None
+
+
+def _parse_url(url: str, name: str) -> httpx.URL:
+    """``url`` parsed, or a `ValidationError` naming the argument (without any credentials)."""
+    try:
+        parsed = httpx.URL(url)
+        parsed.raw_host.decode("ascii")  # IDNA: nothing but ASCII on the wire
+    except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
+        problem = without_userinfo(str(exc))
+        raise ValidationError("Ollama", name, f"is not a valid URL: {problem}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise ValidationError("Ollama", name, f"must be http or https, not {url!r}")
+    return parsed
+
+
+def _origin(
+    parsed: httpx.URL, *, verify: bool | ssl.SSLContext, trust_env: bool, proxy: str | None
+) -> Origin:
+    """Where requests to ``parsed`` go: its host and port, TLS, and the proxy on the way."""
+    https = parsed.scheme == "https"
+    context = httpx.create_ssl_context(verify=verify, trust_env=trust_env) if https else None
+    host = parsed.raw_host.decode("ascii")
+    host = host if ":" not in host else f"[{host}]"
+    port = parsed.port or (443 if https else 80)
+    chosen = _choose_proxy(
+        proxy, trust_env=trust_env, verify=verify, scheme=parsed.scheme, host=host, port=port
+    )
+    return Origin(parsed.scheme, host, port, context, chosen)
+
+
+@dataclass(frozen=True)
+class _Cloud:
+    """The route to ollama.com's hosted API (``web_search``, ``web_fetch``): its origin, path
+    prefix, and headers. The API key (``api_key`` or ``OLLAMA_API_KEY``) goes as a Bearer token;
+    without one, the caller's own Authorization header goes, as ollama-python sends it. The
+    caller's other headers go too, but for ``Host``, which names the Ollama server."""
+
+    origin: Origin
+    prefix: str
+    headers: list[tuple[str, str]]
+    user_headers: list[tuple[str, str]]
+
+    @classmethod
+    def of(
+        cls,
+        parsed: httpx.URL,
+        origin: Origin,
+        api_key: str | None,
+        headers: Mapping[str, str] | None,
+    ) -> _Cloud:
+        user, _host = _checked_headers(headers, origin.host_header)
+        defaults = _default_headers(api_key, user, origin)
+        prefix = parsed.raw_path.decode("ascii").rstrip("/")
+        return cls(origin, prefix, defaults, user)
+
+    def checked(self, endpoint: str) -> _Cloud:
+        """Itself, if it has a key to send; raises `ValidationError` (before any I/O) if not."""
+        if not any(name.lower() == "authorization" for name, _ in self.headers + self.user_headers):
+            raise ValidationError(
+                endpoint,
+                "api_key",
+                "is required by ollama.com's hosted API: set OLLAMA_API_KEY, pass "
+                "Ollama(api_key=...) or an Authorization header",
+            )
+        return self
 
 
 def _choose_proxy(
