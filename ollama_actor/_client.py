@@ -19,7 +19,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, BinaryIO, Generic, Literal, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, Generic, TypeVar, overload
 
 import httpx
 from pykka import ActorRef
@@ -27,7 +27,7 @@ from pykka import ActorRef
 from actors._monitor import Recipient
 from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
-from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle, stream_to
+from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, stream_to
 from ollama_actor._host import parse_host, without_userinfo
 from ollama_actor._http11 import ACCEPT_ENCODING, encode_request, header_problem
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
@@ -36,6 +36,9 @@ from ollama_actor._response import BodyCollector, wait_or_cancel
 from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
+
+if TYPE_CHECKING:  # generated from the schemas; named by the endpoints' forward references
+    from ollama_actor import _params  # noqa: F401
 
 __all__ = ["CLOUD_URL", "DEFAULT_MAX_BODY", "Ollama", "blob_digest"]
 
@@ -86,41 +89,6 @@ class _Unset:
 _UNSET: Any = _Unset()
 
 
-class _StreamingCall(Protocol):
-    """An endpoint that streams: a dict, a `Streaming`, or a `StreamHandle` by ``stream``."""
-
-    @overload
-    def __call__(
-        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
-    ) -> dict[str, Any]: ...
-    @overload
-    def __call__(
-        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
-    ) -> Streaming: ...
-    @overload
-    def __call__(
-        self,
-        *,
-        stream: Recipient,
-        timeout: TimeoutLike = ...,
-        supervisor: ActorRef[Any] | None = ...,
-        retry: RetryPolicy = ...,
-        **params: Any,
-    ) -> StreamHandle: ...
-
-
-class _JSONCall(Protocol):
-    """An endpoint that returns Ollama's decoded JSON reply."""
-
-    def __call__(self, *, timeout: TimeoutLike = ..., **params: Any) -> dict[str, Any]: ...
-
-
-class _BoolCall(Protocol):
-    """A yes/no endpoint: True on success, False when Ollama answers 404."""
-
-    def __call__(self, *, timeout: TimeoutLike = ..., **params: Any) -> bool: ...
-
-
 C = TypeVar("C")
 
 
@@ -155,7 +123,8 @@ class _Endpoint(Generic[C]):
 
 def _describe(endpoint: Endpoint) -> str:
     """A docstring from the schema: what it does, its route, its parameters."""
-    lines = [f"{endpoint.doc} (``{endpoint.method} /api{endpoint.path}``)", ""]
+    base = CLOUD_URL if endpoint.hosted else "/api"
+    lines = [f"{endpoint.doc} (``{endpoint.method} {base}{endpoint.path}``)", ""]
     if endpoint.stream is not None:
         lines += [
             "``stream=True`` returns a lazy `Streaming`; ``stream=recipient`` a supervised",
@@ -248,25 +217,25 @@ class Ollama:
         """Cancel running requests and close pooled connections; returns at once."""
         self._engine.close()
 
-    # -- endpoints: one line each; parameters and docs come from the schema table -------------
+    # -- endpoints: one line each; parameters, docs and types come from the schema table ------
 
-    completion = _Endpoint["_StreamingCall"]("completion")
-    chat = _Endpoint["_StreamingCall"]("chat")
-    create_model = _Endpoint["_StreamingCall"]("create_model")
-    pull_model = _Endpoint["_StreamingCall"]("pull_model")
-    push_model = _Endpoint["_StreamingCall"]("push_model")
-    embed = _Endpoint["_JSONCall"]("embed")
-    embeddings = _Endpoint["_JSONCall"]("embeddings")
-    list_models = _Endpoint["_JSONCall"]("list_models")
-    list_running = _Endpoint["_JSONCall"]("list_running")
-    show_model = _Endpoint["_JSONCall"]("show_model")
-    version = _Endpoint["_JSONCall"]("version")
-    web_search = _Endpoint["_JSONCall"]("web_search")
-    web_fetch = _Endpoint["_JSONCall"]("web_fetch")
-    copy_model = _Endpoint["_BoolCall"]("copy_model")
-    delete_model = _Endpoint["_BoolCall"]("delete_model")
-    preload = _Endpoint["_BoolCall"]("preload")
-    unload = _Endpoint["_BoolCall"]("unload")
+    completion = _Endpoint["_params.CompletionCall"]("completion")
+    chat = _Endpoint["_params.ChatCall"]("chat")
+    create_model = _Endpoint["_params.CreateModelCall"]("create_model")
+    pull_model = _Endpoint["_params.PullModelCall"]("pull_model")
+    push_model = _Endpoint["_params.PushModelCall"]("push_model")
+    embed = _Endpoint["_params.EmbedCall"]("embed")
+    embeddings = _Endpoint["_params.EmbeddingsCall"]("embeddings")
+    list_models = _Endpoint["_params.ListModelsCall"]("list_models")
+    list_running = _Endpoint["_params.ListRunningCall"]("list_running")
+    show_model = _Endpoint["_params.ShowModelCall"]("show_model")
+    version = _Endpoint["_params.VersionCall"]("version")
+    web_search = _Endpoint["_params.WebSearchCall"]("web_search")
+    web_fetch = _Endpoint["_params.WebFetchCall"]("web_fetch")
+    copy_model = _Endpoint["_params.CopyModelCall"]("copy_model")
+    delete_model = _Endpoint["_params.DeleteModelCall"]("delete_model")
+    preload = _Endpoint["_params.PreloadCall"]("preload")
+    unload = _Endpoint["_params.UnloadCall"]("unload")
 
     def check_blob(self, digest_or_data: str | bytes, *, timeout: TimeoutLike = _UNSET) -> bool:
         """Whether the server has a blob: give its ``sha256:`` digest, or the data itself."""

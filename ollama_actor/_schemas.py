@@ -229,16 +229,6 @@ def int_range(low: int, high: int | None = None) -> Check:
     return check
 
 
-def choice(*values: str) -> Check:
-    @typed(f"Literal[{', '.join(map(repr, values))}]")
-    def check(value: Any, path: str) -> Any:
-        if value not in values:
-            raise _Bad(path, f"must be one of {', '.join(map(repr, values))}, not {value!r}")
-        return value
-
-    return check
-
-
 _DURATION = re.compile(r"-?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|0")
 
 
@@ -252,14 +242,14 @@ def keep_alive(value: Any, path: str) -> Any:
     raise _Bad(path, f"must be seconds or a duration with a unit such as '5m', not {value!r}")
 
 
-@typed("bool | Literal['low', 'medium', 'high', 'max']")
+@typed('bool | Literal["low", "medium", "high", "max"]')
 def think(value: Any, path: str) -> Any:
     if isinstance(value, bool) or value in ("low", "medium", "high", "max"):
         return value
     raise _Bad(path, f"must be true, false, 'low', 'medium', 'high' or 'max', not {value!r}")
 
 
-@typed("Literal['json', ''] | Mapping[str, Any]")
+@typed('Literal["json", ""] | Mapping[str, Any]')
 def response_format(value: Any, path: str) -> Any:
     if value in ("json", ""):
         return value

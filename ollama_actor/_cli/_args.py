@@ -58,12 +58,16 @@ def json_or_text(text: str) -> Any:
 
 
 def add_schema_flags(
-    parser: argparse.ArgumentParser, endpoint: str, *, positional: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser,
+    endpoint: str,
+    *,
+    positional: tuple[str, ...] = (),
+    omit: tuple[str, ...] = (),
 ) -> None:
-    """Add a flag for each parameter of ``endpoint`` not given positionally."""
+    """Add a flag for each parameter of ``endpoint`` not given positionally nor omitted."""
     schema = SchemaFlags(endpoint)
     for name, param in ENDPOINTS[endpoint].params.items():
-        if name in positional:
+        if name in positional or name in omit:
             continue
         dest = f"param_{name}"
         flag = "--" + name.replace("_", "-")
@@ -302,7 +306,8 @@ def build_parser() -> Parser:
 
     p = _command(commands, "show", "show a model's details")
     p.add_argument("model", metavar="MODEL")
-    add_schema_flags(p, "show_model", positional=("model",))
+    # --system and --template show those parts, as in `ollama show`
+    add_schema_flags(p, "show_model", positional=("model",), omit=("system", "template", "options"))
     for part in ("license", "modelfile", "parameters", "system", "template"):
         p.add_argument(f"--{part}", action="store_true", help=f"show only the {part}")
 
