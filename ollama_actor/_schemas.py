@@ -42,6 +42,7 @@ __all__ = [
     "Param",
     "ToolInput",
     "UncheckedOptions",
+    "option_type",
     "validate",
 ]
 
@@ -381,6 +382,16 @@ _REMOVED_OPTIONS = frozenset((
 
 OPTION_NAMES = frozenset(_OPTIONS)
 """The runtime options this release knows: Ollama's ``Options`` and ``Runner`` fields."""
+
+
+def option_type(name: str) -> type | None:
+    """The type of a runtime option's value, ``int``, ``float``, ``bool`` or ``list`` (of
+    strings), as Ollama's Go ``Options`` field has it; None for a name not on Ollama's list."""
+    check = _OPTIONS.get(name)
+    if check is None:
+        return None
+    return {integer_option: int, number: float, boolean: bool}.get(check, list)
+
 
 NEWER_OPTIONS_HINT = "send it anyway with UncheckedOptions(...)"
 """How the error for an unknown option name says to send one newer than this release."""

@@ -30,7 +30,14 @@ from typing import TextIO
 
 from ollama_actor._cli._args import SchemaFlags, build_parser
 from ollama_actor._cli._commands import COMMANDS, Session
-from ollama_actor._cli._exit import BROKEN_PIPE, INTERRUPTED, UsageError, describe, exit_code
+from ollama_actor._cli._exit import (
+    BROKEN_PIPE,
+    INTERRUPTED,
+    OK,
+    UsageError,
+    describe,
+    exit_code,
+)
 from ollama_actor._cli._terminal import for_terminal
 from ollama_actor._client import Ollama
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
@@ -81,9 +88,14 @@ def main(
             if args.command == "emulator":
                 from ollama_actor.emulator.__main__ import main as emulator_main
 
-                return emulator_main(extras)
+                return emulator_main(extras, prog=f"{parser.prog} emulator")
             if extras:
                 parser.error(f"unrecognized arguments: {' '.join(extras)}")
+            if args.version:
+                args.command = "version"
+            if args.command is None:  # no command: what there is to do
+                parser.print_help()
+                return OK
     except SystemExit as exit:  # --help, or a usage error already printed
         return exit.code if isinstance(exit.code, int) else 2
     except KeyboardInterrupt:

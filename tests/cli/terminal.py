@@ -1,8 +1,8 @@
 """Running the command on a pseudo-terminal, and what a terminal would then show.
 
 `Terminal` is a small model of a terminal: it knows the moves and erasures the command may
-write (carriage return, line feed, cursor up, erase to the end of the line or screen, colours),
-wraps at its width, and gives wide characters two columns, as xterm does.
+write (carriage return, line feed, cursor up and back, erase to the end of the line or screen,
+colours), wraps at its width, and gives wide characters two columns, as xterm does.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class Terminal:
     def _control(self, n: int, command: str) -> None:
         if command == "A":
             self.row = max(0, self.row - max(1, n))
+        elif command == "D":
+            self.column = max(0, self.column - max(1, n))
         elif command == "J":
             del self.rows[self.row + 1 :]
             del self.rows[self.row][self.column :]

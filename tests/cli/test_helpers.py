@@ -14,7 +14,7 @@ from ollama_actor import (
     ValidationError,
 )
 from ollama_actor._cli._exit import UsageError, describe, exit_code
-from ollama_actor._cli._format import ago, human_bytes, human_ns, table, until
+from ollama_actor._cli._format import ago, go_duration, go_g, human_bytes, table, until
 from ollama_actor._cli._modelfile import parse_modelfile
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
@@ -29,10 +29,34 @@ def test_human_bytes(size, text):
     assert human_bytes(size) == text
 
 
-def test_durations():
-    assert human_ns(1_100_000) == "1.1ms"
-    assert human_ns(377_100_000) == "377ms"
-    assert human_ns(2_500_000_000) == "2.5s"
+MINUTE, HOUR = 60 * 10**9, 3600 * 10**9
+
+
+@pytest.mark.parametrize(
+    ("nanoseconds", "text"),
+    # Go's own table (time_test.go, durationTests), and two of `ollama run --verbose`
+    [(0, "0s"), (1, "1ns"), (1100, "1.1µs"), (2_200_000, "2.2ms"), (3_300_000_000, "3.3s"),
+     (4 * MINUTE + 5 * 10**9, "4m5s"), (4 * MINUTE + 5001 * 10**6, "4m5.001s"),
+     (5 * HOUR + 6 * MINUTE + 7001 * 10**6, "5h6m7.001s"), (8 * MINUTE + 1, "8m0.000000001s"),
+     (HOUR, "1h0m0s"), (-1500, "-1.5µs"), (174_560_334, "174.560334ms"),
+     (1_234_567_891, "1.234567891s")],
+)  # fmt: skip
+def test_durations_as_go_writes_them(nanoseconds, text):
+    assert go_duration(nanoseconds) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    # what fmt.Sprintf("%g", float64(v)) writes
+    [(4096, "4096"), (1e6, "1e+06"), (500000, "500000"), (1234567, "1.234567e+06"),
+     (0.1234567, "0.1234567"), (1e-5, "1e-05"), (0.0001, "0.0001"), (100.0, "100"),
+     (123456.7, "123456.7"), (-3.0, "-3"), (1e10, "1e+10"), (2.5e-7, "2.5e-07")],
+)  # fmt: skip
+def test_floats_as_go_writes_them(value, text):
+    assert go_g(value) == text
+
+
+def test_times():
     assert ago("2026-01-08T12:00:00.123456789Z", NOW) == "2 days ago"
     assert ago("2026-01-10T11:59:00Z", NOW) == "About a minute ago"
     assert ago("2026-01-10T11:00:00Z", NOW) == "About an hour ago"
