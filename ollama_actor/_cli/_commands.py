@@ -308,25 +308,30 @@ def _progress_command(name: str) -> Callable[[Session], int]:
     return command
 
 
+DEFAULT_MODELFILE = "Modelfile"
+
+
 def create(session: Session) -> int:
     """``create MODEL [-f Modelfile]``: upload the Modelfile's local files, then create.
 
-    Each file is hashed and streamed from disk (memory stays flat whatever its size), its
-    progress shown like a pulled layer's.
+    Without ``-f``, and without ``--from`` or ``--files``, the ``Modelfile`` of the current
+    directory is read if there is one (as ``ollama create`` does). Each file is hashed and
+    streamed from disk (memory stays flat whatever its size), its progress shown like a pulled
+    layer's.
     """
     args = session.args
     params: dict[str, Any] = {}
-    if args.file:
-        modelfile = read_modelfile(args.file)
+    flags = schema_params(args)
+    path = args.file
+    if path is None and not {"from", "files"} & set(flags) and Path(DEFAULT_MODELFILE).is_file():
+        path = DEFAULT_MODELFILE
+    if path is not None:
+        modelfile = read_modelfile(path)
         params.update(modelfile.params)
-        uploads = [
-            (key, name, path)
-            for key, files in (("files", modelfile.files), ("adapters", modelfile.adapters))
-            for name, path in files.items()
-        ]
+        uploads = modelfile.uploads()
         if uploads:
             params.update(_upload(session, uploads))
-    params.update(schema_params(args))
+    params.update(flags)
     client = session.client
     run_stream(
         lambda recipient, retry: client.create_model(
