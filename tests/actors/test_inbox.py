@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
+import actors
 from actors import Inbox
 
 
@@ -127,3 +129,97 @@ def test_two_receivers_share_the_messages_without_duplicates():
 def test_an_empty_inbox_is_still_true():
     assert Inbox()
     assert repr(Inbox()) == "<Inbox with 0 queued>"
+
+
+def _waiting(inbox: Inbox, want: str, seen: threading.Event, got: list[Any]) -> threading.Thread:
+    """A thread that receives the message ``want``; ``seen`` is set once it has looked at
+    the queue (so it waits for its message once the inbox lock is free again)."""
+
+    def match(message: Any) -> bool:
+        seen.set()
+        return message == want
+
+    def run() -> None:
+        try:
+            got.append(inbox.receive(timeout=5, match=match))
+        except TimeoutError as exc:
+            got.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_message_wakes_the_receiver_that_wants_it_not_only_some_receiver():
+    # Regression: tell() woke one waiting receiver; if that one's match rejected the message,
+    # the receiver that wanted it slept on with its message queued.
+    inbox = Inbox()
+    inbox.tell("noise")  # each receiver's match sees it first: then it is about to wait
+    got_a: list[Any] = []
+    got_b: list[Any] = []
+    seen_a, seen_b = threading.Event(), threading.Event()
+    a = _waiting(inbox, "A", seen_a, got_a)
+    assert seen_a.wait(5)
+    b = _waiting(inbox, "B", seen_b, got_b)
+    assert seen_b.wait(5)
+    started = time.monotonic()
+    inbox.tell("B")
+    b.join(timeout=10)
+    assert got_b == ["B"]
+    assert time.monotonic() - started < 2.0  # not the receive timeout
+    inbox.tell("A")
+    a.join(timeout=10)
+    assert got_a == ["A"]
+    assert inbox.drain() == ["noise"]
+
+
+ROUND_TRIPS = 10_000
+CLIENTS = 8
+
+
+class _Replier(actors.Actor):
+    """Answers each request by telling the reply, stamped with the time it was sent."""
+
+    def on_receive(self, message: Any) -> None:
+        client, n, reply_to = message
+        reply_to.tell(("reply", client, n, time.monotonic()))
+
+
+def test_request_reply_through_one_inbox_never_leaves_a_sent_reply_waiting():
+    """8 client threads make 10,000 request/reply round trips in all, each to its own
+    actor; the replies all come back through one Inbox, in whatever order the actors send
+    them, and each client picks its own with ``match``: no sent reply waits long."""
+    inbox = Inbox()
+    repliers = [_Replier.start() for _ in range(CLIENTS)]
+    waits: list[float] = []
+    errors: list[BaseException] = []
+
+    def client(me: int) -> None:
+        try:
+            for n in range(ROUND_TRIPS // CLIENTS):
+                repliers[me].tell((me, n, inbox))
+                reply = inbox.receive(timeout=10, match=lambda m: m[1] == me)
+                waits.append(time.monotonic() - reply[3])
+                assert reply[2] == n
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for replier in repliers:
+        replier.stop(timeout=5)
+    assert not [t for t in threads if t.is_alive()], "a receiver hangs"
+    assert errors == []
+    assert len(waits) == ROUND_TRIPS
+    waits.sort()
+    print(
+        f"reply waits: median {waits[len(waits) // 2] * 1e3:.2f} ms, "
+        f"p99 {waits[int(len(waits) * 0.99)] * 1e3:.2f} ms, worst {waits[-1] * 1e3:.2f} ms"
+    )
+    # 100 ms: a lost wake-up waits for some later reply or the 10 s timeout; a woken
+    # receiver on a busy 2-core machine waits for the GIL a few switch intervals at most.
+    assert waits[-1] < 0.1
+    assert len(inbox) == 0
