@@ -35,6 +35,18 @@ class _Shutdown(_ActorStop):
     __slots__ = ()
 
 
+class _ExitAbnormally(_ActorStop):
+    """Pykka's stop message, sent by `ActorBase.exit_abnormally` to the actor itself: the
+    actor ends with ``Exit.error(exception)``."""
+
+    exception: BaseException
+
+    def __new__(cls, exception: BaseException) -> _ExitAbnormally:
+        self = super().__new__(cls)
+        self.exception = exception
+        return self
+
+
 class ActorBase(pykka.Actor):
     """What `Actor` and `actors.LoopActor` share: failure handling, teardown, the end.
 
@@ -61,13 +73,12 @@ class ActorBase(pykka.Actor):
         """End this actor with `Exit.error(exception)`, on purpose and quietly.
 
         For an actor that should be restarted by its supervisor (a ``transient`` child) without
-        a crash report: no traceback is logged and ``on_stop`` runs (not ``on_failure``). Call
-        it from one of the actor's own handlers; the actor ends once that handler returns, as
-        after ``stop()``. Messages still queued are handled as for ``stop()``.
+        a crash report: no traceback is logged and ``on_stop`` runs (not ``on_failure``). It
+        works as ``self.stop()`` does: the stop is queued, so the handler that calls it returns
+        first and the messages already queued are handled; then ``on_stop`` runs and the actor
+        ends with that reason. Messages sent after it are refused. Never blocks.
         """
-        if self._actor_crash is None:
-            self._actor_crash = exception
-        self._stop()
+        self.actor_ref.tell(_ExitAbnormally(exception))
 
     def _run_on_start(self) -> None:
         # Pykka catches only Exception here; a BaseException would escape the runtime and
@@ -157,6 +168,8 @@ class ActorBase(pykka.Actor):
                 deferred.fail(ActorDeadError(f"{label} ended before its reply was settled"))
         if self._actor_crash is not None:
             reason = Exit.error(self._actor_crash)
+        elif last is not None and isinstance(last.message, _ExitAbnormally):
+            reason = Exit.error(last.message.exception)
         elif last is not None and isinstance(last.message, _Shutdown):
             reason = Exit.SHUTDOWN
         else:

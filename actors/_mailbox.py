@@ -61,8 +61,9 @@ class Mailbox(abc.ABC):
 
     @property
     def exit(self) -> Exit | None:
-        """The exit reason once the actor has fully ended and its monitors were told."""
-        return self._reason if self._done else None
+        """The exit reason once the actor has fully ended (recorded before any monitor is
+        told, so a watcher that got the DOWN finds it here)."""
+        return self._reason
 
     def add_monitor(self, monitor: Monitor) -> Exit | None:
         """Register ``monitor``; if the actor has already ended, return its reason instead."""
@@ -79,7 +80,7 @@ class Mailbox(abc.ABC):
                 self._monitors.pop(monitor, None)
 
     def end(self, reason: Exit) -> None:
-        """Record ``reason``, tell every monitor, then wake `wait` callers.
+        """Record ``reason``, then tell every monitor, then wake `wait` callers.
 
         Called once, by the actor's runtime, after ``on_stop``/``on_failure`` and the teardown
         have finished. Runs the monitors' ``tell`` in the calling thread.

@@ -183,8 +183,9 @@ def exit_reason(ref: ActorRef[Any]) -> Exit | None:
     """How the actor ended, or None while it has not fully ended.
 
     For `actors.Actor`/`actors.LoopActor`, the reason is there once the actor has fully
-    ended and its monitors were told. A plain Pykka actor counts as ended (`Exit.NOPROC`)
-    as soon as its ``actor_stopped`` flag is set. Never blocks.
+    ended, before its monitors are told: a watcher handling the `Down` always finds it. A
+    plain Pykka actor counts as ended (`Exit.NOPROC`) as soon as its ``actor_stopped`` flag
+    is set. Never blocks.
     """
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
