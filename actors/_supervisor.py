@@ -130,7 +130,7 @@ class Supervisor(SupervisorBase):
         for child in list(self._children.values()):
             try:
                 self._launch(child)
-            except StartChildError:
+            except BaseException:  # StartChildError, or a KeyboardInterrupt from a start
                 del self._children[child.key]
                 self._release(child, "its child failed to start")
                 self._terminate_all()

@@ -443,3 +443,23 @@ def test_invalid_arguments():
     assert ChildSpec("a", start).shutdown == 5.0
     assert "ChildSpec('a'" in repr(ChildSpec("a", start, name="n"))
     assert pykka.ActorRegistry.get_all() == []
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
+def test_a_base_exception_from_a_start_stops_the_started_children_and_is_raised(events, error):
+    # Regression: only StartChildError was handled; the children already started leaked.
+    def start_b() -> Any:
+        raise error("interrupted")
+
+    before = set(threading.enumerate())
+    specs = [spec("a", events), ChildSpec("b", start_b), spec("c", events)]
+    with pytest.raises(error):
+        Supervisor.start(specs)
+    assert events.drain() == [("start", "a"), ("stop", "a")]
+    assert pykka.ActorRegistry.get_all() == []
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] in (
+        [],
+        ["actors-loop"],
+    )
