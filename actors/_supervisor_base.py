@@ -15,7 +15,7 @@ from collections.abc import Hashable
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 
-from pykka import ActorDeadError, ActorRef
+from pykka import ActorDeadError, ActorRef, Timeout
 from pykka.messages import ProxyGetAttr
 
 from actors._actor import Actor, _Shutdown
@@ -36,6 +36,9 @@ from actors._supervisor_errors import (
 __all__ = ["Child", "SupervisorBase"]
 
 logger = logging.getLogger("actors.supervisor")
+
+READY_POLL = 0.05
+"""Seconds between two looks at a starting plain Pykka child that has not answered yet."""
 
 _READY = ProxyGetAttr(attr_path=("actor_urn",))
 """Asked of a new incarnation: answered once its ``on_start`` has returned. A Pykka-level
@@ -350,12 +353,32 @@ def _ready(ref: ActorRef[Any]) -> Exit | None:
     (before it could answer) has started: its end is an ordinary exit, for its monitors. A
     plain Pykka actor that ends before answering counts as failed to start.
     """
+    future = ref.ask(_READY, block=False)
+    inbox = ref.actor_inbox
+    if isinstance(inbox, Mailbox):
+        # Our mailboxes answer every ask: a late one is refused once the actor has ended.
+        try:
+            future.get()
+        except ActorDeadError:
+            ended = wait_exit(ref, None)
+            return None if inbox.started else ended
+        return None
+    # Pykka checks that the actor lives, then queues the ask: an actor that ends in between
+    # never answers it. So look at its stopped flag between short waits.
+    while True:
+        try:
+            future.get(timeout=READY_POLL)
+        except Timeout:
+            if ref.actor_stopped.is_set():
+                break
+        except ActorDeadError:
+            break
+        else:
+            return None
     try:
-        ref.ask(_READY)
-    except ActorDeadError:
-        ended = wait_exit(ref, None)
-        inbox = ref.actor_inbox
-        return None if isinstance(inbox, Mailbox) and inbox.started else ended
+        future.get(timeout=0)  # it may have answered just before it stopped
+    except (Timeout, ActorDeadError):
+        return Exit.NOPROC
     return None
 
 

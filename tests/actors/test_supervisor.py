@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import Any
@@ -463,3 +464,54 @@ def test_a_base_exception_from_a_start_stops_the_started_children_and_is_raised(
         [],
         ["actors-loop"],
     )
+
+
+class _LateInbox(queue.Queue[Any]):
+    """A Pykka inbox that widens Pykka's check-then-put window for the readiness ask: it
+    queues the ask only once the actor's teardown has found the inbox empty and ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = threading.Event()
+        self.drained = threading.Event()
+
+    def empty(self) -> bool:
+        result = super().empty()
+        if result:
+            self.drained.set()  # the teardown's last look: nothing will be taken any more
+        return result
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if isinstance(item.message, pykka.messages.ProxyGetAttr):  # the readiness ask
+            self.asked.set()
+            self.drained.wait(5)
+        super().put(item, block, timeout)
+
+
+def test_a_plain_pykka_child_dying_in_on_start_as_it_is_asked_does_not_wedge_start():
+    # Regression: the supervisor's readiness ask had no timeout; Pykka can leave an ask
+    # unanswered when the actor ends between its is_alive() check and the put.
+    class DiesLate(pykka.ThreadingActor):
+        @staticmethod
+        def _create_actor_inbox() -> Any:  # a Pykka hook: the race needs its inbox
+            return _LateInbox()
+
+        def on_start(self) -> None:
+            assert self.actor_inbox.asked.wait(5)
+            raise Crash("no start")
+
+    outcome: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            Supervisor.start([ChildSpec("late", DiesLate.start)])
+        except BaseException as exc:
+            outcome.append(exc)
+
+    starter = threading.Thread(target=start, daemon=True)
+    starter.start()
+    starter.join(timeout=10)
+    assert not starter.is_alive(), "Supervisor.start hangs"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], StartChildError)
+    assert "before it finished starting" in str(outcome[0])
