@@ -13,6 +13,8 @@ from pykka.messages import _ActorStop
 
 from actors._deferred import Deferred
 from actors._exit import Exit
+from actors._future import ReplyFuture
+from actors._loop import refuse_blocking
 from actors._mailbox import Mailbox, ThreadMailbox
 from actors._monitor import wait_exit
 
@@ -52,6 +54,10 @@ class ActorBase(pykka.Actor):
 
     Internal: subclass `Actor` or `actors.LoopActor`, not this.
     """
+
+    @staticmethod
+    def _create_future() -> Future[Any]:
+        return ReplyFuture()
 
     _actor_crash: BaseException | None = None
     """The first exception that killed the actor (set on the actor's own thread)."""
@@ -242,8 +248,10 @@ def shutdown(ref: ActorRef[Any], timeout: float | None) -> Exit:
     had already ended, or was ending, with. A plain Pykka actor ends as `Exit.NOPROC`.
 
     Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds (None
-    waits forever); the stop stays queued and the actor still stops later.
+    waits forever); the stop stays queued and the actor still stops later. On the shared loop
+    thread it raises `actors.WouldBlockLoop` at once and sends nothing.
     """
+    refuse_blocking(f"shutdown({ref})")
     with contextlib.suppress(ActorDeadError):
         ref.tell(_Shutdown())
     return wait_exit(ref, timeout)

@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from actors._loop import refuse_blocking
+
 __all__ = ["Inbox"]
 
 
@@ -102,7 +104,9 @@ class Inbox:
 
         Blocks the calling thread up to ``timeout`` seconds (0 only looks; None waits
         forever, which a caller should rarely want: pass a bound). Raises the builtin
-        `TimeoutError` when no message (that ``match`` accepts) arrives in time.
+        `TimeoutError` when no message (that ``match`` accepts) arrives in time. On the shared
+        loop thread, a call that would have to wait raises `actors.WouldBlockLoop` instead
+        (use `areceive` there).
 
         With ``match``, the messages it rejects stay queued in their order for later
         ``receive`` calls. Each message is offered to ``match`` once per call: after a
@@ -139,6 +143,7 @@ class Inbox:
         if remaining is not None and remaining <= 0:
             msg = f"{what} arrived within {timeout} s"
             raise TimeoutError(msg)
+        refuse_blocking("Inbox.receive")
         cond.wait(remaining)
 
     def drain(self) -> list[Any]:

@@ -9,12 +9,38 @@ child process after ``fork``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["call_on_loop", "event_loop", "in_loop_thread"]
+__all__ = [
+    "WouldBlockLoop",
+    "call_on_loop",
+    "event_loop",
+    "in_loop_thread",
+    "permit_blocking",
+    "refuse_blocking",
+    "waiting_on_loop",
+]
+
+FIXES = (
+    "tell the message instead and have the answer told back (an actors.Inbox, or the "
+    "actor's own mailbox), return an actors.Deferred from the handler to answer later, or "
+    "in asyncio code await the answer (for example Inbox.areceive)"
+)
+"""What to do instead of waiting on the loop thread: the end of every `WouldBlockLoop`."""
+
+
+class WouldBlockLoop(RuntimeError):
+    """A blocking wait was refused on the shared loop thread.
+
+    Every `actors.LoopActor`, every stream and every timer runs on that one thread: a wait
+    there for something that needs the loop (a loop actor's reply, a supervisor starting loop
+    children, a child restarting) can only deadlock it, so it raises this at once instead.
+    The message says what to do instead.
+    """
 
 
 class _Shared:
@@ -24,6 +50,8 @@ class _Shared:
     loop: asyncio.AbstractEventLoop | None = None
     thread_id: int | None = None
     pid: int | None = None
+    permitted = 0
+    """Blocking waits the loop thread is in that `permit_blocking` allowed (its own count)."""
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
@@ -53,6 +81,33 @@ def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
         callback(*args)
     else:
         event_loop().call_soon_threadsafe(callback, *args)
+
+
+def refuse_blocking(what: str) -> None:
+    """Raise `WouldBlockLoop` naming ``what`` if called on the loop thread (unless within
+    `permit_blocking`); else do nothing. Call it before any wait that may need the loop."""
+    if _Shared.thread_id == threading.get_ident() and not _Shared.permitted:
+        raise WouldBlockLoop(f"{what} would block the shared loop thread: {FIXES}")
+
+
+@contextlib.contextmanager
+def permit_blocking() -> Iterator[None]:
+    """Let the caller block within the block, even on the loop thread (where it is known to
+    be safe: a wait that does not need the loop). `waiting_on_loop` tells others meanwhile."""
+    if not in_loop_thread():
+        yield
+        return
+    _Shared.permitted += 1
+    try:
+        yield
+    finally:
+        _Shared.permitted -= 1
+
+
+def waiting_on_loop() -> bool:
+    """Whether the loop thread is blocked in a wait that `permit_blocking` allowed: work
+    that needs the loop (a loop actor's ``on_start``) cannot happen until it returns."""
+    return _Shared.permitted > 0
 
 
 def _start() -> asyncio.AbstractEventLoop:

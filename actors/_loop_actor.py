@@ -7,9 +7,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from pykka import ThreadingFuture, Timeout
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 from actors._actor import ActorBase
@@ -18,15 +17,12 @@ from actors._loop import event_loop, in_loop_thread
 from actors._mailbox import Mailbox, refuse
 
 if TYPE_CHECKING:
-    from pykka import Future
     from pykka._actor import ActorInbox
     from pykka._envelope import Envelope
 
 __all__ = ["LoopActor"]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 BATCH = 64
 """Messages one actor handles per turn before it lets other loop work run."""
@@ -103,26 +99,6 @@ class _LoopMailbox(Mailbox):
         return items
 
 
-class _LoopFuture(ThreadingFuture[T]):
-    """A `LoopActor`'s reply future: refuses to block the loop thread.
-
-    Waiting on the loop thread for a reply that the loop itself has to produce can only
-    deadlock, so ``get()`` there raises `RuntimeError` unless the value is already in.
-    """
-
-    def get(self, *, timeout: float | None = None) -> Any:
-        if not in_loop_thread():
-            return super().get(timeout=timeout)
-        try:
-            return super().get(timeout=0)
-        except Timeout:
-            msg = (
-                "waiting for a LoopActor's reply on the shared loop thread would deadlock "
-                "it; reply with a Deferred or send a message instead"
-            )
-            raise RuntimeError(msg) from None
-
-
 class LoopActor(ActorBase):
     """An actor that owns no thread: its messages are handled on the shared event loop.
 
@@ -141,8 +117,8 @@ class LoopActor(ActorBase):
         them all. To answer a long operation, start it elsewhere and return an
         `actors.Deferred`; a handler runs inside the loop, so it may also start asyncio
         work (``asyncio.get_running_loop().create_task(...)``) that settles the Deferred
-        when done. Waiting on the loop thread for another ``LoopActor``'s reply
-        raises `RuntimeError` instead of deadlocking. A handler taking more than
+        when done. Waiting on the loop thread for an actor's reply raises
+        `actors.WouldBlockLoop` at once instead of deadlocking. A handler taking more than
         `SLOW_HANDLER` seconds is logged at WARNING.
 
     Cost: starting one takes no thread (a few tens of microseconds), so tens of thousands
@@ -155,10 +131,6 @@ class LoopActor(ActorBase):
     @staticmethod
     def _create_actor_inbox() -> ActorInbox:
         return _LoopMailbox()
-
-    @staticmethod
-    def _create_future() -> Future[Any]:
-        return _LoopFuture()
 
     def _start_actor_loop(self) -> None:
         cast("_LoopMailbox", self.actor_inbox).start(self._first_turn, self._turn)

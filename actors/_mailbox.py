@@ -65,6 +65,11 @@ class Mailbox(abc.ABC):
         told, so a watcher that got the DOWN finds it here)."""
         return self._reason
 
+    @property
+    def ended(self) -> bool:
+        """Whether the end is announced: the reason recorded and every monitor told."""
+        return self._done
+
     def add_monitor(self, monitor: Monitor) -> Exit | None:
         """Register ``monitor``; if the actor has already ended, return its reason instead."""
         with self._state_lock:

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from pykka import ActorRef
 
 from actors._exit import Exit
-from actors._loop import call_on_loop, event_loop, in_loop_thread
+from actors._loop import call_on_loop, event_loop, refuse_blocking
 from actors._mailbox import Mailbox
 from actors._ref import Ref
 
@@ -198,17 +198,17 @@ def wait_exit(ref: ActorRef[Any], timeout: float | None) -> Exit:
 
     ``timeout`` is in seconds; None waits forever. Raises the builtin `TimeoutError` if the
     actor has not ended in time; the actor is not affected. Do not call it from the actor's
-    own thread (it would wait for itself), nor from the shared loop thread: there, waiting
-    for a `actors.LoopActor` that has not ended raises `RuntimeError`, since it could only
-    end once the loop is free again.
+    own thread (it would wait for itself). On the shared loop thread, waiting for an actor
+    that has not ended raises `actors.WouldBlockLoop` at once (its end may need the loop).
     """
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
-        if inbox.on_loop and inbox.exit is None and in_loop_thread():
-            msg = f"waiting on the shared loop thread for {ref} to end would deadlock it"
-            raise RuntimeError(msg)
+        if not inbox.ended:
+            refuse_blocking(f"waiting for {ref} to end")
         reason = inbox.wait(timeout)
     else:
+        if not ref.actor_stopped.is_set():
+            refuse_blocking(f"waiting for {ref} to end")
         reason = Exit.NOPROC if ref.actor_stopped.wait(timeout) else None
     if reason is None:
         msg = f"{ref} did not end within {timeout} s"

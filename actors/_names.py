@@ -14,8 +14,10 @@ import time
 from collections import deque
 from typing import Any
 
-from pykka import ActorDeadError, ActorRef, Future, ThreadingFuture, Timeout
+from pykka import ActorDeadError, ActorRef, Future, Timeout
 from pykka.messages import ProxyCall, ProxyGetAttr
+
+from actors._future import ReplyFuture
 
 __all__ = [
     "BUFFER_LIMIT",
@@ -60,7 +62,7 @@ class _Forward:
         self._event = threading.Event()
         self._reply: Future[Any] | None = None
         self._error: BaseException | None = None
-        self.future: Future[Any] = ThreadingFuture()
+        self.future: Future[Any] = ReplyFuture()
         self.future.set_get_hook(self._get)
 
     def deliver(self, reply: Future[Any]) -> None:
@@ -315,6 +317,8 @@ class Address:
         the handler's exception, `pykka.ActorDeadError` if the incarnation ends before it
         answers, `NoSuchName` if no incarnation will come (at once, or from ``get`` when
         the child is given up while the ask is held), `AddressBufferFull` as for `tell`.
+        On the shared loop thread, ``block=True`` raises `actors.WouldBlockLoop` unless the
+        reply is already in (the child's restart may need the loop); use ``tell``.
         """
         future = self._registration().ask(message)
         return future.get(timeout=timeout) if block else future

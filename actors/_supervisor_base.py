@@ -22,7 +22,7 @@ from actors._actor import Actor, _Shutdown
 from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
-from actors._loop import call_on_loop, event_loop
+from actors._loop import WouldBlockLoop, call_on_loop, event_loop, permit_blocking, waiting_on_loop
 from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
 from actors._names import NameTaken, Registration, register
@@ -125,10 +125,13 @@ class SupervisorBase(Actor):
         Blocks the calling thread until every initial child has started (OTP's
         ``start_link``). If one fails to start, the ones already started are stopped in
         reverse order and its `actors.StartChildError` (naming the child and the cause) is
-        raised here. Arguments go to the constructor.
+        raised here. Arguments go to the constructor. Called on the shared loop thread, a
+        `LoopActor` child cannot start (its ``on_start`` needs that thread): it fails to
+        start with `actors.WouldBlockLoop` as the cause, rather than deadlock.
         """
         ref = super().start(*args, **kwargs)
-        ended = _ready(ref)
+        with permit_blocking():  # its children may be loop actors: see `_start`
+            ended = _ready(ref)
         if ended is not None:
             if ended.exception is not None:
                 raise ended.exception
@@ -396,6 +399,17 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     if not isinstance(ref, ActorRef):
         cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
         raise StartChildError(spec.id, cause)
+    inbox = ref.actor_inbox
+    if isinstance(inbox, Mailbox) and inbox.on_loop and waiting_on_loop():
+        # Its on_start would run on the loop thread, which waits in Supervisor.start.
+        with contextlib.suppress(ActorDeadError):
+            ref.tell(_Shutdown())
+        blocked = WouldBlockLoop(
+            f"{ref} runs on the shared loop thread, which is waiting in Supervisor.start "
+            "and cannot start it: start the supervisor from another thread, or add its "
+            "loop children later with start_child, without waiting for the reply"
+        )
+        raise StartChildError(spec.id, blocked)
     watch = monitor(ref, watcher)
     ended = _ready(ref)
     if ended is None:
