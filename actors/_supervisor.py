@@ -92,6 +92,11 @@ class Supervisor(SupervisorBase):
     applies whenever a child is stopped (`terminate_child`, a strategy restart); a
     replacement may then start while the old incarnation is still finishing.
 
+    **Pykka's registry.** Children are taken out of ``pykka.ActorRegistry`` as they start
+    (their supervisor stops them), so ``ActorRegistry.stop_all()``, which stops the actors
+    last started first, stops each tree from its root down, as `stop` does, and no child
+    is restarted by it. Find children with `which_children`, `actors.whereis` or names.
+
     **Names.** A child with ``name=`` is registered under it from its first start until it
     is terminated, deleted or given up; while it restarts, `actors.Address` holds its
     messages (see there).

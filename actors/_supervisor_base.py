@@ -15,7 +15,7 @@ from collections.abc import Hashable
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 
-from pykka import ActorDeadError, ActorRef, Timeout
+from pykka import ActorDeadError, ActorRef, ActorRegistry, Timeout
 from pykka.messages import ProxyGetAttr
 
 from actors._actor import Actor, _Shutdown
@@ -129,8 +129,8 @@ class SupervisorBase(Actor):
         `LoopActor` child cannot start (its ``on_start`` needs that thread): it fails to
         start with `actors.WouldBlockLoop` as the cause, rather than deadlock.
         """
-        ref = super().start(*args, **kwargs)
         with permit_blocking():  # its children may be loop actors: see `_start`
+            ref = super().start(*args, **kwargs)
             ended = _ready(ref)
         if ended is not None:
             if ended.exception is not None:
@@ -399,6 +399,9 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     if not isinstance(ref, ActorRef):
         cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
         raise StartChildError(spec.id, cause)
+    # Its supervisor stops it: `ActorRegistry.stop_all()` must not (it stops actors last
+    # started first, children before their supervisors, which would restart them).
+    ActorRegistry.unregister(ref)
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox) and inbox.on_loop and waiting_on_loop():
         # Its on_start would run on the loop thread, which waits in Supervisor.start.

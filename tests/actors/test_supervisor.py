@@ -515,3 +515,21 @@ def test_a_plain_pykka_child_dying_in_on_start_as_it_is_asked_does_not_wedge_sta
     assert len(outcome) == 1
     assert isinstance(outcome[0], StartChildError)
     assert "before it finished starting" in str(outcome[0])
+
+
+def test_pykka_stop_all_stops_the_tree_top_down_without_restarts(events, caplog):
+    # Regression: stop_all stopped the children first (last started, first stopped); the
+    # supervisor restarted the permanent ones and died of its restart intensity.
+    inner = ChildSpec(
+        "inner", lambda: Supervisor.start([spec(t, events) for t in "xy"]), type="supervisor"
+    )
+    sup = Supervisor.start([spec("a", events), spec("b", events), inner, spec("c", events)])
+    plain = actors.Actor.start()  # an unsupervised actor started last is stopped first
+    assert [e for e in events.drain() if e[0] == "start"] == [("start", t) for t in "abxyc"]
+    caplog.set_level(logging.WARNING)
+    assert pykka.ActorRegistry.stop_all(timeout=10) == [True, True]
+    assert events.drain() == [("stop", t) for t in "cyxba"]
+    assert wait_exit(sup, 5) is Exit.NORMAL
+    assert wait_exit(plain, 5) is Exit.NORMAL
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert pykka.ActorRegistry.get_all() == []
