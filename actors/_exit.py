@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 __all__ = ["Exit", "ExitKind"]
 
-ExitKind = Literal["normal", "shutdown", "error", "noproc"]
+ExitKind = Literal["normal", "shutdown", "error", "killed", "noproc"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +20,14 @@ class Exit:
     - ``"shutdown"``: its owner stopped it with `actors.shutdown()`;
     - ``"error"``: an exception killed it (in ``on_start``, in a handler for a ``tell``, in
       ``on_stop``, or a ``BaseException`` in any handler); ``exception`` is that exception;
+    - ``"killed"``: its supervisor killed it (``shutdown="brutal_kill"``, or it overran its
+      ``shutdown`` time): the messages queued behind its last handler were refused and
+      neither ``on_stop`` nor ``on_failure`` ran;
     - ``"noproc"``: the actor has ended but no reason is known (a plain Pykka actor that
       records none).
 
-    Use the constants `Exit.NORMAL`, `Exit.SHUTDOWN`, `Exit.NOPROC` and `Exit.error(exc)`;
-    match on ``kind``, or use `abnormal`.
+    Use the constants `Exit.NORMAL`, `Exit.SHUTDOWN`, `Exit.KILLED`, `Exit.NOPROC` and
+    `Exit.error(exc)`; match on ``kind``, or use `abnormal`.
     """
 
     kind: ExitKind
@@ -32,6 +35,7 @@ class Exit:
 
     NORMAL: ClassVar[Exit]
     SHUTDOWN: ClassVar[Exit]
+    KILLED: ClassVar[Exit]
     NOPROC: ClassVar[Exit]
 
     def __post_init__(self) -> None:
@@ -46,8 +50,9 @@ class Exit:
 
     @property
     def abnormal(self) -> bool:
-        """True only for ``"error"``: the exits a ``transient`` restart policy acts on."""
-        return self.kind == "error"
+        """True for ``"error"`` and ``"killed"``, as in OTP: the exits a ``transient``
+        restart policy acts on."""
+        return self.kind in {"error", "killed"}
 
     def __repr__(self) -> str:
         if self.exception is not None:
@@ -57,4 +62,5 @@ class Exit:
 
 Exit.NORMAL = Exit("normal")
 Exit.SHUTDOWN = Exit("shutdown")
+Exit.KILLED = Exit("killed")
 Exit.NOPROC = Exit("noproc")

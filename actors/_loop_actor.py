@@ -17,8 +17,7 @@ from actors._loop import event_loop, in_loop_thread
 from actors._mailbox import Mailbox, refuse
 
 if TYPE_CHECKING:
-    from pykka._actor import ActorInbox
-    from pykka._envelope import Envelope
+    from actors._pykka import ActorInbox, Envelope
 
 __all__ = ["LoopActor"]
 
@@ -92,11 +91,29 @@ class _LoopMailbox(Mailbox):
 
     def close(self, label: str) -> list[Envelope[Any]]:
         with self._lock:
-            self._label = label
-            items = list(self._queue)
-            self._queue.clear()
+            if self._label is None:
+                self._label = label
+            items = self._take_all()
             del self._runner  # break the mailbox -> actor cycle; nothing schedules it again
         return items
+
+    def _queue_lock(self) -> Any:
+        return self._lock
+
+    def _take_all(self) -> list[Envelope[Any]]:
+        items = list(self._queue)
+        self._queue.clear()
+        return items
+
+    def _append(self, envelope: Envelope[Any]) -> None:
+        self._queue.append(envelope)
+
+    def _woken(self) -> None:
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._call_soon(self._runner)
 
 
 class LoopActor(ActorBase):

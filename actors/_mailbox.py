@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pykka import ActorDeadError
 
-if TYPE_CHECKING:
-    from pykka._envelope import Envelope
+from actors._pykka import ActorStop
 
+if TYPE_CHECKING:
     from actors._exit import Exit
     from actors._monitor import Monitor
+    from actors._pykka import Envelope
 
-__all__ = ["Mailbox", "ThreadMailbox", "refuse"]
+__all__ = ["Mailbox", "ThreadMailbox", "answer_unhandled", "refuse"]
 
 
 class Mailbox(abc.ABC):
@@ -32,7 +33,16 @@ class Mailbox(abc.ABC):
     (exit reason recorded, monitors told, waiters woken).
     """
 
-    __slots__ = ("_done", "_ended", "_label", "_monitors", "_reason", "_state_lock", "started")
+    __slots__ = (
+        "_done",
+        "_ended",
+        "_label",
+        "_monitors",
+        "_reason",
+        "_state_lock",
+        "killed",
+        "started",
+    )
 
     on_loop: ClassVar[bool] = False
     """Whether the actor runs on the shared loop thread (and so ends only there)."""
@@ -46,6 +56,8 @@ class Mailbox(abc.ABC):
         self._ended: threading.Event | None = None  # created by the first waiter
         self.started = False
         """Set by the actor's runtime once ``on_start`` has returned (not raised)."""
+        self.killed = False
+        """Set by `kill`: the actor handles no more messages and ends as `Exit.KILLED`."""
 
     @abc.abstractmethod
     def put(self, envelope: Envelope[Any], /) -> None:
@@ -58,6 +70,37 @@ class Mailbox(abc.ABC):
         Called once, by the actor's own runtime at the start of its teardown. ``label`` names
         the actor in the `ActorDeadError` that refused messages carry.
         """
+
+    def kill(self, label: str, wake: Envelope[Any]) -> list[Envelope[Any]] | None:
+        """Close now and queue ``wake`` alone, so that the runtime, idle or busy, comes back
+        to find the actor killed; the messages that were queued, or None if already closed.
+
+        Any thread; never blocks.
+        """
+        with self._queue_lock():
+            if self._label is not None:
+                return None
+            self._label = label
+            self.killed = True
+            items = self._take_all()
+            self._append(wake)
+        self._woken()
+        return items
+
+    @abc.abstractmethod
+    def _queue_lock(self) -> Any:
+        """The lock that guards the queue and ``_label``."""
+
+    @abc.abstractmethod
+    def _take_all(self) -> list[Envelope[Any]]:
+        """Remove and return every queued message (the queue lock is held)."""
+
+    @abc.abstractmethod
+    def _append(self, envelope: Envelope[Any]) -> None:
+        """Queue ``envelope`` even though the mailbox is closed (the queue lock is held)."""
+
+    def _woken(self) -> None:  # noqa: B027  (a thread's queue wakes its reader itself)
+        """After `_append`, outside the lock: make the runtime come back for it."""
 
     @property
     def exit(self) -> Exit | None:
@@ -114,6 +157,21 @@ class Mailbox(abc.ABC):
         return self._reason if ended.wait(timeout) else None
 
 
+def answer_unhandled(envelopes: list[Envelope[Any]], why: str) -> int:
+    """Answer messages the actor will never handle: an ``ask`` gets `ActorDeadError` saying
+    ``why``, a queued ``stop()`` gets None (it did stop); the number of tells, dropped."""
+    dropped = 0
+    for envelope in envelopes:
+        if envelope.reply_to is None:
+            dropped += 1
+        elif isinstance(envelope.message, ActorStop):
+            envelope.reply_to.set(None)
+        else:
+            error = ActorDeadError(why)
+            envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+    return dropped
+
+
 def refuse(envelope: Envelope[Any], label: str) -> None:
     """Handle a message put into a closed mailbox (the actor ended in between).
 
@@ -153,7 +211,19 @@ class ThreadMailbox(queue.Queue[Any], Mailbox):
 
     def close(self, label: str) -> list[Envelope[Any]]:
         with self.mutex:
-            self._label = label
-            items = list(self.queue)
-            self.queue.clear()
+            if self._label is None:
+                self._label = label
+            return self._take_all()
+
+    def _queue_lock(self) -> Any:
+        return self.mutex
+
+    def _take_all(self) -> list[Envelope[Any]]:
+        items = list(self.queue)
+        self.queue.clear()
         return items
+
+    def _append(self, envelope: Envelope[Any]) -> None:
+        self.queue.append(envelope)
+        self.unfinished_tasks += 1
+        self.not_empty.notify()

@@ -83,14 +83,16 @@ class Supervisor(SupervisorBase):
     ``"restarting"``, and messages to its `actors.Address` are held. Default: no delay.
 
     **Stopping.** Stopping the supervisor (``stop()``, `actors.shutdown`, or giving up)
-    stops the children in reverse start order, each waited for up to its ``shutdown``.
-    Python threads cannot be killed, so a child still busy when its time is up is not
-    waited for any longer: an ERROR is logged naming it, its name is released, it counts
-    as terminated (its ``on_exit`` gets ``Exit.error(actors.ShutdownTimeout(...))``), and
-    the supervisor moves on; the child handles the stop in the background once its current
-    handler returns. ``"brutal_kill"`` sends the stop without waiting at all. The same
-    applies whenever a child is stopped (`terminate_child`, a strategy restart); a
-    replacement may then start while the old incarnation is still finishing.
+    stops the children in reverse start order, each waited for up to its ``shutdown``,
+    then killed, as OTP does: an ERROR is logged naming it, its queued messages are refused
+    and it ends as `actors.Exit.KILLED` (without ``on_stop``) once its current handler
+    returns; its name is released and its ``on_exit`` gets
+    ``Exit.error(actors.ShutdownTimeout(...))``. ``"brutal_kill"`` kills it at once, without
+    waiting (its ``on_exit`` gets `actors.Exit.KILLED`). Python cannot stop a thread in
+    the middle of a handler, so a killed child stuck in one runs on in the background (it
+    no longer delays the interpreter's exit). The same applies whenever a child is stopped
+    (`terminate_child`, a strategy restart); a replacement may then start while the old
+    incarnation is still finishing its handler.
 
     **Pykka's registry.** Children are taken out of ``pykka.ActorRegistry`` as they start
     (their supervisor stops them), so ``ActorRegistry.stop_all()``, which stops the actors

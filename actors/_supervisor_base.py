@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple, Self
 from pykka import ActorDeadError, ActorRef, ActorRegistry, Timeout
 from pykka.messages import ProxyGetAttr
 
-from actors._actor import Actor, _Shutdown
+from actors._actor import Actor, _Shutdown, kill
 from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
@@ -154,6 +154,9 @@ class SupervisorBase(Actor):
     def on_stop(self) -> None:
         self._terminate_all()
 
+    def _on_killed(self) -> None:
+        self._terminate_all()
+
     def on_failure(
         self,
         exception_type: type[BaseException] | None,
@@ -266,27 +269,31 @@ class SupervisorBase(Actor):
                 child.registration.restarting()
         else:
             self._release(child, "its child was terminated")
+        shutdown = child.spec.shutdown
+        if shutdown == "brutal_kill":
+            kill(ref)
+            return ref, None
         with contextlib.suppress(ActorDeadError):
             ref.tell(_Shutdown())
-        shutdown = child.spec.shutdown
-        if shutdown is None or shutdown == "brutal_kill":
+        if shutdown is None:
             return ref, None
         return ref, time.monotonic() + shutdown
 
     def _await_stop(self, child: Child, ref: ActorRef[Any], deadline: float | None) -> Exit:
         """Wait for an incarnation sent the stop, up to its ``shutdown``; how it ended."""
         shutdown = child.spec.shutdown
-        if shutdown == "brutal_kill":
-            return exit_reason(ref) or Exit.SHUTDOWN
+        if shutdown == "brutal_kill":  # killed by `_send_stop`, not waited for
+            return exit_reason(ref) or Exit.KILLED
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             return wait_exit(ref, timeout)
         except TimeoutError:
             assert shutdown is not None
+            kill(ref)
             logger.error(
-                "%s: child %r (%s) did not stop within its shutdown timeout of %s s; no "
-                "longer waiting: it counts as terminated and stops in the background once "
-                "its current handler returns",
+                "%s: child %r (%s) did not stop within its shutdown timeout of %s s; killed: "
+                "its queued messages are refused and it ends, without on_stop, once its "
+                "current handler returns (Python cannot stop a thread mid-handler)",
                 self,
                 child.spec.id,
                 ref,

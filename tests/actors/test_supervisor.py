@@ -237,12 +237,19 @@ def test_shutdown_stops_children_waiting_for_each_in_reverse_order(events):
     assert [actors.exit_reason(refs[t]) for t in "ab"] == [Exit.SHUTDOWN, Exit.SHUTDOWN]
 
 
-def test_shutdown_moves_on_from_a_child_blocked_in_a_handler(events, caplog):
+def test_shutdown_kills_a_child_that_overruns_its_shutdown_time(events, caplog):
+    # Regression: the overrunning child went on to handle its whole queue after the timeout
+    # (33 of 40 messages), and was reported as shut down.
     gate = threading.Event()
-    specs = [spec("a", events), spec("stuck", events, shutdown=0.2)]
+    exits = Inbox()
+    specs = [
+        spec("a", events),
+        spec("stuck", events, shutdown=0.2, on_exit=lambda e, r: exits.tell(e)),
+    ]
     sup = Supervisor.start(specs)
     refs = children(sup.proxy())
     refs["stuck"].tell(("block", gate))
+    queued = [refs["stuck"].ask(("queued", n), block=False) for n in range(40)]
     caplog.set_level(logging.ERROR, logger="actors.supervisor")
     started = time.monotonic()
     try:
@@ -250,28 +257,51 @@ def test_shutdown_moves_on_from_a_child_blocked_in_a_handler(events, caplog):
         elapsed = time.monotonic() - started
         assert 0.2 <= elapsed < 1.5
         assert actors.exit_reason(refs["a"]) is Exit.SHUTDOWN
-        assert refs["stuck"].is_alive()
+        assert not refs["stuck"].is_alive()
+        for future in queued:  # refused at once, while the child is still in its handler
+            with pytest.raises(pykka.ActorDeadError, match="killed"):
+                future.get(timeout=0)
+        exit = exits.receive(timeout=5)
+        assert isinstance(exit.exception, ShutdownTimeout)
         assert any(
             "'stuck'" in r.getMessage() and "0.2 s" in r.getMessage() for r in caplog.records
         )
     finally:
         gate.set()
-    assert wait_exit(refs["stuck"], 5) is Exit.SHUTDOWN
+    assert wait_exit(refs["stuck"], 5) is Exit.KILLED
+    assert ("stop", "stuck") not in events.drain()  # killed: no on_stop
 
 
-def test_brutal_kill_does_not_wait(events):
+def test_brutal_kill_refuses_the_queue_does_not_wait_and_says_so(events):
+    # Regression: brutal_kill was an ordinary queued stop, reported as a clean shutdown
+    # while the child ran on through its queue.
     gate = threading.Event()
-    sup = Supervisor.start([spec("stuck", events, shutdown="brutal_kill")])
+    exits = Inbox()
+    options = {"shutdown": "brutal_kill", "on_exit": lambda e, r: exits.tell(e)}
+    sup = Supervisor.start([spec("stuck", events, **options)])
     ref = children(sup.proxy())["stuck"]
     ref.tell(("block", gate))
+    ref.tell("queued tell")
+    queued = ref.ask("queued ask", block=False)
     started = time.monotonic()
     try:
         sup.stop(timeout=5)
         assert time.monotonic() - started < 0.5
-        assert ref.is_alive()
+        assert not ref.is_alive()
+        with pytest.raises(pykka.ActorDeadError, match="killed"):
+            queued.get(timeout=0)
+        assert exits.receive(timeout=5) is Exit.KILLED
     finally:
         gate.set()
-    assert wait_exit(ref, 5) is Exit.SHUTDOWN
+    assert wait_exit(ref, 5) is Exit.KILLED
+    assert ("stop", "stuck") not in events.drain()
+
+
+def test_a_brutally_killed_idle_child_ends_at_once(events):
+    sup = Supervisor.start([spec("idle", events, shutdown="brutal_kill")])
+    ref = children(sup.proxy())["idle"]
+    sup.stop(timeout=5)
+    assert wait_exit(ref, 5) is Exit.KILLED
 
 
 def test_terminate_child_that_does_not_stop_in_time_counts_as_terminated(events):

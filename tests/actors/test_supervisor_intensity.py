@@ -223,5 +223,5 @@ def test_a_supervisor_child_that_gives_up_with_a_stuck_grandchild_is_still_resta
         assert current(top.proxy(), "mid") is not mid
     finally:
         gate.set()
-    assert wait_exit(stuck, 5) is Exit.SHUTDOWN
+    assert wait_exit(stuck, 5) is Exit.KILLED
     top.stop(timeout=5)
