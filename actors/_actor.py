@@ -70,6 +70,9 @@ class ActorBase(pykka.Actor):
     _actor_crash: BaseException | None = None
     """The first exception that killed the actor (set on the actor's own thread)."""
 
+    _actor_end: Exit | None = None
+    """The reason to end with when the actor stops, if not the usual one (a subclass's)."""
+
     _actor_pending: set[Deferred[Any]] | None = None
     """Deferred replies not yet settled; failed with `ActorDeadError` when the actor ends."""
 
@@ -190,6 +193,8 @@ class ActorBase(pykka.Actor):
             reason = Exit.KILLED
         elif self._actor_crash is not None:
             reason = Exit.error(self._actor_crash)
+        elif self._actor_end is not None:
+            reason = self._actor_end
         elif last is not None and isinstance(last.message, _ExitAbnormally):
             reason = Exit.error(last.message.exception)
         elif last is not None and isinstance(last.message, _Shutdown):

@@ -17,7 +17,8 @@ class Exit:
     ``kind`` is one of:
 
     - ``"normal"``: the actor stopped itself or was stopped with a plain ``stop()``;
-    - ``"shutdown"``: its owner stopped it with `actors.shutdown()`;
+    - ``"shutdown"``: its owner stopped it with `actors.shutdown()`, or a supervisor gave
+      up (``exception`` is then the `actors.ReachedMaxRestartIntensity` that says why);
     - ``"error"``: an exception killed it (in ``on_start``, in a handler for a ``tell``, in
       ``on_stop``, or a ``BaseException`` in any handler); ``exception`` is that exception;
     - ``"killed"``: its supervisor killed it (``shutdown="brutal_kill"``, or it overran its
@@ -39,14 +40,22 @@ class Exit:
     NOPROC: ClassVar[Exit]
 
     def __post_init__(self) -> None:
-        if (self.kind == "error") != (self.exception is not None):
-            msg = f"Exit({self.kind!r}) takes an exception only when kind is 'error'"
+        if self.kind == "error" and self.exception is None:
+            raise ValueError("Exit('error') needs the exception")
+        if self.kind not in ("error", "shutdown") and self.exception is not None:
+            msg = f"Exit({self.kind!r}) takes no exception (only 'error' and 'shutdown' do)"
             raise ValueError(msg)
 
     @classmethod
     def error(cls, exception: BaseException) -> Exit:
         """The reason of an actor that ``exception`` killed."""
         return cls("error", exception)
+
+    @classmethod
+    def shutdown(cls, why: BaseException) -> Exit:
+        """A shutdown with a reason, OTP's ``{shutdown, Why}``: as normal as `SHUTDOWN`
+        (a supervisor that gave up ends so, with `actors.ReachedMaxRestartIntensity`)."""
+        return cls("shutdown", why)
 
     @property
     def abnormal(self) -> bool:
@@ -56,7 +65,7 @@ class Exit:
 
     def __repr__(self) -> str:
         if self.exception is not None:
-            return f"Exit.error({self.exception!r})"
+            return f"Exit.{self.kind}({self.exception!r})"
         return f"Exit.{self.kind.upper()}"
 
 

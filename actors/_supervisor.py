@@ -68,10 +68,10 @@ class Supervisor(SupervisorBase):
 
     **Intensity.** More than ``max_restarts`` restarts within ``max_seconds`` (OTP's
     algorithm; default 3 in 5 s, as Elixir's; ``max_restarts=None``: unlimited) make the
-    supervisor give up: it stops all children in reverse start order and ends with
-    ``Exit.error(ReachedMaxRestartIntensity(...))``, an abnormal exit that its own
-    supervisor sees (so a ``transient`` supervisor child is restarted; OTP would end it
-    with ``shutdown`` instead). A child with its own budget (``ChildSpec.max_restarts``)
+    supervisor give up: it stops all children in reverse start order, logs one ERROR and
+    ends, as OTP's do, with ``shutdown``: ``Exit.shutdown(ReachedMaxRestartIntensity(...))``,
+    which says which child and how many restarts. So a ``permanent`` parent restarts it and
+    a ``transient`` one does not. A child with its own budget (``ChildSpec.max_restarts``)
     that exceeds it is removed instead, without touching its siblings, and the supervisor
     carries on. A restart attempt that fails to start counts as another failure of that
     child: it is retried (through the mailbox, so other requests are handled in between)

@@ -142,14 +142,23 @@ class SupervisorBase(Actor):
     # -- messages -------------------------------------------------------------------------
 
     def on_receive(self, message: Any) -> Any:
-        match message:
-            case Down():
-                self._on_down(message)
-            case _Wake(token=token):
-                self._on_wake(token)
-            case _:
-                return super().on_receive(message)
+        try:
+            match message:
+                case Down():
+                    self._on_down(message)
+                case _Wake(token=token):
+                    self._on_wake(token)
+                case _:
+                    return super().on_receive(message)
+        except ReachedMaxRestartIntensity as error:
+            self._give_up(error)
         return None
+
+    def _give_up(self, error: ReachedMaxRestartIntensity) -> None:
+        """End now with OTP's reason, ``shutdown`` (its children are already stopped)."""
+        logger.error("%s: %s; giving up: it ends with shutdown", self, error)
+        self._actor_end = Exit.shutdown(error)
+        self._stop()
 
     def on_stop(self) -> None:
         self._terminate_all()
@@ -182,7 +191,7 @@ class SupervisorBase(Actor):
         goes through the mailbox, as OTP's ``try_again_restart``, so other messages, a stop
         included, are handled in between). Raises `ReachedMaxRestartIntensity` after
         stopping every child when the supervisor gives up: only ever from the handler of a
-        ``tell`` (a DOWN or a timer), so that the supervisor dies with it.
+        ``tell`` (a DOWN or a timer), which ends the supervisor with it (see `_give_up`).
         """
         spec = child.spec
         restart = spec.restart == "permanent" or (spec.restart == "transient" and exit.abnormal)
