@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pykka
-import pytest
 
 import actors
 from actors import (
