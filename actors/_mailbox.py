@@ -13,7 +13,7 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pykka import ActorDeadError
+from pykka import ActorDeadError, ActorRef
 
 from actors._pykka import ActorStop
 
@@ -41,6 +41,7 @@ class Mailbox(abc.ABC):
         "_reason",
         "_state_lock",
         "killed",
+        "parent",
         "started",
     )
 
@@ -58,6 +59,8 @@ class Mailbox(abc.ABC):
         """Set by the actor's runtime once ``on_start`` has returned (not raised)."""
         self.killed = False
         """Set by `kill`: the actor handles no more messages and ends as `Exit.KILLED`."""
+        self.parent: ActorRef[Any] | None = None
+        """The supervisor of this incarnation, if a supervisor started it."""
 
     @abc.abstractmethod
     def put(self, envelope: Envelope[Any], /) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "NoSuchName",
     "Registration",
     "register",
+    "release_subtree",
     "whereis",
 ]
 
@@ -247,17 +248,46 @@ def register(name: str, owner: ActorRef[Any]) -> Registration:
     """Register ``name`` for a child of the supervisor ``owner``; the binding to return.
 
     Raises `NameTaken` if a live supervisor holds the name. A name whose supervisor has
-    ended without releasing it is taken over. Any thread; never blocks.
+    ended without releasing it (it is held while that supervisor's own supervisor decides
+    whether to restart it: see `release_subtree`) is taken over with the messages it holds,
+    which the new incarnation then receives. Any thread; never blocks.
     """
     with _registry_lock:
         old = _names.get(name)
-        if old is not None and old.owner.is_alive():
+        if old is None:
+            registration = _names[name] = Registration(name, owner)
+            return registration
+        if old.owner.is_alive():
             msg = f"the name {name!r} is already registered by {old.owner}"
             raise NameTaken(msg)
-        registration = _names[name] = Registration(name, owner)
-    if old is not None:
-        old._close(f"its supervisor {old.owner} has ended")
-    return registration
+        old.owner = owner
+        return old
+
+
+def release_subtree(supervisor: ActorRef[Any], why: str) -> None:
+    """Unregister the names held for children of ``supervisor`` or of any supervisor below
+    it (no incarnation of that subtree will come); ``why`` goes into the errors.
+
+    A supervisor that ends while its own supervisor lives keeps its children's names (they
+    hold messages) for the subtree's restart; its supervisor calls this once it knows
+    that no restart will take them over. Any thread; never blocks.
+    """
+    if not _names:
+        return
+    urn = supervisor.actor_urn
+    with _registry_lock:
+        gone = [r for r in _names.values() if _below(r.owner, urn)]
+    for registration in gone:
+        registration.unregister(why)
+
+
+def _below(owner: ActorRef[Any] | None, urn: str) -> bool:
+    """Whether ``owner`` is the supervisor ``urn`` or was started below it."""
+    while owner is not None:
+        if owner.actor_urn == urn:
+            return True
+        owner = getattr(owner.actor_inbox, "parent", None)
+    return False
 
 
 def whereis(name: str) -> ActorRef[Any] | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Hashable
 from types import TracebackType
-from typing import Any, Literal, NamedTuple, Self
+from typing import Any, Literal, NamedTuple, Self, cast
 
 from pykka import ActorDeadError, ActorRef, ActorRegistry, Timeout
 from pykka.messages import ProxyGetAttr
@@ -25,7 +26,7 @@ from actors._intensity import RestartWindow
 from actors._loop import WouldBlockLoop, call_on_loop, event_loop, permit_blocking, waiting_on_loop
 from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
-from actors._names import NameTaken, Registration, register
+from actors._names import NameTaken, Registration, register, release_subtree
 from actors._ref import Ref
 from actors._supervisor_errors import (
     ReachedMaxRestartIntensity,
@@ -46,6 +47,9 @@ message, so any actor answers it without its ``on_receive`` seeing it."""
 
 ChildState = Literal["running", "restarting", "stopped"]
 
+_starting = threading.local()
+"""``parent``: the supervisor whose thread is running a child's ``start`` (else None)."""
+
 
 class _Wake(NamedTuple):
     """Told to a supervisor by itself: restarts marked with ``token`` are due."""
@@ -63,6 +67,7 @@ class Child:
 
     __slots__ = (
         "key",
+        "last",
         "monitor",
         "promised",
         "ref",
@@ -79,6 +84,8 @@ class Child:
         self.spec = spec
         self.state: ChildState = "stopped"
         self.ref: ActorRef[Any] | None = None
+        self.last: ActorRef[Any] | None = None
+        """The latest incarnation, running or not."""
         self.urn: str | None = None
         """The URN of the latest incarnation."""
         self.monitor: Ref | None = None
@@ -117,6 +124,8 @@ class SupervisorBase(Actor):
         self._backoff = backoff
         self._watched: dict[Ref, Child] = {}
         self._tokens = itertools.count(1)
+        self._giving_up = False
+        cast("Mailbox", self.actor_inbox).parent = getattr(_starting, "parent", None)
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -212,6 +221,7 @@ class SupervisorBase(Actor):
             self._discard(child, exit, "its child was given up")
             return
         if not self._intensity.add(now):
+            self._giving_up = True
             self._discard(child, exit, "its supervisor gave up")
             max_restarts = self._intensity.max_restarts
             assert max_restarts is not None
@@ -255,6 +265,9 @@ class SupervisorBase(Actor):
                 raise StartChildError(spec.id, exc) from None
         ref, child.monitor = _start(spec, self.actor_ref)
         self._watched[child.monitor] = child
+        previous, child.last = child.last, ref
+        if previous is not None:  # names its subtree held that this start did not take over
+            release_subtree(previous, "its supervisor restarted without that child")
         child.ref = ref
         child.urn = ref.actor_urn
         child.state = "running"
@@ -318,10 +331,25 @@ class SupervisorBase(Actor):
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _release(self, child: Child, why: str) -> None:
-        """Unregister ``child``'s name, if it has one."""
-        if child.registration is not None:
-            child.registration.unregister(why)
-            child.registration = None
+        """No incarnation of ``child`` will come from this supervisor: unregister its name
+        and those held below it, unless this supervisor is ending and has a supervisor that
+        may restart it (then they hold messages for that restart: see `release_subtree`)."""
+        registration, child.registration = child.registration, None
+        if self._holds_names():
+            if registration is not None:
+                registration.restarting()
+            return
+        if registration is not None:
+            registration.unregister(why)
+        if child.last is not None:
+            release_subtree(child.last, why)
+
+    def _holds_names(self) -> bool:
+        """Whether this supervisor is ending while its own supervisor lives."""
+        if not (self._giving_up or self.actor_stopped.is_set()):
+            return False
+        parent = cast("Mailbox", self.actor_inbox).parent
+        return parent is not None and parent.is_alive()
 
     def _cancel(self, child: Child, why: str) -> None:
         """Cancel ``child``'s pending restart: it has no incarnation and gets none."""
@@ -408,10 +436,13 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     The monitor is made before the wait, so that an incarnation that ends right after
     ``on_start`` has its DOWN queued by the time it has ended.
     """
+    _starting.parent = watcher  # a supervisor started by ``start`` knows its parent at once
     try:
         ref = spec.start()
     except Exception as exc:
         raise StartChildError(spec.id, exc) from exc
+    finally:
+        _starting.parent = None
     if not isinstance(ref, ActorRef):
         cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
         raise StartChildError(spec.id, cause)
@@ -419,6 +450,8 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     # started first, children before their supervisors, which would restart them).
     ActorRegistry.unregister(ref)
     inbox = ref.actor_inbox
+    if isinstance(inbox, Mailbox):
+        inbox.parent = watcher
     if isinstance(inbox, Mailbox) and inbox.on_loop and waiting_on_loop():
         # Its on_start would run on the loop thread, which waits in Supervisor.start.
         with contextlib.suppress(ActorDeadError):
@@ -434,6 +467,7 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     if ended is None:
         return ref, watch
     demonitor(watch)  # a DOWN already told is ignored: its monitor is not watched
+    release_subtree(ref, "its supervisor failed to start")
     if ended.exception is not None:
         raise StartChildError(spec.id, ended.exception) from ended.exception
     cause = RuntimeError(f"{ref} ended with {ended!r} before it finished starting")
