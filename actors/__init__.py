@@ -9,7 +9,7 @@ from actors._deferred import Deferred
 from actors._dynamic_supervisor import DynamicSupervisor
 from actors._exit import Exit, ExitKind
 from actors._inbox import Inbox
-from actors._loop import WouldBlockLoop
+from actors._loop import WouldBlockLoop, set_loop_watchdog
 from actors._loop_actor import LoopActor
 from actors._monitor import Down, Recipient, demonitor, exit_reason, monitor, wait_exit
 from actors._names import (
@@ -75,6 +75,7 @@ __all__ = [
     "demonitor",
     "exit_reason",
     "monitor",
+    "set_loop_watchdog",
     "shutdown",
     "wait_exit",
     "whereis",

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from actors._watchdog import Watchdog
+
 __all__ = [
     "WouldBlockLoop",
     "call_on_loop",
@@ -22,6 +24,7 @@ __all__ = [
     "in_loop_thread",
     "permit_blocking",
     "refuse_blocking",
+    "set_loop_watchdog",
     "waiting_on_loop",
 ]
 
@@ -52,6 +55,7 @@ class _Shared:
     pid: int | None = None
     permitted = 0
     """Blocking waits the loop thread is in that `permit_blocking` allowed (its own count)."""
+    watchdog: Watchdog | None = None
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
@@ -126,5 +130,23 @@ def _start() -> asyncio.AbstractEventLoop:
         thread = threading.Thread(target=run, name="actors-loop", daemon=True)
         thread.start()
         ready.wait()
-        _Shared.loop, _Shared.pid = loop, os.getpid()
+        assert thread.ident is not None
+        watchdog = Watchdog(loop, thread.ident)
+        if _Shared.watchdog is not None:  # a forked child keeps its parent's setting
+            watchdog.threshold = _Shared.watchdog.threshold
+        watchdog.start()
+        _Shared.loop, _Shared.pid, _Shared.watchdog = loop, os.getpid(), watchdog
         return loop
+
+
+def set_loop_watchdog(threshold: float | None) -> None:
+    """Report a shared loop blocked for more than ``threshold`` seconds, while it lasts.
+
+    The watchdog logs one WARNING (logger ``actors.loop``) while the loop thread is blocked,
+    with what it runs (a loop actor's handler or ``on_start``, a stream sink, a timer) and
+    its stack, and one when it runs again. Default: `DEFAULT_THRESHOLD` seconds. None turns
+    it off. Any thread; starts the loop if it has not started yet.
+    """
+    event_loop()
+    assert _Shared.watchdog is not None
+    _Shared.watchdog.configure(threshold)

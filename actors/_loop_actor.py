@@ -186,7 +186,7 @@ class LoopActor(ActorBase):
                     "LoopActor handlers must not block",
                     self,
                     elapsed * 1000,
-                    _describe(envelope.message),
+                    describe_message(envelope.message),
                 )
             if stopped.is_set():
                 self._finish(envelope)
@@ -194,7 +194,7 @@ class LoopActor(ActorBase):
         mailbox.end_turn()
 
 
-def _describe(message: Any) -> str:
+def describe_message(message: Any) -> str:
     """Name a message for a log line without printing its (possibly huge) contents."""
     if isinstance(message, ProxyCall | ProxyGetAttr | ProxySetAttr):
         return f"{type(message).__name__} {'.'.join(message.attr_path)}"
