@@ -9,7 +9,13 @@ from actors._deferred import Deferred
 from actors._dynamic_supervisor import DynamicSupervisor
 from actors._exit import Exit, ExitKind
 from actors._inbox import Inbox
-from actors._loop import WouldBlockLoop, set_loop_watchdog
+from actors._loop import (
+    WouldBlockLoop,
+    call_on_loop,
+    event_loop,
+    in_loop_thread,
+    set_loop_watchdog,
+)
 from actors._loop_actor import LoopActor
 from actors._monitor import Down, Recipient, demonitor, exit_reason, monitor, wait_exit
 from actors._names import (
@@ -21,6 +27,7 @@ from actors._names import (
     whereis,
 )
 from actors._ref import Ref
+from actors._request import send_request
 from actors._stream import Delivery, StreamSink, StreamSource
 from actors._stream_worker import StreamRun, StreamWorker
 from actors._supervisor import Supervisor
@@ -36,6 +43,7 @@ from actors._supervisor_errors import (
     StartChildError,
     SupervisorError,
 )
+from actors._timer import Timer, send_after
 
 __all__ = [
     "Actor",
@@ -71,10 +79,16 @@ __all__ = [
     "StreamWorker",
     "Supervisor",
     "SupervisorError",
+    "Timer",
     "WouldBlockLoop",
+    "call_on_loop",
     "demonitor",
+    "event_loop",
     "exit_reason",
+    "in_loop_thread",
     "monitor",
+    "send_after",
+    "send_request",
     "set_loop_watchdog",
     "shutdown",
     "wait_exit",

@@ -23,7 +23,7 @@ from actors._actor import Actor, _Shutdown, kill
 from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
-from actors._loop import WouldBlockLoop, call_on_loop, event_loop, permit_blocking, waiting_on_loop
+from actors._loop import WouldBlockLoop, permit_blocking, waiting_on_loop
 from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
 from actors._names import NameTaken, Registration, register, release_subtree
@@ -33,6 +33,7 @@ from actors._supervisor_errors import (
     ShutdownTimeout,
     StartChildError,
 )
+from actors._timer import send_after
 
 __all__ = ["Child", "SupervisorBase"]
 
@@ -246,7 +247,7 @@ class SupervisorBase(Actor):
         if delay <= 0:
             self.actor_ref.tell(wake)
         else:
-            call_on_loop(_tell_later, delay, self.actor_ref, wake)
+            send_after(delay, self.actor_ref, wake)
         return token
 
     # -- starting and stopping incarnations -------------------------------------------------
@@ -472,13 +473,3 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
         raise StartChildError(spec.id, ended.exception) from ended.exception
     cause = RuntimeError(f"{ref} ended with {ended!r} before it finished starting")
     raise StartChildError(spec.id, cause)
-
-
-def _tell_later(delay: float, ref: ActorRef[Any], message: Any) -> None:
-    """On the loop thread: tell ``message`` to ``ref`` after ``delay`` seconds."""
-    event_loop().call_later(delay, _tell_quietly, ref, message)
-
-
-def _tell_quietly(ref: ActorRef[Any], message: Any) -> None:
-    with contextlib.suppress(ActorDeadError):
-        ref.tell(message)

@@ -11,21 +11,25 @@ whatever the supervisor does.
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pykka
-from pykka._envelope import Envelope
-from pykka._types import OptExcInfo
 from pykka.messages import ProxyCall
 
-from actors import Backoff, ChildSpec, DynamicSupervisor, Exit
-from actors._loop import call_on_loop
-from actors._monitor import Recipient
-from actors._ref import Ref
-from actors._stream_worker import StreamRun, StreamWorker
+from actors import (
+    Backoff,
+    ChildSpec,
+    DynamicSupervisor,
+    Exit,
+    Recipient,
+    Ref,
+    StreamRun,
+    StreamWorker,
+    call_on_loop,
+    send_request,
+)
 from ollama_actor._errors import OllamaError
 from ollama_actor._streaming import Streaming
 
@@ -154,36 +158,18 @@ def stream_to(
         backoff=retry.backoff,
         on_exit=on_exit,
     )
+
+    def started(_worker: Any, error: BaseException | None) -> None:
+        if error is not None:  # the supervisor refused it, or has ended
+            call_on_loop(run.fail, error)
+
     target = supervisor if supervisor is not None else default_supervisor()
-    if target.is_alive():
-        # What ``target.proxy().start_child(spec)`` sends, without a proxy per stream (Pykka
-        # introspects the actor for each new proxy: ~0.2 ms), and with a reply that reports a
-        # refused start to the stream itself rather than being polled for.
-        call = ProxyCall(("start_child",), (spec,), {})
-        target.actor_inbox.put(Envelope(call, reply_to=_StartReply(run)))
-    else:
-        call_on_loop(run.fail, pykka.ActorDeadError(f"{target} not found"))
+    # What ``target.proxy().start_child(spec)`` sends, without a proxy per stream (Pykka
+    # introspects the actor for each new proxy: ~0.2 ms), and with a reply that reports a
+    # refused start to the stream itself rather than being polled for.
+    send_request(target, ProxyCall(("start_child",), (spec,), {}), started)
     return StreamHandle(run)
 
 
 def _never(_exc: BaseException) -> bool:
     return False
-
-
-class _StartReply(pykka.ThreadingFuture[Any]):
-    """The supervisor's answer to ``start_child``: if it fails to start the worker, the stream
-    ends with why (on the loop thread) the moment the answer is set. Pykka futures have no
-    callbacks; polling thousands of pending starts cost more than the streams themselves.
-    """
-
-    def __init__(self, run: StreamRun) -> None:
-        super().__init__()
-        self._run = run
-
-    def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
-        if exc_info is None:
-            exc_info = sys.exc_info()
-        super().set_exception(exc_info)
-        error = exc_info[1]
-        if error is not None:
-            call_on_loop(self._run.fail, error)
