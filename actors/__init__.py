@@ -9,6 +9,7 @@ from actors._deferred import Deferred
 from actors._dynamic_supervisor import DynamicSupervisor
 from actors._exit import Exit, ExitKind
 from actors._inbox import Inbox
+from actors._link import LinkExit, link, unlink
 from actors._loop import (
     WouldBlockLoop,
     call_on_loop,
@@ -64,6 +65,7 @@ __all__ = [
     "Exit",
     "ExitKind",
     "Inbox",
+    "LinkExit",
     "LoopActor",
     "MaxChildrenReached",
     "NameTaken",
@@ -86,11 +88,13 @@ __all__ = [
     "event_loop",
     "exit_reason",
     "in_loop_thread",
+    "link",
     "monitor",
     "send_after",
     "send_request",
     "set_loop_watchdog",
     "shutdown",
+    "unlink",
     "wait_exit",
     "whereis",
 ]

@@ -8,7 +8,8 @@ import itertools
 import logging
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, cast
 
 import pykka
 from pykka import ActorDeadError, ActorRef
@@ -63,6 +64,15 @@ class ActorBase(pykka.Actor):
     Internal: subclass `Actor` or `actors.LoopActor`, not this.
     """
 
+    trap_exits: bool = False
+    """Whether the exit of a linked actor (see `actors.link`) comes to this one as a message,
+    ``("EXIT", ref, reason)``, rather than ending it when abnormal. Set it on the class, or on
+    the instance at any time; read when a linked actor ends."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast("Mailbox", self.actor_inbox).actor = weakref.ref(self)
+
     @staticmethod
     def _create_future() -> Future[Any]:
         return ReplyFuture()
@@ -87,7 +97,7 @@ class ActorBase(pykka.Actor):
         super()._handle_failure(exception_type, exception_value, traceback)
 
     def _stop(self) -> None:
-        if self.actor_inbox.killed:  # type: ignore[attr-defined]
+        if self.actor_inbox.killed is not None:  # type: ignore[attr-defined]
             return  # `kill` stopped it: no on_stop
         super()._stop()
 
@@ -129,7 +139,7 @@ class ActorBase(pykka.Actor):
         exc_info = sys.exc_info()
         exception = exc_info[1]
         reply_to = envelope.reply_to
-        killed = self.actor_inbox.killed  # type: ignore[attr-defined]
+        killed = self.actor_inbox.killed is not None  # type: ignore[attr-defined]
         if isinstance(exception, Exception):
             if reply_to is not None:
                 logger.info("Exception returned from %s to caller:", self, exc_info=exc_info)
@@ -179,7 +189,7 @@ class ActorBase(pykka.Actor):
         """
         mailbox = self.actor_inbox
         assert isinstance(mailbox, Mailbox)
-        if mailbox.killed:
+        if mailbox.killed is not None:
             self._on_killed()
         label = str(self.actor_ref)
         queued = [e for e in mailbox.close(label) if not isinstance(e.message, _Killed)]
@@ -189,8 +199,8 @@ class ActorBase(pykka.Actor):
         if self._actor_pending:
             for deferred in self._actor_pending.copy():
                 deferred.fail(ActorDeadError(f"{label} ended before its reply was settled"))
-        if mailbox.killed:
-            reason = Exit.KILLED
+        if mailbox.killed is not None:
+            reason = mailbox.killed
         elif self._actor_crash is not None:
             reason = Exit.error(self._actor_crash)
         elif self._actor_end is not None:
@@ -201,7 +211,7 @@ class ActorBase(pykka.Actor):
             reason = Exit.SHUTDOWN
         else:
             reason = Exit.NORMAL
-        mailbox.end(reason)
+        mailbox.end(reason, self.actor_ref)
 
 
 class Actor(ActorBase, pykka.ThreadingActor):
@@ -332,7 +342,7 @@ def shutdown(ref: ActorRef[Any], timeout: float | None) -> Exit:
     return wait_exit(ref, timeout)
 
 
-def kill(ref: ActorRef[Any]) -> bool:
+def kill(ref: ActorRef[Any], reason: Exit = Exit.KILLED) -> bool:
     """End the actor as OTP's ``exit(Pid, kill)`` would, as far as Python allows.
 
     At once, from any thread and without blocking: its queued messages are refused (asks get
@@ -340,7 +350,8 @@ def kill(ref: ActorRef[Any]) -> bool:
     later ones; ``is_alive()`` turns False; it no longer keeps the interpreter from exiting.
     Python cannot stop a thread in the middle of a handler, so an actor that is handling a
     message ends once that handler returns: then it runs no hook (not ``on_stop``, not
-    ``on_failure``), handles nothing else, and ends as `Exit.KILLED`.
+    ``on_failure``; a supervisor still stops its children), handles nothing else, and ends
+    with ``reason``: `Exit.KILLED` unless a linked actor's end killed it (`actors.link`).
 
     Returns False if it had already ended or begun its teardown. A plain Pykka actor cannot
     be killed: it is sent a stop, which waits behind its queue, and this returns False.
@@ -351,7 +362,7 @@ def kill(ref: ActorRef[Any]) -> bool:
             ref.tell(ActorStop())
         return False
     label = str(ref)
-    queued = inbox.kill(label, Envelope(_Killed()))
+    queued = inbox.kill(label, Envelope(_Killed()), reason)
     if queued is None:
         return False
     ref.actor_stopped.set()

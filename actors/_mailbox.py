@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import queue
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pykka import ActorDeadError, ActorRef
@@ -37,9 +38,11 @@ class Mailbox(abc.ABC):
         "_done",
         "_ended",
         "_label",
+        "_links",
         "_monitors",
         "_reason",
         "_state_lock",
+        "actor",
         "killed",
         "parent",
         "started",
@@ -57,8 +60,11 @@ class Mailbox(abc.ABC):
         self._ended: threading.Event | None = None  # created by the first waiter
         self.started = False
         """Set by the actor's runtime once ``on_start`` has returned (not raised)."""
-        self.killed = False
-        """Set by `kill`: the actor handles no more messages and ends as `Exit.KILLED`."""
+        self.killed: Exit | None = None
+        """Set by `kill`: the actor handles no more messages and ends with this reason."""
+        self.actor: Callable[[], Any] = _nobody
+        """A weak reference to the actor (set by its runtime), for its ``trap_exits``."""
+        self._links: set[ActorRef[Any]] | None = set()  # None once the end is announced
         self.parent: ActorRef[Any] | None = None
         """The supervisor of this incarnation, if a supervisor started it."""
 
@@ -74,7 +80,7 @@ class Mailbox(abc.ABC):
         the actor in the `ActorDeadError` that refused messages carry.
         """
 
-    def kill(self, label: str, wake: Envelope[Any]) -> list[Envelope[Any]] | None:
+    def kill(self, label: str, wake: Envelope[Any], reason: Exit) -> list[Envelope[Any]] | None:
         """Close now and queue ``wake`` alone, so that the runtime, idle or busy, comes back
         to find the actor killed; the messages that were queued, or None if already closed.
 
@@ -84,7 +90,7 @@ class Mailbox(abc.ABC):
             if self._label is not None:
                 return None
             self._label = label
-            self.killed = True
+            self.killed = reason
             items = self._take_all()
             self._append(wake)
         self._woken()
@@ -124,14 +130,28 @@ class Mailbox(abc.ABC):
                 return None
             return self._reason
 
+    def add_link(self, other: ActorRef[Any]) -> Exit | None:
+        """Link to ``other``; if this actor has already ended, return its reason instead."""
+        with self._state_lock:
+            if self._links is not None:
+                self._links.add(other)
+                return None
+            return self._reason
+
+    def remove_link(self, other: ActorRef[Any]) -> None:
+        with self._state_lock:
+            if self._links is not None:
+                self._links.discard(other)
+
     def remove_monitor(self, monitor: Monitor) -> None:
         """Forget ``monitor`` (after it was cancelled); no-op when unknown."""
         with self._state_lock:
             if self._monitors is not None:
                 self._monitors.pop(monitor, None)
 
-    def end(self, reason: Exit) -> None:
-        """Record ``reason``, then tell every monitor, then wake `wait` callers.
+    def end(self, reason: Exit, ref: ActorRef[Any]) -> None:
+        """Record ``reason``, then tell every monitor and linked actor, then wake `wait`
+        callers. ``ref`` is the actor's own, for the messages that name it.
 
         Called once, by the actor's runtime, after ``on_stop``/``on_failure`` and the teardown
         have finished. Runs the monitors' ``tell`` in the calling thread.
@@ -140,8 +160,15 @@ class Mailbox(abc.ABC):
             self._reason = reason
             monitors = self._monitors or {}
             self._monitors = None
+            links = self._links or set()
+            self._links = None
         for monitor in monitors:
             monitor.fire(reason)
+        if links:
+            from actors._link import signal
+
+            for other in links:
+                signal(other, ref, reason)
         with self._state_lock:
             self._done = True
             ended = self._ended
@@ -158,6 +185,10 @@ class Mailbox(abc.ABC):
                 self._ended = threading.Event()
             ended = self._ended
         return self._reason if ended.wait(timeout) else None
+
+
+def _nobody() -> None:
+    return None
 
 
 def answer_unhandled(envelopes: list[Envelope[Any]], why: str) -> int:

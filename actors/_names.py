@@ -12,12 +12,16 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykka import ActorDeadError, ActorRef, Future, Timeout
 from pykka.messages import ProxyCall, ProxyGetAttr
 
+from actors._exit import Exit
 from actors._future import ReplyFuture
+
+if TYPE_CHECKING:
+    from actors._monitor import Monitor
 
 __all__ = [
     "BUFFER_LIMIT",
@@ -28,6 +32,7 @@ __all__ = [
     "NoSuchName",
     "Registration",
     "register",
+    "registered",
     "release_subtree",
     "whereis",
 ]
@@ -103,7 +108,16 @@ class Registration:
     with `NoSuchName` and drops the held tells with a WARNING.
     """
 
-    __slots__ = ("_buffer", "_closed", "_lock", "_ref", "actor_class", "name", "owner")
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_lock",
+        "_monitors",
+        "_ref",
+        "actor_class",
+        "name",
+        "owner",
+    )
 
     def __init__(self, name: str, owner: ActorRef[Any]) -> None:
         self.name = name
@@ -115,6 +129,7 @@ class Registration:
         self._ref: ActorRef[Any] | None = None
         self._buffer: deque[_Held] = deque()
         self._closed: str | None = None  # why it was unregistered; None while registered
+        self._monitors: dict[Monitor, None] = {}
 
     @property
     def ref(self) -> ActorRef[Any] | None:
@@ -191,6 +206,18 @@ class Registration:
                 return forward.future
         return ref.ask(message, block=False)
 
+    def add_monitor(self, monitor: Monitor) -> bool:
+        """Fire ``monitor`` when the name is unregistered; False if it already is."""
+        with self._lock:
+            if self._closed is not None:
+                return False
+            self._monitors[monitor] = None
+            return True
+
+    def remove_monitor(self, monitor: Monitor) -> None:
+        with self._lock:
+            self._monitors.pop(monitor, None)
+
     def _hold(self, item: _Held) -> None:
         if len(self._buffer) >= BUFFER_LIMIT:
             msg = (
@@ -211,6 +238,9 @@ class Registration:
             self._ref = None
             held = list(self._buffer)
             self._buffer.clear()
+            monitors, self._monitors = self._monitors, {}
+        for monitor in monitors:
+            monitor.fire(Exit.NOPROC)
         dropped = sum(1 for _message, forward in held if forward is None)
         if dropped:
             logger.warning(
@@ -288,6 +318,11 @@ def _below(owner: ActorRef[Any] | None, urn: str) -> bool:
             return True
         owner = getattr(owner.actor_inbox, "parent", None)
     return False
+
+
+def registered(name: str) -> Registration | None:
+    """The registration of ``name``, or None. Any thread; never blocks."""
+    return _names.get(name)
 
 
 def whereis(name: str) -> ActorRef[Any] | None:
