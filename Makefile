@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint typecheck unit bench soak clean docs
+.PHONY: test demo lint typecheck unit bench soak clean docs mutation
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,11 @@ soak: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
+# Mutation testing of the modules in pyproject.toml's [tool.mutmut] only_mutate (slow: each
+# module takes minutes to tens of minutes on 2 cores). Results: .venv/bin/mutmut results.
+mutation: $(BIN)/.installed
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import itertools
 import logging
+import os
 import sys
 import threading
 import weakref
@@ -318,8 +319,14 @@ class _KeepAlive:
             while self._held:
                 self._changed.wait()
 
+    def forget_all(self) -> None:
+        """After ``fork``: the parent's actor threads do not exist in the child."""
+        self._changed = threading.Condition()
+        self._held.clear()
+
 
 _keep_alive = _KeepAlive()
+os.register_at_fork(after_in_child=_keep_alive.forget_all)
 _thread_numbers = itertools.count()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -223,3 +224,107 @@ def test_request_reply_through_one_inbox_never_leaves_a_sent_reply_waiting():
     # receiver on a busy 2-core machine waits for the GIL a few switch intervals at most.
     assert waits[-1] < 0.1
     assert len(inbox) == 0
+
+
+def test_areceive_without_a_timeout_waits_for_a_message():
+    inbox = Inbox()
+
+    async def main() -> Any:
+        asyncio.get_running_loop().call_later(0.05, inbox.tell, "later")
+        return await inbox.areceive()
+
+    assert asyncio.run(main()) == "later"
+
+
+def test_areceive_selects_and_times_out():
+    inbox = Inbox()
+    inbox.tell("a")
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, inbox.tell, "b")
+        got = await inbox.areceive(timeout=5, match=lambda m: m == "b")
+        with pytest.raises(TimeoutError, match="no matching message arrived within 0.05 s"):
+            await inbox.areceive(timeout=0.05, match=lambda m: m == "c")
+        with pytest.raises(TimeoutError, match="no message arrived within 0 s"):
+            await Inbox().areceive(timeout=0)
+        return got
+
+    assert asyncio.run(main()) == "b"
+    assert inbox.drain() == ["a"]
+
+
+@pytest.mark.parametrize("end", ["timeout", "cancel"])
+def test_areceive_leaves_no_waiter_behind(end):
+    # A waiter left behind would make every later tell wake a future of a closed loop.
+    inbox = Inbox()
+
+    async def main() -> None:
+        if end == "timeout":
+            with pytest.raises(TimeoutError):
+                await inbox.areceive(timeout=0.01)
+            return
+        task = asyncio.create_task(inbox.areceive())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())  # the loop is closed afterwards
+    inbox.tell("after")  # must not touch the closed loop
+    assert inbox.receive(timeout=0) == "after"
+
+
+def test_a_selective_receiver_rescans_when_another_takes_an_earlier_message():
+    inbox = Inbox()
+    inbox.tell("n1")
+    inbox.tell("n2")
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1 and n2: waits
+    assert seen.wait(5)
+    assert inbox.receive(timeout=0, match=lambda m: m == "n1") == "n1"  # shifts the queue
+    inbox.tell("want")  # now at the index the waiting receiver had already scanned
+    waiting.join(timeout=10)
+    assert got == ["want"]
+    assert inbox.drain() == ["n2"]
+
+
+def test_several_selective_receivers_each_get_their_own_messages():
+    inbox = Inbox()
+    receivers = 6
+    got: dict[int, list[int]] = {r: [] for r in range(receivers)}
+
+    def receive(me: int) -> None:
+        for _ in range(300):
+            got[me].append(inbox.receive(timeout=10, match=lambda m: m[0] == me)[1])
+
+    threads = [threading.Thread(target=receive, args=(r,)) for r in range(receivers)]
+    for t in threads:
+        t.start()
+    for n in range(300):
+        for r in reversed(range(receivers)):
+            inbox.tell((r, n))
+    for t in threads:
+        t.join(timeout=30)
+    assert got == {r: list(range(300)) for r in range(receivers)}
+    assert len(inbox) == 0
+
+
+def test_the_loop_thread_may_only_look():
+    inbox = Inbox()
+    inbox.tell("there")
+    done: list[Any] = []
+
+    def on_loop() -> None:
+        done.append(inbox.receive(timeout=5))
+        try:
+            inbox.receive(timeout=5)
+        except actors.WouldBlockLoop as exc:
+            done.append(exc)
+
+    finished = threading.Event()
+    actors.call_on_loop(lambda: (on_loop(), finished.set()))
+    assert finished.wait(5)
+    assert done[0] == "there"
+    assert isinstance(done[1], actors.WouldBlockLoop)

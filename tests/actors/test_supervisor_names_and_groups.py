@@ -1,0 +1,202 @@
+"""Names through start failures and normal exits; group restarts, their held messages, their
+order under backoff (the behaviour mutation testing found unguarded)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pykka
+import pytest
+
+import actors
+import actors._names
+from actors import (
+    Address,
+    Backoff,
+    ChildSpec,
+    Inbox,
+    NoSuchName,
+    StartChildError,
+    Supervisor,
+    wait_exit,
+    whereis,
+)
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_names():
+    yield
+    assert actors._names._names == {}, "the test left names registered"
+
+
+class Member(actors.Actor):
+    """Tells ``events`` when it starts (with the time), keeps what it is told."""
+
+    def __init__(self, tag: str, events: Inbox) -> None:
+        super().__init__()
+        self.tag = tag
+        self.events = events
+        self.got: list[Any] = []
+
+    def on_start(self) -> None:
+        self.events.tell(("start", self.tag, time.monotonic()))
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "crash":
+            raise Crash(self.tag)
+        self.got.append(message)
+        return list(self.got)
+
+
+def member(tag: str, events: Inbox, **options: Any) -> ChildSpec:
+    return ChildSpec(tag, lambda: Member.start(tag, events), **options)
+
+
+def failing(tag: str) -> ChildSpec:
+    def start() -> Any:
+        raise Crash("no start")
+
+    return ChildSpec(tag, start, name=tag)
+
+
+def children(sup: pykka.ActorRef[Any]) -> dict[Any, Any]:
+    return {cid: ref for cid, ref, _t in sup.proxy().which_children().get(timeout=5)}
+
+
+def test_a_named_child_failing_in_supervisor_start_leaves_no_name():
+    events = Inbox()
+    with pytest.raises(StartChildError):
+        Supervisor.start([member("a", events, name="a"), failing("b")])
+    assert whereis("a") is None
+    with pytest.raises(NoSuchName):
+        Address("b").tell("x")
+
+
+def test_a_named_child_failing_in_start_child_or_restart_child_leaves_no_name():
+    events = Inbox()
+    attempts = iter([None, Crash("second")])
+
+    def start() -> Any:
+        error = next(attempts)
+        if error is not None:
+            raise error
+        return Member.start("r", events)
+
+    sup = Supervisor.start([ChildSpec("r", start, name="r")])
+    with pytest.raises(StartChildError):
+        sup.proxy().start_child(failing("new")).get(timeout=5)
+    with pytest.raises(NoSuchName):
+        Address("new").tell("x")
+    sup.proxy().terminate_child("r").get(timeout=5)
+    with pytest.raises(StartChildError):
+        sup.proxy().restart_child("r").get(timeout=5)
+    with pytest.raises(NoSuchName):
+        Address("r").tell("x")
+    sup.stop(timeout=5)
+
+
+def test_a_transient_child_that_ends_normally_releases_its_name():
+    events = Inbox()
+    sup = Supervisor.start([member("t", events, name="t", restart="transient")])
+    first = whereis("t")
+    assert first is not None
+    first.stop()
+    wait_exit(first, 5)
+    assert children(sup) == {"t": None}
+    with pytest.raises(NoSuchName):
+        Address("t").tell("x")
+    sup.stop(timeout=5)
+
+
+@pytest.mark.parametrize("strategy", ["one_for_all", "rest_for_one"])
+def test_a_sibling_stopped_by_a_group_restart_holds_its_messages(strategy):
+    events = Inbox()
+    backoff = Backoff(min=0.3, max=0.3, jitter=0)
+    specs = [member("a", events), member("s", events, name="s")]
+    sup = Supervisor.start(specs, strategy=strategy, backoff=backoff)
+    old = children(sup)
+    old["a"].tell("crash")
+    wait_exit(old["s"], 5)  # stopped by the group restart; the restart waits for its backoff
+    assert children(sup) == {"a": "restarting", "s": "restarting"}
+    Address("s").tell("held")
+    reply = Address("s").ask("asked", block=False)
+    assert reply.get(timeout=5) == ["held", "asked"]  # delivered to the next incarnation
+    assert whereis("s") is not old["s"]
+    sup.stop(timeout=5)
+
+
+@pytest.mark.parametrize("strategy", ["one_for_all", "rest_for_one"])
+def test_a_group_restart_under_backoff_starts_in_order_after_the_delay(strategy):
+    events = Inbox()
+    backoff = Backoff(min=0.2, max=0.2, jitter=0)
+    sup = Supervisor.start([member(t, events) for t in "abc"], strategy=strategy, backoff=backoff)
+    events.drain()
+    crashed = time.monotonic()
+    children(sup)["b"].tell("crash")
+    expected = "abc" if strategy == "one_for_all" else "bc"
+    starts = [events.receive(timeout=5) for _ in expected]
+    assert [tag for _kind, tag, _at in starts] == list(expected)
+    assert all(at - crashed >= 0.2 for _kind, _tag, at in starts)
+    assert all(ref.is_alive() for ref in children(sup).values())
+    sup.stop(timeout=5)
+
+
+def test_a_member_still_waiting_holds_back_those_after_it():
+    """rest_for_one: b fails, and while its group (b, c) waits, a fails too (no backoff of
+    its own): a restarts the whole group, in order, at the later of their times."""
+    events = Inbox()
+    slow = Backoff(min=0.3, max=0.3, jitter=0)
+    specs = [member("a", events), member("b", events, backoff=slow), member("c", events)]
+    sup = Supervisor.start(specs, strategy="rest_for_one", max_restarts=10)
+    events.drain()
+    old = children(sup)
+    old["b"].tell("crash")
+    wait_exit(old["c"], 5)
+    old["a"].tell("crash")
+    starts = [events.receive(timeout=5)[1] for _ in range(3)]
+    assert starts == ["a", "b", "c"]
+    sup.stop(timeout=5)
+
+
+def test_one_for_one_restarts_under_backoff_do_not_wait_for_each_other():
+    events = Inbox()
+    specs = [
+        member("slow", events, backoff=Backoff(min=0.5, max=0.5, jitter=0)),
+        member("fast", events),
+    ]
+    sup = Supervisor.start(specs, max_restarts=10)
+    events.drain()
+    old = children(sup)
+    old["slow"].tell("crash")
+    wait_exit(old["slow"], 5)
+    old["fast"].tell("crash")
+    assert events.receive(timeout=5)[1] == "fast"  # not held back by the slow one
+    assert events.receive(timeout=5)[1] == "slow"
+    sup.stop(timeout=5)
+
+
+def test_a_failed_restart_is_retried_until_it_starts():
+    events = Inbox()
+    attempts = {"n": 0}
+    gate = threading.Event()
+
+    def start() -> Any:
+        attempts["n"] += 1
+        if 1 < attempts["n"] < 4:
+            raise Crash("not yet")
+        if attempts["n"] >= 4:
+            gate.set()
+        return Member.start("x", events)
+
+    sup = Supervisor.start([ChildSpec("x", start)], max_restarts=10)
+    children(sup)["x"].tell("crash")
+    assert gate.wait(5)
+    assert attempts["n"] == 4
+    assert children(sup)["x"].ask("hi", timeout=5) == ["hi"]
+    sup.stop(timeout=5)
