@@ -23,8 +23,9 @@ unit: $(BIN)/.installed
 
 test: lint typecheck unit
 
+# The Ollama at OLLAMA_HOST with MODEL (else its first model that can generate), or the emulator.
 demo: $(BIN)/.installed
-	$(BIN)/python -m ollama_actor.demo
+	$(BIN)/python -m ollama_actor.demo $(if $(MODEL),--model '$(MODEL)')
 
 # docs/api.md from the public names' docstrings (a test fails when it is stale).
 docs: $(BIN)/.installed

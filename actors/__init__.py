@@ -1,9 +1,12 @@
 """A small actor runtime on Pykka: refs, monitors, inboxes and supervision.
 
-Users import from here (``actors.Actor``), never from the private modules.
+Users import from here (``actors.Actor``), never from the private modules. As a library it logs
+to the ``actors`` loggers and prints nothing unless the application configures logging.
 """
 
-from actors._actor import Actor, shutdown
+import logging as _logging
+
+from actors._actor import Actor, shutdown, start_instance
 from actors._child import Backoff, ChildSpec
 from actors._deferred import Deferred
 from actors._dynamic_supervisor import DynamicSupervisor
@@ -45,6 +48,8 @@ from actors._supervisor_errors import (
     SupervisorError,
 )
 from actors._timer import Timer, send_after
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "Actor",
@@ -94,6 +99,7 @@ __all__ = [
     "send_request",
     "set_loop_watchdog",
     "shutdown",
+    "start_instance",
     "unlink",
     "wait_exit",
     "whereis",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from actors._pykka import ActorInbox, OptExcInfo
 
-__all__ = ["Actor", "ActorBase", "kill", "shutdown"]
+__all__ = ["Actor", "ActorBase", "kill", "shutdown", "start_instance"]
 
 logger = logging.getLogger(__name__)
 
@@ -379,3 +379,16 @@ def kill(ref: ActorRef[Any], reason: Exit = Exit.KILLED) -> bool:
     if dropped:
         logger.debug("%s was killed with %d unhandled told messages; dropped", label, dropped)
     return True
+
+
+def start_instance(actor: pykka.Actor) -> ActorRef[Any]:
+    """Start ``actor``, built with its class's constructor rather than ``start()``; its ref.
+
+    Does what ``Cls.start(...)`` does once it has built the actor: registers it in Pykka's
+    registry and starts it (its thread, or its first turn on the loop). Its `ActorRef`
+    exists from construction; messages told to it before this wait in its mailbox. For code
+    that must hand out a ref before the actor may run. Call it once; never blocks.
+    """
+    pykka.ActorRegistry.register(actor.actor_ref)
+    actor._start_actor_loop()
+    return actor.actor_ref

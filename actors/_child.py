@@ -117,7 +117,9 @@ class ChildSpec:
       then cancelled (`terminate_child`, the supervisor stopping or giving up). So a child
       that is not restarted again always gets a last call with ``restarting=False``.
       Exceptions it raises are logged and ignored. It must not block for long (the
-      supervisor waits for it), nor wait for the supervisor (a deadlock).
+      supervisor waits for it), nor wait for the supervisor (a deadlock). Since the hook
+      hears of the child's ends, the supervisor logs them (restarts, a spent budget) at
+      DEBUG rather than INFO or WARNING.
 
     Raises `ValueError` or `TypeError` at once for invalid values.
     """

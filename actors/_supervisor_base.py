@@ -42,6 +42,14 @@ logger = logging.getLogger("actors.supervisor")
 READY_POLL = 0.05
 """Seconds between two looks at a starting plain Pykka child that has not answered yet."""
 
+
+def _level(spec: ChildSpec, level: int) -> int:
+    """How loudly to log an end of ``spec``'s child: a child with an ``on_exit`` hook has
+    someone who hears of it already (a stream's recipient is told), so the log says it at
+    DEBUG only."""
+    return logging.DEBUG if spec.on_exit is not None else level
+
+
 _READY = ProxyGetAttr(attr_path=("actor_urn",))
 """Asked of a new incarnation: answered once its ``on_start`` has returned. A Pykka-level
 message, so any actor answers it without its ``on_receive`` seeing it."""
@@ -210,7 +218,8 @@ class SupervisorBase(Actor):
             return
         now = time.monotonic()
         if not child.restarts.add(now):
-            logger.warning(
+            logger.log(
+                _level(spec, logging.WARNING),
                 "%s: child %r ended with %r and has used up its own restart budget (%s in "
                 "%s s); giving it up",
                 self,
@@ -236,7 +245,14 @@ class SupervisorBase(Actor):
             child.registration.restarting()
         backoff = spec.backoff or self._backoff
         delay = 0.0 if backoff is None else backoff.delay(len(child.restarts))
-        logger.info("%s: restarting child %r in %.3f s after %r", self, spec.id, delay, exit)
+        logger.log(
+            _level(spec, logging.INFO),
+            "%s: restarting child %r in %.3f s after %r",
+            self,
+            spec.id,
+            delay,
+            exit,
+        )
         self._notify(child, exit, restarting=True)
         self._restart(child, delay, inline=inline)
 

@@ -7,10 +7,11 @@
 
 Each stream is told to ``Address("consumer")``, so messages reach whichever incarnation of the
 consumer is current. Streams that fail while the server is down are retried with backoff by
-``streams``; streams that run out of retries end with ``("error", ...)``. Run it against any
-Ollama (or the emulator) and kill the server for a moment to watch it recover::
+``streams``; streams that run out of retries end with ``("error", ...)``. Run it against the
+Ollama at ``OLLAMA_HOST`` (or ``--host``, or the emulator) and kill the server for a moment to
+watch it recover::
 
-    python examples/daemon.py http://127.0.0.1:11434/api llama3.2 --seconds 30
+    python examples/daemon.py [--host URL] [--model llama3.2] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ class Producer(actors.LoopActor):
         actors.send_after(self.interval, self.actor_ref, "tick")  # dropped if we have ended
 
 
-def start_tree(base_url: str, model: str, interval: float = 0.05) -> tuple[Any, Ollama]:
-    """Start the tree; returns the root supervisor's ref and the client it uses."""
+def start_tree(base_url: str | None, model: str, interval: float = 0.05) -> tuple[Any, Ollama]:
+    """Start the tree; returns the root supervisor's ref and the client it uses.
+
+    ``base_url`` None means ``OLLAMA_HOST`` (else the default address), as for `Ollama`.
+    """
     client = Ollama(base_url, timeout=Timeout(connect=1.0, read=2.0, total=60.0))
     root = Supervisor.start(
         [
@@ -109,12 +113,12 @@ def stop_tree(root: Any, client: Ollama) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="a supervised streaming daemon")
-    parser.add_argument("base_url")
-    parser.add_argument("model")
+    parser.add_argument("--host", help="the Ollama server (default: OLLAMA_HOST)")
+    parser.add_argument("--model", default="llama3.2")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=0.2)
     args = parser.parse_args()
-    root, client = start_tree(args.base_url, args.model, args.interval)
+    root, client = start_tree(args.host, args.model, args.interval)
     try:
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:

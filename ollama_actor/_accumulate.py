@@ -57,6 +57,21 @@ class Accumulator:
         """The most recent chunk, if any."""
         return self._last
 
+    @property
+    def text(self) -> str:
+        """The text so far (``response``, or ``message.content`` for chat)."""
+        return "".join(self._text)
+
+    @property
+    def thinking(self) -> str:
+        """The thinking so far."""
+        return "".join(self._thinking)
+
+    @property
+    def tool_calls(self) -> list[Any]:
+        """The tool calls so far."""
+        return list(self._tool_calls)
+
     def result(self) -> dict[str, Any]:
         """The response so far: the last chunk with text, thinking and tool calls joined in."""
         last = self._last

@@ -1,13 +1,17 @@
 """Every error this package raises, as one shallow tree under `OllamaError`.
 
 Foreign exceptions (socket errors, JSON errors, httpx's URL errors) are mapped to these types where
-they enter the package, so callers only ever catch our own. Each class says whether retrying the
-same request may help (`retryable`), which the supervised streams use to decide on a restart.
+they enter the package, so callers only ever catch our own. Each error says whether sending the
+same request again may help (`retryable`, read through `is_retryable`, the predicate the supervised
+streams' `RetryPolicy` uses by default) and whether the server refused the request as written
+(`refused`: an unknown model, a missing capability, invalid input, no access), so that the caller
+must change it. docs/protocol.md has the whole classification as a table.
 """
 
 from __future__ import annotations
 
 import builtins
+import re
 
 __all__ = [
     "ConnectError",
@@ -15,6 +19,7 @@ __all__ = [
     "ConnectionLost",
     "DecodeError",
     "HTTPError",
+    "IncompleteStream",
     "LineTooLong",
     "OllamaError",
     "ProtocolError",
@@ -26,18 +31,59 @@ __all__ = [
     "TotalTimeout",
     "TransportError",
     "ValidationError",
+    "is_retryable",
 ]
+
+# Ollama's words for a request that can never succeed as sent, in HTTP error bodies and in
+# ``{"error": ...}`` lines: "model 'x' not found", "pull model manifest: file does not exist",
+# "open .../manifests/...: no such file or directory" (push), "unauthorized: access denied",
+# '"bert" does not support chat', "invalid model name", ...
+_REFUSAL = re.compile(
+    r"not found|does not exist|no such file|unauthori[sz]ed|access denied|not authori[sz]ed"
+    r"|forbidden|does not support|\binvalid\b|is required|must be of type|insecure protocol",
+    re.IGNORECASE,
+)
+# A crashed or stopped runner may quote any text of its own, but loading it again can mend it.
+_RUNNER_FAILURE = re.compile(
+    r"error was encountered while running the model|model runner has unexpectedly stopped"
+    r"|unexpected eof",
+    re.IGNORECASE,
+)
+
+
+def _refusal(text: str) -> bool:
+    """Whether Ollama's error text says that the request itself cannot succeed."""
+    return _REFUSAL.search(text) is not None and _RUNNER_FAILURE.search(text) is None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether sending the same request again, to this server or to another, may succeed.
+
+    The default of `RetryPolicy` (``retryable=``) and the table in docs/protocol.md: transport
+    failures, timeouts and cut streams, HTTP 5xx, 408 and 429, and ``{"error": ...}`` lines are
+    retryable, unless Ollama's text says the request cannot succeed (a model, file or manifest
+    that does not exist, no access, an unsupported capability, invalid input). A runner crash
+    ("an error was encountered while running the model", "unexpected EOF") is retryable. Other
+    4xx, malformed lines, a stream that ends without its final line, cancel, a dead recipient
+    and anything that is not an `OllamaError` are not. Pure: reads only ``exc``.
+    """
+    return isinstance(exc, OllamaError) and exc.retryable
 
 
 class OllamaError(Exception):
     """Base class of every error raised by `ollama_actor`."""
 
     retryable: bool = False
-    """Whether sending the same request again may succeed."""
+    """Whether sending the same request again may succeed (read it with `is_retryable`)."""
+
+    refused: bool = False
+    """Whether the request as written cannot succeed: the caller has to change it."""
 
 
 class ValidationError(OllamaError, ValueError):
     """A parameter is missing, unknown or of the wrong type; raised before any I/O."""
+
+    refused = True
 
     def __init__(self, endpoint: str, field: str, problem: str) -> None:
         self.endpoint = endpoint
@@ -59,18 +105,35 @@ class HTTPError(OllamaError):
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
-        """Server errors, 408 (timeout) and 429 (rate limited) may pass; other 4xx will not."""
-        return self.status >= 500 or self.status in (408, 429)
+        """408 (timeout) and 429 (rate limited) may pass, and 5xx unless the text refuses."""
+        if self.status in (408, 429):
+            return True
+        return self.status >= 500 and not _refusal(self.error)
+
+    @property
+    def refused(self) -> bool:  # type: ignore[override]
+        """Other 4xx, and a 5xx whose text says the request cannot succeed."""
+        if self.status in (408, 429):
+            return False
+        return 400 <= self.status < 500 or (self.status >= 500 and _refusal(self.error))
 
 
 class ResponseError(OllamaError):
     """The server sent an ``{"error": ...}`` line in the middle of a stream."""
 
-    retryable = True
-
     def __init__(self, error: str) -> None:
         self.error = error
         super().__init__(error)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        """Yes, unless the text says the request cannot succeed (see `is_retryable`)."""
+        return not _refusal(self.error)
+
+    @property
+    def refused(self) -> bool:  # type: ignore[override]
+        """Whether the text says the request cannot succeed (an unknown model, no access...)."""
+        return _refusal(self.error)
 
 
 class TransportError(OllamaError):
@@ -89,6 +152,13 @@ class ConnectionLost(TransportError):
 
 class ProtocolError(TransportError):
     """The server's reply broke HTTP/1.1 (bad status line, headers or chunk framing)."""
+
+
+class IncompleteStream(ProtocolError):
+    """A stream's body ended cleanly without Ollama's final line (``done: true``, or the
+    ``success`` status of pull, push and create): a server defect, so it is not retried."""
+
+    retryable = False
 
 
 class RequestTimeout(TransportError, builtins.TimeoutError):

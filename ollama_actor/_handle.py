@@ -1,17 +1,18 @@
 """Supervised streams: ``stream=recipient`` runs a `StreamWorker` under a supervisor.
 
-The worker is a ``transient`` child: a failure a retry may mend (a transport error, a cut or
-stalled stream, HTTP 5xx/408/429, an ``{"error": ...}`` line) ends it abnormally, the supervisor
-restarts it after a backoff, and the new incarnation tells ``("restart", {"attempt": n, "error":
-exc})`` and sends the request again. Other failures end the stream at once. The restart budget is
-per stream (`RetryPolicy`); when the supervisor will not restart, the child spec's ``on_exit``
-hook ends the stream with the last error, so every stream gets exactly one terminal message
-whatever the supervisor does.
+The worker is a ``transient`` child: a failure a retry may mend (`RetryPolicy.retryable`, by
+default `is_retryable`: a transport error, a cut or stalled stream, HTTP 5xx/408/429, most
+``{"error": ...}`` lines) ends it abnormally, the supervisor restarts it after a backoff, and the
+new incarnation tells ``("restart", {"attempt": n, "error": exc})`` and sends the request again.
+Other failures end the stream at once. The restart budget is per stream (`RetryPolicy`); when the
+supervisor will not restart, the child spec's ``on_exit`` hook ends the stream with the last
+error, so every stream gets exactly one terminal message whatever the supervisor does.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,8 +30,9 @@ from actors import (
     StreamWorker,
     call_on_loop,
     send_request,
+    start_instance,
 )
-from ollama_actor._errors import OllamaError
+from ollama_actor._errors import is_retryable
 from ollama_actor._streaming import Streaming
 
 __all__ = ["RetryPolicy", "StreamHandle", "default_supervisor", "stream_to"]
@@ -40,15 +42,23 @@ __all__ = ["RetryPolicy", "StreamHandle", "default_supervisor", "stream_to"]
 class RetryPolicy:
     """How a supervised stream retries: its own restart budget and the wait between tries.
 
-    ``restart="transient"`` retries retryable failures, at most ``max_restarts`` times within
-    ``max_seconds``; ``"temporary"`` never retries. ``backoff`` spaces the attempts (exponential,
-    with jitter) so that a busy server is not hammered.
+    ``restart="transient"`` retries the failures ``retryable(exc)`` accepts (default:
+    `is_retryable`, the table in docs/protocol.md), at most ``max_restarts`` times within
+    ``max_seconds``; ``"temporary"`` never retries. ``backoff`` spaces the attempts
+    (exponential, with jitter) so that a busy server is not hammered. ``retryable`` is called on
+    the shared loop thread when an attempt fails, after every chunk of that attempt was told:
+    it must be quick and must not block.
     """
 
     max_restarts: int = 3
     max_seconds: float = 5.0
     backoff: Backoff | None = field(default_factory=lambda: Backoff(min=0.05, max=2.0))
     restart: Literal["transient", "temporary"] = "transient"
+    retryable: Callable[[BaseException], bool] = is_retryable
+
+    def __post_init__(self) -> None:
+        if not callable(self.retryable):
+            raise TypeError(f"RetryPolicy.retryable must be callable, not {self.retryable!r}")
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -57,17 +67,19 @@ DEFAULT_RETRY = RetryPolicy()
 class StreamHandle:
     """A stream running in a supervised `StreamWorker`, telling its recipient the protocol.
 
-    ``ref`` names the stream's messages; ``worker`` is the current worker's `ActorRef` (a new
-    one after each restart; ``None`` until the first has started); ``result(timeout)`` blocks
+    ``ref`` names the stream's messages; ``worker`` is the current worker's `ActorRef` (from
+    the moment the call returns, even before the supervisor has started it; a new one after
+    each restart); ``result(timeout)`` blocks
     for the accumulated response (or raises the stream's error, or the builtin `TimeoutError`);
     ``cancel()`` ends it at once from any thread, and the recipient hears
     ``(ref, ("error", StreamCancelled(...)))``.
     """
 
-    __slots__ = ("_run",)
+    __slots__ = ("_incarnations", "_run")
 
-    def __init__(self, run: StreamRun) -> None:
+    def __init__(self, run: StreamRun, incarnations: _Incarnations) -> None:
         self._run = run
+        self._incarnations = incarnations
 
     def __repr__(self) -> str:
         state = "done" if self._run.done else "running"
@@ -78,8 +90,8 @@ class StreamHandle:
         return self._run.ref
 
     @property
-    def worker(self) -> pykka.ActorRef[Any] | None:
-        return self._run.worker
+    def worker(self) -> pykka.ActorRef[Any]:
+        return self._incarnations.worker()
 
     @property
     def attempt(self) -> int:
@@ -124,10 +136,6 @@ def default_supervisor() -> pykka.ActorRef[Any]:
         return ref
 
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, OllamaError) and exc.retryable
-
-
 def stream_to(
     streaming: Streaming,
     recipient: Recipient,
@@ -142,7 +150,8 @@ def stream_to(
     ``("error", exc)`` like any other failure.
     """
     transient = retry.restart == "transient"
-    run = StreamRun(streaming, recipient, retryable=_retryable if transient else _never)
+    run = StreamRun(streaming, recipient, retryable=retry.retryable if transient else _never)
+    incarnations = _Incarnations(run)
 
     def on_exit(exit: Exit, restarting: bool) -> None:
         if not restarting:
@@ -150,7 +159,7 @@ def stream_to(
 
     spec = ChildSpec(
         run.ref,
-        lambda: StreamWorker.start(run=run),
+        incarnations,
         restart=retry.restart,
         shutdown=5.0,
         max_restarts=retry.max_restarts if transient else None,
@@ -161,15 +170,75 @@ def stream_to(
 
     def started(_worker: Any, error: BaseException | None) -> None:
         if error is not None:  # the supervisor refused it, or has ended
-            call_on_loop(run.fail, error)
+            call_on_loop(incarnations.refused, error)
 
     target = supervisor if supervisor is not None else default_supervisor()
     # What ``target.proxy().start_child(spec)`` sends, without a proxy per stream (Pykka
     # introspects the actor for each new proxy: ~0.2 ms), and with a reply that reports a
     # refused start to the stream itself rather than being polled for.
     send_request(target, ProxyCall(("start_child",), (spec,), {}), started)
-    return StreamHandle(run)
+    return StreamHandle(run, incarnations)
 
 
 def _never(_exc: BaseException) -> bool:
     return False
+
+
+class _Incarnations:
+    """The child spec's ``start``: the stream's workers, one per attempt.
+
+    The first worker is built when the supervisor starts it, or earlier if ``handle.worker`` is
+    read before that: its `ActorRef` exists as soon as the actor object does, and messages told
+    to it wait in its mailbox until it starts. Streams whose worker is never asked for cost
+    nothing more.
+    """
+
+    __slots__ = ("_first", "_refused", "_run")
+
+    _lock = threading.Lock()
+
+    def __init__(self, run: StreamRun) -> None:
+        self._run = run
+        self._first: StreamWorker | None = None
+        self._refused = False
+
+    def worker(self) -> pykka.ActorRef[Any]:
+        """The current worker's `ActorRef`, building the first one if it does not exist yet."""
+        with self._lock:
+            worker = self._run.worker
+            if worker is None:
+                first = self._build_first()
+                if self._refused:  # never to be supervised: start it, and it stops at once
+                    self._first = None
+                    start_instance(first)
+                worker = first.actor_ref
+        return worker
+
+    def __call__(self) -> pykka.ActorRef[Any]:
+        """Start the next incarnation (on the supervisor's thread)."""
+        with self._lock:
+            first, self._first = self._first, None
+            if first is None and self._run.worker is None:
+                first = self._build_first()
+                self._first = None
+        if first is None:
+            return StreamWorker.start(run=self._run)
+        return start_instance(first)
+
+    def refused(self, error: BaseException) -> None:
+        """The supervisor would not start the worker: end the stream with ``error`` (loop thread).
+
+        A first worker already built for ``handle.worker`` is started anyway: it sees the
+        stream ended and stops, so its `ActorRef` reads as dead rather than waiting forever.
+        """
+        self._run.fail(error)
+        with self._lock:
+            self._refused = True
+            first, self._first = self._first, None
+        if first is not None:
+            start_instance(first)
+
+    def _build_first(self) -> StreamWorker:
+        first = self._first = StreamWorker(run=self._run)
+        self._run.worker = first.actor_ref
+        return first

@@ -9,7 +9,9 @@ Lines are decoded with ``orjson`` when it is installed (the ``fast`` extra; abou
 faster per chunk than ``json``), else with the standard library. A line ``orjson`` refuses is
 decoded again by ``json``, so both paths accept and reject the same lines with the same errors
 (``NaN``, lone surrogates and the like included); the one difference is that ``orjson`` reads an
-integer beyond 64 bits as a float, which Ollama (Go) never sends.
+integer beyond 64 bits as a float, which Ollama (Go) never sends. A line nested deeper than the
+decoder can follow (``orjson`` stops at 1,024 levels, ``json`` at the interpreter's recursion
+limit) is a `DecodeError` too, never a ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ def _decode_json(line: bytes) -> Any:
     except ValueError as exc:
         preview = line[:80].decode("utf-8", "replace")
         raise DecodeError(f"a streamed line is not valid JSON ({exc}): {preview!r}") from None
+    except RecursionError:
+        raise DecodeError(f"a streamed line of {len(line)} bytes is nested too deeply") from None
 
 
 try:

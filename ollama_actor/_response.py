@@ -41,7 +41,7 @@ class ErrorBody:
         text = b"".join(self._parts).decode("utf-8", "replace").strip()
         try:
             decoded = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply: show it as text
             decoded = None
         if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
             text = decoded["error"]
@@ -106,6 +106,10 @@ class BodyCollector:
             preview = body[:80].decode("utf-8", "replace")
             raise DecodeError(
                 f"the response to {self.method} {self.path} is not JSON ({exc}): {preview!r}"
+            ) from None
+        except RecursionError:
+            raise DecodeError(
+                f"the response to {self.method} {self.path} is JSON nested too deeply"
             ) from None
 
 

@@ -9,6 +9,7 @@ or raises `ValidationError` naming the parameter and what is wrong with it.
 from __future__ import annotations
 
 import base64
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,15 @@ from typing import Any, Literal
 from ollama_actor._accumulate import Kind
 from ollama_actor._errors import ValidationError
 
-__all__ = ["ENDPOINTS", "Endpoint", "Param", "validate"]
+__all__ = [
+    "ENDPOINTS",
+    "NEWER_OPTIONS_HINT",
+    "OPTION_NAMES",
+    "Endpoint",
+    "Param",
+    "UncheckedOptions",
+    "validate",
+]
 
 Check = Callable[[Any, str], Any]
 """Checks a value at a path; returns the value to send (possibly converted) or raises _Bad."""
@@ -191,27 +200,88 @@ def record(
     return check
 
 
-# fmt: off
-_INT_OPTIONS = (
-    "num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch",
-    "num_gpu", "num_thread", "main_gpu", "draft_num_predict", "mirostat",
-)
-_NUMBER_OPTIONS = (
-    "top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty",
-    "frequency_penalty", "mirostat_tau", "mirostat_eta", "tfs_z",
-)
-_BOOL_OPTIONS = ("use_mmap", "use_mlock", "numa", "penalize_newline", "low_vram")
-# fmt: on
+def integer_option(value: Any, path: str) -> Any:
+    """An integer, or a float with an integral value (JSON has only numbers, and Ollama's
+    ``Options.FromMap`` takes ``10.0`` for 10); sent as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not _is_int(value):
+        raise _Bad(path, f"must be an integer, not {value!r:.40}")
+    return value
 
-_OPTION_TYPES: dict[str, Check] = {
-    **dict.fromkeys(_INT_OPTIONS, integer),
-    **dict.fromkeys(_NUMBER_OPTIONS, number),
-    **dict.fromkeys(_BOOL_OPTIONS, boolean),
+
+# Ollama's own list: the JSON fields of its Go ``api.Options`` and ``api.Runner`` types
+# (api/types.go, Ollama 0.33), with the checks its ``Options.FromMap`` applies to each.
+# fmt: off
+_OPTIONS: dict[str, Check] = {
+    **dict.fromkeys((
+        "num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch",
+        "num_gpu", "main_gpu", "num_thread", "draft_num_predict",
+    ), integer_option),
+    **dict.fromkeys((
+        "top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty",
+        "frequency_penalty",
+    ), number),
+    "use_mmap": boolean,
     "stop": list_of(string),
 }
+# Options Ollama had and removed (by 0.7); today's servers ignore them.
+_REMOVED_OPTIONS = frozenset((
+    "mirostat", "mirostat_tau", "mirostat_eta", "tfs_z", "penalize_newline", "numa", "low_vram",
+    "f16_kv", "logits_all", "vocab_only", "use_mlock", "embedding_only",
+))
+# fmt: on
 
-options = record(_OPTION_TYPES, open_=True)
-"""Known runtime options are type-checked; unknown keys pass through, as Ollama ignores them."""
+OPTION_NAMES = frozenset(_OPTIONS)
+"""The runtime options this release knows: Ollama's ``Options`` and ``Runner`` fields."""
+
+NEWER_OPTIONS_HINT = "send it anyway with UncheckedOptions(...)"
+"""How the error for an unknown option name says to send one newer than this release."""
+
+
+class UncheckedOptions(dict[str, Any]):
+    """``options`` whose names are sent without checking them against Ollama's list.
+
+    The escape hatch for a runtime option newer than this release: ``options=UncheckedOptions(
+    temperature=0.2, new_knob=1)``. A name on the list still has its value checked; any other
+    is sent as given (Ollama ignores names it does not know).
+    """
+
+    __slots__ = ()
+
+
+def _unknown_option(name: str) -> str:
+    if name in _REMOVED_OPTIONS:
+        problem = "is no longer one of Ollama's options (Ollama 0.7 and later ignore it)"
+    else:
+        problem = "is not one of Ollama's options"
+        near = difflib.get_close_matches(name, OPTION_NAMES, n=1, cutoff=0.6)
+        if near:
+            problem += f" (did you mean {near[0]!r}?)"
+    return f"{problem}; {NEWER_OPTIONS_HINT}"
+
+
+def options(value: Any, path: str) -> Any:
+    """Runtime options, checked by name and value as Ollama's ``Options.FromMap`` reads them.
+
+    A ``None`` value is passed on (Ollama skips it). Names not on Ollama's list are refused
+    with the nearest known name, unless ``value`` is an `UncheckedOptions`.
+    """
+    unchecked = isinstance(value, UncheckedOptions)
+    value = mapping(value, path)
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        check = _OPTIONS.get(name)
+        if check is None:
+            if not unchecked:
+                raise _Bad(f"{path}.{name}", _unknown_option(name))
+            out[name] = item
+        elif item is None:
+            out[name] = None
+        else:
+            out[name] = check(item, f"{path}.{name}")
+    return out
+
 
 tool_call = record(
     {
@@ -282,7 +352,7 @@ def _p(check: Check, doc: str = "", *, required: bool = False) -> Param:
 
 _MODEL = _p(model_name, "model name, e.g. 'llama3.2'", required=True)
 _KEEP_ALIVE = _p(keep_alive, "how long the model stays loaded: seconds or '5m'")
-_OPTIONS = _p(options, "runtime options such as temperature, num_ctx, seed")
+_OPTIONS_PARAM = _p(options, "runtime options such as temperature, num_ctx, seed")
 _FORMAT = _p(response_format, "'json' or a JSON schema the reply must follow")
 _THINK = _p(think, "think before answering: true/false or 'low'/'medium'/'high'")
 _LEGACY_NAME = {"name": "model"}
@@ -290,7 +360,7 @@ _LEGACY_NAME = {"name": "model"}
 _GENERATION = {
     "model": _MODEL,
     "format": _FORMAT,
-    "options": _OPTIONS,
+    "options": _OPTIONS_PARAM,
     "keep_alive": _KEEP_ALIVE,
     "think": _THINK,
     "truncate": _p(boolean, "truncate input that exceeds the context"),
@@ -346,7 +416,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                 ),
                 "truncate": _p(boolean, "truncate input that exceeds the context"),
                 "dimensions": _p(integer, "size of the returned vectors"),
-                "options": _OPTIONS,
+                "options": _OPTIONS_PARAM,
                 "keep_alive": _KEEP_ALIVE,
             },
             doc="Embed one text or a list of texts.",
@@ -358,7 +428,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             {
                 "model": _MODEL,
                 "prompt": _p(string, "text to embed", required=True),
-                "options": _OPTIONS,
+                "options": _OPTIONS_PARAM,
                 "keep_alive": _KEEP_ALIVE,
             },
             doc="Embed a text (legacy endpoint; prefer embed).",

@@ -23,8 +23,8 @@ from ollama_actor._accumulate import Accumulator, Kind
 from ollama_actor._engine import Call, Engine, Request
 from ollama_actor._errors import (
     DecodeError,
+    IncompleteStream,
     OllamaError,
-    ProtocolError,
     RecipientDead,
     ResponseError,
     StreamCancelled,
@@ -257,9 +257,9 @@ class _ChunkReader:
         last = self._acc.last
         if self._kind == "progress":
             if last is None or last.get("status") != "success":
-                raise ProtocolError("the stream ended before Ollama's final 'success' status")
+                raise IncompleteStream("the stream ended before Ollama's final 'success' status")
         elif last is None or last.get("done") is not True:
-            raise ProtocolError("the stream ended before Ollama's final chunk (done: true)")
+            raise IncompleteStream("the stream ended before Ollama's final chunk (done: true)")
 
 
 class _IterationSink:

@@ -8,9 +8,10 @@ Commands: ``generate MODEL [PROMPT]``, ``chat MODEL``, ``pull``/``push``/``creat
 printing actor receives it; ``pull``, ``push`` and ``create`` show a progress bar per layer.
 
 Every error is one line on stderr (``--debug`` adds the traceback), and the exit code says whose
-it was: 0 success, 1 the server or the connection, 2 the user (bad arguments, an invalid
-parameter, HTTP 4xx such as an unknown model), 130 Ctrl-C (which cancels a running stream and
-closes its connection first).
+it was: 0 success, 1 the server or the connection, 2 a request that cannot succeed as written
+(bad arguments, an invalid parameter, an unknown model: the classification that also decides
+what is retried), 130 Ctrl-C (which cancels a running stream and closes its connection first).
+An answer is printed once, whatever the retries (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TextIO
 from ollama_actor._cli._args import SchemaFlags, build_parser
 from ollama_actor._cli._commands import COMMANDS, Session
 from ollama_actor._cli._exit import BROKEN_PIPE, INTERRUPTED, describe, exit_code
+from ollama_actor._cli._terminal import for_terminal
 from ollama_actor._client import Ollama
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
 
@@ -86,6 +88,7 @@ def main(
     except KeyboardInterrupt:
         return INTERRUPTED
     schema: SchemaFlags | None = getattr(args, "schema", None)
+    out, err = for_terminal(out, raw=args.raw_output), for_terminal(err, raw=args.raw_output)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, stream=err)
     else:  # the library's warnings would be more lines; the error line says what matters

@@ -10,11 +10,14 @@ Run it (needs the ``web`` extra: ``pip install 'ollama-actor[web]'``)::
     python -m examples.chat_web                        # against the bundled emulator
     python -m examples.chat_web --ollama http://127.0.0.1:11434 --model llama3.2
 
-and open the address it prints.
+and open the address it prints. Served on another address than loopback (``--host 0.0.0.0``),
+name each host name people use for it with ``--allow-host NAME``: any other ``Host`` gets 403
+(see `Guard`), as does a chat WebSocket opened from another origin than the page's own.
 """
 
 from examples.chat_web.app import create_app
+from examples.chat_web.guard import Guard
 from examples.chat_web.server import WebServer
 from examples.chat_web.session import ChatSession
 
-__all__ = ["ChatSession", "WebServer", "create_app"]
+__all__ = ["ChatSession", "Guard", "WebServer", "create_app"]

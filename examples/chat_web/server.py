@@ -11,16 +11,31 @@ from typing import Self
 import uvicorn
 from starlette.applications import Starlette
 
+MAX_MESSAGE = 256 * 1024
+"""Bytes in one WebSocket message; a larger one closes the connection (1009) unread."""
+
 
 class WebServer:
-    """Serves ``app`` on ``host:port`` (0: a free port) until `stop`; a context manager."""
+    """Serves ``app`` on ``host:port`` (0: a free port) until `stop`; a context manager.
 
-    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``max_message`` bounds one incoming WebSocket message (uvicorn's default is 16 MiB).
+    """
+
+    def __init__(
+        self,
+        app: Starlette,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_message: int = MAX_MESSAGE,
+    ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="auto")
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", ws="auto", ws_max_size=max_message
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True

@@ -4,6 +4,7 @@
 - `_commands`: what each command does.
 - `_printer`: a stream delivered to a printing actor (``stream=<actor>``), and Ctrl-C.
 - `_views`: how a generation's messages are shown (tokens, thinking, JSON lines).
+- `_terminal`: control characters from the server shown harmlessly on a terminal.
 - `_progress`: progress for pull, push and create: plain text, or `_rich_progress`'s live
   bars when the optional rich package is installed.
 - `_format`: sizes, durations and tables as Ollama's own command line shows them.

@@ -4,8 +4,9 @@ A parameter of the endpoint's table becomes ``--name`` (underscores as dashes) w
 description as its help: a yes/no parameter is a ``--name/--no-name`` switch, a text parameter
 takes its text, and any other takes a JSON value (``--keep-alive 300``, ``--format '{...}'``),
 plain text where the text is not JSON (``--keep-alive 5m``, ``--format json``), or ``@FILE`` to
-read the value from a file. ``options`` becomes ``--option KEY=VALUE`` (repeatable) and
-``images`` becomes ``--image FILE`` (repeatable). The client then checks the values, so the
+read the value from a file. ``options`` becomes ``--option KEY=VALUE`` (repeatable; with
+``--unchecked-options`` names this release does not know are sent too) and ``images`` becomes
+``--image FILE`` (repeatable). The client then checks the values, so the
 command line and the library refuse the same things with the same words.
 """
 
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ollama_actor._cli._exit import USAGE, UsageError
-from ollama_actor._schemas import ENDPOINTS, boolean, model_name, string
+from ollama_actor._cli._exit import UNCHECKED, USAGE, UsageError
+from ollama_actor._schemas import ENDPOINTS, UncheckedOptions, boolean, model_name, string
 
 __all__ = ["Parser", "SchemaFlags", "build_parser", "schema_params"]
 
@@ -73,6 +74,10 @@ def add_schema_flags(
                 "-o", flag, action="append", dest=dest, metavar="KEY=VALUE",
                 help=f"{doc}; repeatable (e.g. -o temperature=0.2 -o num_ctx=8192)",
             )  # fmt: skip
+            parser.add_argument(
+                UNCHECKED, action="store_true", dest=f"{dest}_unchecked",
+                help="send -o names this release does not know (options newer than it)",
+            )  # fmt: skip
         elif name == "images":
             flag = "--image"
             parser.add_argument(flag, action="append", dest=dest, metavar="FILE",
@@ -108,6 +113,8 @@ def schema_params(args: argparse.Namespace) -> dict[str, Any]:
             continue
         if name == "options":
             value = _options(value)
+            if getattr(args, f"{dest}_unchecked", False):
+                value = UncheckedOptions(value)
         elif name == "images":
             value = [_read_bytes(path) for path in value]
         params[name] = value
@@ -156,6 +163,13 @@ def _add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
     group.add_argument(
         "--debug", action="store_true", default=default(False), help="show tracebacks, debug logs"
+    )
+    group.add_argument(
+        "--raw-output",
+        action="store_true",
+        default=default(False),
+        help="write model output and server text as received, even to a terminal (by default a "
+        "terminal is shown their control characters harmlessly, ESC as ␛)",
     )
     group.add_argument(
         "--timeout",
@@ -208,6 +222,12 @@ def _stream_flags(parser: Parser) -> None:
 
 def _generation_flags(parser: Parser) -> None:
     _stream_flags(parser)
+    parser.add_argument(
+        "--buffer",
+        action="store_true",
+        help="print the answer once it is complete, so that a failure can still be retried "
+        "when the output is a file or a pipe (else an answer partly written is not retried)",
+    )
     parser.add_argument(
         "--hidethinking", action="store_true", help="do not show the model's thinking"
     )

@@ -8,13 +8,14 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from actors import Recipient
 from ollama_actor._cli._args import schema_params
 from ollama_actor._cli._exit import OK, UsageError
 from ollama_actor._cli._format import ago, human_bytes, table, until
 from ollama_actor._cli._modelfile import read_modelfile
+from ollama_actor._cli._once import Attempts, Held, Output, Screen
 from ollama_actor._cli._printer import run_stream
 from ollama_actor._cli._progress import progress_view
 from ollama_actor._cli._views import JsonView, TokenView, View, dumps
@@ -58,16 +59,42 @@ class Session:
     def print_json(self, value: Any) -> None:
         self.print(dumps(value))
 
-    def token_view(self, kind: str) -> View:
+    def answer(self, kind: str) -> tuple[View, bool]:
+        """How a generation is shown, and whether what it writes is written for good.
+
+        ``--json``: each chunk as a line, a retry marked. ``--buffer``: the answer is held until
+        it is complete. A terminal: a retry erases the partial answer. A file or a pipe: the
+        answer is written as it comes, so a retry is no longer possible once text was written.
+        """
         if self.json:
-            return JsonView(self.out)
-        return TokenView(
-            "chat" if kind == "chat" else "generate",
-            self.out,
-            self.err,
-            color=self.color,
-            hide_thinking=self.args.hidethinking,
-            verbose=self.args.verbose,
+            return JsonView(self.out), False
+        args = self.args
+
+        def make(out: Output | TextIO) -> View:
+            return TokenView(
+                "chat" if kind == "chat" else "generate",
+                cast("TextIO", out),
+                self.err,
+                color=self.color,
+                hide_thinking=args.hidethinking,
+                verbose=args.verbose,
+            )
+
+        if args.buffer:
+            return Attempts(make, Held(self.out), self.err), False
+        if self.out.isatty():
+            return Attempts(make, Screen(self.out), self.err), False
+        return make(self.out), True
+
+    def run_answer(self, kind: str, start: Callable[[Recipient, RetryPolicy], StreamHandle]) -> Any:
+        """Stream a generation (``start(recipient, retry)``) to the screen, a file or JSON lines."""
+        view, written_for_good = self.answer(kind)
+        return run_stream(
+            start,
+            view,
+            self.retry,
+            written_for_good=written_for_good,
+            thinking_shown=not self.args.hidethinking,
         )
 
     def progress_view(self) -> View:
@@ -94,11 +121,11 @@ def generate(session: Session) -> int:
         prompt = session.stdin.read().removesuffix("\n")
     params = schema_params(args)
     client = session.client
-    run_stream(
-        lambda recipient: client.completion(
-            model=args.model, prompt=prompt, stream=recipient, retry=session.retry, **params
+    session.run_answer(
+        "generate",
+        lambda recipient, retry: client.completion(
+            model=args.model, prompt=prompt, stream=recipient, retry=retry, **params
         ),
-        session.token_view("generate"),
     )
     return OK
 
@@ -120,15 +147,15 @@ def _read_line(session: Session, interactive: bool) -> str | None:
 
 def _chat_turn(
     session: Session, messages: list[dict[str, Any]], params: dict[str, Any]
-) -> Callable[[Recipient], StreamHandle]:
+) -> Callable[[Recipient, RetryPolicy], StreamHandle]:
     """What starts one turn of the chat: the conversation so far, streamed to the recipient."""
 
-    def start(recipient: Recipient) -> StreamHandle:
+    def start(recipient: Recipient, retry: RetryPolicy) -> StreamHandle:
         return session.client.chat(
             model=session.args.model,
             messages=messages,
             stream=recipient,
-            retry=session.retry,
+            retry=retry,
             **params,
         )
 
@@ -164,7 +191,7 @@ def chat(session: Session) -> int:
             continue
         turn = [*history, {"role": "user", "content": line.rstrip("\n")}]
         try:
-            response = run_stream(_chat_turn(session, turn, params), session.token_view("chat"))
+            response = session.run_answer("chat", _chat_turn(session, turn, params))
         except KeyboardInterrupt:
             if not interactive:
                 raise
@@ -181,10 +208,11 @@ def _progress_command(name: str) -> Callable[[Session], int]:
         params = schema_params(args)
         method = getattr(session.client, name)
         run_stream(
-            lambda recipient: method(
-                model=args.model, stream=recipient, retry=session.retry, **params
+            lambda recipient, retry: method(
+                model=args.model, stream=recipient, retry=retry, **params
             ),
             session.progress_view(),
+            session.retry,
         )
         return OK
 
@@ -214,10 +242,11 @@ def create(session: Session) -> int:
     params.update(schema_params(args))
     client = session.client
     run_stream(
-        lambda recipient: client.create_model(
-            model=args.model, stream=recipient, retry=session.retry, **params
+        lambda recipient, retry: client.create_model(
+            model=args.model, stream=recipient, retry=retry, **params
         ),
         session.progress_view(),
+        session.retry,
     )
     return OK
 

@@ -1,4 +1,4 @@
-"""A stream delivered to an actor that prints it, and Ctrl-C that cancels it.
+"""A stream delivered to an actor that prints it, retries that never repeat it, and Ctrl-C.
 
 The command starts the request with ``stream=<a StreamPrinter's ActorRef>``, so what is printed
 travels the library's supervised path: the `StreamWorker` on the shared loop tells the printer
@@ -7,11 +7,16 @@ the printer's own thread shows each message through a `View` the moment it arriv
 thread only waits for the terminal message, in short slices so that Ctrl-C is felt at once: it
 then cancels the stream (the connection closes, the server sees it) and waits, bounded, for the
 ``("error", StreamCancelled)`` that ends it.
+
+Where the view writes what cannot be taken back (an answer to a file or a pipe), a failure is
+retried only until the first chunk with text was told: a retry would write the answer again
+after the part already written. The error then says so, and how to get a retry anyway.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,10 +25,12 @@ import pykka
 
 import actors
 from actors import Recipient, Ref
+from ollama_actor._cli._exit import PartialAnswer
 from ollama_actor._cli._views import View
-from ollama_actor._handle import StreamHandle
+from ollama_actor._errors import is_retryable
+from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle
 
-__all__ = ["CANCEL_WAIT", "Outcome", "StreamPrinter", "run_stream"]
+__all__ = ["CANCEL_WAIT", "Outcome", "StreamPrinter", "run_stream", "shows_text"]
 
 CANCEL_WAIT = 5.0
 """Seconds to wait for a cancelled stream's terminal message before giving up on it."""
@@ -89,16 +96,68 @@ class StreamPrinter(actors.Actor):
                 self.outcome.fail(error)
 
 
-def run_stream(start: Callable[[Recipient], StreamHandle], view: View) -> dict[str, Any]:
+def shows_text(chunk: Any, *, thinking: bool = True) -> bool:
+    """Whether a generation's chunk carries text to show (an answer, thinking or a tool call)."""
+    if not isinstance(chunk, dict):
+        return False
+    message = chunk.get("message")
+    source: dict[str, Any] = message if isinstance(message, dict) else chunk
+    return bool(
+        source.get("response")
+        or source.get("content")
+        or source.get("tool_calls")
+        or (thinking and source.get("thinking"))
+    )
+
+
+class _Watch:
+    """The recipient of a stream written for good: passes every message on to the printer,
+    noting whether a chunk with text was told. `tell` runs on the loop thread, before the
+    retry predicate is asked about the failure that ends the attempt, so no race."""
+
+    __slots__ = ("_printer", "_thinking", "told_text")
+
+    def __init__(self, printer: pykka.ActorRef[Any], *, thinking: bool) -> None:
+        self._printer = printer
+        self._thinking = thinking
+        self.told_text = False
+
+    def tell(self, message: Any) -> None:
+        if not self.told_text:
+            _ref, (kind, payload) = message
+            self.told_text = kind == "data" and shows_text(payload, thinking=self._thinking)
+        self._printer.tell(message)
+
+
+def run_stream(
+    start: Callable[[Recipient, RetryPolicy], StreamHandle],
+    view: View,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    *,
+    written_for_good: bool = False,
+    thinking_shown: bool = True,
+) -> dict[str, Any]:
     """Run one stream to a fresh `StreamPrinter` and return its accumulated response.
 
-    ``start(recipient)`` sends the request (``client.chat(..., stream=recipient)``). Raises the
-    stream's error; on Ctrl-C cancels the stream, waits for its end and raises KeyboardInterrupt.
+    ``start(recipient, retry)`` sends the request (``client.chat(..., stream=recipient,
+    retry=retry)``). With ``written_for_good`` (the view writes a generation where nothing can
+    be taken back), a failure after the first chunk with text is not retried, and is raised as
+    `PartialAnswer` when a retry would otherwise have been made (``thinking_shown``: whether
+    thinking counts as text). Raises the stream's error; on Ctrl-C cancels the stream, waits for
+    its end and raises KeyboardInterrupt.
     """
     outcome = Outcome()
     printer = StreamPrinter.start(view, outcome)
+    recipient: Recipient = printer
+    watch: _Watch | None = None
+    if written_for_good and retry.restart == "transient":
+        watch = recipient = _Watch(printer, thinking=thinking_shown)
+        allowed = retry.retryable
+        retry = dataclasses.replace(
+            retry, retryable=lambda exc: not watch.told_text and allowed(exc)
+        )
     try:
-        handle = start(printer)
+        handle = start(recipient, retry)
         try:
             while not outcome.ended.wait(_SLICE):
                 if not printer.is_alive():  # cannot happen short of a bug: do not hang on it
@@ -109,8 +168,11 @@ def run_stream(start: Callable[[Recipient], StreamHandle], view: View) -> dict[s
             raise
         if not handle.done:  # the printer failed before the stream ended
             handle.cancel()
-        if outcome.error is not None:
-            raise outcome.error
+        error = outcome.error
+        if error is not None:
+            if watch is not None and watch.told_text and is_retryable(error):
+                raise PartialAnswer(error) from error
+            raise error
         assert outcome.response is not None
         return outcome.response
     finally:

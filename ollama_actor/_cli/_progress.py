@@ -14,6 +14,7 @@ from typing import Any, Literal, TextIO
 
 from ollama_actor._cli._exit import UsageError, one_line
 from ollama_actor._cli._format import human_bytes
+from ollama_actor._cli._terminal import write_control
 from ollama_actor._cli._views import View
 
 __all__ = ["PlainProgress", "have_rich", "progress_view"]
@@ -80,7 +81,8 @@ class PlainProgress:
                     self._open = digest
                     self.out.write(line)
                 else:
-                    self.out.write("\r" + line.ljust(self._width))
+                    write_control(self.out, "\r")
+                    self.out.write(line.ljust(self._width))
                 self._width = len(line)
             else:
                 tenth = percent // 10

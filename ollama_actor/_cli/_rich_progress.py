@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 from ollama_actor._cli._exit import one_line
+from ollama_actor._cli._terminal import shown_by, unfiltered
 
 __all__ = ["RichProgress"]
 
@@ -45,7 +46,10 @@ class RichProgress:
 
     def __init__(self, out: TextIO, err: TextIO, *, force_terminal: bool) -> None:
         self.err = err
-        self.console = Console(file=out, force_terminal=force_terminal or None, highlight=False)
+        self.shown = shown_by(out)  # rich draws on the terminal itself: server text is made safe
+        self.console = Console(
+            file=unfiltered(out), force_terminal=force_terminal or None, highlight=False
+        )
         self.progress = Progress(
             TextColumn("{task.description}", markup=False),
             _ForLayers(TaskProgressColumn()),
@@ -70,7 +74,7 @@ class RichProgress:
 
     def data(self, chunk: dict[str, Any]) -> None:
         self._start()
-        status = str(chunk.get("status", ""))
+        status = self.shown(str(chunk.get("status", "")))
         digest = chunk.get("digest")
         if digest and "total" in chunk:
             total = float(chunk.get("total") or 0)
@@ -85,7 +89,7 @@ class RichProgress:
 
     def restart(self, attempt: int, error: BaseException) -> None:
         self.progress.console.print(
-            f"[retry {attempt} after: {one_line(str(error))}]", markup=False
+            self.shown(f"[retry {attempt} after: {one_line(str(error))}]"), markup=False
         )
 
     def done(self, response: dict[str, Any]) -> None:

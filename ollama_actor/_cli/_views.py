@@ -3,7 +3,8 @@
 `TokenView` prints a generation's tokens the moment they arrive, thinking framed by
 ``Thinking...`` and ``...done thinking.`` (and dimmed on a terminal), tool calls as lines, and
 with ``--verbose`` Ollama's timing figures at the end. `JsonView` prints each chunk as it came,
-one JSON document a line.
+one JSON document a line. On a terminal the streams they write to show control characters
+visibly (see `_terminal`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Literal, Protocol, TextIO
 
 from ollama_actor._cli._exit import one_line
 from ollama_actor._cli._format import human_ns
+from ollama_actor._cli._terminal import write_control
 
 __all__ = ["JsonView", "TokenView", "View"]
 
@@ -36,9 +38,17 @@ class View(Protocol):
         """The stream failed (the command reports the error itself, once)."""
 
 
+_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
 def dumps(value: Any) -> str:
-    """One JSON line: compact, UTF-8 text kept as it is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """One JSON line: compact, UTF-8 text kept as it is but for controls.
+
+    JSON escapes C0 controls; DEL and C1 controls, which it may leave raw, are escaped too (the
+    same JSON value), so that no line of JSON carries a raw control character.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.translate(_ESCAPES)
 
 
 class JsonView:
@@ -88,7 +98,12 @@ class TokenView:
     def _write(self, text: str, *, dim: bool = False) -> None:
         if not text:
             return
-        self.out.write(f"{DIM}{text}{RESET}" if dim and self.color else text)
+        if dim and self.color:
+            write_control(self.out, DIM)
+            self.out.write(text)
+            write_control(self.out, RESET)
+        else:
+            self.out.write(text)
         self._at_line_start = text.endswith("\n")
 
     def _end_line(self) -> None:

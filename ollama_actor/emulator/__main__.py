@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 import sys
 
+from ._access import split_origins
 from ._base import url_host
 from ._server import Server
 from ._settings import DEFAULT_VERSION, Settings
@@ -37,11 +39,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--num-parallel", type=int, default=None, help="generations at once (default: no limit)"
     )
     parser.add_argument("--version", default=DEFAULT_VERSION, help="version /api/version reports")
+    parser.add_argument(
+        "--origins",
+        default=os.environ.get("OLLAMA_ORIGINS"),
+        help="web origins allowed besides Ollama's defaults, comma-separated, as OLLAMA_ORIGINS "
+        "(its default)",
+    )
     return parser.parse_args(argv)
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    server = Server(settings)
+async def _serve(server: Server, host: str, port: int) -> None:
     bound = await server.start(host, port)
     # A long-lived server of small objects: keep the collector off the hot path.
     gc.freeze()
@@ -64,8 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         num_parallel=args.num_parallel,
         max_queue=args.max_queue,
         version=args.version,
+        origins=tuple(split_origins(args.origins)),
     )
-    asyncio.run(_serve(settings, args.host, args.port))
+    try:
+        server = Server(settings)
+    except ValueError as exc:  # a bad OLLAMA_ORIGINS entry: Ollama does not start either
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(server, args.host, args.port))
     return 0
 
 

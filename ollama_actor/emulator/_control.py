@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from ._decode import depth_error
 from ._faults import Fault, Rules
 from ._http import Request
 from ._log import RequestLog
@@ -52,6 +53,9 @@ class Control:
         query = {key: values[-1] for key, values in parse_qs(request.query).items()}
         route = (request.method, request.path[len(PREFIX) :].rstrip("/"))
         try:
+            too_deep = depth_error(request.body)
+            if too_deep is not None:
+                raise ValueError(too_deep)
             body = json.loads(request.body) if request.body else {}
             return self._dispatch(route, query, body)
         except (ValueError, KeyError, TypeError) as exc:

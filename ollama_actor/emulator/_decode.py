@@ -12,11 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 MAX_DURATION_NS = (1 << 63) - 1
+MAX_DEPTH = 256
+"""Arrays and objects nested deeper are refused with Go's "exceeded max depth" (Go's own limit is
+10,000; Python's recursive decoders and encoders cannot follow that far on a thread's stack)."""
 _WS = b" \t\r\n"
+_NESTING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+"""A string (skipped whole, even unterminated) or a bracket."""
 
 
 class MissingBody(Exception):
@@ -34,6 +40,37 @@ def _reject_constant(name: str) -> Any:
 _python_decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+def depth_error(body: bytes, start: int = 0) -> str | None:
+    """Go's error if the first JSON value from ``start`` nests deeper than ``MAX_DEPTH``, or None.
+
+    Linear time, no recursion: safe on any input.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for match in _NESTING.finditer(body, start):
+        c = body[match.start()]
+        if c in b"[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return f"invalid character {_quote_char(c)} exceeded max depth"
+        elif c in b"]}":
+            depth -= 1
+            if depth <= 0:
+                return None  # the first value ended: Go's decoder reads no further
+    return None
+
+
+def lenient_json(body: bytes) -> Any:
+    """The body as JSON, or None when it is empty, not JSON, or nested too deeply (for the log)."""
+    if not body or depth_error(body) is not None:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def decode_json(body: bytes) -> Any:
     """Decode the first JSON value of ``body`` as Go's ``json.Decoder`` would, or raise."""
     start = 0
@@ -41,6 +78,9 @@ def decode_json(body: bytes) -> Any:
         start += 1
     if start == len(body):
         raise MissingBody
+    too_deep = depth_error(body, start)
+    if too_deep is not None:
+        raise DecodeError(too_deep)
     text = body.decode("utf-8", "surrogateescape")
     try:
         value, _ = _python_decoder.raw_decode(text, start)  # leading bytes are ASCII

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from typing import Self
 
 from ._base import EmulatorBase
@@ -20,8 +21,10 @@ class Emulator(EmulatorBase):
     """A faithful, fast Ollama server for tests; use as a context manager.
 
     ``token_rate`` (tokens/s per stream, None: as fast as possible) and ``first_token_delay`` pace
-    generations; ``num_parallel``/``max_queue`` mirror ``OLLAMA_NUM_PARALLEL``/``OLLAMA_MAX_QUEUE``.
-    The control methods are thread-safe and act at once.
+    generations; ``num_parallel``/``max_queue`` mirror ``OLLAMA_NUM_PARALLEL``/``OLLAMA_MAX_QUEUE``
+    and ``origins`` the entries of ``OLLAMA_ORIGINS`` (web origins allowed besides Ollama's
+    defaults; a bad entry raises ValueError, as Ollama refuses to start). The control methods are
+    thread-safe and act at once.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class Emulator(EmulatorBase):
         num_parallel: int | None = None,
         max_queue: int = 512,
         version: str = DEFAULT_VERSION,
+        origins: Sequence[str] = (),
     ) -> None:
         super().__init__(host, port)
         self._settings = Settings(
@@ -42,6 +46,7 @@ class Emulator(EmulatorBase):
             num_parallel=num_parallel,
             max_queue=max_queue,
             version=version,
+            origins=tuple(origins),
         )
         self._server = Server(self._settings)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -4,7 +4,9 @@ A rule matches a request by path (and optionally by model) and applies to the ne
 matching requests; rules are tried in the order they were added. Faults are plain values so that the
 subprocess emulator can receive them as JSON over its control endpoint.
 
-"after=N" counts lines (HTTP chunks of a stream; a non-streamed reply is one line).
+"after=N" counts lines (HTTP chunks of a stream). A reply that is not streamed is one line: a cut
+or a stall with ``after=0`` acts before its headers, with any other ``after`` in the middle of its
+body (a cut sends the headers and half the body, a stall the headers only).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from . import _gojson
 from ._names import Name
-from ._steps import Frame, Piece, Signal, Step, Wait
+from ._steps import Frame, Partial, Piece, Signal, Step, Wait
 
 DEFAULT_ERROR_LINE = "an error was encountered while running the model"
 _STATUS_TEXTS = {
@@ -66,14 +68,18 @@ class Fault:
 def cut(after: int = 1) -> Fault:
     """Send ``after`` lines, then close the TCP connection abruptly (no chunked terminator).
 
-    A reply that is not streamed is one line with a Content-Length: ``after=0`` closes before its
-    headers, ``after=1`` after the whole body.
+    A reply that is not streamed: ``after=0`` closes before its headers; any other ``after`` sends
+    the headers (announcing the whole body) and half the body, then closes.
     """
     return Fault("cut", after=after)
 
 
 def stall(after: int = 1) -> Fault:
-    """Send ``after`` lines, then nothing, holding the connection until the client leaves."""
+    """Send ``after`` lines, then nothing, holding the connection until the client leaves.
+
+    A reply that is not streamed: ``after=0`` stalls before its headers, any other ``after``
+    after its headers, before the body.
+    """
     return Fault("stall", after=after)
 
 
@@ -174,9 +180,29 @@ def _long(frame: Frame, size: int) -> Iterator[Step]:
     yield Piece(suffix)
 
 
-def apply(fault: Fault, steps: Iterator[Step], frame: Frame) -> Iterator[Step]:
-    """The body with ``fault`` applied (faults that change how it is written are the pump's)."""
+def _mid_body(steps: Iterator[Step], kind: str) -> Iterator[Step]:
+    """A reply that is not streamed, cut (half its body sent) or stalled (none) after its
+    headers; the steps before its one line (a generation's ticks) keep their time."""
+    for step in steps:
+        if step.__class__ is bytes:
+            body: bytes = step
+            yield Partial(body, len(body) // 2 if kind == "cut" else 0)
+            break
+        yield step
+    yield Signal.CUT if kind == "cut" else Signal.STALL
+
+
+def apply(
+    fault: Fault, steps: Iterator[Step], frame: Frame, *, streamed: bool = True
+) -> Iterator[Step]:
+    """The body with ``fault`` applied (faults that change how it is written are the pump's).
+
+    ``streamed``: whether the reply is a stream of lines (else it is one line, see `cut`).
+    """
     kind = fault.kind
+    if kind in ("cut", "stall") and not streamed and fault.after > 0:
+        yield from _mid_body(steps, kind)
+        return
     if kind == "delay":
         yield Wait(fault.seconds)
         yield from steps

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import http
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 MAX_HEAD = 64 * 1024
+MAX_LINE = 4096
+"""A chunk-size or trailer line longer than this is refused."""
 MAX_BODY = 512 * 1024 * 1024
+"""A body kept for its handler (all but blob uploads) larger than this is refused."""
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
@@ -28,7 +33,12 @@ class Request:
     query: str
     headers: list[tuple[str, str]]
     body: bytes
+    """The body, unless it was hashed as it arrived (then empty: see ``sha256``)."""
     keep_alive: bool
+    size: int = 0
+    """Bytes of body received."""
+    sha256: str | None = None
+    """``sha256:<hex>`` of a body hashed as it arrived instead of kept (blob uploads)."""
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name in lower case)."""
@@ -50,10 +60,13 @@ class _Head:
     expect_continue: bool
 
 
-def _find_head_end(buf: bytearray) -> tuple[int, int]:
-    """(end of the head, start of the body), or (-1, -1); accepts bare LF line ends as Go does."""
-    crlf = buf.find(b"\r\n\r\n")
-    lf = buf.find(b"\n\n")
+def _find_head_end(buf: bytearray, start: int) -> tuple[int, int]:
+    """(end of the head, start of the body), or (-1, -1); accepts bare LF line ends as Go does.
+
+    The search begins at ``start``: the bytes before it were searched already.
+    """
+    crlf = buf.find(b"\r\n\r\n", start)
+    lf = buf.find(b"\n\n", start)
     if lf >= 0 and (crlf < 0 or lf < crlf):
         return lf, lf + 2
     if crlf >= 0:
@@ -111,8 +124,6 @@ def _parse_head(raw: bytes) -> _Head:
         if not text.isdigit():
             raise BadRequest(400, "Bad Request")
         length = int(text)
-        if length > MAX_BODY:
-            raise BadRequest(413, "Request Entity Too Large")
     path, query = _parse_target(target.decode("latin-1"))
     return _Head(
         method=method.decode(),
@@ -127,15 +138,29 @@ def _parse_head(raw: bytes) -> _Head:
 
 
 class RequestParser:
-    """Turns the bytes of one connection into requests, one at a time (pipelined ones in order)."""
+    """Turns the bytes of one connection into requests, one at a time (pipelined ones in order).
 
-    def __init__(self) -> None:
+    A search for a line end that fails resumes where it stopped once more bytes come, so a head
+    or a line sent a byte at a time costs linear time. Heads are bounded by ``MAX_HEAD``,
+    chunk-size and trailer lines by ``MAX_LINE`` and a whole trailer by ``MAX_HEAD``, kept bodies
+    by ``MAX_BODY``. A body that ``hashed(method, path)`` selects (blob uploads) is hashed as it
+    arrives instead of kept, so it may be of any size in constant memory.
+    """
+
+    def __init__(self, hashed: Callable[[str, str], bool] = lambda method, path: False) -> None:
+        self._hashed = hashed
         self._buf = bytearray()
+        self._scanned = 0
+        """Bytes at the start of the buffer already searched for the line end awaited."""
         self._head: _Head | None = None
-        self._chunks: list[bytes] = []
-        self._chunk_left: int | None = None
-        self._in_trailer = False
-        self._body_size = 0
+        self._parts: list[bytes] = []
+        self._digest: hashlib._Hash | None = None
+        self._size = 0
+        self._left: int | None = None
+        """Bytes still due of the current chunk, or of a Content-Length body."""
+        self._chunk_end_due = False
+        self._trailer: int | None = None
+        """Bytes of trailer read so far, while reading a chunked body's trailer."""
         self.continue_due = False
         """True once when the client asked for ``100 Continue`` and awaits it to send the body."""
 
@@ -150,76 +175,123 @@ class RequestParser:
 
     def next(self) -> Request | None:
         """The next complete request, or None until more bytes arrive; raises ``BadRequest``."""
-        buf = self._buf
         if self._head is None:
-            while buf[:2] == b"\r\n" or buf[:1] == b"\n":
-                del buf[: 2 if buf[:1] == b"\r" else 1]
-            end, body_start = _find_head_end(buf)
-            if end < 0:
-                if len(buf) > MAX_HEAD:
-                    raise BadRequest(431, "Request Header Fields Too Large")
+            head = self._read_head()
+            if head is None:
                 return None
-            if end > MAX_HEAD:
-                raise BadRequest(431, "Request Header Fields Too Large")
-            self._head = _parse_head(bytes(buf[:end]))
-            del buf[:body_start]
-            self.continue_due = self._head.expect_continue
+            if self._hashed(head.method, head.path):
+                self._digest = hashlib.sha256()
+            elif head.length is not None and head.length > MAX_BODY:
+                raise BadRequest(413, "Request Entity Too Large")
+            self._head = head
+            self._left = None if head.chunked else head.length or 0
+            self.continue_due = head.expect_continue
         head = self._head
-        if head.chunked:
-            if not self._read_chunks():
-                return None
-            body = b"".join(self._chunks)
-            self._chunks = []
-            self._body_size = 0
-        else:
-            size = head.length or 0
-            if len(buf) < size:
-                return None
-            body = bytes(buf[:size])
-            del buf[:size]
-        self._head = None
+        if not (self._read_chunks() if head.chunked else self._take()):
+            return None
+        body = b"".join(self._parts)
+        sha256 = None if self._digest is None else "sha256:" + self._digest.hexdigest()
+        request = Request(
+            head.method,
+            head.path,
+            head.query,
+            head.headers,
+            body,
+            head.keep_alive,
+            self._size,
+            sha256,
+        )
+        self._head, self._parts, self._digest, self._size, self._left = None, [], None, 0, None
         self.continue_due = False
-        return Request(head.method, head.path, head.query, head.headers, body, head.keep_alive)
+        return request
+
+    def _consume(self, n: int) -> bytes:
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        self._scanned = 0
+        return data
+
+    def _read_head(self) -> _Head | None:
+        buf = self._buf
+        skip = 0
+        while buf[skip : skip + 2] == b"\r\n" or buf[skip : skip + 1] == b"\n":
+            skip += 2 if buf[skip : skip + 1] == b"\r" else 1
+        if skip:
+            self._consume(skip)
+        end, body_start = _find_head_end(buf, max(0, self._scanned - 3))
+        if end < 0:
+            if len(buf) > MAX_HEAD:
+                raise BadRequest(431, "Request Header Fields Too Large")
+            self._scanned = len(buf)
+            return None
+        if end > MAX_HEAD:
+            raise BadRequest(431, "Request Header Fields Too Large")
+        return _parse_head(self._consume(body_start)[:end])
+
+    def _take(self) -> bool:
+        """Take what has come of the current chunk or body; True once all of it is taken."""
+        assert self._left is not None
+        piece = self._consume(self._left)
+        self._left -= len(piece)
+        self._size += len(piece)
+        if self._digest is not None:
+            self._digest.update(piece)
+        elif piece:
+            self._parts.append(piece)
+        return self._left == 0
+
+    def _line(self) -> bytes | None:
+        """The next CRLF-ended line (consumed, without its CRLF), or None until it is all here."""
+        buf = self._buf
+        end = buf.find(b"\r\n", max(0, self._scanned - 1))
+        if end < 0:
+            if len(buf) > MAX_LINE:
+                raise BadRequest(400, "Bad Request")
+            self._scanned = len(buf)
+            return None
+        if end > MAX_LINE:
+            raise BadRequest(400, "Bad Request")
+        return self._consume(end + 2)[:end]
 
     def _read_chunks(self) -> bool:
-        buf = self._buf
+        """Read chunks as far as the bytes go; True once the trailer's empty line is read."""
         while True:
-            if self._in_trailer:
-                end = buf.find(b"\r\n")
-                if end < 0:
+            if self._trailer is not None:
+                line = self._line()
+                if line is None:
                     return False
-                del buf[: end + 2]
-                if end == 0:
-                    self._in_trailer = False
+                self._trailer += len(line) + 2
+                if self._trailer > MAX_HEAD:
+                    raise BadRequest(400, "Bad Request")
+                if not line:
+                    self._trailer = None
                     return True
-            elif self._chunk_left is None:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > 4096:
-                        raise BadRequest(400, "Bad Request")
+            elif self._chunk_end_due:
+                if len(self._buf) < 2:
                     return False
-                size_text = bytes(buf[:end]).split(b";")[0].strip()
+                if self._buf[:2] != b"\r\n":
+                    raise BadRequest(400, "Bad Request")
+                self._consume(2)
+                self._chunk_end_due = False
+            elif self._left is None:
+                line = self._line()
+                if line is None:
+                    return False
                 try:
-                    size = int(size_text, 16)
+                    size = int(line.split(b";")[0].strip(), 16)
                 except ValueError:
                     raise BadRequest(400, "Bad Request") from None
-                del buf[: end + 2]
-                self._body_size += size
-                if self._body_size > MAX_BODY:
+                if self._digest is None and self._size + size > MAX_BODY:
                     raise BadRequest(413, "Request Entity Too Large")
                 if size == 0:
-                    self._in_trailer = True
+                    self._trailer = 0
                 else:
-                    self._chunk_left = size
+                    self._left = size
             else:
-                left = self._chunk_left
-                if len(buf) < left + 2:
+                if not self._take():
                     return False
-                if buf[left : left + 2] != b"\r\n":
-                    raise BadRequest(400, "Bad Request")
-                self._chunks.append(bytes(buf[:left]))
-                del buf[: left + 2]
-                self._chunk_left = None
+                self._left = None
+                self._chunk_end_due = True
 
 
 def status_line(status: int) -> bytes:
@@ -239,13 +311,18 @@ def response_head(
     chunked: bool,
     length: int,
     close: bool,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    """Status line and headers in the order Go writes them (handler headers, Date, length, ...)."""
+    """Status line and headers in the order Go writes them.
+
+    First the handler's headers sorted by name (``Content-Type`` among them; a name's values in
+    the order set), then ``Date``, the length (none for 204), ``Connection`` and the encoding.
+    """
+    own = [*headers, *((("Content-Type", content_type),) if content_type is not None else ())]
     parts = [status_line(status)]
-    if content_type is not None:
-        parts.append(b"Content-Type: %b\r\n" % content_type.encode())
+    parts += [b"%b: %b\r\n" % (k.encode(), v.encode()) for k, v in sorted(own, key=_name)]
     parts.append(b"Date: %b\r\n" % date)
-    if not chunked:
+    if not chunked and status != 204:
         parts.append(b"Content-Length: %d\r\n" % length)
     if close:
         parts.append(b"Connection: close\r\n")
@@ -253,6 +330,10 @@ def response_head(
         parts.append(b"Transfer-Encoding: chunked\r\n")
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+def _name(header: tuple[str, str]) -> str:
+    return header[0]
 
 
 def refusal(error: BadRequest) -> bytes:

@@ -79,6 +79,10 @@ class Record:
     fault: str | None = None
     progress: Callable[[], tuple[int, int]] = lambda: (0, 0)
     """(lines, bytes) written so far: read from the pump while the response runs."""
+    head_cost: int = 0
+    """Bytes this entry counts against the log's budget for its head..."""
+    body_cost: int = 0
+    """... and for its body, while the body is kept."""
 
     def info(self) -> RequestInfo:
         """An immutable copy."""
@@ -102,12 +106,24 @@ class Record:
 
 
 class RequestLog:
-    """Every request since start (or ``clear``), newest last, bounded to ``limit`` entries."""
+    """Every request since start (or ``clear``), newest last, within ``limit`` entries and
+    ``budget`` bytes.
 
-    def __init__(self, limit: int = 100_000) -> None:
+    An entry costs the size of its head (path, query, header names and values) plus, while it
+    keeps it, the size of its body as received. Past the budget the oldest bodies go first (their
+    entries stay, with ``body`` None), then the oldest entries; a body larger than the whole
+    budget is never kept. Counts go on beyond what is kept.
+    """
+
+    def __init__(self, limit: int = 100_000, budget: int = 32 * 1024 * 1024) -> None:
         self._cond = threading.Condition()
-        self._records: deque[Record] = deque(maxlen=limit)
+        self._limit = limit
+        self._budget = budget
+        self._records: deque[Record] = deque()
         self._by_id: dict[int, Record] = {}
+        self._with_body: deque[Record] = deque()
+        """The entries that keep their body, oldest first (a subsequence of ``_records``)."""
+        self._cost = 0
         self._counts: Counter[str] = Counter()
         self._total = 0
         self._next_id = 1
@@ -116,19 +132,47 @@ class RequestLog:
     def begin(
         self, method: str, path: str, query: str, headers: dict[str, str], *, body: Any, size: int
     ) -> Record:
-        """Log a new request."""
+        """Log a new request (``size``: bytes of its body, as received)."""
         with self._cond:
             record = Record(self._next_id, method, path, query, headers, body, size)
             self._next_id += 1
-            if len(self._records) == self._records.maxlen:
-                self._by_id.pop(self._records[0].id, None)
+            record.head_cost = (
+                len(path) + len(query) + sum(len(k) + len(v) for k, v in headers.items())
+            )
+            if body is not None and size <= self._budget:
+                record.body_cost = size
+                self._with_body.append(record)
+            else:
+                record.body = None
+            if len(self._records) == self._limit:
+                self._evict()
             self._records.append(record)
             self._by_id[record.id] = record
+            self._cost += record.head_cost + record.body_cost
+            self._trim()
             self._counts[path] += 1
             self._total += 1
             self._cond.notify_all()
         self._changed()
         return record
+
+    def _trim(self) -> None:
+        """Drop the oldest bodies, then the oldest entries, until the log is within its budget."""
+        while self._cost > self._budget and self._with_body:
+            record = self._with_body.popleft()
+            self._cost -= record.body_cost
+            record.body, record.body_cost = None, 0
+        while self._cost > self._budget and len(self._records) > 1:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Forget the oldest entry."""
+        record = self._records.popleft()
+        del self._by_id[record.id]
+        if record.body_cost:
+            assert self._with_body[0] is record
+            self._with_body.popleft()
+        self._cost -= record.head_cost + record.body_cost
 
     def end(self, record: Record, outcome: str, closed_at: float | None = None) -> None:
         """Mark a request's response as over."""
@@ -171,6 +215,8 @@ class RequestLog:
         with self._cond:
             self._records.clear()
             self._by_id.clear()
+            self._with_body.clear()
+            self._cost = 0
             self._counts.clear()
             self._total = 0
 

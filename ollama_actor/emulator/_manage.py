@@ -380,12 +380,13 @@ class Management:
         self._check_digest(digest)
         if self._blob_size(digest) is not None:
             return empty(200)
-        actual = "sha256:" + hashlib.sha256(request.body).hexdigest()
+        actual = request.sha256
+        assert actual is not None, "the server hashes blob uploads as they arrive (is_upload)"
         if actual != digest:
             raise ApiError(
                 400, f"digest mismatch, expected {go_quote(digest)}, got {go_quote(actual)}"
             )
-        self._store.blobs[actual] = len(request.body)
+        self._store.blobs[actual] = request.size
         return empty(201)
 
     @staticmethod

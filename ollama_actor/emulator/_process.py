@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlencode
@@ -25,7 +26,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class EmulatorProcess(EmulatorBase):
-    """An emulator in a subprocess with the same API as ``Emulator``.
+    """An emulator in a subprocess with the same API (and arguments) as ``Emulator``.
 
     ``start()`` again after ``kill()`` or ``stop()`` rebinds the same port.
     """
@@ -40,6 +41,7 @@ class EmulatorProcess(EmulatorBase):
         num_parallel: int | None = None,
         max_queue: int = 512,
         version: str = DEFAULT_VERSION,
+        origins: Sequence[str] = (),
         python: str = sys.executable,
         startup_timeout: float = 15.0,
     ) -> None:
@@ -50,6 +52,7 @@ class EmulatorProcess(EmulatorBase):
             "--num-parallel": num_parallel,
             "--max-queue": max_queue,
             "--version": version,
+            "--origins": ",".join(origins),  # always given: the child's OLLAMA_ORIGINS is ignored
         }
         self._python = python
         self._startup_timeout = startup_timeout
@@ -68,7 +71,7 @@ class EmulatorProcess(EmulatorBase):
         command += ["--port", str(self._port)]
         for option, value in self._options.items():
             if value is not None:
-                command += [option, str(value)]
+                command += [f"{option}={value}"]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from ._steps import Piece, Signal, Step, Wait
+from ._steps import Partial, Piece, Signal, Step, Wait
 from ._ticker import Ticker
 
 _log = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ class Pump:
                     self._line(step)  # type: ignore[arg-type]
             elif kind is Piece:
                 self._piece(step.data)  # type: ignore[union-attr]
+            elif kind is Partial:
+                self._partial(step)  # type: ignore[arg-type]
             elif kind is Wait:
                 self._rebase = True
                 self._handle = self._loop.call_later(step.seconds, self._run)  # type: ignore[union-attr]
@@ -221,6 +223,18 @@ class Pump:
             self._out(self._take_head(0))
         if not self._head_only:
             self._out(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
+
+    def _partial(self, step: Partial) -> None:
+        """Headers for the whole line, then only its first ``step.sent`` bytes."""
+        head = self._take_head(len(step.data)) if self._head is not None else b""
+        if self._head_only:
+            self._out(head)
+            return
+        part = step.data[: step.sent]
+        if self._chunked:
+            self._out(b"%b%x\r\n%b" % (head, len(step.data), part))
+        else:
+            self._out(head + part)
 
     def _out(self, data: bytes) -> None:
         if self._coalesced is not None:

@@ -37,6 +37,8 @@ class Reply:
     """How a line of this response wraps its text, for faults that forge lines."""
     on_end: Callable[[str], None] | None = field(default=None)
     """Called with the outcome once the response is over."""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    """More header lines (CORS), besides those every response has."""
 
     def steps(self) -> Iterator[Step]:
         """The body as steps."""

@@ -15,6 +15,11 @@ Handler = Callable[[Request], Reply]
 BLOBS = "/api/blobs/"
 
 
+def is_upload(method: str, path: str) -> bool:
+    """A blob upload: its body is hashed as it arrives, never kept (blobs may be gigabytes)."""
+    return method == "POST" and path.startswith(BLOBS)
+
+
 class Api:
     """Answers Ollama API requests (everything but the emulator's own control endpoint)."""
 

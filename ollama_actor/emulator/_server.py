@@ -8,20 +8,22 @@ generation slot if needed and hands the body to a ``Pump``.
 from __future__ import annotations
 
 import asyncio
-import json
+import ipaddress
 import time
 from typing import Any
 
 from . import _faults
+from ._access import Access
 from ._clock import Clock
 from ._control import PREFIX as CONTROL_PREFIX
 from ._control import Answer, Control
+from ._decode import lenient_json
 from ._faults import Fault, Rules
 from ._http import BadRequest, Request, RequestParser, refusal, response_head
 from ._log import Record, RequestLog
 from ._pump import Pacing, Pump
 from ._reply import NDJSON, Reply, empty, error
-from ._routes import BLOBS, Api
+from ._routes import Api, is_upload
 from ._settings import Settings
 from ._slots import QUEUE_FULL, Slots, Ticket
 from ._store import Store
@@ -40,7 +42,8 @@ class Server:
         self.settings = settings
         self.clock = Clock()
         self.store = Store()
-        self.log = RequestLog(settings.log_limit)
+        self.log = RequestLog(settings.log_limit, settings.log_budget)
+        self.access = Access(settings.origins)
         self.rules = Rules()
         self.api = Api(self.store, self.clock, settings.version)
         self.control = Control(settings, self.rules, self.log, lambda: self.active_streams)
@@ -59,7 +62,9 @@ class Server:
         self._listener = await loop.create_server(
             lambda: Connection(self), host, port, reuse_address=True, backlog=4096
         )
-        port_: int = self._listener.sockets[0].getsockname()[1]
+        address = self._listener.sockets[0].getsockname()
+        self.access.loopback = ipaddress.ip_address(address[0]).is_loopback
+        port_: int = address[1]
         return port_
 
     async def stop(self) -> None:
@@ -81,16 +86,23 @@ class Server:
         return Pacing(1.0 / rate if rate else 0.0, self.settings.first_token_delay)
 
     def exchange(self, connection: Connection, request: Request) -> tuple[Exchange, Answer]:
-        """Set up the response to one request (logged, unless it is for the control endpoint)."""
+        """Set up the response to one request (logged, unless it is for the control endpoint).
+
+        Ollama's Origin and Host checks come first, for every path (see `_access`).
+        """
+        refused, cors = self.access.check(request)
         if request.path.startswith(CONTROL_PREFIX):
-            return Exchange(self, connection, request, None, None), self.control.handle(request)
-        body = None if request.path.startswith(BLOBS) else _lenient_json(request.body)
+            answer = refused or self.control.handle(request)
+            return Exchange(self, connection, request, None, None, headers=cors), answer
+        body = None if request.sha256 is not None else lenient_json(request.body)
         headers: dict[str, str] = {}
         for key, value in request.headers:
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         record = self.log.begin(
-            request.method, request.path, request.query, headers, body=body, size=len(request.body)
+            request.method, request.path, request.query, headers, body=body, size=request.size
         )
+        if refused is not None:
+            return Exchange(self, connection, request, record, None, headers=cors), refused
         model = _model_of(body)
         fault = self.rules.take(request.path, model)
         reply: Reply
@@ -104,16 +116,7 @@ class Server:
                 reply = empty()
             else:
                 reply = self.api.handle(request)
-        return Exchange(self, connection, request, record, fault), reply
-
-
-def _lenient_json(body: bytes) -> Any:
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
+        return Exchange(self, connection, request, record, fault, headers=cors), reply
 
 
 def _model_of(body: Any) -> str | None:
@@ -135,12 +138,16 @@ class Exchange:
         request: Request,
         record: Record | None,
         fault: Fault | None,
+        *,
+        headers: list[tuple[str, str]],
     ) -> None:
         self.server = server
         self.connection = connection
         self.request = request
         self.record = record
         self.fault = fault
+        self.headers = headers
+        """Header lines every answer to this request gets (CORS)."""
         self.reply: Reply | None = None
         self.pump: Pump | None = None
         self.ticket: Ticket | None = None
@@ -195,7 +202,7 @@ class Exchange:
         coalesce = False
         fault = self.fault
         if fault is not None:
-            steps = _faults.apply(fault, steps, reply.frame)
+            steps = _faults.apply(fault, steps, reply.frame, streamed=reply.chunked)
             chunked = chunked or fault.alters_body
             if fault.kind == "drip":
                 pacing = Pacing(fault.interval, fault.interval)
@@ -208,6 +215,7 @@ class Exchange:
             server.active_streams += 1
         close = not self.request.keep_alive
         clock = server.clock
+        headers = [*self.headers, *reply.headers]
 
         def head(chunked: bool, length: int) -> bytes:
             return response_head(
@@ -217,6 +225,7 @@ class Exchange:
                 chunked=chunked,
                 length=length,
                 close=close,
+                headers=headers,
             )
 
         assert server.ticker is not None
@@ -266,6 +275,9 @@ class Exchange:
         if self.record is not None:
             closed_at = self.closed_at if outcome == "client_closed" else None
             server.log.end(self.record, outcome, closed_at)
+        # The pump calls back here: let go of it, so that this exchange (its request body, its
+        # reply) is freed now rather than at some later cycle collection.
+        self.pump = None
         self.connection.exchange_done(self, outcome)
 
 
@@ -274,7 +286,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: Server) -> None:
         self._server = server
-        self._parser = RequestParser()
+        self._parser = RequestParser(is_upload)
         self._transport: asyncio.Transport | None = None
         self._exchange: Exchange | None = None
         self._paused = False

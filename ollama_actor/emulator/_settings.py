@@ -23,3 +23,7 @@ class Settings:
     """What ``/api/version`` reports."""
     log_limit: int = 20_000
     """Request-log entries kept (counts go on beyond it)."""
+    log_budget: int = 32 * 1024 * 1024
+    """Bytes of request heads and bodies the log keeps (the oldest bodies are dropped first)."""
+    origins: tuple[str, ...] = ()
+    """Origins allowed besides Ollama's defaults, as ``OLLAMA_ORIGINS`` lists them."""

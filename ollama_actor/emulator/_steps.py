@@ -19,6 +19,15 @@ class Piece:
 
 
 @dataclass(frozen=True, slots=True)
+class Partial:
+    """A line announced whole (its length in the headers) of which only the first ``sent``
+    bytes are written: a reply that is not streamed, cut or stalled in the middle of its body."""
+
+    data: bytes
+    sent: int
+
+
+@dataclass(frozen=True, slots=True)
 class Wait:
     """Write nothing for this long."""
 
@@ -38,7 +47,7 @@ class Signal(enum.Enum):
     """Write nothing more, keeping the connection open until the client leaves."""
 
 
-Step = bytes | Piece | Wait | Signal
+Step = bytes | Piece | Partial | Wait | Signal
 
 Frame = tuple[bytes, bytes]
 """The bytes before and after the text of one line of a response, for faults that forge lines."""

@@ -123,3 +123,23 @@ def test_a_closed_output_ends_quietly(ollama_emulator):
     assert process.wait(timeout=30) == 141
     assert process.stderr.read() == b""
     process.stderr.close()
+
+
+def test_a_misspelt_option_is_refused_naming_the_nearest_and_sends_nothing(cli, ollama_emulator):
+    result = cli("generate", "llama3.2", PROMPT, "-o", "temprature=0.2")
+    assert result.returncode == 2
+    assert _one_error_line(result) == (
+        "--option temprature: is not one of Ollama's options (did you mean 'temperature'?); "
+        "send it anyway with --unchecked-options"
+    )
+    assert ollama_emulator.request_count("/api/generate") == 0
+
+
+def test_option_values_as_ollama_takes_them_and_newer_names_on_request(cli, ollama_emulator):
+    result = cli("generate", "llama3.2", PROMPT, "-o", "num_predict=10.0")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert ollama_emulator.last_request("/api/generate").body["options"] == {"num_predict": 10}
+    newer = cli("generate", "llama3.2", PROMPT, "-o", "new_knob=1", "--unchecked-options")
+    assert (newer.returncode, newer.stderr) == (0, "")
+    body = ollama_emulator.last_request("/api/generate").body
+    assert body["options"] == {"new_knob": 1}

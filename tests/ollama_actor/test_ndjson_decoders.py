@@ -63,6 +63,8 @@ def test_orjson_is_used_when_installed():
         (b'{"a":1', "not valid JSON"),
         (b'{"a":"\xff\xfe"}', "not valid UTF-8"),
         (b'{"a":"\xc3"}', "not valid UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # not a RecursionError
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "nested too deeply"),
     ],
 )
 def test_bad_lines_fail_with_the_same_error(decoder_name, line, message):

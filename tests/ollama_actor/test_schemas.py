@@ -2,8 +2,8 @@
 
 import pytest
 
-from ollama_actor import Ollama, ValidationError
-from ollama_actor._schemas import ENDPOINTS, validate
+from ollama_actor import Ollama, UncheckedOptions, ValidationError
+from ollama_actor._schemas import ENDPOINTS, OPTION_NAMES, validate
 
 # No server listens here: every call below must fail validation before any I/O.
 client = Ollama("http://127.0.0.1:9", timeout=0.5)
@@ -153,9 +153,62 @@ def test_keep_alive_accepts_what_ollama_accepts(value):
     )
 
 
-def test_unknown_options_pass_through_as_ollama_ignores_them():
-    body = validate(ENDPOINTS["embed"], {"model": "m", "input": "x", "options": {"new_knob": 1}})
-    assert body["options"] == {"new_knob": 1}
+# Ollama's ``api.Options`` and ``api.Runner`` fields (api/types.go) by the Go kind
+# ``Options.FromMap`` reads them as.
+GO_INT = ("num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch",
+          "num_gpu", "main_gpu", "num_thread", "draft_num_predict")  # fmt: skip
+GO_FLOAT32 = ("top_p", "min_p", "typical_p", "temperature", "repeat_penalty",
+              "presence_penalty", "frequency_penalty")  # fmt: skip
+
+
+def test_the_known_options_are_ollamas_options_and_runner_fields():
+    assert {*GO_INT, *GO_FLOAT32, "use_mmap", "stop"} == OPTION_NAMES
+
+
+def options_of(options):
+    return validate(ENDPOINTS["completion"], {"model": "m", "prompt": "x", "options": options})[
+        "options"
+    ]
+
+
+def test_option_values_are_taken_as_ollama_takes_them():
+    values = {name: 10.0 for name in GO_INT} | {name: 1 for name in GO_FLOAT32}
+    values |= {"use_mmap": False, "stop": ["\n"], "seed": None}
+    checked = options_of(values)
+    assert checked["num_predict"] == 10
+    assert type(checked["num_predict"]) is int  # an integral float is an integer to Ollama
+    assert checked["temperature"] == 1
+    assert checked["seed"] is None  # Ollama skips a null option
+    for name, bad in (("num_predict", True), ("num_ctx", "8k"), ("use_mmap", 1), ("stop", [1])):
+        with pytest.raises(ValidationError, match=rf"options\.{name}"):
+            options_of({name: bad})
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("temprature", "is not one of Ollama's options (did you mean 'temperature'?)"),
+        ("num_predicts", "is not one of Ollama's options (did you mean 'num_predict'?)"),
+        ("top-k", "is not one of Ollama's options (did you mean 'top_k'?)"),
+        ("colour", "is not one of Ollama's options;"),
+        ("mirostat", "is no longer one of Ollama's options"),
+    ],
+)
+def test_a_misspelt_option_is_refused_with_the_nearest_name(name, problem):
+    with pytest.raises(ValidationError) as info:
+        client.chat(model="m", messages=[], options={name: 0.2})
+    assert info.value.field == f"options.{name}"
+    assert problem in info.value.problem
+    assert info.value.problem.endswith("send it anyway with UncheckedOptions(...)")
+
+
+def test_unchecked_options_send_newer_names_and_still_check_known_values():
+    assert options_of(UncheckedOptions(new_knob=1, num_ctx=8192.0)) == {
+        "new_knob": 1,
+        "num_ctx": 8192,
+    }
+    with pytest.raises(ValidationError, match=r"options\.temperature"):
+        options_of(UncheckedOptions(temperature="hot", new_knob=1))
 
 
 def test_header_injection_is_refused():

@@ -1,11 +1,14 @@
 """Supervised streams: retryable failures restart the worker; the message sequence is exact."""
 
 import itertools
+import threading
 import time
 
+import pykka
 import pytest
 
-from actors import Backoff, DynamicSupervisor, Inbox, MaxChildrenReached
+import actors
+from actors import Backoff, ChildSpec, DynamicSupervisor, Inbox, MaxChildrenReached
 from ollama_actor import (
     ConnectionLost,
     DecodeError,
@@ -217,3 +220,74 @@ def test_supervisor_and_retry_need_a_recipient(client):
         client.completion(model="m", prompt="x", stream=True, retry=FAST)
     with pytest.raises(ValidationError, match="supervisor"):
         client.completion(model="m", prompt="x", stream=Inbox(), supervisor="sup")
+
+
+class _Blocked:
+    """A supervisor kept busy starting another child until `release`: what it is asked to
+    start meanwhile waits in its mailbox."""
+
+    def __init__(self, supervisor):
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+        def start():
+            self.entered.set()
+            self.gate.wait(10)
+            return actors.Actor.start()
+
+        supervisor.proxy().start_child(ChildSpec("blocker", start, restart="temporary"))
+        assert self.entered.wait(5)
+
+    def release(self):
+        self.gate.set()
+
+
+def test_handle_worker_is_an_actor_ref_before_the_supervisor_starts_it(client, emu):
+    supervisor = DynamicSupervisor.start(max_restarts=None)
+    try:
+        blocked = _Blocked(supervisor)
+        emu.inject(stall(after=1), path="/api/generate")
+        inbox = Inbox()
+        handle = completion(client, inbox, supervisor=supervisor)
+        worker = handle.worker
+        assert isinstance(worker, pykka.ActorRef)
+        assert emu.request_count("/api/generate") == 0  # not started yet
+        blocked.release()
+        assert inbox.receive(timeout=5)[1][0] == "data"
+        assert handle.worker is worker  # the one the supervisor started
+        assert worker.is_alive()
+        worker.stop(timeout=5)  # it is the stream's worker: stopping it ends the stream
+        (error,) = [p for k, p in messages_of(inbox, handle.ref) if k == "error"]
+        assert isinstance(error, StreamCancelled)
+        assert "worker was stopped" in str(error)
+    finally:
+        supervisor.stop()
+
+
+def test_handle_worker_after_a_restart_is_the_new_incarnation(client, emu):
+    emu.inject(cut(after=1), path="/api/generate")
+    emu.inject(stall(after=1), path="/api/generate")
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    first = handle.worker
+    assert [inbox.receive(timeout=5)[1][0] for _ in range(3)] == ["data", "restart", "data"]
+    second = handle.worker
+    assert second is not first
+    assert actors.wait_exit(first, 5) is not None
+    assert second.is_alive()
+    handle.cancel()
+    assert messages_of(inbox, handle.ref)[-1][0] == "error"
+
+
+@pytest.mark.parametrize("read_first", [True, False])
+def test_a_refused_streams_worker_reads_as_dead_and_never_blocks(client, read_first):
+    supervisor = DynamicSupervisor.start()
+    supervisor.stop()
+    inbox = Inbox()
+    handle = completion(client, inbox, supervisor=supervisor)
+    early = handle.worker if read_first else None
+    assert kinds(messages_of(inbox, handle.ref)) == ["error"]
+    worker = handle.worker
+    assert early is None or early is worker
+    assert actors.wait_exit(worker, 5) is not None  # it ended; it does not wait forever
+    assert worker.stop(timeout=1) is False  # already dead: stop returns at once

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from ollama_actor import ConnectionLost, Ollama, ReadTimeout, Timeout
 from ollama_actor.emulator import (
     Emulator,
     blank_lines,
@@ -299,3 +300,45 @@ def test_disconnect_is_noticed_at_once_and_generation_stops() -> None:
 def test_unknown_request_id(ollama_emulator: Emulator) -> None:
     with pytest.raises(KeyError):
         ollama_emulator.wait_until_ended(12345, timeout=0.1)
+
+
+CHAT = {
+    "model": "llama3.2",
+    "messages": [{"role": "user", "content": "faults"}],
+    "stream": False,
+}
+
+
+def test_cut_applies_to_a_reply_that_is_not_streamed(ollama_emulator: Emulator) -> None:
+    ollama_emulator.inject(cut(after=3), path="/api/chat")
+    response = exchange(ollama_emulator.port, "POST", "/api/chat", CHAT)
+    assert response.status == 200
+    assert response.chunks is None  # a Content-Length body, cut in its middle
+    assert int(response.header("Content-Length") or 0) > 0
+    assert not response.complete
+    info = ollama_emulator.wait_until_ended(ollama_emulator.last_request("/api/chat").id)
+    assert (info.fault, info.outcome) == ("cut", "fault")
+    with Ollama(ollama_emulator.base_url, timeout=Timeout(connect=5, read=5)) as client:
+        ollama_emulator.inject(cut(after=1), path="/api/chat")
+        with pytest.raises(ConnectionLost):
+            client.chat(model="llama3.2", messages=CHAT["messages"])
+        ollama_emulator.inject(cut(after=1), path="/api/tags")
+        with pytest.raises(ConnectionLost):
+            client.list_models()
+
+
+def test_stall_applies_to_a_reply_that_is_not_streamed(ollama_emulator: Emulator) -> None:
+    ollama_emulator.inject(stall(after=1), path="/api/generate")
+    with connect(ollama_emulator.port, timeout=0.3) as conn:
+        conn.sendall(request_bytes("POST", "/api/generate", {**GENERATE, "stream": False}))
+        with pytest.raises(TimeoutError):
+            read_response(conn)
+        info = ollama_emulator.last_request("/api/generate")
+        assert info.status == 200  # the headers went out; the body never came
+        assert info.outcome is None
+    ended = ollama_emulator.wait_until_ended(info.id)
+    assert (ended.fault, ended.outcome) == ("stall", "client_closed")
+    with Ollama(ollama_emulator.base_url, timeout=Timeout(connect=5, read=0.3)) as client:
+        ollama_emulator.inject(stall(after=1), path="/api/generate")
+        with pytest.raises(ReadTimeout):
+            client.completion(model="llama3.2", prompt="x")

@@ -53,7 +53,9 @@ def request_bytes(
 ) -> bytes:
     if isinstance(body, dict | list):
         body = json.dumps(body).encode()
-    head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    head = [f"{method} {path} HTTP/1.1"]
+    if "host" not in {key.lower() for key in headers or {}}:
+        head.append(f"Host: 127.0.0.1:{port}")
     for key, value in (headers or {}).items():
         head.append(f"{key}: {value}")
     if body is not None and "Transfer-Encoding" not in (headers or {}):
