@@ -328,3 +328,25 @@ def test_the_loop_thread_may_only_look():
     assert finished.wait(5)
     assert done[0] == "there"
     assert isinstance(done[1], actors.WouldBlockLoop)
+
+
+def test_a_selective_receiver_rescans_after_sync_and_async_receivers_both_took():
+    inbox = Inbox()
+    inbox.tell("first")
+    assert inbox.receive(timeout=0) == "first"
+    for message in ("n1", "n2", "n3"):
+        inbox.tell(message)
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1, n2 and n3: waits
+    assert seen.wait(5)
+    assert inbox.receive(timeout=0, match=lambda m: m == "n1") == "n1"
+
+    async def take_n2() -> Any:
+        return await inbox.areceive(timeout=0, match=lambda m: m == "n2")
+
+    assert asyncio.run(take_n2()) == "n2"
+    inbox.tell("want")  # lands at an index the waiting receiver had already scanned
+    waiting.join(timeout=10)
+    assert got == ["want"]
+    assert inbox.drain() == ["n3"]

@@ -330,17 +330,17 @@ def test_start_child_and_its_errors(events):
     ref = proxy.start_child(spec("b", events)).get(timeout=5)
     assert ref.ask("x", timeout=5) == ("b", "x")
     assert list(children(proxy)) == ["a", "b"]
-    with pytest.raises(ChildAlreadyStarted) as info:
+    with pytest.raises(ChildAlreadyStarted, match="child 'b' is already running") as info:
         proxy.start_child(spec("b", events)).get(timeout=5)
     assert info.value.ref is ref
     proxy.terminate_child("b").get(timeout=5)
-    with pytest.raises(ChildAlreadyPresent):
+    with pytest.raises(ChildAlreadyPresent, match="child 'b' is already present"):
         proxy.start_child(spec("b", events)).get(timeout=5)
     failing = ChildSpec("c", lambda: Worker.start("c", events, start_error=Crash("c")))
     with pytest.raises(StartChildError, match="'c'"):
         proxy.start_child(failing).get(timeout=5)
     assert list(children(proxy)) == ["a", "b"]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="start_child takes a ChildSpec, not 'not a spec'"):
         proxy.start_child("not a spec").get(timeout=5)
     sup.stop(timeout=5)
 

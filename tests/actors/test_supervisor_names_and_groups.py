@@ -200,3 +200,32 @@ def test_a_failed_restart_is_retried_until_it_starts():
     assert attempts["n"] == 4
     assert children(sup)["x"].ask("hi", timeout=5) == ["hi"]
     sup.stop(timeout=5)
+
+
+@pytest.mark.parametrize("call", ["start_child", "restart_child"])
+def test_an_ask_held_while_a_named_child_fails_to_start_says_why(call):
+    events = Inbox()
+    entered, go = threading.Event(), threading.Event()
+    starts = {"n": 0}
+
+    def start() -> Any:
+        starts["n"] += 1
+        if call == "restart_child" and starts["n"] == 1:
+            return Member.start("x", events)
+        entered.set()
+        assert go.wait(5)
+        raise Crash("no start")
+
+    named = ChildSpec("x", start, name="x")
+    sup = Supervisor.start([named] if call == "restart_child" else [])
+    if call == "restart_child":
+        sup.proxy().terminate_child("x").get(timeout=5)
+    reply = getattr(sup.proxy(), call)(named if call == "start_child" else "x")
+    assert entered.wait(5)
+    held = Address("x").ask("held", block=False)
+    go.set()
+    with pytest.raises(StartChildError):
+        reply.get(timeout=5)
+    with pytest.raises(NoSuchName, match="its child failed to start"):
+        held.get(timeout=5)
+    sup.stop(timeout=5)
