@@ -244,7 +244,7 @@ def test_areceive_selects_and_times_out():
         loop = asyncio.get_running_loop()
         loop.call_later(0.05, inbox.tell, "b")
         got = await inbox.areceive(timeout=5, match=lambda m: m == "b")
-        with pytest.raises(TimeoutError, match="no matching message arrived within 0.05 s"):
+        with pytest.raises(TimeoutError, match=r"no matching message arrived within 0\.05 s"):
             await inbox.areceive(timeout=0.05, match=lambda m: m == "c")
         with pytest.raises(TimeoutError, match="no message arrived within 0 s"):
             await Inbox().areceive(timeout=0)
