@@ -350,3 +350,30 @@ def test_a_selective_receiver_rescans_after_sync_and_async_receivers_both_took()
     waiting.join(timeout=10)
     assert got == ["want"]
     assert inbox.drain() == ["n3"]
+
+
+def test_areceive_with_a_short_timeout_still_gets_a_message_in_time():
+    inbox = Inbox()
+
+    async def main() -> Any:
+        asyncio.get_running_loop().call_later(0.05, inbox.tell, "soon")
+        return await inbox.areceive(timeout=0.5)
+
+    assert asyncio.run(main()) == "soon"
+
+
+def test_a_selective_receiver_rescans_after_a_drain():
+    inbox = Inbox()
+    for message in ("x", "y"):
+        inbox.tell(message)
+    assert [inbox.receive(timeout=0) for _ in range(2)] == ["x", "y"]
+    inbox.tell("n1")
+    inbox.tell("n2")
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1 and n2: waits
+    assert seen.wait(5)
+    assert inbox.drain() == ["n1", "n2"]
+    inbox.tell("want")  # at index 0, before where the waiting receiver had got to
+    waiting.join(timeout=10)
+    assert got == ["want"]

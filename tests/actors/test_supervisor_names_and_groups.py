@@ -226,6 +226,92 @@ def test_an_ask_held_while_a_named_child_fails_to_start_says_why(call):
     go.set()
     with pytest.raises(StartChildError):
         reply.get(timeout=5)
-    with pytest.raises(NoSuchName, match="its child failed to start"):
+    with pytest.raises(NoSuchName, match=r"registered as 'x': its child failed to start$"):
         held.get(timeout=5)
+    sup.stop(timeout=5)
+
+
+class Blocker(actors.Actor):
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, threading.Event):
+            message.wait(10)
+        return message
+
+
+def busy(sup: pykka.ActorRef[Any]) -> threading.Event:
+    """Keep ``sup`` busy in a start_child until the returned gate is set."""
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def start() -> Any:
+        entered.set()
+        gate.wait(10)
+        return Blocker.start()
+
+    sup.proxy().start_child(ChildSpec("busy", start))
+    assert entered.wait(5)
+    return gate
+
+
+def test_terminate_child_releases_the_name_before_waiting_for_the_child():
+    sup = Supervisor.start([ChildSpec("b", Blocker.start, name="b", shutdown=5.0)])
+    gate = threading.Event()
+    whereis("b").tell(gate)  # type: ignore[union-attr]
+    done = sup.proxy().terminate_child("b")
+    refused = False
+    deadline = time.monotonic() + 3
+    while not refused and time.monotonic() < deadline:
+        try:
+            Address("b").tell("x")
+        except NoSuchName:
+            refused = True
+    gate.set()
+    done.get(timeout=5)
+    assert refused, "the name was still held while its child was being terminated"
+    sup.stop(timeout=5)
+
+
+def test_terminating_a_child_waiting_to_restart_fails_its_held_asks():
+    backoff = Backoff(min=30.0, max=30.0)
+    sup = Supervisor.start([ChildSpec("r", Blocker.start, name="r", backoff=backoff)])
+    first = whereis("r")
+    assert first is not None
+    first.stop()
+    wait_exit(first, 5)
+    assert children(sup) == {"r": "restarting"}
+    held = Address("r").ask("held", block=False)
+    sup.proxy().terminate_child("r").get(timeout=5)
+    with pytest.raises(NoSuchName, match=r"registered as 'r': its child was terminated$"):
+        held.get(timeout=5)
+    sup.stop(timeout=5)
+
+
+def test_a_temporary_child_that_ends_fails_the_asks_held_for_it():
+    sup = Supervisor.start([ChildSpec("t", Blocker.start, name="t", restart="temporary")])
+    gate = busy(sup)  # the supervisor cannot handle the DOWN until the gate opens
+    first = whereis("t")
+    assert first is not None
+    first.stop()
+    wait_exit(first, 5)
+    held = Address("t").ask("held", block=False)  # finds it dead: held for a restart
+    gate.set()
+    with pytest.raises(NoSuchName, match=r"registered as 't': its temporary child ended$"):
+        held.get(timeout=5)
+    sup.stop(timeout=5)
+
+
+def test_the_api_errors_name_the_child():
+    sup = Supervisor.start(
+        [ChildSpec("a", Blocker.start), ChildSpec("w", Blocker.start, backoff=Backoff(30, 30))]
+    )
+    proxy = sup.proxy()
+    with pytest.raises(actors.ChildNotFound, match=r"^no child 'zz' in Supervisor \("):
+        proxy.terminate_child("zz").get(timeout=5)
+    with pytest.raises(actors.ChildRunning, match=r"^child 'a' is running$"):
+        proxy.delete_child("a").get(timeout=5)
+    waiting = children(sup)["w"]
+    waiting.stop()
+    wait_exit(waiting, 5)
+    with pytest.raises(actors.ChildRestarting, match=r"^child 'w' is restarting$"):
+        proxy.restart_child("w").get(timeout=5)
     sup.stop(timeout=5)
