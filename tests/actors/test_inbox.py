@@ -328,6 +328,7 @@ def test_the_loop_thread_may_only_look():
     assert finished.wait(5)
     assert done[0] == "there"
     assert isinstance(done[1], actors.WouldBlockLoop)
+    assert str(done[1]).startswith("Inbox.receive would block the shared loop thread: tell")
 
 
 def test_a_selective_receiver_rescans_after_sync_and_async_receivers_both_took():
