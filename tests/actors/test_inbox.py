@@ -64,7 +64,8 @@ def test_timeout_raises_timeout_error_within_a_bounded_time(match):
     inbox = Inbox()
     inbox.tell("not it") if match else None
     started = time.monotonic()
-    with pytest.raises(TimeoutError, match=r"arrived within 0\.2 s"):
+    what = "no matching message" if match else "no message"
+    with pytest.raises(TimeoutError, match=rf"^{what} arrived within 0\.2 s$"):
         inbox.receive(timeout=0.2, match=match)
     assert 0.19 <= time.monotonic() - started < 2.0
 
@@ -378,3 +379,29 @@ def test_a_selective_receiver_rescans_after_a_drain():
     inbox.tell("want")  # at index 0, before where the waiting receiver had got to
     waiting.join(timeout=10)
     assert got == ["want"]
+
+
+def test_receive_without_a_timeout_waits_for_a_message():
+    inbox = Inbox()
+    sender = threading.Timer(0.05, inbox.tell, args=("later",))
+    sender.start()
+    assert inbox.receive() == "later"
+    sender.join(timeout=5)
+
+
+def test_a_selective_receiver_rescans_after_plain_and_selective_receivers_took():
+    inbox = Inbox()
+    inbox.tell("first")
+    assert inbox.receive(timeout=0) == "first"
+    for message in ("n1", "n2", "n3"):
+        inbox.tell(message)
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1, n2 and n3: waits
+    assert seen.wait(5)
+    assert inbox.receive(timeout=0, match=lambda m: m == "n2") == "n2"
+    assert inbox.receive(timeout=0) == "n1"
+    inbox.tell("want")  # lands at an index the waiting receiver had already scanned
+    waiting.join(timeout=10)
+    assert got == ["want"]
+    assert inbox.drain() == ["n3"]
