@@ -247,7 +247,6 @@ class Supervisor(SupervisorBase):
                 self._discard(sibling, exit, "its child was terminated")
             else:
                 exit = self._stop_child(sibling, restarting=True)
-                sibling.state = "restarting"
                 self._notify(sibling, exit, restarting=True)
         due = inline and delay <= 0
         token = None if due else self._schedule(delay)
@@ -317,7 +316,6 @@ class Supervisor(SupervisorBase):
 
     def _discard(self, child: Child, exit: Exit, why: str) -> None:
         del self._children[child.key]
-        child.state = "stopped"
         self._release(child, why)
         self._notify(child, exit, restarting=False)
 

@@ -315,3 +315,25 @@ def test_the_api_errors_name_the_child():
     with pytest.raises(actors.ChildRestarting, match=r"^child 'w' is restarting$"):
         proxy.restart_child("w").get(timeout=5)
     sup.stop(timeout=5)
+
+
+def test_failed_restarts_are_retried_through_the_mailbox_not_by_recursion():
+    """300 failed restart attempts in a row: each retry is a message to the supervisor, so
+    neither its stack nor its other callers wait for the last one."""
+    events = Inbox()
+    attempts = {"n": 0}
+
+    def start() -> Any:
+        attempts["n"] += 1
+        if 1 < attempts["n"] <= 301:
+            raise Crash("not yet")
+        return Member.start("x", events)
+
+    sup = Supervisor.start([ChildSpec("x", start)], max_restarts=None)
+    children(sup)["x"].tell("crash")
+    deadline = time.monotonic() + 20
+    while attempts["n"] <= 301 and time.monotonic() < deadline:
+        sup.proxy().count_children().get(timeout=5)  # answered between the attempts
+    assert children(sup)["x"].ask("hi", timeout=5) == ["hi"]
+    assert sup.is_alive()
+    sup.stop(timeout=5)
