@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -46,6 +47,9 @@ class WouldBlockLoop(RuntimeError):
     """
 
 
+logger = logging.getLogger(__name__)
+
+
 class _Shared:
     """The loop, its thread's id and the process it belongs to."""
 
@@ -79,7 +83,7 @@ def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
 
     From the loop thread the call is direct (no wake-up); from any other thread it is scheduled
     with ``call_soon_threadsafe``. Exceptions raised by the callback go to the loop's exception
-    handler when scheduled, and to the caller when direct.
+    handler when scheduled (logged to ``actors._loop``), and to the caller when direct.
     """
     if _Shared.thread_id == threading.get_ident():
         callback(*args)
@@ -114,11 +118,20 @@ def waiting_on_loop() -> bool:
     return _Shared.permitted > 0
 
 
+def _report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler: what a callback let escape goes to this package's logger,
+    not asyncio's, so that a process that never configured logging prints nothing."""
+    where = context.get("handle") or context.get("future") or context.get("task")
+    message = context.get("message") or "an exception on the shared loop"
+    logger.error("%s: %r", message, where, exc_info=context.get("exception"))
+
+
 def _start() -> asyncio.AbstractEventLoop:
     with _Shared.lock:
         if _Shared.loop is not None and _Shared.pid == os.getpid():
             return _Shared.loop
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_report)
         ready = threading.Event()
 
         def run() -> None:

@@ -60,7 +60,8 @@ class Delivery:
     """A `StreamSink` that tells a recipient the message protocol for one ref.
 
     `on_chunk` lets `pykka.ActorDeadError` through when the recipient has died, so the source
-    stops reading; the terminal messages swallow it, since nobody is left to tell.
+    stops reading; the terminal messages swallow it, since nobody is left to tell, and log any
+    other error of the recipient's ``tell``, so that whatever ends the stream still ends it.
     """
 
     __slots__ = ("_ended", "_tell", "recipient", "ref")
@@ -99,3 +100,5 @@ class Delivery:
             self._tell((self.ref, message))
         except pykka.ActorDeadError:
             logger.debug("recipient of %s died before its %s message", self.ref, message[0])
+        except Exception:  # the recipient's own bug: the stream has ended all the same
+            logger.exception("recipient of %s raised on its %s message", self.ref, message[0])

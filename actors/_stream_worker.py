@@ -15,6 +15,7 @@ request again. When no restart follows, the supervisor calls `StreamRun.give_up`
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -30,6 +31,8 @@ from actors._ref import Ref
 from actors._stream import Delivery, Recipient, StreamSource
 
 __all__ = ["StreamRun", "StreamWorker"]
+
+logger = logging.getLogger(__name__)
 
 
 def _never(_exc: BaseException) -> bool:
@@ -97,8 +100,18 @@ class StreamRun:
         return self._source
 
     def may_retry(self, exc: BaseException) -> bool:
-        """Whether ``exc`` should end this attempt with a restart rather than the stream."""
-        return self._cancelled is None and not self.done and self.retryable(exc)
+        """Whether ``exc`` should end this attempt with a restart rather than the stream.
+
+        A ``retryable`` that raises is a bug nobody else hears of: it is logged, and the
+        failure is not retried (the stream ends with ``exc``) rather than left hanging.
+        """
+        if self._cancelled is not None or self.done:
+            return False
+        try:
+            return bool(self.retryable(exc))
+        except Exception:
+            logger.exception("the retry predicate of %s raised on %r: not retried", self.ref, exc)
+            return False
 
     def attempt_ended(self) -> None:
         """The attempt started by `next_source` has ended (loop thread)."""

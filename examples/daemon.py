@@ -17,13 +17,14 @@ watch it recover::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from typing import Any
 
 import actors
 from actors import Address, Backoff, ChildSpec, DynamicSupervisor, Supervisor, whereis
-from ollama_actor import Ollama, RetryPolicy, Timeout
+from ollama_actor import Ollama, OllamaError, RetryPolicy, Timeout
 
 RETRY = RetryPolicy(max_restarts=8, max_seconds=20.0, backoff=Backoff(min=0.1, max=1.0))
 
@@ -111,14 +112,18 @@ def stop_tree(root: Any, client: Ollama) -> None:
     client.close()
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description="a supervised streaming daemon")
     parser.add_argument("--host", help="the Ollama server (default: OLLAMA_HOST)")
     parser.add_argument("--model", default="llama3.2")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=0.2)
     args = parser.parse_args()
-    root, client = start_tree(args.host, args.model, args.interval)
+    try:
+        root, client = start_tree(args.host, args.model, args.interval)
+    except OllamaError as exc:  # a bad --host or OLLAMA_HOST
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
@@ -126,7 +131,8 @@ def main() -> None:
             print(Address("consumer").proxy().summary().get(timeout=5), flush=True)
     finally:
         stop_tree(root, client)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from ollama_actor._errors import DecodeError
+
 __all__ = ["Accumulator", "Kind"]
 
 Kind = Literal["generate", "chat", "progress"]
@@ -30,25 +32,49 @@ class Accumulator:
         self._images: Any = None
 
     def add(self, chunk: dict[str, Any]) -> None:
-        """Take one decoded chunk, in stream order."""
-        self._last = chunk
+        """Take one decoded chunk, in stream order.
+
+        Raises `DecodeError` for a field it joins that is of the wrong type (a server's error:
+        the text must be a string, the tool calls an array of objects), before taking any of it.
+        """
         kind = self._kind
         if kind == "progress":
+            self._last = chunk
             return
-        source = chunk.get("message") if kind == "chat" else chunk
-        if isinstance(source, dict):
-            text = source.get("response" if kind == "generate" else "content")
-            if text:
-                self._text.append(text)
-            thinking = source.get("thinking")
-            if thinking:
-                self._thinking.append(thinking)
+        # Checked inline, type(x) is T, since this runs for every chunk of every stream.
+        if kind == "chat":
+            source, at = chunk.get("message"), "message."
+            if source is not None and type(source) is not dict:
+                raise _wrong(source, dict, "message")
+        else:
+            source, at = chunk, ""
+        text = thinking = calls = None
+        if source:
+            text_key = "response" if kind == "generate" else "content"
+            text, thinking = source.get(text_key), source.get("thinking")
+            if text is not None and type(text) is not str:
+                raise _wrong(text, str, at + text_key)
+            if thinking is not None and type(thinking) is not str:
+                raise _wrong(thinking, str, at + "thinking")
             calls = source.get("tool_calls")
-            if calls:
-                self._tool_calls.extend(calls)
-            if source.get("images"):
-                self._images = source["images"]
+            if calls is not None:
+                if type(calls) is not list:
+                    raise _wrong(calls, list, at + "tool_calls")
+                for i, call in enumerate(calls):
+                    if type(call) is not dict:
+                        raise _wrong(call, dict, f"{at}tool_calls[{i}]")
         logprobs = chunk.get("logprobs")
+        if logprobs is not None and type(logprobs) is not list:
+            raise _wrong(logprobs, list, "logprobs")
+        self._last = chunk
+        if text:
+            self._text.append(text)
+        if thinking:
+            self._thinking.append(thinking)
+        if calls:
+            self._tool_calls.extend(calls)
+        if source and source.get("images"):
+            self._images = source["images"]
         if logprobs:
             self._logprobs.extend(logprobs)
 
@@ -99,3 +125,17 @@ class Accumulator:
             target["thinking"] = "".join(self._thinking)
         if self._tool_calls:
             target["tool_calls"] = list(self._tool_calls)
+
+
+_JSON_TYPES = {
+    str: "a string", int: "a number", float: "a number", bool: "a boolean",
+    list: "an array", dict: "an object",
+}  # fmt: skip
+
+
+def _wrong(value: Any, expected: type, field: str) -> DecodeError:
+    """The error for a chunk's field that is not of the JSON type the stream needs."""
+    return DecodeError(
+        f"a streamed chunk's {field} is {_JSON_TYPES.get(type(value), 'a value')}, "
+        f"not {_JSON_TYPES[expected]}"
+    )

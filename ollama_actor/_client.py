@@ -23,7 +23,7 @@ from pykka import ActorRef
 
 from actors._monitor import Recipient
 from ollama_actor._engine import Engine, Origin, Request
-from ollama_actor._errors import HTTPError, ValidationError
+from ollama_actor._errors import HTTPError, ResponseError, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle, stream_to
 from ollama_actor._host import parse_host
 from ollama_actor._http11 import encode_request
@@ -305,7 +305,10 @@ class Ollama:
             return _yes_or_no(collector)
         if collector.failure is not None:
             raise collector.failure
-        return collector.json()
+        result = collector.json()
+        if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
+            raise ResponseError(str(result["error"]))
+        return result
 
     def _fetch_bool(
         self, name: str, method: str, path: str, data: bytes | None, timeout: Any
@@ -400,7 +403,7 @@ def _override(
 
 def _encode(name: str, body: dict[str, Any]) -> bytes:
     try:
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise ValidationError(name, "parameters", f"cannot be encoded as JSON: {exc}") from None
 

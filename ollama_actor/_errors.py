@@ -51,9 +51,17 @@ _RUNNER_FAILURE = re.compile(
 )
 
 
+# A name Ollama quotes in its texts (a model, a URL, a path, the caller's own value) is not its
+# verdict: a model named "invalid", or a registry URL holding "forbidden", must not make a failure
+# final. Names have no spaces; a quoted phrase is kept. Go's %q writes "...", models come in '...'
+# (an apostrophe inside a word is not a quote).
+_QUOTED_NAME = re.compile(r'"[^"\s]*"|(?<!\w)\'[^\'\s]*\'(?!\w)')
+
+
 def _refusal(text: str) -> bool:
     """Whether Ollama's error text says that the request itself cannot succeed."""
-    return _REFUSAL.search(text) is not None and _RUNNER_FAILURE.search(text) is None
+    said = _QUOTED_NAME.sub('""', text)
+    return _REFUSAL.search(said) is not None and _RUNNER_FAILURE.search(said) is None
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -62,7 +70,8 @@ def is_retryable(exc: BaseException) -> bool:
     The default of `RetryPolicy` (``retryable=``) and the table in docs/protocol.md: transport
     failures, timeouts and cut streams, HTTP 5xx, 408 and 429, and ``{"error": ...}`` lines are
     retryable, unless Ollama's text says the request cannot succeed (a model, file or manifest
-    that does not exist, no access, an unsupported capability, invalid input). A runner crash
+    that does not exist, no access, an unsupported capability, invalid input; the words of a
+    name it quotes, such as a model called "invalid", do not count). A runner crash
     ("an error was encountered while running the model", "unexpected EOF") is retryable. Other
     4xx, malformed lines, a stream that ends without its final line, cancel, a dead recipient
     and anything that is not an `OllamaError` are not. Pure: reads only ``exc``.
@@ -119,7 +128,8 @@ class HTTPError(OllamaError):
 
 
 class ResponseError(OllamaError):
-    """The server sent an ``{"error": ...}`` line in the middle of a stream."""
+    """The server sent an ``{"error": ...}`` line in the middle of a stream (or as the whole of
+    a successful reply that is not streamed)."""
 
     def __init__(self, error: str) -> None:
         self.error = error

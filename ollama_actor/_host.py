@@ -23,7 +23,7 @@ def parse_host(value: str | None) -> str:
     """Return ``scheme://host:port[/path]`` for a host string such as ``OLLAMA_HOST``.
 
     ``None`` or an empty string gives ``http://127.0.0.1:11434``. Raises `ValidationError` for a
-    port that is not a number.
+    port that is not a number, or an address that cannot be parsed (an unclosed ``[``).
     """
     text = (value or "").strip().strip("\"'").strip()
     if text.lower() == "ollama.com":
@@ -36,7 +36,12 @@ def parse_host(value: str | None) -> str:
         scheme = scheme.lower()
         port = {"http": 80, "https": 443}.get(scheme, DEFAULT_PORT)
     hostport = _bracket_bare_ipv6(hostport)
-    split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
+    try:
+        split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
+    except ValueError as exc:  # an unclosed "[": "Invalid IPv6 URL"
+        raise ValidationError(
+            "Ollama", "host", f"is not a valid address: {value!r} ({exc})"
+        ) from None
     try:
         port = split.port or port
     except ValueError:

@@ -9,9 +9,8 @@ Lines are decoded with ``orjson`` when it is installed (the ``fast`` extra; abou
 faster per chunk than ``json``), else with the standard library. A line ``orjson`` refuses is
 decoded again by ``json``, so both paths accept and reject the same lines with the same errors
 (``NaN``, lone surrogates and the like included); the one difference is that ``orjson`` reads an
-integer beyond 64 bits as a float, which Ollama (Go) never sends. A line nested deeper than the
-decoder can follow (``orjson`` stops at 1,024 levels, ``json`` at the interpreter's recursion
-limit) is a `DecodeError` too, never a ``RecursionError``.
+integer beyond 64 bits as a float, which Ollama (Go) never sends. A line nested deeper than
+`MAX_DEPTH` levels is a `DecodeError` before either decoder sees it, never a ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ollama_actor._errors import DecodeError, LineTooLong
+from ollama_actor._json_depth import MAX_DEPTH, too_deep_at
 
 __all__ = ["DEFAULT_MAX_LINE", "JSON_DECODER", "LineDecoder"]
 
@@ -90,8 +90,19 @@ class LineDecoder:
         self._partial.append(piece)
 
 
+def _too_deep(line: bytes) -> DecodeError | None:
+    if len(line) <= MAX_DEPTH or too_deep_at(line) < 0:
+        return None
+    return DecodeError(
+        f"a streamed line of {len(line)} bytes is nested too deeply (more than {MAX_DEPTH} levels)"
+    )
+
+
 def _decode_json(line: bytes) -> Any:
     """Decode one line with the standard library; `DecodeError` says why it failed."""
+    too_deep = _too_deep(line)
+    if too_deep is not None:
+        raise too_deep
     try:
         return _loads(line)
     except UnicodeDecodeError as exc:
@@ -114,6 +125,9 @@ else:
 
     def _decode_orjson(line: bytes) -> Any:
         """Decode one line with orjson; a line it refuses gets the stdlib's verdict."""
+        too_deep = _too_deep(line)
+        if too_deep is not None:
+            raise too_deep
         try:
             return _orjson_loads(line)
         except _OrjsonError:

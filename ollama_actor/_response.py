@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ollama_actor._errors import DecodeError, HTTPError, OllamaError
+from ollama_actor._json_depth import MAX_DEPTH, too_deep_at
 
 __all__ = ["BodyCollector", "ErrorBody", "wait_or_cancel"]
 
@@ -38,9 +39,10 @@ class ErrorBody:
             self._size += min(len(data), room)
 
     def error(self) -> HTTPError:
-        text = b"".join(self._parts).decode("utf-8", "replace").strip()
+        body = b"".join(self._parts)
+        text = body.decode("utf-8", "replace").strip()
         try:
-            decoded = json.loads(text)
+            decoded = None if too_deep_at(body) >= 0 else json.loads(text)
         except (ValueError, RecursionError):  # not JSON, or nested too deeply: show it as text
             decoded = None
         if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
@@ -98,8 +100,13 @@ class BodyCollector:
         return b"".join(self._parts)
 
     def json(self) -> Any:
-        """The body decoded as JSON; `DecodeError` if it is not."""
+        """The body decoded as JSON; `DecodeError` if it is not (or nests past `MAX_DEPTH`)."""
         body = self.body()
+        if too_deep_at(body) >= 0:
+            raise DecodeError(
+                f"the response to {self.method} {self.path} is JSON nested too deeply "
+                f"(more than {MAX_DEPTH} levels)"
+            )
         try:
             return json.loads(body)
         except ValueError as exc:

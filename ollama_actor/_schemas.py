@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _finite(value: int | float, path: str) -> int | float:
+    """``value`` if JSON can carry it: NaN, infinities and ints beyond a float are not numbers
+    to JSON (Python would write ``NaN``, which Ollama refuses as invalid JSON)."""
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise _Bad(path, f"must be a finite number, not {value!r:.40}")
+    return value
+
+
 def string(value: Any, path: str) -> Any:
     if not isinstance(value, str):
         raise _Bad(path, f"must be a string, not {_type_name(value)}")
@@ -78,12 +91,15 @@ def integer(value: Any, path: str) -> Any:
 def number(value: Any, path: str) -> Any:
     if not _is_number(value):
         raise _Bad(path, f"must be a number, not {_type_name(value)}")
-    return value
+    return _finite(value, path)
 
 
 def mapping(value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+    if not isinstance(value, Mapping):
         raise _Bad(path, f"must be a dict with string keys, not {_type_name(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise _Bad(path, f"must have string keys, not {key!r:.40} ({_type_name(key)})")
     return dict(value)
 
 
@@ -133,7 +149,7 @@ _DURATION = re.compile(r"-?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|0"
 def keep_alive(value: Any, path: str) -> Any:
     """Seconds as a number, or a Go duration with units such as ``"5m"`` or ``"-1s"``."""
     if _is_number(value):
-        return value
+        return _finite(value, path)
     if isinstance(value, str) and _DURATION.fullmatch(value):
         return value
     raise _Bad(path, f"must be seconds or a duration with a unit such as '5m', not {value!r}")
@@ -200,13 +216,20 @@ def record(
     return check
 
 
+_GO_INT = range(-(1 << 63), 1 << 63)
+"""The values of Go's ``int`` on the 64-bit machines Ollama runs on."""
+
+
 def integer_option(value: Any, path: str) -> Any:
     """An integer, or a float with an integral value (JSON has only numbers, and Ollama's
-    ``Options.FromMap`` takes ``10.0`` for 10); sent as an integer."""
+    ``Options.FromMap`` takes ``10.0`` for 10); sent as an integer. It must fit Go's ``int``,
+    the type of Ollama's field (Go converts a larger number to nonsense, silently)."""
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
     if not _is_int(value):
         raise _Bad(path, f"must be an integer, not {value!r:.40}")
+    if value not in _GO_INT:
+        raise _Bad(path, f"must fit in a 64-bit integer, not {value}")
     return value
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Iterator
 
 from examples.chat_web.app import create_app
 from examples.chat_web.server import WebServer
-from ollama_actor import Ollama
+from ollama_actor import Ollama, OllamaError
 
 
 @contextlib.contextmanager
@@ -53,14 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     hosts = [args.host, *args.allow_host]
-    with (
-        _ollama(args.ollama, args.token_rate) as base_url,
-        Ollama(base_url) as client,
-        WebServer(create_app(client, args.model, hosts=hosts), args.host, args.port) as server,
-    ):
-        print(f"chat page on {server.url} (model {args.model}); Ctrl-C stops", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    with _ollama(args.ollama, args.token_rate) as base_url:
+        try:
+            client = Ollama(base_url)
+        except OllamaError as exc:  # a bad --ollama or OLLAMA_HOST
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        with (
+            client,
+            WebServer(create_app(client, args.model, hosts=hosts), args.host, args.port) as server,
+        ):
+            print(f"chat page on {server.url} (model {args.model}); Ctrl-C stops", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
     return 0
 
 

@@ -71,7 +71,8 @@ def host_name(host: str) -> str:
     """The name in a ``Host`` header (or an address), lower-cased, without port or brackets."""
     host = host.strip().lower()
     if host.startswith("["):
-        return host[1:].split("]", 1)[0]
+        address, _, port = host[1:].partition("]")
+        return address if port in ("", ":") or (port[0] == ":" and port[1:].isdigit()) else host
     if host.count(":") == 1:
         return host.split(":", 1)[0]
     return host  # a name without a port, or a bare IPv6 address

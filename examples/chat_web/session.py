@@ -15,7 +15,8 @@ Push = Callable[[dict[str, Any]], None]
 MAX_QUESTION = 32_000
 """Characters in one question; a longer one is refused (the page's input stops there too)."""
 MAX_HISTORY = 200_000
-"""Characters of conversation sent with a question; the oldest turns beyond are forgotten..."""
+"""Characters of conversation (contents and thinking) sent with a question; the oldest turns
+beyond are forgotten..."""
 MAX_MESSAGES = 200
 """... as are the oldest messages beyond this many."""
 
@@ -116,10 +117,15 @@ class ChatSession(actors.LoopActor):
             self.streaming.cancel()
 
 
+def _size(message: dict[str, Any]) -> int:
+    """The characters a message adds to the conversation: its content and its thinking."""
+    return len(str(message.get("content", ""))) + len(str(message.get("thinking", "")))
+
+
 def _forget_oldest(messages: list[dict[str, Any]]) -> None:
     """Drop the oldest messages until the conversation is within bounds (the last one stays)."""
-    size = sum(len(str(m.get("content", ""))) for m in messages)
+    size = sum(map(_size, messages))
     while len(messages) > 1 and (size > MAX_HISTORY or len(messages) > MAX_MESSAGES):
-        size -= len(str(messages.pop(0).get("content", "")))
+        size -= _size(messages.pop(0))
     while len(messages) > 1 and messages[0].get("role") == "assistant":
         messages.pop(0)  # an answer without its question

@@ -72,8 +72,8 @@ class Attempts:
         self._view = self._make(self._out)
 
     def done(self, response: dict[str, Any]) -> None:
+        self._out.release(complete=True)  # first: what the view says last (--verbose) follows it
         self._view.done(response)
-        self._out.release(complete=True)
 
     def error(self, exc: BaseException) -> None:
         self._view.error(exc)
@@ -83,19 +83,30 @@ class Attempts:
 class Held(io.StringIO):
     """``--buffer``: the answer is kept in memory and written whole once the stream is done.
 
-    A failed stream writes nothing: its output is an answer or nothing.
+    A failed stream writes nothing: its output is an answer or nothing. Once a complete answer
+    was released, what the view still writes (the end of its last line) goes straight out.
     """
 
     def __init__(self, out: TextIO) -> None:
         super().__init__()
         self._target = out
         self._shown = shown_by(out)  # kept as the terminal would show it, written unfiltered
+        self._released = False
 
     def write(self, text: str) -> int:
+        if self._released:
+            return self._target.write(text)
         return super().write(self._shown(text))
 
     def write_control(self, sequence: str) -> None:
-        super().write(sequence)
+        if self._released:
+            write_control(self._target, sequence)
+        else:
+            super().write(sequence)
+
+    def flush(self) -> None:
+        if self._released:
+            self._target.flush()
 
     def take_back(self) -> bool:
         self.seek(0)
@@ -106,6 +117,7 @@ class Held(io.StringIO):
         if complete:
             unfiltered(self._target).write(self.getvalue())
             self._target.flush()
+            self._released = True
         self.take_back()
 
 

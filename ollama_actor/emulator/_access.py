@@ -52,7 +52,7 @@ _ALLOW_HEADERS = (
 )  # fmt: skip
 _PREFLIGHT = (
     ("Access-Control-Allow-Headers", ",".join(h.lower().title() for h in _ALLOW_HEADERS)),
-    ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD"),
+    ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"),
     ("Access-Control-Max-Age", "43200"),
 )
 _VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
@@ -101,7 +101,7 @@ class Access:
 
     def check(self, request: Request) -> tuple[Reply | None, Headers]:
         """(a refusal or preflight answer, else None; the CORS headers any answer to it gets)."""
-        host = request.header("host") or ""
+        host = request.host
         origin = request.header("origin")
         headers: Headers = []
         if origin and origin not in (f"http://{host}", f"https://{host}"):
@@ -160,23 +160,29 @@ def _local_host(host: str) -> tuple[bool, bool]:
 
 def _host_name(host: str) -> str:
     """The host of a ``Host`` header as Go's ``net.SplitHostPort`` gives it, or all of it."""
+    colon = host.rfind(":")
+    if colon < 0:
+        return host
+    start, after = 0, 0  # no '[' may come from start on, no ']' from after on
     if host.startswith("["):
         end = host.find("]")
-        if end > 0 and host[end + 1 : end + 2] == ":" and "]" not in host[end + 1 :]:
-            return host[1:end]
+        if end < 0 or end + 1 != colon:
+            return host
+        name, start, after = host[1:end], 1, end + 1
+    else:
+        name = host[:colon]
+        if ":" in name:
+            return host
+    if "[" in host[start:] or "]" in host[after:]:
         return host
-    name, colon, _ = host.rpartition(":")
-    return name if colon and ":" not in name else host
+    return name
 
 
 def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        address = ipaddress.ip_address(name)
+        return ipaddress.ip_address(name)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped  # Go's netip unmaps ::ffff:a.b.c.d before classifying
-    return address
 
 
 _PRIVATE = [
@@ -186,12 +192,19 @@ _PRIVATE = [
 
 
 def _local_ip(name: str) -> bool:
-    """A loopback, private (as Go's ``IsPrivate`` says) or unspecified IP address."""
+    """A loopback, private or unspecified IP address, as Go's ``netip.Addr`` methods say.
+
+    ``IsLoopback`` and ``IsPrivate`` look through an IPv4-mapped address (``::ffff:a.b.c.d``);
+    ``IsUnspecified`` does not, and takes no zoned address either.
+    """
     address = _ip(name)
     if address is None:
         return False
+    unspecified = address.is_unspecified and getattr(address, "scope_id", None) is None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     private = any(address in net for net in _PRIVATE if net.version == address.version)
-    return address.is_loopback or address.is_unspecified or private
+    return address.is_loopback or unspecified or private
 
 
 def _local_name(name: str) -> bool:

@@ -12,17 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ollama_actor._json_depth import too_deep_at
+
 MAX_DURATION_NS = (1 << 63) - 1
-MAX_DEPTH = 256
-"""Arrays and objects nested deeper are refused with Go's "exceeded max depth" (Go's own limit is
-10,000; Python's recursive decoders and encoders cannot follow that far on a thread's stack)."""
 _WS = b" \t\r\n"
-_NESTING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
-"""A string (skipped whole, even unterminated) or a bracket."""
 
 
 class MissingBody(Exception):
@@ -41,24 +37,13 @@ _python_decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def depth_error(body: bytes, start: int = 0) -> str | None:
-    """Go's error if the first JSON value from ``start`` nests deeper than ``MAX_DEPTH``, or None.
+    """Go's error if the first JSON value from ``start`` nests past `MAX_DEPTH`, or None.
 
+    ``MAX_DEPTH`` is the client's bound too (`ollama_actor._json_depth`); Go's own is 10,000.
     Linear time, no recursion: safe on any input.
     """
-    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
-        return None
-    depth = 0
-    for match in _NESTING.finditer(body, start):
-        c = body[match.start()]
-        if c in b"[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return f"invalid character {_quote_char(c)} exceeded max depth"
-        elif c in b"]}":
-            depth -= 1
-            if depth <= 0:
-                return None  # the first value ended: Go's decoder reads no further
-    return None
+    at = too_deep_at(body, start)
+    return None if at < 0 else f"invalid character {_quote_char(body[at])} exceeded max depth"
 
 
 def lenient_json(body: bytes) -> Any:

@@ -6,7 +6,8 @@ subprocess emulator can receive them as JSON over its control endpoint.
 
 "after=N" counts lines (HTTP chunks of a stream). A reply that is not streamed is one line: a cut
 or a stall with ``after=0`` acts before its headers, with any other ``after`` in the middle of its
-body (a cut sends the headers and half the body, a stall the headers only).
+body (a cut sends the headers and half the body, a stall the headers only). A reply without a
+body (copy, delete) has no middle: it gets the fault before its headers whatever ``after``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def cut(after: int = 1) -> Fault:
     """Send ``after`` lines, then close the TCP connection abruptly (no chunked terminator).
 
     A reply that is not streamed: ``after=0`` closes before its headers; any other ``after`` sends
-    the headers (announcing the whole body) and half the body, then closes.
+    the headers (announcing the whole body) and half the body, then closes. A reply without a
+    body is closed before its headers.
     """
     return Fault("cut", after=after)
 
@@ -78,7 +80,7 @@ def stall(after: int = 1) -> Fault:
     """Send ``after`` lines, then nothing, holding the connection until the client leaves.
 
     A reply that is not streamed: ``after=0`` stalls before its headers, any other ``after``
-    after its headers, before the body.
+    after its headers, before the body (before the headers if it has none).
     """
     return Fault("stall", after=after)
 
@@ -186,7 +188,8 @@ def _mid_body(steps: Iterator[Step], kind: str) -> Iterator[Step]:
     for step in steps:
         if step.__class__ is bytes:
             body: bytes = step
-            yield Partial(body, len(body) // 2 if kind == "cut" else 0)
+            if body:  # an empty body has no middle: the fault comes before the headers
+                yield Partial(body, len(body) // 2 if kind == "cut" else 0)
             break
         yield step
     yield Signal.CUT if kind == "cut" else Signal.STALL
@@ -272,6 +275,11 @@ class Rules:
         """Forget every rule."""
         with self._lock:
             self._rules.clear()
+
+    @property
+    def active(self) -> bool:
+        """Whether any rule is programmed."""
+        return bool(self._rules)
 
     def take(self, path: str, model: str | None) -> Fault | None:
         """The fault for this request, if a rule matches (using up one of its ``times``)."""

@@ -13,7 +13,11 @@ MAX_LINE = 4096
 """A chunk-size or trailer line longer than this is refused."""
 MAX_BODY = 512 * 1024 * 1024
 """A body kept for its handler (all but blob uploads) larger than this is refused."""
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~" + _ALNUM)
+_HOST_BYTES = frozenset(b"!$%&'()*+,-.:;=[]_~" + _ALNUM)
+"""The bytes Go's ``httpguts.ValidHostHeader`` allows in a ``Host`` header."""
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 class BadRequest(Exception):
@@ -33,8 +37,11 @@ class Request:
     query: str
     headers: list[tuple[str, str]]
     body: bytes
-    """The body, unless it was hashed as it arrived (then empty: see ``sha256``)."""
+    """The body, unless it was hashed as it arrived (then empty: see ``sha256``) or dropped (a
+    request answered before routing: empty too, ``size`` says how much came)."""
     keep_alive: bool
+    host: str = ""
+    """The host asked for, as Go's ``Request.Host``: an absolute target's, else the Host header."""
     size: int = 0
     """Bytes of body received."""
     sha256: str | None = None
@@ -55,6 +62,7 @@ class _Head:
     query: str
     headers: list[tuple[str, str]]
     keep_alive: bool
+    host: str
     length: int | None
     chunked: bool
     expect_continue: bool
@@ -74,16 +82,42 @@ def _find_head_end(buf: bytearray, start: int) -> tuple[int, int]:
     return -1, -1
 
 
-def _parse_target(target: str) -> tuple[str, str]:
+def _parse_target(target: str) -> tuple[str, str, str | None]:
+    """(path, query, the authority of an absolute-form target or None)."""
     if target.startswith("/"):
         path, _, query = target.partition("?")
-        return unquote(path), query
+        return unquote(path), query, None
     if target == "*":
-        return "*", ""
+        return "*", "", None
     parts = urlsplit(target)
     if parts.scheme in ("http", "https") and parts.netloc:
-        return unquote(parts.path or "/"), parts.query
+        return unquote(parts.path or "/"), parts.query, parts.netloc
     raise BadRequest(400, "Bad Request")
+
+
+def _values(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in headers if key == name]
+
+
+def _content_length(values: list[str]) -> int | None:
+    """Go's ``fixLength``: digits only, within 63 bits; several lines only if all are equal."""
+    if not values:
+        return None
+    text = values[0]
+    if any(value != text for value in values) or not (text.isascii() and text.isdigit()):
+        raise BadRequest(400, "Bad Request")
+    length = int(text)
+    if length >= 1 << 63:
+        raise BadRequest(400, "Bad Request")
+    return length
+
+
+def _chunk_size(line: bytes) -> int:
+    """Go's chunk-size line: trailing blanks and an extension cut off, then 1 to 16 hex digits."""
+    digits = line.rstrip(b" \t").partition(b";")[0]
+    if not digits or len(digits) > 16 or not set(digits) <= _HEX:
+        raise BadRequest(400, "Bad Request")
+    return int(digits, 16)
 
 
 def _parse_head(raw: bytes) -> _Head:
@@ -104,36 +138,44 @@ def _parse_head(raw: bytes) -> _Head:
         if not sep or not name or not set(name) <= _TOKEN:
             raise BadRequest(400, "Bad Request")
         headers.append((name.decode("latin-1").lower(), value.strip(b" \t").decode("latin-1")))
-    values = dict(headers)
-    connection = {token.strip().lower() for token in values.get("connection", "").split(",")}
+    connection = {
+        token.strip().lower()
+        for value in _values(headers, "connection")
+        for token in value.split(",")
+    }
+    hosts = _values(headers, "host")
     if version == b"HTTP/1.1":
         keep_alive = "close" not in connection
-        if "host" not in values:
+        if not hosts:
             raise BadRequest(400, "Bad Request: missing required Host header")
     else:
         keep_alive = "keep-alive" in connection
-    encoding = values.get("transfer-encoding")
+    if len(hosts) > 1:
+        raise BadRequest(400, "Bad Request: too many Host headers")
+    if hosts and not set(hosts[0].encode("latin-1")) <= _HOST_BYTES:
+        raise BadRequest(400, "Bad Request: malformed Host header")
+    encodings = _values(headers, "transfer-encoding")
+    lengths = _values(headers, "content-length")
     length: int | None = None
-    if encoding is not None:
-        if encoding.lower() != "chunked":
+    if encodings:
+        if len(encodings) > 1 or encodings[0].lower() != "chunked":
             raise BadRequest(501, "Not Implemented: unsupported transfer encoding")
-        if "content-length" in values:
+        if lengths:
             raise BadRequest(400, "Bad Request")
-    elif "content-length" in values:
-        text = values["content-length"]
-        if not text.isdigit():
-            raise BadRequest(400, "Bad Request")
-        length = int(text)
-    path, query = _parse_target(target.decode("latin-1"))
+    else:
+        length = _content_length(lengths)
+    path, query, authority = _parse_target(target.decode("latin-1"))
+    expect = _values(headers, "expect")
     return _Head(
         method=method.decode(),
         path=path,
         query=query,
         headers=headers,
         keep_alive=keep_alive,
+        host=(hosts[0] if hosts else "") if authority is None else authority,
         length=length,
-        chunked=encoding is not None,
-        expect_continue=values.get("expect", "").lower() == "100-continue",
+        chunked=bool(encodings),
+        expect_continue=bool(expect) and expect[0].lower() == "100-continue",
     )
 
 
@@ -144,16 +186,27 @@ class RequestParser:
     or a line sent a byte at a time costs linear time. Heads are bounded by ``MAX_HEAD``,
     chunk-size and trailer lines by ``MAX_LINE`` and a whole trailer by ``MAX_HEAD``, kept bodies
     by ``MAX_BODY``. A body that ``hashed(method, path)`` selects (blob uploads) is hashed as it
-    arrives instead of kept, so it may be of any size in constant memory.
+    arrives instead of kept, and one of a request ``dropped(request)`` selects when its head is
+    read (one that will be refused) is counted and let go: either may be of any size in constant
+    memory.
     """
 
-    def __init__(self, hashed: Callable[[str, str], bool] = lambda method, path: False) -> None:
+    def __init__(
+        self,
+        hashed: Callable[[str, str], bool] = lambda method, path: False,
+        dropped: Callable[[Request], bool] = lambda request: False,
+    ) -> None:
         self._hashed = hashed
+        self._dropped = dropped
         self._buf = bytearray()
         self._scanned = 0
         """Bytes at the start of the buffer already searched for the line end awaited."""
         self._head: _Head | None = None
+        self._request: Request | None = None
+        """The request being read, its body still to come."""
         self._parts: list[bytes] = []
+        self._keep = True
+        """Whether the body being read is kept (not hashed, not dropped)."""
         self._digest: hashlib._Hash | None = None
         self._size = 0
         self._left: int | None = None
@@ -179,29 +232,27 @@ class RequestParser:
             head = self._read_head()
             if head is None:
                 return None
+            pending = Request(
+                head.method, head.path, head.query, head.headers, b"", head.keep_alive, head.host
+            )
             if self._hashed(head.method, head.path):
-                self._digest = hashlib.sha256()
+                self._digest, self._keep = hashlib.sha256(), False
+            elif self._dropped(pending):
+                self._keep = False
             elif head.length is not None and head.length > MAX_BODY:
                 raise BadRequest(413, "Request Entity Too Large")
-            self._head = head
+            self._head, self._request = head, pending
             self._left = None if head.chunked else head.length or 0
             self.continue_due = head.expect_continue
-        head = self._head
+        head, request = self._head, self._request
+        assert request is not None
         if not (self._read_chunks() if head.chunked else self._take()):
             return None
-        body = b"".join(self._parts)
-        sha256 = None if self._digest is None else "sha256:" + self._digest.hexdigest()
-        request = Request(
-            head.method,
-            head.path,
-            head.query,
-            head.headers,
-            body,
-            head.keep_alive,
-            self._size,
-            sha256,
-        )
-        self._head, self._parts, self._digest, self._size, self._left = None, [], None, 0, None
+        request.body, request.size = b"".join(self._parts), self._size
+        if self._digest is not None:
+            request.sha256 = "sha256:" + self._digest.hexdigest()
+        self._head, self._request, self._parts, self._size, self._left = None, None, [], 0, None
+        self._keep, self._digest = True, None
         self.continue_due = False
         return request
 
@@ -236,7 +287,7 @@ class RequestParser:
         self._size += len(piece)
         if self._digest is not None:
             self._digest.update(piece)
-        elif piece:
+        elif piece and self._keep:
             self._parts.append(piece)
         return self._left == 0
 
@@ -277,11 +328,8 @@ class RequestParser:
                 line = self._line()
                 if line is None:
                     return False
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise BadRequest(400, "Bad Request") from None
-                if self._digest is None and self._size + size > MAX_BODY:
+                size = _chunk_size(line)
+                if self._keep and self._size + size > MAX_BODY:
                     raise BadRequest(413, "Request Entity Too Large")
                 if size == 0:
                     self._trailer = 0

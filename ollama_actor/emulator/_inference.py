@@ -52,8 +52,11 @@ def _token_lines(
 
 
 def _check_options(options: Mapping[str, Any]) -> None:
-    """Ollama's ``Options.FromMap`` type checks (its errors surface as 500 from the scheduler)."""
+    """Ollama's ``Options.FromMap`` type checks (its errors surface as 500 from the scheduler);
+    like it, a null value is skipped."""
     for key, value in options.items():
+        if value is None:
+            continue
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if key in _INT_OPTIONS and not number:
             raise ApiError(500, f"option {go_quote(key)} must be of type integer")

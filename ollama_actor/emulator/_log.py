@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from ._decode import lenient_json
 
 OUTCOMES = ("complete", "client_closed", "fault", "server_stopped", "error")
 """How a response can end: written in full; the client went away first (``closed_at`` says when the
@@ -62,14 +64,21 @@ class RequestInfo:
 
 @dataclass
 class Record:
-    """The live, mutable entry behind a ``RequestInfo`` (owned by the server loop)."""
+    """The live, mutable entry behind a ``RequestInfo`` (owned by the server loop).
+
+    It keeps the request as it came, compact: the header lines in one string and the body's bytes
+    (while the log keeps them); `info` decodes them. Decoded, a byte can take a hundred (a header
+    ``a:`` becomes two strings and a dict slot, ``{}`` in a body a dict).
+    """
 
     id: int
     method: str
     path: str
     query: str
-    headers: dict[str, str]
-    body: Any
+    head: str
+    """The header lines, each ``name:value`` and a newline (a value never holds a newline)."""
+    raw: bytes | None
+    """The body as received, while the log keeps it."""
     body_size: int
     started_at: float = field(default_factory=time.monotonic)
     ended_at: float | None = None
@@ -91,8 +100,8 @@ class Record:
             method=self.method,
             path=self.path,
             query=self.query,
-            headers=self.headers,
-            body=self.body,
+            headers=_headers(self.head),
+            body=None if self.raw is None else lenient_json(self.raw),
             body_size=self.body_size,
             started_at=self.started_at,
             ended_at=self.ended_at,
@@ -109,10 +118,10 @@ class RequestLog:
     """Every request since start (or ``clear``), newest last, within ``limit`` entries and
     ``budget`` bytes.
 
-    An entry costs the size of its head (path, query, header names and values) plus, while it
-    keeps it, the size of its body as received. Past the budget the oldest bodies go first (their
-    entries stay, with ``body`` None), then the oldest entries; a body larger than the whole
-    budget is never kept. Counts go on beyond what is kept.
+    An entry costs the size of its head (path, query, header lines) plus, while it keeps it, the
+    size of its body, as received: that is what it holds (see `Record`). Past the budget the
+    oldest bodies go first (their entries stay, with ``body`` None), then the oldest entries; a
+    body larger than the whole budget is never kept. Counts go on beyond what is kept.
     """
 
     def __init__(self, limit: int = 100_000, budget: int = 32 * 1024 * 1024) -> None:
@@ -130,20 +139,25 @@ class RequestLog:
         self._listeners: list[Callable[[], None]] = []
 
     def begin(
-        self, method: str, path: str, query: str, headers: dict[str, str], *, body: Any, size: int
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Sequence[tuple[str, str]],
+        *,
+        body: bytes,
+        size: int,
     ) -> Record:
-        """Log a new request (``size``: bytes of its body, as received)."""
+        """Log a new request: its headers (lower-case names, in order) and its body's bytes
+        (empty for an upload hashed as it came; ``size``: bytes of body received)."""
+        head = "".join(f"{name}:{value}\n" for name, value in headers)
         with self._cond:
-            record = Record(self._next_id, method, path, query, headers, body, size)
+            record = Record(self._next_id, method, path, query, head, None, size)
             self._next_id += 1
-            record.head_cost = (
-                len(path) + len(query) + sum(len(k) + len(v) for k, v in headers.items())
-            )
-            if body is not None and size <= self._budget:
-                record.body_cost = size
+            record.head_cost = len(path) + len(query) + len(head)
+            if body and len(body) <= self._budget:
+                record.raw, record.body_cost = body, len(body)
                 self._with_body.append(record)
-            else:
-                record.body = None
             if len(self._records) == self._limit:
                 self._evict()
             self._records.append(record)
@@ -161,7 +175,7 @@ class RequestLog:
         while self._cost > self._budget and self._with_body:
             record = self._with_body.popleft()
             self._cost -= record.body_cost
-            record.body, record.body_cost = None, 0
+            record.raw, record.body_cost = None, 0
         while self._cost > self._budget and len(self._records) > 1:
             self._evict()
 
@@ -243,3 +257,12 @@ class RequestLog:
         if info is None:
             raise KeyError(request_id)
         return info
+
+
+def _headers(head: str) -> dict[str, str]:
+    """The header lines as a dict; a name's values joined with ``", "``, in order."""
+    headers: dict[str, str] = {}
+    for line in head.split("\n")[:-1]:
+        name, _, value = line.partition(":")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers

@@ -191,8 +191,9 @@ def expected_reply(
     text, last_role, prompt_count = _prompt_of(prompt_or_messages)
     if system:
         prompt_count += len(system.split())
+    chosen = (options or {}).get("seed")  # null: unset, as Ollama skips a null option
     seed = _seed(
-        Name.parse(model).short.lower(), text, suffix, str((options or {}).get("seed", ""))
+        Name.parse(model).short.lower(), text, suffix, "" if chosen is None else str(chosen)
     )
     limit = _limit(options)
 

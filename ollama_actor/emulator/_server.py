@@ -85,6 +85,11 @@ class Server:
         rate = self.settings.token_rate
         return Pacing(1.0 / rate if rate else 0.0, self.settings.first_token_delay)
 
+    def answered_before_routing(self, request: Request) -> bool:
+        """Whether the Origin and Host rules answer this request (a 403, a preflight): then its
+        body is never read, so the parser lets it go as it arrives."""
+        return self.access.check(request)[0] is not None
+
     def exchange(self, connection: Connection, request: Request) -> tuple[Exchange, Answer]:
         """Set up the response to one request (logged, unless it is for the control endpoint).
 
@@ -94,16 +99,18 @@ class Server:
         if request.path.startswith(CONTROL_PREFIX):
             answer = refused or self.control.handle(request)
             return Exchange(self, connection, request, None, None, headers=cors), answer
-        body = None if request.sha256 is not None else lenient_json(request.body)
-        headers: dict[str, str] = {}
-        for key, value in request.headers:
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         record = self.log.begin(
-            request.method, request.path, request.query, headers, body=body, size=request.size
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            body=request.body,
+            size=request.size,
         )
         if refused is not None:
             return Exchange(self, connection, request, record, None, headers=cors), refused
-        model = _model_of(body)
+        # The model is read only when a fault may be programmed for it: decoding costs.
+        model = _model_of(lenient_json(request.body)) if self.rules.active else None
         fault = self.rules.take(request.path, model)
         reply: Reply
         if fault is None:
@@ -286,7 +293,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: Server) -> None:
         self._server = server
-        self._parser = RequestParser(is_upload)
+        self._parser = RequestParser(is_upload, server.answered_before_routing)
         self._transport: asyncio.Transport | None = None
         self._exchange: Exchange | None = None
         self._paused = False

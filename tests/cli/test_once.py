@@ -123,6 +123,19 @@ def test_on_a_terminal_too_small_to_erase_the_answer_starts_on_a_marked_line(oll
     assert after == ANSWER
 
 
+def test_on_a_terminal_buffer_shows_the_answer_before_the_verbose_figures(ollama_emulator):
+    ollama_emulator.inject(cut(after=3), path="/api/generate")
+    env = environment(ollama_emulator.url)
+    args = ["generate", "llama3.2", PROMPT, "--buffer", "--verbose"]
+    code, output = run_on_pty(args, env, columns=200)
+    assert code == 0, output
+    note, answer, *figures = Terminal(columns=200).feed(output).text.split("\n")
+    assert note.startswith("[retry 1 after: ")
+    assert answer == ANSWER  # held until complete, and then before the figures that follow it
+    assert figures[0].startswith("total duration:")
+    assert figures[-1].startswith("eval rate:")
+
+
 def test_pull_of_a_missing_model_is_one_request_exit_2_and_no_retry_line(cli, ollama_emulator):
     result = cli("pull", "nosuchmodel")
     assert result.returncode == 2

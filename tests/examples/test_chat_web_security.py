@@ -147,7 +147,16 @@ def test_a_rebound_host_name_is_not_served(serve, ollama_emulator):
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.example", "evil.example:{port}", "localhost.evil.example", "8.8.8.8", ""]
+    "host",
+    [
+        "evil.example",
+        "evil.example:{port}",
+        "localhost.evil.example",
+        "8.8.8.8",
+        "",
+        "[::1]evil.example",
+        "[::1].evil.example:{port}",  # not a port after the address
+    ],
 )
 def test_a_foreign_host_gets_403_for_the_page_and_the_socket(serve, host):
     chat = serve()
@@ -284,6 +293,24 @@ def test_forgetting_keeps_whole_recent_turns():
     assert alone == [question]
 
 
+def test_forgetting_counts_the_thinking_kept_with_an_answer():
+    """An answer is kept with its thinking and sent back with the next question: a model that
+    thinks at length grew the conversation past ``MAX_HISTORY``, counted by content alone."""
+    thought = "t" * (MAX_HISTORY // 4)
+    messages = []
+    for i in range(8):
+        messages += [
+            {"role": "user", "content": f"q{i}"},
+            {"role": "assistant", "content": f"a{i}", "thinking": thought},
+        ]
+    messages.append({"role": "user", "content": "q"})
+    _forget_oldest(messages)
+    kept = sum(len(m["content"]) + len(m.get("thinking", "")) for m in messages)
+    assert kept <= MAX_HISTORY
+    assert messages[0] == {"role": "user", "content": "q5"}  # whole turns, the newest
+    assert messages[-1] == {"role": "user", "content": "q"}
+
+
 def rss_mib():
     status = Path("/proc/self/status")
     if not status.exists():
@@ -308,16 +335,22 @@ def test_a_page_that_floods_and_never_reads_is_closed(serve, ollama_emulator):
     sock, status = handshake(chat.port, f"127.0.0.1:{chat.port}", chat.url)
     assert status == 101
     before = rss_mib()
-    burst = _masked_frame(json.dumps({"type": "ask", "text": "hi"}).encode()) * 1000
-    sent, limit, stopped = 0, 300_000, False
+    burst = memoryview(_masked_frame(json.dumps({"type": "ask", "text": "hi"}).encode()) * 1000)
+    sent, limit, offset, stopped = 0, 300_000, 0, False
     sock.settimeout(2)
     started = time.monotonic()
-    try:
-        while sent < limit:
-            sock.sendall(burst)
-            sent += 1000
-    except (TimeoutError, ConnectionError):
-        stopped = True  # the server stopped reading us
+    # Nothing is read until the server closes the page: reading earlier (on a loaded machine the
+    # server may not have reached its bound yet) would let it answer the messages still queued.
+    while sent < limit and time.monotonic() - started < 90:
+        try:
+            offset += sock.send(burst[offset:])
+        except TimeoutError:
+            continue  # the server is not reading us: it is answering, or closing the page
+        except ConnectionError:
+            stopped = True  # the server closed the page
+            break
+        if offset == len(burst):
+            sent, offset = sent + 1000, 0
     grown = rss_mib() - before
     sock.settimeout(10)
     received = 0
@@ -328,7 +361,38 @@ def test_a_page_that_floods_and_never_reads_is_closed(serve, ollama_emulator):
         pass  # closed with our unread messages still in its buffer
     finally:
         sock.close()
-    assert stopped, f"the server read all {sent} messages in {time.monotonic() - started:.0f}s"
+    assert stopped, (
+        f"the page was not closed after {sent} messages, {time.monotonic() - started:.0f}s"
+    )
     assert grown < 48, f"the server grew by {grown:.0f} MiB"
     assert received < MAX_UNSENT + 8 * 1024 * 1024  # what was queued, and what the kernel held
     assert ollama_emulator.request_count("/api/chat") == 1  # one answer; the rest were busy
+
+
+def _masked_ping(payload: bytes) -> bytes:
+    """One client ping frame (masked), for a payload under 126 bytes."""
+    return bytes([0x89]) + _masked_frame(payload)[1:]
+
+
+def test_a_client_that_pings_and_never_reads_is_closed(serve):
+    """Each ping is owed a pong, written whether or not the client reads: unbounded, 600,000
+    pings of 125 bytes grew the server by 68 MiB. A browser never sends pings; a script does."""
+    chat = serve()
+    sock, status = handshake(chat.port, f"127.0.0.1:{chat.port}", chat.url)
+    assert status == 101
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    before = rss_mib()
+    burst = _masked_ping(b"p" * 125) * 1000
+    sent, limit, stopped = 0, 300_000, False
+    sock.settimeout(2)
+    started = time.monotonic()
+    try:
+        while sent < limit:
+            sock.sendall(burst)
+            sent += 1000
+    except (TimeoutError, ConnectionError):
+        stopped = True  # closed, or no longer read
+    grown = rss_mib() - before
+    sock.close()
+    assert stopped, f"the server answered all {sent} pings in {time.monotonic() - started:.0f}s"
+    assert grown < 24, f"the server grew by {grown:.0f} MiB"

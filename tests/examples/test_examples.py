@@ -80,6 +80,21 @@ def test_the_examples_use_ollama_host_and_fail_with_one_line(ollama_emulator):
     assert ollama_emulator.request_count("/api/generate") >= 5
 
 
+def test_the_examples_say_a_bad_ollama_host_in_one_line():
+    env = {**os.environ, "OLLAMA_HOST": "http://x:port", "PYTHONPATH": str(EXAMPLES.parent)}
+    line = "error: Ollama: 'host' has a port that is not a number: 'http://x:port'\n"
+    for command in (
+        [str(EXAMPLES / "liveview.py")],
+        [str(EXAMPLES / "daemon.py"), "--seconds", "1"],
+        ["-m", "examples.chat_web", "--port", "0"],
+    ):
+        result = subprocess.run(
+            [sys.executable, *command],
+            cwd=EXAMPLES.parent, capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+        assert (result.returncode, result.stderr) == (1, line), command
+
+
 def test_demo_falls_back_to_the_emulator(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))  # bound but not listening: nothing answers there
@@ -138,6 +153,15 @@ def test_demo_errors_are_one_line(ollama_emulator):
     )  # fmt: skip
     assert unknown.returncode == 2
     assert unknown.stderr == "error: model 'nope' not found (HTTP 404 from POST /api/generate)\n"
+
+
+def test_demo_error_for_an_address_that_cannot_be_parsed_is_one_line(monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "http://[::1")
+    out, err = io.StringIO(), io.StringIO()
+    assert demo_main([], out=out, err=err) == 2
+    assert err.getvalue() == (
+        "error: host: is not a valid address: 'http://[::1' (Invalid IPv6 URL)\n"
+    )
 
 
 def test_make_demo_passes_model_on():

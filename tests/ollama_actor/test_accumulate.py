@@ -1,6 +1,16 @@
 """Accumulating a stream into what Ollama's non-streaming reply would be."""
 
+import json
+import logging
+import re
+
+import pytest
+
+from actors import Inbox
+from ollama_actor import DecodeError, Ollama
 from ollama_actor._accumulate import Accumulator
+from tests.ollama_actor.protocol import messages_of
+from tests.reliability.test_secure_defaults import tiny_server
 
 
 def test_generate_joins_text_and_thinking_and_keeps_final_metrics():
@@ -59,3 +69,55 @@ def test_progress_result_is_the_last_status():
 
 def test_empty_stream_result():
     assert Accumulator("generate").result() == {}
+
+
+BAD_FIELDS = [
+    ("generate", {"response": 5}, "response is a number, not a string"),
+    ("generate", {"response": ["a"]}, "response is an array, not a string"),
+    ("generate", {"response": "a", "thinking": {"a": 1}}, "thinking is an object, not a string"),
+    ("generate", {"response": "a", "logprobs": 3}, "logprobs is a number, not an array"),
+    ("chat", {"message": "hi"}, "message is a string, not an object"),
+    ("chat", {"message": {"content": True}}, "message.content is a boolean, not a string"),
+    ("chat", {"message": {"content": "", "tool_calls": {}}}, "tool_calls is an object, not an"),
+    ("chat", {"message": {"content": "", "tool_calls": [1]}}, "tool_calls[0] is a number, not an"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields", "message"), BAD_FIELDS)
+def test_a_field_of_the_wrong_type_is_a_decode_error(kind, fields, message):
+    acc = Accumulator(kind)
+    with pytest.raises(DecodeError, match=re.escape(message)):
+        acc.add({"model": "m", "done": False, **fields})
+
+
+def test_empty_and_null_fields_are_no_text():
+    acc = Accumulator("chat")
+    acc.add({"model": "m", "message": None, "done": False})
+    acc.add({"model": "m", "message": {"content": None, "thinking": "", "tool_calls": None}})
+    acc.add({"model": "m", "message": {"content": "hi"}, "logprobs": None, "done": True})
+    assert acc.result()["message"] == {"role": "assistant", "content": "hi"}
+
+
+@pytest.mark.parametrize(("kind", "fields", "message"), BAD_FIELDS)
+def test_a_hostile_chunk_ends_the_stream_cleanly(caplog, kind, fields, message):
+    """A server that sends ``"response": 5`` ended the stream as an "internal error" with a
+    logged traceback (``TypeError`` while joining the text); now it is the server's error."""
+    caplog.set_level(logging.DEBUG)
+    first = {"model": "m", "done": False, "response": "a", "message": {"content": "a"}}
+    lines = [first, {"model": "m", "done": False, **fields}, {"model": "m", "done": True}]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n"
+    reply += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    with tiny_server(lambda head: reply) as (port, _), Ollama(f"http://127.0.0.1:{port}") as c:
+        start = c.completion if kind == "generate" else c.chat
+        params = {"prompt": "x"} if kind == "generate" else {"messages": []}
+        with pytest.raises(DecodeError, match=re.escape(message)) as info:
+            for _ in start(model="m", stream=True, **params):
+                pass
+        inbox = Inbox()
+        handle = start(model="m", stream=inbox, **params)
+        kinds = [k for k, _ in messages_of(inbox, handle.ref)]
+    assert "internal error" not in str(info.value)
+    assert kinds == ["data", "error"]
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not logged, [r.getMessage() for r in logged]

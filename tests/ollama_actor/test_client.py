@@ -2,8 +2,10 @@
 
 import json
 
-from ollama_actor import Streaming, blob_digest
-from ollama_actor.emulator import expected_reply, expected_tokens
+import pytest
+
+from ollama_actor import ResponseError, Streaming, blob_digest
+from ollama_actor.emulator import error_line, expected_reply, expected_tokens
 
 USER = [{"role": "user", "content": "Why is the sky blue?"}]
 
@@ -203,3 +205,18 @@ def test_api_key_is_sent_as_bearer_and_never_shown(emu, monkeypatch):
         c.version()
         assert "sekrit" not in repr(c) + str(vars(c).get("base_url"))
     assert emu.last_request().headers["authorization"] == "Bearer sekrit-arg"
+
+
+def test_a_whole_reply_that_is_an_error_raises_it(client, emu):
+    # A 200 whose body is {"error": ...} (the emulator's error_line on a reply that is not
+    # streamed) is an error, as the same line in a stream is, not a reply holding an error.
+    message = "an error was encountered while running the model: unexpected EOF"
+    emu.inject(error_line(after=0, message=message), path="/api/chat")
+    with pytest.raises(ResponseError) as info:
+        client.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}])
+    assert info.value.error == message
+    assert info.value.retryable  # classified as the streamed line is
+    emu.inject(error_line(after=0, message="pull model manifest: file does not exist"))
+    with pytest.raises(ResponseError, match="file does not exist") as info:
+        client.pull_model(model="llama3.2")
+    assert info.value.refused

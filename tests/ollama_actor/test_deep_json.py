@@ -8,12 +8,16 @@ may escape the client, reach the engine's "internal error" path, or log a traceb
 """
 
 import logging
+import os
+import subprocess
+import sys
 from contextlib import contextmanager
 
 import pytest
 
 from actors import Inbox
 from ollama_actor import DecodeError, HTTPError, Ollama
+from ollama_actor._json_depth import MAX_DEPTH
 from ollama_actor._ndjson import LineDecoder
 from tests.ollama_actor.protocol import messages_of
 from tests.reliability.test_secure_defaults import tiny_server
@@ -86,3 +90,57 @@ def test_a_deep_streamed_line_reaches_a_recipient_as_a_decode_error(no_error_log
     assert [kind for kind, _ in messages] == ["data", "error"]
     assert isinstance(messages[-1][1], DecodeError)
     assert "internal error" not in str(messages[-1][1])
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+def test_a_whole_response_is_held_to_the_same_depth(no_error_logs):
+    with client_of(lambda head: _reply(200, _nested(MAX_DEPTH))) as client:
+        assert "a" in client.show_model(model="m")
+    deep = pytest.raises(DecodeError, match=f"nested too deeply \\(more than {MAX_DEPTH} levels")
+    with client_of(lambda head: _reply(200, _nested(MAX_DEPTH + 1))) as client, deep:
+        client.show_model(model="m")
+
+
+def test_an_error_body_past_the_depth_is_shown_as_text(no_error_logs):
+    body = b'{"error":' + b"[" * 600 + b"]" * 600 + b"}"
+    with client_of(lambda head: _reply(500, body)) as client, pytest.raises(HTTPError) as info:
+        client.show_model(model="m")
+    assert info.value.status == 500
+    assert "[[[[" in str(info.value)
+
+
+def test_the_command_shows_a_deep_tool_call_as_a_decode_error():
+    """A tool call nested 1,000 deep was a chunk for orjson, then ``--json`` failed to write it:
+    ``error: RecursionError: maximum recursion depth exceeded while encoding a JSON object``."""
+    deep = b"[" * 1_000 + b"]" * 1_000
+    call = b'{"function":{"name":"f","arguments":{"x":' + deep + b"}}}"
+    lines = (
+        b'{"model":"m","message":{"role":"assistant","content":"a"},"done":false}\n'
+        b'{"model":"m","message":{"role":"assistant","content":"","tool_calls":[' + call + b"]},"
+        b'"done":false}\n{"model":"m","message":{"role":"assistant","content":""},"done":true}\n'
+    )
+
+    def respond(head):
+        if b"/api/show" in head:
+            return _reply(200, b'{"modelfile":""}')
+        return _reply(200, lines, b"application/x-ndjson")
+
+    with tiny_server(respond) as (port, _):
+        env = {**os.environ, "OLLAMA_HOST": f"http://127.0.0.1:{port}", "NO_COLOR": "1"}
+        for args in (["--json", "chat", "m"], ["chat", "m"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "ollama_actor.cli", *args],
+                input=b"hi\n",
+                capture_output=True,
+                env=env,
+                timeout=60,
+                check=False,
+            )
+            err = result.stderr.decode()
+            assert result.returncode == 1, err
+            assert "RecursionError" not in err
+            assert err.startswith("error: a streamed line of")
+            assert "nested too deeply" in err

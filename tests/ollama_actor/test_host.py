@@ -65,6 +65,16 @@ def test_port_that_is_not_a_number_names_the_host():
     assert info.value.field == "host"
 
 
+@pytest.mark.parametrize("value", ["http://[::1", "[", "[::1", "https://[fe80::1/api"])
+def test_an_address_that_cannot_be_parsed_is_a_validation_error(value, monkeypatch):
+    with pytest.raises(ValidationError, match="is not a valid address") as info:
+        parse_host(value)
+    assert info.value.field == "host"
+    monkeypatch.setenv("OLLAMA_HOST", value)  # not a ValueError from urllib, nor a traceback
+    with pytest.raises(ValidationError, match="is not a valid address"):
+        Ollama()
+
+
 def test_client_base_url_from_environment(monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "https://example.com/ollama")
     assert Ollama().base_url == "https://example.com:443/ollama/api"

@@ -10,6 +10,7 @@ import pytest
 
 from ollama_actor import DecodeError
 from ollama_actor import _ndjson as ndjson
+from ollama_actor._json_depth import MAX_DEPTH
 from ollama_actor._ndjson import LineDecoder
 
 DECODERS = ["json"]
@@ -70,3 +71,20 @@ def test_orjson_is_used_when_installed():
 def test_bad_lines_fail_with_the_same_error(decoder_name, line, message):
     with pytest.raises(DecodeError, match=message):
         decode_all(b'{"ok":1}\n' + line + b"\n")
+
+
+@pytest.mark.parametrize("depth", [300, 1_000, 1_020])
+def test_both_decoders_refuse_the_same_depths(decoder_name, depth):
+    """orjson follows 1,024 levels, json as far as the recursion limit less the caller's stack:
+    the same line was a chunk for one and an error for the other, and a chunk that then failed
+    every ``json.dumps`` (the command's ``--json``) with a RecursionError. One bound for both."""
+    line = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(DecodeError, match=f"nested too deeply \\(more than {MAX_DEPTH} levels"):
+        decode_all(line + b"\n")
+
+
+def test_nesting_up_to_the_bound_decodes(decoder_name):
+    inner = MAX_DEPTH - 1  # the object is the first level
+    line = b'{"a":' + b"[" * inner + b'"[{"' + b"]" * inner + b"}"  # brackets in a string: text
+    [obj] = decode_all(line + b"\n")
+    assert json.dumps(obj).count("[") == inner + 1

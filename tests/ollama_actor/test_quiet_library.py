@@ -98,3 +98,36 @@ def test_events_the_recipient_is_told_are_debug_not_warning(ollama_emulator):
     assert any("restarting child" in line for line in logged), result.stderr
     louder = [line for line in result.stderr.splitlines() if not line.startswith("DEBUG")]
     assert louder == []
+
+
+# A callback on the shared loop that raises: asyncio's own handler would print it on stderr.
+ESCAPED = textwrap.dedent(
+    """
+    {setup}
+    import threading
+    from actors._loop import call_on_loop
+
+    def boom():
+        raise ValueError("a callback's bug")
+
+    after = threading.Event()
+    call_on_loop(boom)
+    call_on_loop(after.set)
+    print(after.wait(10))
+    """
+)
+
+
+def test_an_exception_escaping_a_loop_callback_is_logged_not_printed():
+    quiet = subprocess.run(
+        [sys.executable, "-c", ESCAPED.format(setup="")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (quiet.stdout, quiet.stderr) == ("True\n", "")
+    setup = "import logging; logging.basicConfig(format='%(levelname)s %(name)s: %(message)s')"
+    logged = subprocess.run(
+        [sys.executable, "-c", ESCAPED.format(setup=setup)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert logged.stderr.startswith("ERROR actors._loop: Exception in callback boom()"), logged
+    assert "ValueError: a callback's bug" in logged.stderr

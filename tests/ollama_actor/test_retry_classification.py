@@ -19,6 +19,7 @@ from actors import Backoff, Inbox
 from ollama_actor import (
     ConnectionLost,
     DecodeError,
+    HTTPError,
     IncompleteStream,
     Ollama,
     ResponseError,
@@ -83,10 +84,57 @@ def test_a_runner_crash_is_retried_whatever_it_quotes():
     assert not crash.refused
 
 
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        # A model named "invalid", "forbidden" or "unauthorized": the quoted name is no verdict.
+        (
+            ResponseError(
+                'pull model manifest: Get "https://registry.ollama.ai/v2/library/invalid/'
+                'manifests/latest": dial tcp: lookup registry.ollama.ai: i/o timeout'
+            ),
+            True,
+        ),
+        (HTTPError(500, "model 'forbidden' failed to load: exit status 2"), True),
+        (ResponseError('max retries exceeded: Get "https://x/unauthorized": EOF'), True),
+        # ... while the words outside the quotes still decide.
+        (HTTPError(404, "model 'invalid' not found"), False),
+        (ResponseError("model 'invalid' not found"), False),
+        (ResponseError('"invalid" does not support generate'), False),
+        (ResponseError("invalid model name"), False),
+        (ResponseError("registry: 'access denied'"), False),  # a quoted phrase is kept
+        (ResponseError("don't know 'x': invalid input"), False),  # an apostrophe is no quote
+    ],
+)
+def test_refusal_words_count_outside_quoted_names(error, retried):
+    assert is_retryable(error) is retried
+    assert error.refused is not retried
+
+
 def test_retry_policy_takes_a_predicate_and_checks_it():
     assert RetryPolicy().retryable is is_retryable
     with pytest.raises(TypeError, match="callable"):
         RetryPolicy(retryable="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        # "permanent" would restart a stream's worker for ever after the stream ended.
+        ({"restart": "permanent"}, "restart must be 'transient' or 'temporary'"),
+        ({"restart": "Transient"}, "restart must be 'transient' or 'temporary'"),
+        ({"max_restarts": -1}, "max_restarts must be an int >= 0"),
+        ({"max_restarts": 2.5}, "max_restarts must be an int >= 0"),
+        ({"max_restarts": None}, "max_restarts must be an int >= 0"),
+        ({"max_restarts": True}, "max_restarts must be an int >= 0"),
+        ({"max_seconds": 0}, "max_seconds must be a number > 0"),
+        ({"max_seconds": float("nan")}, "max_seconds must be a number > 0"),
+        ({"backoff": "fast"}, "backoff must be a Backoff or None"),
+    ],
+)
+def test_retry_policy_refuses_what_a_stream_cannot_run_with(bad, problem):
+    with pytest.raises((ValueError, TypeError), match=rf"^RetryPolicy\.{problem}"):
+        RetryPolicy(**bad)
 
 
 def kinds(messages):
@@ -148,6 +196,27 @@ def test_a_callers_predicate_decides_instead_of_the_table(client, emu):
     messages = messages_of(inbox, handle.ref)
     assert kinds(messages) == ["data", "error"]
     assert isinstance(messages[-1][1], ConnectionLost)
+
+
+def test_a_predicate_that_raises_ends_the_stream_rather_than_hanging_it(client, emu, caplog):
+    emu.inject(cut(after=1), path="/api/generate")
+
+    def broken(exc: BaseException) -> bool:
+        raise RuntimeError("a bug in the predicate")
+
+    inbox = Inbox()
+    policy = RetryPolicy(backoff=FAST.backoff, retryable=broken)
+    handle = client.completion(model="llama3.2", prompt=PROMPT, stream=inbox, retry=policy)
+    messages = messages_of(inbox, handle.ref)
+    assert kinds(messages) == ["data", "error"]
+    assert isinstance(messages[-1][1], ConnectionLost)  # the failure itself, not retried
+    with pytest.raises(ConnectionLost):
+        handle.result(timeout=5)
+    assert emu.request_count("/api/generate") == 1
+    logged = [r for r in caplog.records if "retry predicate" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    assert "a bug in the predicate" in str(logged[0].exc_info[1])
 
 
 class _NoFinalLine:

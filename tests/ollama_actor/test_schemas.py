@@ -1,5 +1,7 @@
 """Each endpoint's parameter schema: what passes, and the ValidationError for what does not."""
 
+import math
+
 import pytest
 
 from ollama_actor import Ollama, UncheckedOptions, ValidationError
@@ -216,3 +218,46 @@ def test_header_injection_is_refused():
         Ollama("http://127.0.0.1:9", headers={"X-A": "1\r\nX-B: 2"})
     with pytest.raises(ValidationError, match="headers"):
         Ollama("http://127.0.0.1:9", headers={"X A": "1"})
+
+
+@pytest.mark.parametrize(
+    "value", [math.nan, math.inf, -math.inf, 10**400], ids=["nan", "inf", "-inf", "10**400"]
+)
+def test_a_number_json_cannot_carry_is_refused_before_any_io(value):
+    # Python's json would write NaN or Infinity, which Ollama refuses as invalid JSON.
+    with pytest.raises(ValidationError, match="must be a finite number") as info:
+        client.completion(model="m", prompt="x", options={"temperature": value})
+    assert info.value.field == "options.temperature"
+    with pytest.raises(ValidationError, match="must be a finite number") as info:
+        client.completion(model="m", prompt="x", keep_alive=value)
+    assert info.value.field == "keep_alive"
+
+
+def test_nan_anywhere_in_a_body_is_refused_before_any_io():
+    nested = [
+        {"options": UncheckedOptions(new_knob=math.nan)},
+        {"format": {"type": "object", "properties": {"x": {"maximum": math.inf}}}},
+    ]
+    for params in nested:
+        with pytest.raises(ValidationError, match="cannot be encoded as JSON"):
+            client.completion(model="m", prompt="x", **params)
+
+
+def test_an_integer_option_must_fit_gos_int():
+    assert options_of({"num_ctx": 2**63 - 1, "seed": -(2**63)}) == {
+        "num_ctx": 2**63 - 1,
+        "seed": -(2**63),
+    }
+    for bad in (2**63, -(2**63) - 1, 1e20, 10**30):
+        with pytest.raises(ValidationError, match="must fit in a 64-bit integer"):
+            options_of({"num_ctx": bad})
+
+
+def test_a_key_that_is_not_a_string_is_named():
+    for options in ({1: 0.2}, UncheckedOptions({1: 0.2})):  # not "not UncheckedOptions"
+        with pytest.raises(ValidationError) as info:
+            options_of(options)
+        assert (info.value.field, info.value.problem) == (
+            "options",
+            "must have string keys, not 1 (int)",
+        )

@@ -14,6 +14,7 @@ from ollama_actor import (
     DecodeError,
     HTTPError,
     Ollama,
+    OllamaError,
     ReadTimeout,
     ResponseError,
     RetryPolicy,
@@ -291,3 +292,31 @@ def test_a_refused_streams_worker_reads_as_dead_and_never_blocks(client, read_fi
     assert early is None or early is worker
     assert actors.wait_exit(worker, 5) is not None  # it ended; it does not wait forever
     assert worker.stop(timeout=1) is False  # already dead: stop returns at once
+
+
+class _Faulty:
+    """A recipient whose ``tell`` raises: a bug in the application, not a dead actor."""
+
+    def __init__(self, fail_on: str) -> None:
+        self.fail_on = fail_on
+        self.told: list[str] = []
+
+    def tell(self, message):
+        kind = message[1][0]
+        self.told.append(kind)
+        if self.fail_on in (kind, "any"):
+            raise ValueError(f"the recipient broke on {kind}")
+
+
+@pytest.mark.parametrize("fail_on", ["any", "restart", "error"])
+def test_a_recipient_whose_tell_raises_still_ends_the_stream(client, emu, fail_on, caplog):
+    emu.inject(cut(after=2), path="/api/generate")
+    emu.inject(status(400), path="/api/generate")  # after the retry: final
+    recipient = _Faulty(fail_on)
+    handle = completion(client, recipient)
+    with pytest.raises(OllamaError):
+        handle.result(timeout=10)  # an end, not a hang
+    assert handle.done
+    assert actors.wait_exit(handle.worker, 5) is not None
+    assert recipient.told.count("error") <= 1
+    assert "ValueError: the recipient broke" in caplog.text  # logged: nobody else hears of it

@@ -21,7 +21,7 @@ from ollama_actor.emulator._access import split_origins
 from tests.browser import chromium, page_reply
 from tests.reliability.test_secure_defaults import tiny_server
 
-from .wire import exchange
+from .wire import connect, exchange, read_response
 
 EVIL = "http://evil.example"
 PREFLIGHT_HEADERS = (
@@ -112,7 +112,7 @@ def test_an_allowed_preflight_is_answered_204_at_once(ollama_emulator):
     assert response.status == 204
     assert response.headers[:7] == [
         ("Access-Control-Allow-Headers", PREFLIGHT_HEADERS),
-        ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD"),
+        ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"),
         ("Access-Control-Allow-Origin", "http://localhost:5173"),
         ("Access-Control-Max-Age", "43200"),
         ("Vary", "Origin"),
@@ -272,3 +272,76 @@ def test_refused_requests_are_logged_with_their_status(ollama_emulator):
         ("/api/tags", 403, None),
         ("/api/ps", 403, None),
     ]
+
+
+# --- the Host as Go's server reads it ------------------------------------------------------------
+
+
+def raw_exchange(port, head: bytes):
+    """Send a request head as written (two Host lines, an absolute target) and read the answer."""
+    with connect(port) as conn:
+        conn.sendall(head)
+        response = read_response(conn)
+        rest = conn.rest() if response.status == 400 else b""
+    return response, rest
+
+
+@pytest.mark.parametrize(
+    ("hosts", "text"),
+    [
+        (["localhost", "evil.example"], b"400 Bad Request: too many Host headers"),
+        (["localhost", "localhost"], b"400 Bad Request: too many Host headers"),
+        (["local host"], b"400 Bad Request: malformed Host header"),
+        (["localhost/evil"], b"400 Bad Request: malformed Host header"),
+        (["evil.example@localhost"], b"400 Bad Request: malformed Host header"),
+    ],
+)
+def test_a_host_header_go_refuses_is_a_400(ollama_emulator, hosts, text):
+    """Go's server refuses these before any handler: no Host rule is asked to pick one."""
+    lines = "".join(f"Host: {host}\r\n" for host in hosts)
+    head = f"GET /_emulator/requests HTTP/1.1\r\n{lines}\r\n".encode()
+    response, rest = raw_exchange(ollama_emulator.port, head)
+    assert response.status == 400
+    assert rest == text
+    assert exchange(ollama_emulator.port, "GET", "/_emulator/pacing").status == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "status"),
+    [
+        ("http://evil.example/api/tags", "localhost", 403),
+        ("http://localhost:1/api/tags", "evil.example", 200),
+        ("http://evil.example/_emulator/requests", "127.0.0.1", 403),
+    ],
+)
+def test_an_absolute_target_names_the_host_as_go_reads_it(ollama_emulator, target, host, status):
+    """RFC 9112 3.2.2: with an absolute-form target the Host line is ignored, as Go ignores it."""
+    head = f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    response, _ = raw_exchange(ollama_emulator.port, head)
+    assert response.status == status
+
+
+def test_the_origin_is_compared_with_the_host_go_reads(ollama_emulator):
+    """gin-contrib/cors compares the Origin with ``Request.Host``: the absolute target's host."""
+    head = (
+        b"GET http://localhost:9/api/version HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Origin: http://localhost:9\r\n\r\n"
+    )
+    response, _ = raw_exchange(ollama_emulator.port, head)
+    assert response.status == 200
+    assert response.header("Access-Control-Allow-Origin") is None  # its own origin: not CORS
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::1]:80:90",  # Go's SplitHostPort: too many colons, so the whole value is the name
+        "[::1]x:80",  # missing port
+        "[::ffff:0.0.0.0]:1",  # netip's IsUnspecified does not unmap (IsLoopback does)
+        "[::%25lo]:1",  # nor is a zoned :: unspecified
+        "a[b].localhost:1",  # an unexpected bracket: not split, so not a .localhost name
+    ],
+)
+def test_hosts_go_does_not_take_as_local(ollama_emulator, host):
+    headers = {"Host": host}
+    assert exchange(ollama_emulator.port, "GET", "/api/tags", headers=headers).status == 403

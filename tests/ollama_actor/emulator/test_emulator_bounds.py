@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ollama_actor._json_depth import MAX_DEPTH
 from ollama_actor.emulator import Emulator, EmulatorProcess
-from ollama_actor.emulator._decode import MAX_DEPTH
 from ollama_actor.emulator._http import MAX_HEAD, MAX_LINE, BadRequest, RequestParser
 from ollama_actor.emulator._log import RequestLog
 from ollama_actor.emulator._routes import is_upload
@@ -197,6 +197,83 @@ def test_a_kept_body_is_still_bounded_but_an_upload_is_not():
     assert upload.next() is None  # waiting for the body, hashing what comes
 
 
+# --- framing Go refuses -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "rest"),
+    [
+        (b"-1", b"x" * MIB),
+        (b"+5", b"hello\r\n0\r\n\r\n"),
+        (b"0x5", b"hello\r\n0\r\n\r\n"),
+        (b"0_5", b"hello\r\n0\r\n\r\n"),
+        (b" 5", b"hello\r\n0\r\n\r\n"),
+        (b"5 ;ext", b"hello\r\n0\r\n\r\n"),
+        (b"0" * 16 + b"5", b"hello\r\n0\r\n\r\n"),
+        (b"", b"0\r\n\r\n"),
+    ],
+    ids=["negative", "plus", "0x", "underscore", "leading-space", "space-before-ext",
+         "17-digits", "empty"],
+)  # fmt: skip
+def test_a_chunk_size_go_refuses_is_a_400(size, rest):
+    """Go reads a chunk size as at most 16 hex digits (trailing blanks and an extension cut off).
+
+    Python's ``int(..., 16)`` takes more: ``-1`` made the parser take every byte that came as
+    the chunk, with no end and no bound (a stuck request growing without limit).
+    """
+    parser = RequestParser(is_upload)
+    parser.feed(CHUNKED_HEAD + size + b"\r\n" + rest)
+    with pytest.raises(BadRequest) as info:
+        parser.next()
+    assert (info.value.status, str(info.value)) == (400, "Bad Request")
+
+
+def test_chunk_sizes_go_takes_are_taken():
+    body = b'{"model":"llama3.2"}'
+    parser = RequestParser(is_upload)
+    parser.feed(
+        CHUNKED_HEAD
+        + b"000000000000000A \t\r\n" + body[:10] + b"\r\n"  # 16 digits, trailing blanks
+        + b"a;name=value\r\n" + body[10:] + b"\r\n"
+        + b"0\r\n\r\n"
+    )  # fmt: skip
+    request = parser.next()
+    assert (request.body, request.size) == (body, len(body))
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [["\u00b2"], ["+2"], ["2, 2"], ["2", "20"], ["2", ""]],
+    ids=["superscript-two", "plus", "list", "two-values", "empty-second"],
+)
+def test_a_content_length_go_refuses_is_a_400(ollama_emulator, no_error_logs, lengths):
+    """Only ASCII digits (``"\u00b2".isdigit()`` is true, and ``int`` then raised in the
+    protocol, dropping the connection with a traceback); several only if all are equal."""
+    head = "POST /api/show HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"Content-Length: {length}\r\n" for length in lengths)
+    with connect(ollama_emulator.port) as conn:
+        conn.sendall((head + "\r\n").encode("latin-1") + b"{}")
+        response = read_response(conn)
+        assert response.status == 400
+        assert conn.rest() == b"400 Bad Request"
+    assert ollama_emulator.requests == []
+
+
+def test_equal_content_lengths_are_one(ollama_emulator):
+    head = b"POST /api/show HTTP/1.1\r\nHost: localhost\r\n" + b"Content-Length: 20\r\n" * 2
+    with connect(ollama_emulator.port) as conn:
+        conn.sendall(head + b'\r\n{"model":"llama3.2"}')
+        assert read_response(conn).status == 200
+
+
+def test_two_transfer_encodings_are_refused_as_go_does():
+    parser = RequestParser()
+    parser.feed(CHUNKED_HEAD.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n"))
+    with pytest.raises(BadRequest) as info:
+        parser.next()
+    assert info.value.status == 501
+
+
 # --- blob uploads --------------------------------------------------------------------------------
 
 BLOCK = bytes(range(256)) * 4096  # 1 MiB
@@ -228,6 +305,29 @@ def test_a_large_blob_upload_is_hashed_as_it_arrives(chunked):
     assert grown < 64, f"the emulator's peak memory grew by {grown:.0f} MiB for a 320 MiB upload"
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_the_body_of_a_refused_request_is_not_kept(chunked):
+    """A page on another site can POST a body of any size (``fetch`` with ``no-cors``): the
+    emulator kept it whole (up to 512 MiB) only to answer 403. Ollama refuses at the head."""
+    blocks = 160
+    origin = "Origin: http://evil.example\r\n"
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {blocks * MIB}"
+    head = f"POST /_emulator/faults HTTP/1.1\r\nHost: 127.0.0.1\r\n{origin}{framing}\r\n\r\n"
+    with EmulatorProcess() as emulator:
+        before = memory_mib(emulator.pid, "VmHWM")
+        with connect(emulator.port, timeout=60) as conn:
+            conn.sendall(head.encode())
+            for _ in range(blocks):
+                conn.sendall(b"100000\r\n" + BLOCK + b"\r\n" if chunked else BLOCK)
+            if chunked:
+                conn.sendall(b"0\r\n\r\n")
+            assert read_response(conn).status == 403
+            conn.sendall(request_bytes("GET", "/api/version", port=emulator.port))
+            assert read_response(conn).status == 200  # the connection goes on
+        grown = memory_mib(emulator.pid, "VmHWM") - before
+    assert grown < 64, f"a refused 160 MiB body grew the emulator's peak by {grown:.0f} MiB"
+
+
 def test_a_wrong_digest_is_found_as_the_blob_arrives(ollama_emulator):
     name = "sha256:" + "0" * 64
     response = exchange(ollama_emulator.port, "POST", f"/api/blobs/{name}", BLOCK)
@@ -257,11 +357,53 @@ def test_the_log_keeps_bodies_within_its_byte_budget():
     assert kept == [False] * (count - 1) + [True]  # the newest fits the 32 MiB budget
 
 
+def test_the_budget_bounds_memory_for_bodies_that_decode_large():
+    """A byte of JSON can decode into a hundred bytes of Python objects (``{}`` is a dict): the
+    log keeps bodies as they came and decodes them when read. Decoded and kept, a 10 MiB body of
+    ``[{},{},...]`` held about 300 MiB, within a "32 MiB" budget."""
+    body = b"[" + b"{}," * (10 * MIB // 3) + b"{}]"
+    with EmulatorProcess() as emulator, connect(emulator.port, timeout=60) as conn:
+        before = memory_mib(emulator.pid, "VmRSS")
+        for _ in range(2):
+            conn.sendall(request_bytes("POST", "/api/nothing", body, port=emulator.port))
+            assert read_response(conn).status == 404
+        grown = memory_mib(emulator.pid, "VmRSS") - before
+        sent = json.dumps({"model": "llama3.2", "prompt": "hi", "stream": False}).encode()
+        conn.sendall(request_bytes("POST", "/api/generate", sent, port=emulator.port))
+        assert read_response(conn).status == 200
+        logged = emulator.requests
+    assert grown < 64, f"two bodies of 10 MiB grew the emulator by {grown:.0f} MiB"
+    assert [r.body_size for r in logged] == [len(body), len(body), len(sent)]
+    assert logged[-1].body == {"model": "llama3.2", "prompt": "hi", "stream": False}
+
+
+def test_the_budget_bounds_memory_for_heads_of_many_small_headers():
+    """A header line of four bytes became two strings and a dict slot (about 150 bytes) in the
+    log, counted as two: 300 such heads held about 200 MiB."""
+    lines = "".join(f"{i:x}:\r\n" for i in range(9_000))
+    head = f"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Same: a\r\n{lines}X-Same: b\r\n\r\n"
+    with EmulatorProcess() as emulator, connect(emulator.port, timeout=60) as conn:
+        before = memory_mib(emulator.pid, "VmRSS")
+        for _ in range(300):
+            conn.sendall(head.encode())
+            assert read_response(conn).status == 200
+        grown = memory_mib(emulator.pid, "VmRSS") - before
+        last = emulator.last_request()
+    assert grown < 48, f"300 heads of 9,000 headers grew the emulator by {grown:.0f} MiB"
+    assert len(last.headers) == 9_002
+    assert (last.headers["x-same"], last.headers["host"], last.headers["ff"]) == (
+        "a, b",
+        "127.0.0.1",
+        "",
+    )
+
+
 def test_the_budget_drops_the_oldest_bodies_then_the_oldest_entries():
     log = RequestLog(limit=100, budget=1000)
 
     def add(path, size):
-        return log.begin("POST", path, "", {}, body={"size": size}, size=size)
+        body = b'"' + b"x" * (size - 2) + b'"'  # a JSON string of ``size`` bytes
+        return log.begin("POST", path, "", [], body=body, size=size)
 
     add("/a", 400)
     add("/b", 400)
@@ -273,7 +415,7 @@ def test_the_budget_drops_the_oldest_bodies_then_the_oldest_entries():
     ]
     add("/d", 5000)  # larger than the whole budget: never kept
     assert log.snapshot("/d")[0].body is None
-    log.begin("GET", "/e", "", {"h": "h" * 995}, body=None, size=0)
+    log.begin("GET", "/e", "", [("h", "h" * 993)], body=b"", size=0)  # "h:", 993, "\n": 996
     # heads alone pass the budget: the bodies left go, then the oldest entries
     assert [(r.path, r.body) for r in log.snapshot()] == [("/d", None), ("/e", None)]
     assert log._cost == 2 + 998
@@ -283,7 +425,8 @@ def test_the_budget_drops_the_oldest_bodies_then_the_oldest_entries():
 def test_the_entry_limit_and_the_budget_agree():
     log = RequestLog(limit=3, budget=10_000)
     for i in range(50):
-        log.begin("POST", f"/{i}", "", {}, body={"i": i}, size=100)
+        body = b'{"i":%d}' % i
+        log.begin("POST", f"/{i}", "", [], body=body.ljust(100), size=100)
     assert [r.body for r in log.snapshot()] == [{"i": 47}, {"i": 48}, {"i": 49}]
     assert log._cost == 3 * (100 + 3)  # each entry: its body and its path
     assert len(log._with_body) == 3

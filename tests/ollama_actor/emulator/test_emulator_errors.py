@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ollama_actor.emulator import Emulator, stall
+from ollama_actor.emulator import Emulator, expected_reply, stall
 
 from .wire import connect, exchange, read_response, request_bytes
 
@@ -214,6 +214,25 @@ def test_error_rows(ollama_emulator: Emulator, row: tuple[Any, ...]) -> None:
     assert response.header("Content-Type") == JSON
     if expected is not None:
         assert response.body.decode() == expected
+
+
+def test_a_null_option_is_skipped_as_ollama_skips_it(ollama_emulator: Emulator) -> None:
+    # Ollama's Options.FromMap: ``if val == nil { continue }``, before any type check.
+    options = {"temperature": None, "num_predict": None, "stop": None, "use_mmap": None}
+    for path, body in (
+        ("/api/generate", {"model": "llama3.2", "prompt": "x", "stream": False}),
+        ("/api/chat", {"model": "llama3.2", "messages": [], "stream": False}),
+        ("/api/embed", {"model": "nomic-embed-text", "input": "x"}),
+    ):
+        response = exchange(ollama_emulator.port, "POST", path, {**body, "options": options})
+        assert response.status == 200, (path, response.body)
+    reply = exchange(
+        ollama_emulator.port,
+        "POST",
+        "/api/generate",
+        {"model": "llama3.2", "prompt": "x", "stream": False, "options": {"seed": None}},
+    )
+    assert reply.json()["response"] == expected_reply("llama3.2", "x").text  # as if unset
 
 
 def test_blob_digest_mismatch_text(ollama_emulator: Emulator) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
+import ollama
 import pytest
 
 from ollama_actor import ConnectionLost, Ollama, ReadTimeout, Timeout
@@ -342,3 +344,33 @@ def test_stall_applies_to_a_reply_that_is_not_streamed(ollama_emulator: Emulator
         ollama_emulator.inject(stall(after=1), path="/api/generate")
         with pytest.raises(ReadTimeout):
             client.completion(model="llama3.2", prompt="x")
+
+
+def test_a_reply_without_a_body_gets_its_fault_before_the_headers(
+    ollama_emulator: Emulator,
+) -> None:
+    # copy and delete answer 200 with no body: there is no middle to cut, so a cut or a stall
+    # must still fail the call rather than be used up by a complete reply. (A fresh client for
+    # each: on a reused connection, a close before any byte is resent once by the client.)
+    def fresh() -> Ollama:
+        return Ollama(ollama_emulator.base_url, timeout=Timeout(connect=5, read=0.3))
+
+    ollama_emulator.inject(cut(after=1), path="/api/copy")
+    with fresh() as client, pytest.raises(ConnectionLost):
+        client.copy_model(source="llama3.2", destination="copy")
+    ollama_emulator.inject(stall(after=3), path="/api/copy")
+    with fresh() as client, pytest.raises(ReadTimeout):
+        client.copy_model(source="llama3.2", destination="copy")
+    ollama_emulator.inject(cut(after=1), path="/api/delete")
+    with fresh() as client, pytest.raises(ConnectionLost):
+        client.delete_model(model="copy")
+    outcomes = [(r.path, r.fault) for r in ollama_emulator.requests]
+    assert outcomes == [("/api/copy", "cut"), ("/api/copy", "stall"), ("/api/delete", "cut")]
+    # The official client, as an independent reader, fails the same calls.
+    official = ollama.Client(host=ollama_emulator.url, timeout=0.3)
+    ollama_emulator.inject(cut(after=1), path="/api/copy")
+    with pytest.raises(httpx.RemoteProtocolError):
+        official.copy("llama3.2", "copy")
+    ollama_emulator.inject(stall(after=1), path="/api/delete")
+    with pytest.raises(httpx.ReadTimeout):
+        official.delete("llama3.2")
