@@ -148,7 +148,7 @@ def test_after_give_up_held_asks_fail_held_tells_are_dropped_and_later_sends_rai
     reply = db.ask("held ask", block=False)
     caplog.set_level(logging.WARNING, logger="actors._names")
     gate.release()  # the restart fails: over the child's budget, it is given up
-    with pytest.raises(NoSuchName, match="'db'"):
+    with pytest.raises(NoSuchName, match=r"registered as 'db': its child was given up$"):
         reply.get(timeout=5)
     assert any("Dropped 1 message" in r.getMessage() for r in caplog.records)
     with pytest.raises(NoSuchName):

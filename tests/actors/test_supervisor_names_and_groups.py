@@ -3,6 +3,8 @@ order under backoff (the behaviour mutation testing found unguarded)."""
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from typing import Any
@@ -337,3 +339,48 @@ def test_failed_restarts_are_retried_through_the_mailbox_not_by_recursion():
     assert children(sup)["x"].ask("hi", timeout=5) == ["hi"]
     assert sup.is_alive()
     sup.stop(timeout=5)
+
+
+@pytest.mark.parametrize("hook", [False, True])
+def test_restarts_and_give_ups_are_logged_at_their_levels(caplog, hook):
+    """INFO for a restart and WARNING for a child given up; DEBUG for both when the child has
+    an on_exit hook (someone hears of its ends already: a stream's recipient)."""
+    events = Inbox()
+    on_exit = (lambda exit, restarting: None) if hook else None
+    spec = member("f", events, max_restarts=1, max_seconds=30.0, on_exit=on_exit)
+    sup = Supervisor.start([spec], max_restarts=None)
+    caplog.set_level(logging.DEBUG, logger="actors.supervisor")
+    for _ in range(2):
+        ref = children(sup).get("f")
+        ref.tell("crash")
+        wait_exit(ref, 5)
+    assert children(sup) == {}  # the second crash is over its budget: given up
+    records = [r for r in caplog.records if r.name == "actors.supervisor"]
+    restart, give_up = records
+    assert restart.levelno == (logging.DEBUG if hook else logging.INFO)
+    assert give_up.levelno == (logging.DEBUG if hook else logging.WARNING)
+    assert re.fullmatch(
+        r"Supervisor \(urn:\S+\): restarting child 'f' in 0\.000 s after "
+        r"Exit\.error\(Crash\('f'\)\)",
+        restart.getMessage(),
+    )
+    assert re.fullmatch(
+        r"Supervisor \(urn:\S+\): child 'f' ended with Exit\.error\(Crash\('f'\)\) and has "
+        r"used up its own restart budget \(1 in 30\.0 s\); giving it up",
+        give_up.getMessage(),
+    )
+    sup.stop(timeout=5)
+
+
+def test_a_root_supervisor_that_gives_up_fails_the_asks_held_for_its_children():
+    sup = Supervisor.start([ChildSpec("g", Blocker.start, name="g")], max_restarts=0)
+    gate = busy(sup)
+    first = whereis("g")
+    assert first is not None
+    first.stop()
+    wait_exit(first, 5)
+    held = Address("g").ask("held", block=False)
+    gate.set()
+    with pytest.raises(NoSuchName, match=r"registered as 'g': its supervisor gave up$"):
+        held.get(timeout=5)
+    wait_exit(sup, 5)
