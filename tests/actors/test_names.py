@@ -195,6 +195,7 @@ def test_names_are_unique():
     with pytest.raises(StartChildError) as info:
         Supervisor.start([ChildSpec("other", Recorder.start, name="db")])
     assert isinstance(info.value.cause, NameTaken)
+    assert info.value.child_id == "other"
     with pytest.raises(StartChildError):
         sup.proxy().start_child(ChildSpec("b", Recorder.start, name="db")).get(timeout=5)
     assert Address("db").ask("still", timeout=5) == ["still"]
@@ -377,9 +378,32 @@ def test_names_held_for_a_restart_that_does_not_come_are_released(how):
     mid = top.proxy().which_children().get(timeout=5)[0][1]
     first = whereis("w")
     assert first is not None
+    gate = busy(top)  # top cannot handle mid's end until the gate opens
     first.tell("crash")
     wait_exit(mid, 5)
-    top.proxy().which_children().get(timeout=5)  # top has handled mid's end
+    held = Address("w").ask("held", block=False)  # held while top decides
+    gate.set()
+    why = (
+        "its supervisor restarted without that child"
+        if how == "dynamic"
+        else ("its child ended and is not restarted")
+    )
+    with pytest.raises(NoSuchName, match=rf"registered as 'w': {why}$"):
+        held.get(timeout=5)
     with pytest.raises(NoSuchName):
         Address("w").tell("x")
     top.stop(timeout=5)
+
+
+def busy(sup: pykka.ActorRef[Any]) -> threading.Event:
+    """Keep ``sup`` busy in a start_child until the returned gate is set."""
+    gate, entered = threading.Event(), threading.Event()
+
+    def start() -> Any:
+        entered.set()
+        gate.wait(10)
+        return Recorder.start()
+
+    sup.proxy().start_child(ChildSpec("busy", start))
+    assert entered.wait(5)
+    return gate

@@ -255,7 +255,7 @@ def test_shutdown_kills_a_child_that_overruns_its_shutdown_time(events, caplog):
     try:
         assert sup.stop(timeout=5) is True
         elapsed = time.monotonic() - started
-        assert 0.2 <= elapsed < 1.5
+        assert 0.2 <= elapsed < 0.9  # killed at its time, not a moment later
         assert actors.exit_reason(refs["a"]) is Exit.SHUTDOWN
         assert not refs["stuck"].is_alive()
         for future in queued:  # refused at once, while the child is still in its handler
@@ -263,8 +263,13 @@ def test_shutdown_kills_a_child_that_overruns_its_shutdown_time(events, caplog):
                 future.get(timeout=0)
         exit = exits.receive(timeout=5)
         assert isinstance(exit.exception, ShutdownTimeout)
-        assert any(
-            "'stuck'" in r.getMessage() and "0.2 s" in r.getMessage() for r in caplog.records
+        assert (exit.exception.child_id, exit.exception.timeout) == ("stuck", 0.2)
+        [record] = [r for r in caplog.records if r.name == "actors.supervisor"]
+        assert record.getMessage() == (
+            f"{sup}: child 'stuck' ({refs['stuck']}) did not stop within its shutdown "
+            "timeout of 0.2 s; killed: its queued messages are refused and it ends, without "
+            "on_stop, once its current handler returns (Python cannot stop a thread "
+            "mid-handler)"
         )
     finally:
         gate.set()

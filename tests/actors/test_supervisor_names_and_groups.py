@@ -384,3 +384,34 @@ def test_a_root_supervisor_that_gives_up_fails_the_asks_held_for_its_children():
     with pytest.raises(NoSuchName, match=r"registered as 'g': its supervisor gave up$"):
         held.get(timeout=5)
     wait_exit(sup, 5)
+
+
+def test_terminating_a_child_that_has_just_ended_fails_its_held_asks_and_succeeds():
+    """The child ended, but its supervisor handles terminate_child before the DOWN."""
+    sup = Supervisor.start([ChildSpec("e", Blocker.start, name="e")])
+    gate = busy(sup)
+    ended = whereis("e")
+    assert ended is not None
+    done = sup.proxy().terminate_child("e")  # queued before the DOWN
+    ended.stop()
+    wait_exit(ended, 5)
+    held = Address("e").ask("held", block=False)  # finds it dead: held
+    gate.set()
+    done.get(timeout=5)  # telling the dead child its stop does not fail the call
+    with pytest.raises(NoSuchName, match=r"registered as 'e': its child was terminated$"):
+        held.get(timeout=5)
+    sup.stop(timeout=5)
+
+
+def test_an_on_exit_hook_that_raises_is_logged_and_ignored(caplog):
+    def hook(exit: Any, restarting: bool) -> None:
+        raise ValueError("hook")
+
+    sup = Supervisor.start([ChildSpec("h", Blocker.start, on_exit=hook)])
+    caplog.set_level(logging.ERROR, logger="actors.supervisor")
+    sup.proxy().terminate_child("h").get(timeout=5)
+    [record] = [r for r in caplog.records if r.name == "actors.supervisor"]
+    assert record.getMessage() == f"{sup}: the on_exit hook of child 'h' raised"
+    assert isinstance(record.exc_info[1], ValueError)
+    assert sup.is_alive()
+    sup.stop(timeout=5)
