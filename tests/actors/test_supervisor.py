@@ -55,6 +55,7 @@ class Worker(actors.Actor):
             case "crash":
                 raise Crash(self.tag)
             case ("block", threading.Event() as gate):
+                self.events.tell(("blocked", self.tag))
                 gate.wait(10)
             case _:
                 return (self.tag, message)
@@ -249,6 +250,7 @@ def test_shutdown_kills_a_child_that_overruns_its_shutdown_time(events, caplog):
     sup = Supervisor.start(specs)
     refs = children(sup.proxy())
     refs["stuck"].tell(("block", gate))
+    assert events.receive(timeout=5, match=lambda e: e[0] == "blocked")  # in its handler
     queued = [refs["stuck"].ask(("queued", n), block=False) for n in range(40)]
     caplog.set_level(logging.ERROR, logger="actors.supervisor")
     started = time.monotonic()
@@ -286,6 +288,7 @@ def test_brutal_kill_refuses_the_queue_does_not_wait_and_says_so(events):
     sup = Supervisor.start([spec("stuck", events, **options)])
     ref = children(sup.proxy())["stuck"]
     ref.tell(("block", gate))
+    assert events.receive(timeout=5, match=lambda e: e[0] == "blocked")  # in its handler
     ref.tell("queued tell")
     queued = ref.ask("queued ask", block=False)
     started = time.monotonic()
