@@ -106,8 +106,19 @@ def test_waiting_on_a_thread_actor_that_needs_the_loop_is_refused():
 
 
 def test_starting_a_supervisor_with_loop_children_on_the_loop_is_refused():
-    error = refused(lambda: Supervisor.start([ChildSpec("echo", Echo.start)]), "another thread")
-    assert "Supervisor.start" in str(error)
+    started: list[Any] = []
+
+    def start() -> Any:
+        started.append(Echo.start())
+        return started[-1]
+
+    error = refused(lambda: Supervisor.start([ChildSpec("echo", start)]), "another thread")
+    assert str(error) == (
+        f"{started[0]} runs on the shared loop thread, which is waiting in Supervisor.start "
+        "and cannot start it: start the supervisor from another thread, or add its loop "
+        "children later with start_child, without waiting for the reply"
+    )
+    assert wait_exit(started[0], 5).kind == "shutdown"  # the refused child is stopped
 
 
 def test_a_supervisor_without_loop_children_may_start_on_the_loop():

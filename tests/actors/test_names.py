@@ -407,3 +407,15 @@ def busy(sup: pykka.ActorRef[Any]) -> threading.Event:
     sup.proxy().start_child(ChildSpec("busy", start))
     assert entered.wait(5)
     return gate
+
+
+def test_a_nested_supervisor_that_terminates_a_child_releases_its_name():
+    def start_mid() -> Any:
+        return Supervisor.start([ChildSpec("n", Recorder.start, name="n")])
+
+    top = Supervisor.start([ChildSpec("mid", start_mid, type="supervisor")])
+    mid = top.proxy().which_children().get(timeout=5)[0][1]
+    mid.proxy().terminate_child("n").get(timeout=5)
+    with pytest.raises(NoSuchName):
+        Address("n").tell("x")
+    top.stop(timeout=5)

@@ -221,13 +221,21 @@ def test_a_child_that_ends_right_after_on_start_has_started(events):
     sup.stop(timeout=5)
 
 
-def test_a_plain_pykka_child_that_ends_before_answering_failed_to_start():
+def test_a_plain_pykka_child_that_ends_before_answering_failed_to_start(events):
     class Quits(pykka.ThreadingActor):
         def on_start(self) -> None:
             self.stop()
 
+    hook = Inbox()
+    specs = [
+        spec("named", events, name="named"),
+        ChildSpec("q", Quits.start),
+        spec("never", events, on_exit=lambda e, r: hook.tell((e, r))),
+    ]
     with pytest.raises(StartChildError, match="before it finished starting"):
-        Supervisor.start([ChildSpec("q", Quits.start)])
+        Supervisor.start(specs)
+    assert hook.drain() == []  # a child that never started has no end to tell of
+    assert actors.whereis("named") is None
 
 
 def test_shutdown_stops_children_waiting_for_each_in_reverse_order(events):
@@ -547,8 +555,10 @@ def test_a_plain_pykka_child_dying_in_on_start_as_it_is_asked_does_not_wedge_sta
             outcome.append(exc)
 
     starter = threading.Thread(target=start, daemon=True)
+    started = time.monotonic()
     starter.start()
     starter.join(timeout=10)
+    assert time.monotonic() - started < 0.8  # a few short looks, not a long wait
     assert not starter.is_alive(), "Supervisor.start hangs"
     assert len(outcome) == 1
     assert isinstance(outcome[0], StartChildError)
