@@ -39,9 +39,9 @@ soak: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
-# Mutation testing of the modules in pyproject.toml's [tool.mutmut] only_mutate (slow: each
-# module takes minutes to tens of minutes on 2 cores). Results: .venv/bin/mutmut results.
+# Mutation testing of the modules listed in pyproject.toml's [tool.mutmut] (several minutes).
 mutation: $(BIN)/.installed
+	rm -rf mutants
 	$(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results
 

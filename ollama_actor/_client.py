@@ -10,24 +10,26 @@ encoded here and run by the `Engine` on the shared loop thread, and the calling 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Generic, Literal, Protocol, TypeVar, overload
+from typing import Any, BinaryIO, Generic, Literal, Protocol, TypeVar, overload
 
 import httpx
 from pykka import ActorRef
 
 from actors._monitor import Recipient
-from ollama_actor._engine import Engine, Origin, Request
+from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle, stream_to
-from ollama_actor._host import parse_host
-from ollama_actor._http11 import encode_request
+from ollama_actor._host import parse_host, without_userinfo
+from ollama_actor._http11 import ACCEPT_ENCODING, encode_request, header_problem
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
+from ollama_actor._proxy import Proxy, environment_proxy, parse_proxy
 from ollama_actor._response import BodyCollector, wait_or_cancel
 from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Streaming, _refuse_loop_thread
@@ -39,6 +41,11 @@ DEFAULT_MAX_BODY = 256 * 1024 * 1024
 
 _JSON = "application/json"
 _NDJSON = "application/x-ndjson"
+_FRAMING = ("content-length", "transfer-encoding", "connection")
+_HASH_PIECE = 1024 * 1024
+
+BlobSource = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
+"""What `Ollama.create_blob` uploads: the data, a file's path, or a binary file open for reading."""
 
 
 def _user_agent() -> str:
@@ -53,6 +60,18 @@ def _user_agent() -> str:
 def blob_digest(data: bytes) -> str:
     """The digest Ollama names a blob by: ``sha256:`` and the lowercase hex SHA-256."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(file: BinaryIO, start: int) -> tuple[str, int]:
+    """The digest and size of a file from ``start`` on, read in pieces (memory stays flat)."""
+    file.seek(start)
+    sha = hashlib.sha256()
+    size = 0
+    while piece := file.read(_HASH_PIECE):
+        sha.update(piece)
+        size += len(piece)
+    file.seek(start)
+    return "sha256:" + sha.hexdigest(), size
 
 
 class _Unset:
@@ -156,10 +175,16 @@ class Ollama:
     ``base_url`` is the API's URL (``http://host:11434/api``); a URL without a path gets
     ``/api`` added, and when it is omitted ``OLLAMA_HOST`` is read as the official client
     reads it (default ``http://127.0.0.1:11434``). ``api_key`` (or ``OLLAMA_API_KEY``) is sent
-    as a Bearer token and never shown. ``headers`` are merged over the defaults. ``timeout``
-    is seconds or a `Timeout`; each call may pass its own. ``max_line`` bounds one streamed
-    line, ``max_body`` a whole response. ``verify`` controls TLS certificate checks (on by
-    default; pass ``False`` or an `ssl.SSLContext` to change it).
+    as a Bearer token and never shown. ``headers`` are merged over the defaults: names must be
+    tokens and values printable ASCII, checked here; ``Host`` replaces the default, and
+    ``Content-Length``, ``Transfer-Encoding`` and ``Connection`` are refused (the client alone
+    frames requests). ``timeout`` is seconds or a `Timeout`; each call may pass its own.
+    ``max_line`` bounds one streamed line, ``max_body`` a whole response. ``verify`` controls
+    TLS certificate checks (on by default; pass ``False`` or an `ssl.SSLContext` to change it).
+    ``proxy`` sends every request through that HTTP proxy (``http://[user:pass@]host:port``);
+    without it the environment's ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and
+    ``NO_PROXY`` apply, as httpx applies them, except to loopback. ``trust_env=False`` ignores
+    the environment's proxies and certificate settings. See docs/http.md.
 
     Methods block the calling thread, except that ``stream=True`` returns a `Streaming` that
     sends nothing until used. Close the client (or use it as a context manager) to cancel its
@@ -176,6 +201,8 @@ class Ollama:
         verify: bool | ssl.SSLContext = True,
         max_line: int = DEFAULT_MAX_LINE,
         max_body: int = DEFAULT_MAX_BODY,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         if base_url is None:
             url = parse_host(os.environ.get("OLLAMA_HOST")) + "/api"
@@ -185,8 +212,10 @@ class Ollama:
                 url += "/api"
         try:
             parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise ValidationError("Ollama", "base_url", f"is not a valid URL: {exc}") from None
+            host = parsed.raw_host.decode("ascii")  # IDNA: nothing but ASCII on the wire
+        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+            problem = without_userinfo(str(exc))
+            raise ValidationError("Ollama", "base_url", f"is not a valid URL: {problem}") from None
         if parsed.scheme not in ("http", "https"):
             raise ValidationError("Ollama", "base_url", f"must be http or https, not {url!r}")
         for name, value in (("max_line", max_line), ("max_body", max_body)):
@@ -196,13 +225,17 @@ class Ollama:
         self.timeout = Timeout.coerce(timeout)
         self.max_line = max_line
         self.max_body = max_body
-        context = httpx.create_ssl_context(verify=verify) if parsed.scheme == "https" else None
-        host = parsed.host if ":" not in parsed.host else f"[{parsed.host}]"
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        self._origin = Origin(parsed.scheme, host, port, context)
+        https = parsed.scheme == "https"
+        context = httpx.create_ssl_context(verify=verify, trust_env=trust_env) if https else None
+        host = host if ":" not in host else f"[{host}]"
+        port = parsed.port or (443 if https else 80)
+        chosen = _choose_proxy(
+            proxy, trust_env=trust_env, verify=verify, scheme=parsed.scheme, host=host, port=port
+        )
+        self._origin = Origin(parsed.scheme, host, port, context, chosen)
         self._prefix = parsed.raw_path.decode("ascii").rstrip("/")
-        self._user_headers = _checked_headers(headers)
-        self._headers = _default_headers(api_key, self._user_headers)
+        self._user_headers, self._host = _checked_headers(headers, self._origin.host_header)
+        self._headers = _default_headers(api_key, self._user_headers, self._origin)
         self._engine = Engine()
 
     def __repr__(self) -> str:
@@ -244,15 +277,98 @@ class Ollama:
             name = self._checked_digest("check_blob", digest_or_data)
         return self._fetch_bool("check_blob", "HEAD", f"/blobs/{name}", None, timeout)
 
-    def create_blob(self, data: bytes, *, timeout: TimeoutLike = _UNSET) -> bool:
-        """Upload a blob (named by its SHA-256, computed here); ``True`` once the server has it."""
-        if not isinstance(data, bytes | bytearray):
+    def create_blob(
+        self,
+        source: BlobSource,
+        *,
+        timeout: TimeoutLike = _UNSET,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> str:
+        """Upload a blob and return its digest (``sha256:`` and the hex SHA-256, computed here).
+
+        ``source`` is the data (bytes), a file's path, or a binary file open for reading (from
+        its current position; it must be seekable: it is read once to hash it, then again to
+        send it). A file is hashed and sent in pieces, with backpressure, so memory stays flat
+        whatever its size. ``progress`` is called on this thread as the upload goes, with
+        Ollama's progress shape: ``{"status": "copying file <digest>", "digest": ...,
+        "total": size, "completed": sent}``. Blocks until the server answers; raises
+        `HTTPError` if it refuses the blob, `ValidationError` for a source it cannot read.
+        """
+        bounds = self._timeout("create_blob", timeout)
+        if isinstance(source, bytes | bytearray | memoryview):
+            data = bytes(source)
+            name = blob_digest(data)
+            self._blob_request(name, data, None, bounds, progress)
+            return name
+        if isinstance(source, str | os.PathLike):
+            try:
+                file = open(source, "rb")  # noqa: SIM115 - closed by the with below
+            except OSError as exc:
+                raise ValidationError(
+                    "create_blob", "source", f"cannot be read: {exc.strerror or exc}"
+                ) from None
+            with file:
+                return self._upload_file(file, bounds, progress)
+        if isinstance(source, io.IOBase) or hasattr(source, "read"):
+            return self._upload_file(source, bounds, progress)
+        raise ValidationError(
+            "create_blob",
+            "source",
+            f"must be bytes, a path or a binary file, not {type(source).__name__}",
+        )
+
+    def _upload_file(
+        self,
+        file: BinaryIO,
+        timeout: Timeout,
+        progress: Callable[[dict[str, Any]], None] | None,
+    ) -> str:
+        try:
+            if not file.seekable():
+                raise ValidationError(
+                    "create_blob", "source", "must be seekable: it is hashed before it is sent"
+                )
+            name, size = _file_digest(file, file.tell())
+        except (OSError, TypeError, AttributeError) as exc:
             raise ValidationError(
-                "create_blob", "data", f"must be bytes, not {type(data).__name__}"
-            )
-        data = bytes(data)
-        path = f"/blobs/{blob_digest(data)}"
-        return self._fetch_bool("create_blob", "POST", path, data, timeout)
+                "create_blob", "source", f"cannot be read as a binary file: {exc}"
+            ) from None
+
+        def read(n: int) -> bytes:
+            try:
+                piece = file.read(n)
+            except OSError as exc:
+                raise ValidationError("create_blob", "source", f"cannot be read: {exc}") from None
+            if not isinstance(piece, bytes):
+                raise ValidationError("create_blob", "source", "must be opened in binary mode")
+            return piece
+
+        def report(sent: int) -> None:
+            if progress is not None:
+                status = f"copying file {name}"
+                progress({"status": status, "digest": name, "total": size, "completed": sent})
+
+        self._blob_request(name, None, Upload(read, size, report), timeout, progress)
+        return name
+
+    def _blob_request(
+        self,
+        name: str,
+        data: bytes | None,
+        upload: Upload | None,
+        timeout: Timeout,
+        progress: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        """POST one blob; raises the server's refusal."""
+        path = f"/blobs/{name}"
+        request = self._request("POST", path, data, timeout, _JSON, blob=True, upload=upload)
+        collector = self._run(request)
+        if collector.failure is not None:
+            raise collector.failure
+        if progress is not None and upload is None and data is not None:
+            size = len(data)
+            status = f"copying file {name}"
+            progress({"status": status, "digest": name, "total": size, "completed": size})
 
     # -- the one request path -----------------------------------------------------------------
 
@@ -269,6 +385,8 @@ class Ollama:
     ) -> Any:
         """The one entry point of every endpoint (what ``client.<name>(...)`` calls)."""
         endpoint = ENDPOINTS[name]
+        if name == "create_model":
+            params = self._upload_create_files(params, timeout)
         body = validate(endpoint, params)
         bounds = self._timeout(name, timeout)
         if not isinstance(stream, Recipient) or isinstance(stream, bool):
@@ -316,10 +434,29 @@ class Ollama:
         request = self._request(method, path, data, self._timeout(name, timeout), _JSON, blob=True)
         return _yes_or_no(self._run(request))
 
+    def _upload_create_files(self, params: dict[str, Any], timeout: Any) -> dict[str, Any]:
+        """``create_model(files=...)``/``adapters=...``: upload each local source, send digests.
+
+        A value that is a digest string is sent as is; bytes, a path (`os.PathLike`) or a
+        binary file is uploaded first with `create_blob`, on this thread.
+        """
+        out = dict(params)
+        for key in ("files", "adapters"):
+            files = params.get(key)
+            if not isinstance(files, Mapping):
+                continue
+            out[key] = {
+                name: value if isinstance(value, str) else self.create_blob(value, timeout=timeout)
+                for name, value in files.items()
+            }
+        return out
+
     def _run(self, request: Request) -> BodyCollector:
         _refuse_loop_thread(f"{request.method} {request.path}")
         collector = BodyCollector(request.method, request.path, self.max_body)
         call = self._engine.start(request, collector)
+        if request.upload is not None:
+            call.send_upload()
         wait_or_cancel(collector.done, call.cancel)
         return collector
 
@@ -332,16 +469,20 @@ class Ollama:
         accept: str,
         *,
         blob: bool = False,
+        upload: Upload | None = None,
     ) -> Request:
         headers = self._headers
-        if body is not None:
+        if body is not None or upload is not None:
             kind = "application/octet-stream" if blob else _JSON
             headers = [("Content-Type", kind), *headers]
         headers = [("Accept", accept), *headers]
         headers = _override(headers, self._user_headers)
-        target = self._prefix + path
-        data = encode_request(method, target, self._origin.host_header, headers, body)
-        return Request(self._origin, method, target, data, timeout)
+        path = self._prefix + path
+        size = upload.size if upload is not None else None
+        target = self._origin.target(path)
+        data = encode_request(method, target, self._host, headers, body, content_length=size)
+        again = replayable(method, (name for name, _ in headers))
+        return Request(self._origin, method, path, data, timeout, again, upload)
 
     def _timeout(self, name: str, timeout: Any) -> Timeout:
         if timeout is _UNSET:
@@ -359,26 +500,73 @@ class Ollama:
             raise ValidationError(name, "digest", problem) from None
 
 
-def _checked_headers(headers: Mapping[str, str] | None) -> list[tuple[str, str]]:
-    """The caller's headers, refused if they could break the request framing."""
+def _choose_proxy(
+    proxy: str | None,
+    *,
+    trust_env: bool,
+    verify: bool | ssl.SSLContext,
+    scheme: str,
+    host: str,
+    port: int,
+) -> Proxy | None:
+    """``proxy=`` if given, else the environment's proxy for this origin (see `_proxy`)."""
+    if proxy is not None:
+        return parse_proxy(proxy, verify, trust_env)
+    if not trust_env:
+        return None
+    url = environment_proxy(scheme, host, port, os.environ)
+    return None if url is None else parse_proxy(url, verify, trust_env)
+
+
+def _checked_headers(
+    headers: Mapping[str, str] | None, default_host: str
+) -> tuple[list[tuple[str, str]], str]:
+    """The caller's headers, and the Host to send; refused if they could break the framing.
+
+    Errors name the header and never quote its value (it may be a secret).
+    """
     checked: list[tuple[str, str]] = []
+    host = default_host
+    if headers is not None and not isinstance(headers, Mapping):
+        raise ValidationError("Ollama", "headers", "must be a mapping of names to values")
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise ValidationError("Ollama", "headers", "names and values must be strings")
-        if not name or any(c in name for c in "\r\n\0: \t") or any(c in value for c in "\r\n\0"):
-            raise ValidationError("Ollama", "headers", f"has an invalid header {name!r}")
-        checked.append((name, value))
-    return checked
+        shown = repr(name[:40])
+        problem = header_problem(name, value)
+        if problem is not None:
+            raise ValidationError("Ollama", "headers", f"{shown} {problem}")
+        if name.lower() in _FRAMING:
+            raise ValidationError(
+                "Ollama", "headers", f"{shown} frames the request, so the client alone writes it"
+            )
+        if name.lower() == "host":
+            host = value.strip(" \t")
+            if not host:
+                raise ValidationError("Ollama", "headers", f"{shown} is empty")
+        elif name.lower() in ("authorization", "proxy-authorization"):
+            checked.append((name, _Secret(value.strip(" \t"))))
+        else:
+            checked.append((name, value.strip(" \t")))
+    return checked, host
 
 
-def _default_headers(api_key: str | None, user: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """User-Agent, and the Bearer token unless the caller sent its own Authorization."""
-    defaults = [("User-Agent", _user_agent())]
+def _default_headers(
+    api_key: str | None, user: list[tuple[str, str]], origin: Origin
+) -> list[tuple[str, str]]:
+    """User-Agent, Accept-Encoding, the Bearer token unless the caller sent its own
+    Authorization, and the proxy's credentials when requests go to it in absolute form."""
+    defaults = [("User-Agent", _user_agent()), ("Accept-Encoding", ACCEPT_ENCODING)]
     key = api_key if api_key is not None else os.environ.get("OLLAMA_API_KEY")
     if key and not any(name.lower() == "authorization" for name, _ in user):
-        if any(c in key for c in "\r\n\0"):
-            raise ValidationError("Ollama", "api_key", "contains a line break or NUL")
+        if not isinstance(key, str) or header_problem("Authorization", f"Bearer {key}"):
+            raise ValidationError(
+                "Ollama", "api_key", "has a character that cannot be sent in a header"
+            )
         defaults.append(("Authorization", _Secret(f"Bearer {key}")))
+    proxy = origin.proxy
+    if proxy is not None and proxy.authorization is not None and origin.scheme == "http":
+        defaults.append(("Proxy-Authorization", _Secret(proxy.authorization)))
     return defaults
 
 

@@ -7,6 +7,16 @@ keep-alive connection or opens one, writes the request, feeds each socket read t
 come, then exactly one of `on_end` or `on_error`. Time bounds are enforced by one timer per call,
 and `Call.cancel` works from any thread by aborting the socket on the loop, so a cancel never
 waits behind a blocked read.
+
+A request goes straight to its origin, or through an HTTP proxy (absolute-form for http, a
+CONNECT tunnel and then TLS for https). A body too large to hold in memory is an `Upload`: the
+caller's thread reads it and the loop writes it, one piece at a time, with backpressure.
+
+Retrying is Go's net/http rule: a request is sent again, once, on a fresh connection only when
+a pooled connection failed before any byte of a response came, and either the request never
+left (the first write failed at once) or it is replayable: GET, HEAD, OPTIONS or TRACE, or
+marked with an ``Idempotency-Key`` header, and not an upload. A POST that may have reached the
+server is never sent twice.
 """
 
 from __future__ import annotations
@@ -15,7 +25,9 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import threading
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,18 +37,31 @@ from ollama_actor._errors import (
     ConnectionLost,
     ConnectTimeout,
     OllamaError,
+    ProtocolError,
     ReadTimeout,
     StreamCancelled,
     TotalTimeout,
 )
 from ollama_actor._http11 import ResponseParser
+from ollama_actor._proxy import Proxy
 from ollama_actor._timeout import Timeout
 
-__all__ = ["Call", "Engine", "Origin", "Request", "Sink"]
+__all__ = ["Call", "Engine", "Origin", "Request", "Sink", "Upload", "replayable"]
 
 logger = logging.getLogger(__name__)
 
 MAX_IDLE_PER_ORIGIN = 32
+UPLOAD_PIECE = 256 * 1024
+"""How much of an upload the caller's thread reads and hands to the loop at a time."""
+
+_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def replayable(method: str, header_names: Iterable[str]) -> bool:
+    """Whether a request may be sent again after it may have reached the server (Go's rule)."""
+    if method in _REPLAYABLE_METHODS:
+        return True
+    return any(name.lower() in ("idempotency-key", "x-idempotency-key") for name in header_names)
 
 
 class Sink(Protocol):
@@ -53,38 +78,71 @@ class Sink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where requests go: scheme, host and port, plus the TLS context for https."""
+    """Where requests go: scheme, host (as on the wire: IDNA, IPv6 in brackets) and port, the
+    TLS context for https, and the proxy on the way, if any."""
 
     scheme: str
     host: str
     port: int
-    ssl_context: ssl.SSLContext | None = None
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+    proxy: Proxy | None = None
 
     @property
     def host_header(self) -> str:
         return f"{self.host}:{self.port}"
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.scheme, self.host, self.port)
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host_header}"
+
+    @property
+    def key(self) -> tuple[str, str, int, Proxy | None]:
+        return (self.scheme, self.host, self.port, self.proxy)
+
+    def target(self, path: str) -> str:
+        """The request target: the path, or the absolute URL when an http proxy forwards it."""
+        if self.proxy is not None and self.scheme == "http":
+            return self.url + path
+        return path
+
+
+class Upload:
+    """A request body of ``size`` bytes that ``read(n)`` gives piece by piece, on the caller's
+    thread; ``progress(sent)`` (optional) is called there after each piece is handed on."""
+
+    def __init__(
+        self,
+        read: Callable[[int], bytes],
+        size: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.read = read
+        self.size = size
+        self.progress = progress
 
 
 @dataclass(slots=True)
 class Request:
-    """A request ready for the wire: the encoded bytes plus what the engine needs to send them."""
+    """A request ready for the wire: the encoded bytes plus what the engine needs to send them.
+
+    ``data`` is the head (and the body, unless an `Upload` sends it); ``replayable`` is
+    `replayable` of the method and headers, which decides whether a retry is safe.
+    """
 
     origin: Origin
     method: str
     path: str
     data: bytes = field(repr=False)  # carries the Authorization header: never shown
     timeout: Timeout = field(default_factory=Timeout)
+    replayable: bool = False
+    upload: Upload | None = field(default=None, repr=False)
 
 
 class Engine:
     """A pool of keep-alive connections and the calls running on them; one per client."""
 
     def __init__(self) -> None:
-        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
+        self._idle: dict[tuple[str, str, int, Proxy | None], deque[_Connection]] = {}
         self._calls: set[Call] = set()
         self._closed = False
 
@@ -137,6 +195,9 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.call: Call | None = None
         self.lost = False
+        self.write_paused = False
+        self._tunnel: ResponseParser | None = None
+        self._tunnel_done: asyncio.Future[None] | None = None
 
     @property
     def usable(self) -> bool:
@@ -148,21 +209,78 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         call = self.call
-        if call is None:
-            self.close()  # bytes on an idle connection: nothing sane to do with it
-        else:
+        if call is not None:
             call._data(data)
+        elif self._tunnel is not None:
+            self._tunnel_data(data)
+        else:
+            self.close()  # bytes on an idle connection: nothing sane to do with it
 
     def eof_received(self) -> bool:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self._tunnel_done is not None and not self._tunnel_done.done():
+            cause = f": {_describe(exc)}" if exc is not None else ""
+            self._tunnel_done.set_exception(
+                ConnectError(f"the proxy closed the connection during CONNECT{cause}")
+            )
         call = self.call
         if call is None:
             self.engine._forget(self)
         else:
             call._lost(exc)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.call is not None:
+            self.call._writable()
+
+    async def tunnel(self, origin: Origin, proxy: Proxy) -> None:
+        """Ask the proxy for a tunnel to ``origin`` (CONNECT); `ConnectError` if refused."""
+        loop = event_loop()
+        self._tunnel_done = done = loop.create_future()
+        where = origin.host_header
+
+        def on_head(status: int, reason: str, headers: dict[str, str]) -> None:
+            if not done.done():
+                if 200 <= status < 300:
+                    done.set_result(None)
+                else:
+                    done.set_exception(
+                        ConnectError(
+                            f"the proxy {proxy.url} refused to CONNECT to {where}: "
+                            f"{status} {reason}".rstrip()
+                        )
+                    )
+
+        self._tunnel = ResponseParser(on_head, lambda _: None, lambda: None, head_only=True)
+        lines = [f"CONNECT {where} HTTP/1.1", f"Host: {where}"]
+        if proxy.authorization is not None:
+            lines.append(f"Proxy-Authorization: {proxy.authorization}")
+        assert self.transport is not None
+        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        try:
+            await done
+        finally:
+            self._tunnel = None
+            self._tunnel_done = None
+
+    def _tunnel_data(self, data: bytes) -> None:
+        parser, done = self._tunnel, self._tunnel_done
+        assert parser is not None
+        assert done is not None
+        try:
+            rest = parser.feed(data)
+            if rest and not done.done():
+                raise ProtocolError("the proxy sent bytes after its CONNECT response")
+        except OllamaError as exc:
+            if not done.done():
+                done.set_exception(exc)
 
     def close(self) -> None:
         self.lost = True
@@ -174,11 +292,14 @@ class Call:
     """One request in flight. Create with `Engine.start`; `cancel` from any thread."""
 
     __slots__ = (
+        "_body_left",
         "_conn",
         "_connect_task",
         "_deadline",
         "_done",
         "_engine",
+        "_gate",
+        "_in_flight",
         "_last_rx",
         "_loop",
         "_parser",
@@ -188,6 +309,7 @@ class Call:
         "_reused",
         "_sink",
         "_timer",
+        "_unwritten",
         "request",
     )
 
@@ -205,8 +327,13 @@ class Call:
         self._received = False
         self._retried = False
         self._reused = False
+        self._unwritten = False
         self._paused = False
         self._done = False
+        upload = request.upload
+        self._body_left = 0 if upload is None else upload.size
+        self._in_flight = False
+        self._gate = threading.Condition(threading.Lock()) if upload is not None else None
 
     # -- any thread ---------------------------------------------------------------------------
 
@@ -220,6 +347,39 @@ class Call:
 
     def resume_reading(self) -> None:
         call_on_loop(self._set_paused, False)
+
+    def send_upload(self) -> None:
+        """Caller's thread: send the request's `Upload`, piece by piece, as the socket takes it.
+
+        Blocks until the whole body is handed on or the call ends (an early response, an error,
+        a cancel); reads at most `UPLOAD_PIECE` bytes ahead of the socket. A file that ends
+        before its announced size ends the call with `OllamaError`. Ctrl-C cancels the call.
+        """
+        upload, gate = self.request.upload, self._gate
+        assert upload is not None
+        assert gate is not None
+        sent = 0
+        try:
+            while sent < upload.size:
+                with gate:
+                    while not self._done and (self._in_flight or not self._can_write()):
+                        gate.wait(1.0)
+                    if self._done:
+                        return
+                    self._in_flight = True
+                want = min(UPLOAD_PIECE, upload.size - sent)
+                piece = upload.read(want)[:want]  # never past the Content-Length sent
+                if not piece:
+                    message = f"the upload ended after {sent} of its {upload.size} bytes"
+                    call_on_loop(self._fail, OllamaError(message))
+                    return
+                sent += len(piece)
+                call_on_loop(self._write_piece, piece)
+                if upload.progress is not None:
+                    upload.progress(sent)
+        except BaseException:
+            self.cancel("the upload was interrupted")
+            raise
 
     # -- loop thread --------------------------------------------------------------------------
 
@@ -247,20 +407,52 @@ class Call:
 
     async def _open(self) -> None:
         origin = self.request.origin
+        proxy = origin.proxy
         loop = event_loop()
+        conn: _Connection | None = None
+        where = f"Ollama at {origin.url}"
         try:
-            _, conn = await loop.create_connection(
-                lambda: _Connection(self._engine),
-                origin.host.strip("[]"),
-                origin.port,
-                ssl=origin.ssl_context,
-                server_hostname=origin.host.strip("[]") if origin.ssl_context else None,
-            )
+            if proxy is None:
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(self._engine),
+                    origin.host.strip("[]"),
+                    origin.port,
+                    ssl=origin.ssl_context,
+                    server_hostname=origin.host.strip("[]") if origin.ssl_context else None,
+                )
+            else:
+                where = f"the proxy {proxy.url}"
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(self._engine),
+                    proxy.host.strip("[]"),
+                    proxy.port,
+                    ssl=proxy.ssl_context,
+                    server_hostname=proxy.host.strip("[]") if proxy.ssl_context else None,
+                )
+                if origin.scheme == "https":
+                    await conn.tunnel(origin, proxy)
+                    where = f"Ollama at {origin.url} through the proxy {proxy.url}"
+                    assert conn.transport is not None
+                    assert origin.ssl_context is not None
+                    conn.transport = await loop.start_tls(
+                        conn.transport,
+                        conn,
+                        origin.ssl_context,
+                        server_hostname=origin.host.strip("[]"),
+                    )
         except asyncio.CancelledError:
+            if conn is not None:
+                conn.close()
             return
         except (OSError, ssl.SSLError) as exc:
-            where = f"{origin.scheme}://{origin.host_header}"
-            self._fail(ConnectError(f"cannot connect to Ollama at {where}: {_describe(exc)}"))
+            if conn is not None:
+                conn.close()
+            self._fail(ConnectError(f"cannot connect to {where}: {_describe(exc)}"))
+            return
+        except OllamaError as exc:
+            if conn is not None:
+                conn.close()
+            self._fail(exc)
             return
         self._connect_task = None
         if self._done:
@@ -281,8 +473,35 @@ class Call:
         if self._paused:
             transport.pause_reading()
         transport.write(self.request.data)
+        # Closing already: the first send failed, so not a byte of the request left.
+        self._unwritten = transport.is_closing()
         self._last_rx = event_loop().time()
         self._arm(self._last_rx)
+        if self._gate is not None:
+            self._writable()
+
+    def _can_write(self) -> bool:
+        conn = self._conn
+        return conn is not None and not conn.write_paused and conn.call is self
+
+    def _writable(self) -> None:
+        """The socket takes more of the upload (loop thread): wake the uploading thread."""
+        gate = self._gate
+        if gate is not None:
+            self._last_rx = self._loop.time()  # progress: the read bound restarts
+            with gate:
+                gate.notify()
+
+    def _write_piece(self, piece: bytes) -> None:
+        gate = self._gate
+        assert gate is not None
+        if not self._done and self._conn is not None and self._conn.transport is not None:
+            self._conn.transport.write(piece)
+            self._body_left -= len(piece)
+            self._last_rx = self._loop.time()
+        with gate:
+            self._in_flight = False
+            gate.notify()
 
     def _data(self, data: bytes) -> None:
         self._last_rx = self._loop.time()
@@ -304,7 +523,7 @@ class Call:
         conn, parser = self._conn, self._parser
         self._finish()
         if conn is not None and parser is not None:
-            if parser.keep_alive:
+            if parser.keep_alive and not self._body_left:
                 self._engine._release(conn, self.request.origin)
             else:
                 conn.close()
@@ -322,7 +541,7 @@ class Call:
         if self._done:
             return
         parser = self._parser
-        if parser is not None and parser.started:
+        if parser is not None and self._received:
             try:
                 if parser.eof():
                     return
@@ -330,8 +549,12 @@ class Call:
                 self._fail(error)
                 return
             self._fail(ConnectionLost(_lost_message("before the response was complete", exc)))
-        elif self._reused and not self._received and not self._retried:
-            # A pooled connection the server had already closed: try once on a fresh one.
+        elif (
+            self._reused
+            and not self._retried
+            and (self._unwritten or (self.request.replayable and self.request.upload is None))
+        ):
+            # A pooled connection that failed before any response: safe to try a fresh one.
             self._retried = True
             self._conn = None
             self._parser = None
@@ -380,7 +603,10 @@ class Call:
         elif self._conn is None and timeout.connect is not None:
             self._fail(ConnectTimeout(f"connecting took longer than {timeout.connect} s"))
         elif timeout.read is not None and not self._paused and now >= self._last_rx + timeout.read:
-            self._fail(ReadTimeout(f"no data from Ollama for {timeout.read} s"))
+            if self._body_left and self._received is False:
+                self._fail(ReadTimeout(f"Ollama took none of the upload for {timeout.read} s"))
+            else:
+                self._fail(ReadTimeout(f"no data from Ollama for {timeout.read} s"))
         else:
             self._arm(now)
 
@@ -408,6 +634,10 @@ class Call:
             self._timer = None
         if self._conn is not None:
             self._conn.call = None
+        gate = self._gate
+        if gate is not None:
+            with gate:
+                gate.notify()
 
 
 def _describe(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ import urllib.parse
 
 from ollama_actor._errors import ValidationError
 
-__all__ = ["DEFAULT_PORT", "parse_host"]
+__all__ = ["DEFAULT_PORT", "parse_host", "without_userinfo"]
 
 DEFAULT_PORT = 11434
 _LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
@@ -22,8 +22,10 @@ _LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 def parse_host(value: str | None) -> str:
     """Return ``scheme://host:port[/path]`` for a host string such as ``OLLAMA_HOST``.
 
-    ``None`` or an empty string gives ``http://127.0.0.1:11434``. Raises `ValidationError` for a
-    port that is not a number, or an address that cannot be parsed (an unclosed ``[``).
+    ``None`` or an empty string gives ``http://127.0.0.1:11434``. Credentials in the URL
+    (``user:password@``) are dropped, as the official client drops them. Raises
+    `ValidationError` for a port that is not a number, or an address that cannot be parsed (an
+    unclosed ``[``), quoting the value without credentials.
     """
     text = (value or "").strip().strip("\"'").strip()
     if text.lower() == "ollama.com":
@@ -39,14 +41,15 @@ def parse_host(value: str | None) -> str:
     try:
         split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
     except ValueError as exc:  # an unclosed "[": "Invalid IPv6 URL"
+        shown = without_userinfo(text)
         raise ValidationError(
-            "Ollama", "host", f"is not a valid address: {value!r} ({exc})"
+            "Ollama", "host", f"is not a valid address: {shown!r} ({exc})"
         ) from None
     try:
         port = split.port or port
     except ValueError:
         raise ValidationError(
-            "Ollama", "host", f"has a port that is not a number: {value!r}"
+            "Ollama", "host", f"has a port that is not a number: {without_userinfo(text)!r}"
         ) from None
     host = split.hostname or "127.0.0.1"
     host = _LOOPBACK.get(host, host)
@@ -54,6 +57,19 @@ def parse_host(value: str | None) -> str:
         host = f"[{host}]"
     path = split.path.strip("/")
     return f"{scheme}://{host}:{port}/{path}" if path else f"{scheme}://{host}:{port}"
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` removed, for quoting it in a message or a log.
+
+    Everything up to the last ``@`` after the scheme goes: a password may hold any character,
+    so this errs on the side of cutting too much of a URL that has ``@`` in its path.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    return url if at < 0 else f"{scheme}{sep}{rest[at + 1 :]}"
 
 
 def _is_ipv6(host: str) -> bool:

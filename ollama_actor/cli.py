@@ -1,6 +1,7 @@
 """``ollama-actor``: Ollama's command line, on this library's supervised streaming actors.
 
-    ollama-actor [--host URL] [--json] [--debug] [--timeout SECONDS] COMMAND ...
+    ollama-actor [--host URL] [--proxy URL | --no-proxy] [--json] [--debug] [--timeout SECONDS]
+                 COMMAND ...
 
 Commands: ``generate MODEL [PROMPT]``, ``chat MODEL``, ``pull``/``push``/``create MODEL``,
 ``list``, ``ps``, ``show MODEL``, ``cp SOURCE DESTINATION``, ``rm MODEL...``, ``version``, and
@@ -29,7 +30,7 @@ from typing import TextIO
 
 from ollama_actor._cli._args import SchemaFlags, build_parser
 from ollama_actor._cli._commands import COMMANDS, Session
-from ollama_actor._cli._exit import BROKEN_PIPE, INTERRUPTED, describe, exit_code
+from ollama_actor._cli._exit import BROKEN_PIPE, INTERRUPTED, UsageError, describe, exit_code
 from ollama_actor._cli._terminal import for_terminal
 from ollama_actor._client import Ollama
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
@@ -94,7 +95,12 @@ def main(
     else:  # the library's warnings would be more lines; the error line says what matters
         logging.getLogger().addHandler(logging.NullHandler())
     try:
-        with Ollama(args.host, timeout=_timeout(args)) as client:
+        if args.proxy is not None and args.no_proxy:
+            raise UsageError("--proxy and --no-proxy cannot be used together")
+        client = Ollama(
+            args.host, timeout=_timeout(args), proxy=args.proxy, trust_env=not args.no_proxy
+        )
+        with client:
             return COMMANDS[args.command](Session(args, client, stdin, out, err))
     except KeyboardInterrupt:
         return INTERRUPTED
@@ -103,7 +109,12 @@ def main(
     except Exception as exc:
         if args.debug:
             traceback.print_exception(exc, file=err)
-        flags = {"host": "--host", "base_url": "--host", **(schema.flags if schema else {})}
+        flags = {
+            "host": "--host",
+            "base_url": "--host",
+            "proxy": "--proxy",
+            **(schema.flags if schema else {}),
+        }
         err.write(f"error: {describe(exc, flags)}\n")
         err.flush()
         return exit_code(exc)

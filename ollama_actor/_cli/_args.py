@@ -156,6 +156,19 @@ def _add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="the Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)",
     )
     group.add_argument(
+        "--proxy",
+        metavar="URL",
+        default=default(None),
+        help="send every request through this HTTP proxy, http://[user:pass@]host:port "
+        "(default: HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY; never for loopback)",
+    )
+    group.add_argument(
+        "--no-proxy",
+        action="store_true",
+        default=default(False),
+        help="connect directly, whatever the proxy environment variables say",
+    )
+    group.add_argument(
         "--json",
         action="store_true",
         default=default(False),

@@ -8,6 +8,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any, TextIO, cast
 
 from actors import Recipient
@@ -19,7 +20,7 @@ from ollama_actor._cli._once import Attempts, Held, Output, Screen
 from ollama_actor._cli._printer import run_stream
 from ollama_actor._cli._progress import progress_view
 from ollama_actor._cli._views import JsonView, TokenView, View, dumps
-from ollama_actor._client import Ollama, blob_digest
+from ollama_actor._client import Ollama
 from ollama_actor._errors import HTTPError
 from ollama_actor._handle import RetryPolicy, StreamHandle
 
@@ -221,24 +222,23 @@ def _progress_command(name: str) -> Callable[[Session], int]:
 
 
 def create(session: Session) -> int:
+    """``create MODEL [-f Modelfile]``: upload the Modelfile's local files, then create.
+
+    Each file is hashed and streamed from disk (memory stays flat whatever its size), its
+    progress shown like a pulled layer's.
+    """
     args = session.args
     params: dict[str, Any] = {}
     if args.file:
         modelfile = read_modelfile(args.file)
         params.update(modelfile.params)
-        for key, files in (("files", modelfile.files), ("adapters", modelfile.adapters)):
-            digests = {}
-            for name, path in files.items():
-                try:
-                    data = path.read_bytes()
-                except OSError as exc:
-                    raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-                if not session.json:
-                    session.print(f"uploading {name} ({human_bytes(len(data))})")
-                session.client.create_blob(data)
-                digests[name] = blob_digest(data)
-            if digests:
-                params[key] = digests
+        uploads = [
+            (key, name, path)
+            for key, files in (("files", modelfile.files), ("adapters", modelfile.adapters))
+            for name, path in files.items()
+        ]
+        if uploads:
+            params.update(_upload(session, uploads))
     params.update(schema_params(args))
     client = session.client
     run_stream(
@@ -249,6 +249,28 @@ def create(session: Session) -> int:
         session.retry,
     )
     return OK
+
+
+def _upload(session: Session, uploads: list[tuple[str, str, Path]]) -> dict[str, dict[str, str]]:
+    """Upload each ``(key, name, path)`` as a blob; ``{key: {name: digest}}``."""
+    view = session.progress_view()
+    shown: dict[str, int] = {}
+
+    def progress(chunk: dict[str, Any]) -> None:  # a line or a redraw per percent, not per piece
+        percent = chunk["completed"] * 100 // max(chunk["total"], 1)
+        if shown.get(chunk["digest"]) != percent:
+            shown[chunk["digest"]] = percent
+            view.data(chunk)
+
+    digests: dict[str, dict[str, str]] = {}
+    try:
+        for key, name, path in uploads:
+            digests.setdefault(key, {})[name] = session.client.create_blob(path, progress=progress)
+    except BaseException as exc:
+        view.error(exc)
+        raise
+    view.done({})
+    return digests
 
 
 def list_models(session: Session) -> int:

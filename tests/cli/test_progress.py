@@ -103,7 +103,8 @@ def test_create_from_a_modelfile_uploads_its_file(cli, ollama_emulator, tmp_path
     )
     result = cli("create", "terse", "-f", str(tmp_path / "Modelfile"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "uploading tiny.gguf (23 B)"
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"copying file {blob_digest(weights)}: 100% "), first
     assert result.stdout.splitlines()[-1] == "success"
     body = ollama_emulator.last_request("/api/create").body
     assert body["files"] == {"tiny.gguf": blob_digest(weights)}
@@ -118,3 +119,19 @@ def test_create_without_a_source_is_the_users_mistake(cli):
     assert result.stderr == (
         "error: neither 'from' or 'files' was specified (HTTP 400 from POST /api/create)\n"
     )
+
+
+def test_create_streams_a_large_file_with_progress(cli, ollama_emulator, tmp_path):
+    weights = bytes(range(256)) * (12 * 1024)  # 3 MiB: twelve pieces of the upload
+    (tmp_path / "big.gguf").write_bytes(weights)
+    (tmp_path / "Modelfile").write_text("FROM ./big.gguf\n", encoding="utf-8")
+    result = cli("create", "big", "-f", str(tmp_path / "Modelfile"))
+    assert result.returncode == 0, result.stderr
+    digest = blob_digest(weights)
+    shown = [line for line in result.stdout.splitlines() if line.startswith("copying file")]
+    percents = [int(re.search(r": +(\d+)%", line)[1]) for line in shown]
+    assert percents == sorted(percents)
+    assert len(percents) >= 5  # a line per tenth of the file, not one at the end
+    assert percents[-1] == 100
+    assert ollama_emulator.last_request("/api/create").body["files"] == {"big.gguf": digest}
+    assert ollama_emulator.last_request(f"/api/blobs/{digest}").method == "POST"

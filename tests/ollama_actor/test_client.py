@@ -165,7 +165,7 @@ def test_blobs(client, emu):
     digest = blob_digest(data)
     assert client.check_blob(digest) is False
     assert client.check_blob(data) is False
-    assert client.create_blob(data) is True
+    assert client.create_blob(data) == digest
     assert client.check_blob(digest) is True
     assert client.check_blob(data) is True
     assert emu.last_request().method == "HEAD"

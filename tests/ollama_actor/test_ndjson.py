@@ -76,3 +76,54 @@ def test_malformed_json_line_fails_after_the_good_lines_before_it():
 def test_invalid_utf8_line():
     with pytest.raises(DecodeError, match="UTF-8"):
         feed(LineDecoder(), b'{"a":"\xff\xfe"}\n')
+
+
+def test_a_partial_line_of_exactly_the_limit_is_kept_and_one_more_byte_fails():
+    decoder = LineDecoder(max_line=10)
+    assert feed(decoder, b'{"a":') == []
+    assert feed(decoder, b'"xy"}') == []  # 10 bytes held, no newline yet
+    with pytest.raises(LineTooLong) as info:
+        feed(decoder, b" ")
+    assert str(info.value) == (
+        "a streamed line exceeds the 10-byte limit (11 bytes without a newline)"
+    )
+    again = LineDecoder(max_line=10)
+    feed(again, b'{"a":"xy"}')
+    assert feed(again, b"\n") == [{"a": "xy"}]
+    assert feed(again, b'{"b":"xy"}') == []  # the count starts again after each line
+    assert finish(again) == [{"b": "xy"}]
+
+
+def test_the_messages_say_how_long_the_line_was():
+    with pytest.raises(LineTooLong) as info:
+        feed(LineDecoder(max_line=10), b'{"a":"xyzw"}\n')
+    assert str(info.value) == "a streamed line of 12 bytes exceeds the 10-byte limit"
+
+
+def test_a_bad_line_is_previewed_even_when_the_cut_splits_a_character():
+    line = b"x" * 79 + "é".encode() + b"tail"  # the 80-byte preview ends inside the é
+    with pytest.raises(DecodeError) as info:
+        feed(LineDecoder(), line + b"\n")
+    assert str(info.value).endswith(": '" + "x" * 79 + "\ufffd'")
+    assert "Expecting value" in str(info.value)
+
+
+def test_a_recursion_error_inside_the_decoder_is_a_decode_error():
+    """Nesting within the bound can still exhaust a stack that is already deep."""
+    import sys
+
+    from ollama_actor import _ndjson
+
+    line = b"[" * 200 + b"]" * 200  # within the 256-level bound
+
+    def decode_from_deep_down(levels_left: int) -> object:
+        if levels_left:
+            return decode_from_deep_down(levels_left - 1)
+        return _ndjson._decode_json(line)
+
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    with pytest.raises(DecodeError) as info:  # 100 frames of room left: not enough for 200
+        decode_from_deep_down(sys.getrecursionlimit() - depth - 100)
+    assert str(info.value) == "a streamed line of 400 bytes is nested too deeply"

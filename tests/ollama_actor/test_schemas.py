@@ -133,8 +133,8 @@ def test_blob_digests_are_checked_before_they_reach_a_url():
     for bad in ["sha256:xyz", "sha256:" + "A" * 64, "../../etc/passwd", "sha256:" + "0" * 63]:
         with pytest.raises(ValidationError, match="64"):
             client.check_blob(bad)
-    with pytest.raises(ValidationError, match="bytes"):
-        client.create_blob("text")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="bytes, a path or a binary file"):
+        client.create_blob(12)  # type: ignore[arg-type]
 
 
 def test_legacy_names_and_conversions():

@@ -1,0 +1,367 @@
+"""The engine against a server that misbehaves on purpose, over real sockets.
+
+Each case is a response a server or a proxy can send; whatever it is, the call ends with the
+right result or a clear `OllamaError`, at once, and the next request on the same client gets its
+own response: never bytes meant for another request.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import socket
+import time
+import zlib
+
+import pytest
+
+from ollama_actor import (
+    ConnectionLost,
+    DecodeError,
+    Ollama,
+    OllamaError,
+    ProtocolError,
+    Timeout,
+)
+from tests.ollama_actor.rawserver import CLOSE, RawServer, chunked, response
+
+BOUNDS = Timeout(connect=5, read=5, total=20)
+
+
+def version_body(n: int) -> bytes:
+    return json.dumps({"version": str(n)}).encode()
+
+
+def good(request) -> list:
+    return [response(version_body(len_of(request)))]
+
+
+def len_of(request) -> int:
+    return request.number
+
+
+class Scripted(RawServer):
+    """Answers request number 0 with ``first`` and every later one with its own number."""
+
+    def __init__(self, first):
+        self.first = first
+
+        def respond(request):
+            request.number = len(self.requests) - 1
+            if request.number == 0:
+                return first(request)
+            return good(request)
+
+        super().__init__(respond)
+
+
+EVIL = response(b'{"version":"evil"}')
+
+# name -> (the first response, what the first call gives: a version string or an error type)
+MISBEHAVIOURS = {
+    "100 Continue before the response": (
+        lambda r: [b"HTTP/1.1 100 Continue\r\n\r\n", response(version_body(0))],
+        "0",
+    ),
+    "103 Early Hints with headers, in separate reads": (
+        lambda r: [
+            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+            0.05,
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            0.05,
+            response(version_body(0)),
+        ],
+        "0",
+    ),
+    "1xx with bare LF line ends": (
+        lambda r: [b"HTTP/1.1 100 Continue\n\n" + response(version_body(0))],
+        "0",
+    ),
+    "a second response right after the first": (
+        lambda r: [response(version_body(0)) + EVIL],
+        "0",
+    ),
+    "a second response after a pause": (
+        lambda r: [response(version_body(0)), 0.1, EVIL],
+        "0",
+    ),
+    "101 Switching Protocols nobody asked for": (
+        lambda r: [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n" + EVIL],
+        ProtocolError,
+    ),
+    "six interim responses": (
+        lambda r: [b"HTTP/1.1 100 Continue\r\n\r\n" * 6 + EVIL],
+        ProtocolError,
+    ),
+    "garbage instead of a response": (
+        lambda r: [b"\x00\x01\x02garbage\r\n\r\n" + EVIL],
+        ProtocolError,
+    ),
+    "a body cut short": (
+        lambda r: [b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"version"', CLOSE],
+        ConnectionLost,
+    ),
+    "chunked and Content-Length both": (
+        lambda r: [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b'f\r\n{"version":"0"}\r\n0\r\n\r\n' + EVIL
+        ],
+        "0",
+    ),
+    "bytes after the chunked terminator": (
+        lambda r: [chunked([version_body(0)]) + EVIL],
+        "0",
+    ),
+    "a 204 with a body": (lambda r: [b"HTTP/1.1 204 No Content\r\n\r\n" + EVIL], DecodeError),
+}
+
+
+@pytest.mark.parametrize("case", list(MISBEHAVIOURS))
+def test_the_next_request_never_sees_another_requests_bytes(case):
+    first, expected = MISBEHAVIOURS[case]
+    with Scripted(first) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        if isinstance(expected, str):
+            assert client.version() == {"version": expected}
+        else:
+            with pytest.raises(expected):
+                client.version()
+        time.sleep(0.2)  # a late second response arrives while the connection is idle
+        for _ in range(3):
+            n = len(server.requests)
+            assert client.version() == {"version": str(n)}
+
+
+def test_head_response_with_a_body_is_not_reused():
+    def respond(request):
+        if request.method == "HEAD":
+            return [b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n" + b'{"version":"evil"}']
+        return [response(version_body(len(server.requests)))]
+
+    with RawServer(respond) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        assert client.check_blob("sha256:" + "0" * 64) is True
+        assert client.version() == {"version": "2"}
+        assert server.connections == 2
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_pooled_connection_closed_after_reading_the_request(method):
+    """Go's rule: a GET is sent again on a fresh connection; a POST is never sent twice."""
+
+    def respond(request):
+        if request.index == 1:  # the second request on a kept-alive connection
+            return [CLOSE]
+        body = b'{"version":"1"}' if request.method == "GET" else b'{"model":"m"}'
+        return [response(body)]
+
+    with RawServer(respond) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        call = client.version if method == "GET" else lambda: client.show_model(model="m")
+        call()
+        if method == "GET":
+            assert call() == {"version": "1"}
+            assert server.count("GET") == 3  # the first, the lost one, and its one retry
+            assert server.connections == 2
+        else:
+            with pytest.raises(ConnectionLost, match="before responding"):
+                call()
+            assert server.count("POST") == 2  # never a third: the lost one was not resent
+            assert server.connections == 1
+
+
+def test_a_post_is_sent_again_only_if_it_never_left():
+    """A pooled connection that cannot send at all: not a byte left, so a retry is safe."""
+    with RawServer(lambda r: [response(b'{"model":"m"}')], hold_half_closed=True) as server:
+        with Ollama(server.url, timeout=BOUNDS) as client:
+            client.show_model(model="m")
+            (conns,) = client._engine._idle.values()
+            sock = conns[0].transport.get_extra_info("socket")
+            sock.shutdown(socket.SHUT_WR)  # our side can no longer send
+            assert client.show_model(model="m") == {"model": "m"}
+        assert server.count("POST") == 2
+        assert server.connections == 2
+
+
+def test_a_post_with_an_idempotency_key_may_be_sent_again():
+    def respond(request):
+        if request.index == 1:
+            return [CLOSE]
+        return [response(b'{"model":"m"}')]
+
+    with RawServer(respond) as server:
+        with Ollama(server.url, timeout=BOUNDS, headers={"Idempotency-Key": "k1"}) as client:
+            client.show_model(model="m")
+            assert client.show_model(model="m") == {"model": "m"}
+        assert server.count("POST") == 3
+
+
+# -- parser hygiene, over a socket --------------------------------------------------------------
+
+OK = b"HTTP/1.1 200 OK\r\n"
+CHUNKED = OK + b"Transfer-Encoding: chunked\r\n\r\n"
+
+HYGIENE = {
+    "non-ASCII digit in Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n{}",
+    "a four-digit status": b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "a two-digit status": b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "HTTP/1.12": b"HTTP/1.12 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "HTTP/2.0": b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "differing Content-Lengths": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x"
+    ),
+    "xchunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "chunked not last": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    ),
+    "chunk size +2": CHUNKED + b"+2\r\n{}\r\n0\r\n\r\n",
+    "chunk size 0x2": CHUNKED + b"0x2\r\n{}\r\n0\r\n\r\n",
+    "chunk size 0_2": CHUNKED + b"0_2\r\n{}\r\n0\r\n\r\n",
+    "chunk size -2": CHUNKED + b"-2\r\n{}\r\n0\r\n\r\n",
+    "a head line with a bare CR": b"HTTP/1.1 200 OK\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}",
+    "a header name that is not a token": OK + b"X(Y): 1\r\nContent-Length: 2\r\n\r\n{}",
+    "a fold before any header": b"HTTP/1.1 200 OK\r\n  folded\r\nContent-Length: 2\r\n\r\n{}",
+    "a head of 70 KiB in one read": (
+        b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 12000 + b"Content-Length: 2\r\n\r\n{}"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HYGIENE))
+def test_malformed_responses_end_at_once_with_protocol_error(case, caplog):
+    wire = HYGIENE[case]
+    with (
+        RawServer(lambda r: [wire, 30.0]) as server,  # then silence: no end of the connection
+        Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client,
+    ):
+        started = time.monotonic()
+        with caplog.at_level(logging.DEBUG), pytest.raises(ProtocolError) as info:
+            client.version()
+        assert time.monotonic() - started < 5  # at once, not at the read timeout
+    assert "internal error" not in str(info.value)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+LENIENT = {
+    "identical duplicate Content-Lengths": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\nContent-Length: 17, 17\r\n\r\n"
+    ),
+    "a folded header line": b"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 17\r\n\r\n",
+    "bare LF line ends": b"HTTP/1.1 200 OK\nContent-Length: 17\n\n",
+    "bare LF then CRLF": b"HTTP/1.1 200 OK\r\nContent-Length: 17\n\r\n",
+    "no reason phrase": b"HTTP/1.1 200\r\nContent-Length: 17\r\n\r\n",
+    "HTTP/1.0 keep-alive": (
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 17\r\n\r\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LENIENT))
+def test_responses_rfc_9112_says_to_accept(case):
+    head = LENIENT[case]
+    with (
+        RawServer(lambda r: [head + b'{"version":"1.0"}', 30.0]) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=30)) as client,
+    ):
+        started = time.monotonic()
+        assert client.version() == {"version": "1.0"}
+        assert time.monotonic() - started < 5
+
+
+def test_a_head_larger_than_the_cap_across_many_reads():
+    pieces = [b"HTTP/1.1 200 OK\r\n"] + [b"X: y\r\n" * 100, 0.001] * 120
+    with (
+        RawServer(lambda r: pieces) as server,
+        Ollama(server.url, timeout=BOUNDS) as client,
+        pytest.raises(ProtocolError, match="head larger"),
+    ):
+        client.version()
+
+
+def test_an_endless_trailer_section_is_bounded():
+    wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+    with (
+        RawServer(lambda r: [wire] + [b"X-T: y\r\n" * 1000] * 20) as server,
+        Ollama(server.url, timeout=BOUNDS) as client,
+        pytest.raises(ProtocolError),
+    ):
+        client.version()
+
+
+# -- content coding -----------------------------------------------------------------------------
+
+LINES = [
+    json.dumps({"model": "m", "response": f"tok{i} ", "done": False}).encode() + b"\n"
+    for i in range(200)
+] + [json.dumps({"model": "m", "response": "", "done": True}).encode() + b"\n"]
+EXPECTED = "".join(f"tok{i} " for i in range(200))
+
+
+def raw_deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return c.compress(data) + c.flush()
+
+
+CODINGS = {
+    "gzip": gzip.compress,
+    "x-gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "deflate-raw": raw_deflate,
+    "gzip, gzip": lambda data: gzip.compress(gzip.compress(data)),
+    "identity": lambda data: data,
+}
+
+
+@pytest.mark.parametrize("coding", list(CODINGS))
+@pytest.mark.parametrize("piece", [7, 1000, 1 << 20])
+def test_encoded_streams_are_decoded_incrementally(coding, piece):
+    encoded = CODINGS[coding](b"".join(LINES))
+    name = "deflate" if coding == "deflate-raw" else coding
+    pieces = [encoded[i : i + piece] for i in range(0, len(encoded), piece)]
+    wire = chunked(pieces, headers=f"Content-Encoding: {name}\r\n")
+    with RawServer(lambda r: [wire]) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        chunks = list(client.completion(model="m", prompt="x", stream=True))
+        assert "".join(c["response"] for c in chunks) == EXPECTED
+        assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+def test_an_encoded_whole_response_and_error_body():
+    body = gzip.compress(b'{"version":"0.9"}')
+    error = gzip.compress(b'{"error":"model \'m\' not found"}')
+
+    def respond(request):
+        if request.method == "GET":
+            return [response(body, headers="Content-Encoding: gzip\r\n")]
+        return [response(error, "404 Not Found", headers="Content-Encoding: gzip\r\n")]
+
+    with RawServer(respond) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        assert client.version() == {"version": "0.9"}
+        with pytest.raises(OllamaError, match="model 'm' not found"):
+            client.show_model(model="m")
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "match"),
+    [
+        ("br", b"\x1b\x00\x00", "'br', which was not asked for"),
+        ("gzip, zstd", b"xx", "'zstd'"),
+        ("gzip", b"not gzip at all", "corrupt"),
+        ("gzip", gzip.compress(b'{"version":"0.9"}', mtime=0)[:-6], "cut short"),
+    ],
+)
+def test_bad_content_coding_is_a_clear_decode_error(coding, body, match):
+    wire = response(body, headers=f"Content-Encoding: {coding}\r\n")
+    with RawServer(lambda r: [wire]) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        with pytest.raises(DecodeError, match=match):
+            client.version()
+        with pytest.raises(DecodeError, match=match):
+            list(client.completion(model="m", prompt="x", stream=True))
+
+
+def test_a_decompression_bomb_is_cut_by_the_line_bound():
+    bomb = gzip.compress(b"x" * (64 << 20))  # 64 MiB of one line, 64 KiB on the wire
+    wire = chunked([bomb], headers="Content-Encoding: gzip\r\n")
+    with (
+        RawServer(lambda r: [wire]) as server,
+        Ollama(server.url, timeout=BOUNDS, max_line=1 << 20) as client,
+        pytest.raises(OllamaError, match="exceeds"),
+    ):
+        list(client.completion(model="m", prompt="x", stream=True))
