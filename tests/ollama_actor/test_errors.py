@@ -157,6 +157,16 @@ def test_total_timeout_bounds_a_stream_that_never_stalls(emu):
     assert time.monotonic() - start < 3.0
 
 
+def test_an_httpx_timeout_as_ollama_python_users_pass_it_bounds_the_read(emu):
+    import httpx
+
+    emu.inject(delay(2.0))
+    assert Timeout.coerce(httpx.Timeout(5, read=None)) == Timeout(connect=5, read=None)
+    bounds = httpx.Timeout(None, connect=5, read=0.3)
+    with Ollama(emu.base_url, timeout=bounds) as c, pytest.raises(ReadTimeout):
+        c.completion(model="llama3.2", prompt=PROMPT)
+
+
 def test_per_call_timeout_overrides_the_clients(client, emu):
     emu.inject(delay(2.0))
     with pytest.raises(ReadTimeout):
