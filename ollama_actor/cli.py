@@ -1,12 +1,14 @@
 """``ollama-actor``: Ollama's command line, on this library's supervised streaming actors.
 
     ollama-actor [--host URL] [--proxy URL | --no-proxy] [--json] [--debug] [--timeout SECONDS]
-                 COMMAND ...
+                 [-v] COMMAND ...
 
-Commands: ``generate MODEL [PROMPT]``, ``chat MODEL``, ``pull``/``push``/``create MODEL``,
-``list``, ``ps``, ``show MODEL``, ``cp SOURCE DESTINATION``, ``rm MODEL...``, ``version``, and
-``emulator`` (serves the bundled emulator). ``generate`` and ``chat`` print each token as the
-printing actor receives it; ``pull``, ``push`` and ``create`` show a progress bar per layer.
+Commands: ``run MODEL [PROMPT...]`` and ``stop MODEL`` as the ``ollama`` command has them,
+``generate MODEL [PROMPT]``, ``chat MODEL``, ``embed MODEL [TEXT...]``, ``pull``/``push``/
+``create MODEL``, ``list``, ``ps``, ``show MODEL``, ``cp SOURCE DESTINATION``, ``rm MODEL...``,
+``version``, and ``emulator`` (serves the bundled emulator). Answers are printed token by token
+as the printing actor receives them; ``pull``, ``push`` and ``create`` show a progress bar per
+layer; a conversation (``chat``, or ``run`` on a terminal) takes ``ollama run``'s commands.
 
 Every error is one line on stderr (``--debug`` adds the traceback), and the exit code says whose
 it was: 0 success, 1 the server or the connection, 2 a request that cannot succeed as written
