@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import platform
 import pty
 import re
 import select
@@ -25,6 +26,9 @@ from .conftest import CLI, WAIT
 
 _TOKEN = re.compile(r"\x1b\[([0-9;]*)([A-Za-z])|(.)", re.DOTALL)
 _PROMPT = re.compile(r"(?:>>>|\.\.\.) $")
+_READING = {"aarch64": {"63", "72", "73"}}.get(platform.machine(), {"0", "7", "23", "270", "271"})
+"""The system calls a program blocks in to read a terminal (read, poll, select, pselect6,
+ppoll on x86-64; read, pselect6, ppoll on arm64), by number as ``/proc/PID/syscall`` gives it."""
 
 
 class Terminal:
@@ -149,6 +153,22 @@ class Pty:
         deadline = time.monotonic() + timeout
         while len(self.screen) <= end:
             self._read(deadline, f"nothing after {mark!r}")
+
+    def wait_until_reading(self, timeout=15.0):
+        """Wait until the command's main thread is blocked reading the terminal.
+
+        A Ctrl-C typed just before a program blocks to read is felt only once the next key
+        comes (Python checks for signals before and after a blocking call, not during it
+        unless the call is interrupted), so a test that types one waits for this first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(f"/proc/{self.pid}/syscall", encoding="ascii") as file:
+                number = file.read().split()[0]
+            if number in _READING:
+                return
+            assert time.monotonic() < deadline, f"never blocked reading: {self.screen!r}"
+            time.sleep(0.01)
 
     def ask(self, line, *, timeout=15.0):
         """Type a line and wait for the next prompt (``>>> ``, or ``... `` inside a message);

@@ -162,7 +162,8 @@ def test_help_unknown_commands_and_bye(ollama_emulator):
 def test_ctrl_c_at_the_prompt_says_how_to_leave_and_ctrl_d_leaves(ollama_emulator):
     with conversation(ollama_emulator) as terminal:
         terminal.type('"""half a message')
-        terminal.wait_for("half a message")  # echoed: the prompt is reading
+        terminal.wait_for("half a message")
+        terminal.wait_until_reading()  # the prompt waits for the next key
         terminal.type("\x03")
         terminal.wait_for("Use Ctrl + d or /bye to exit.\r\n>>> ")
         terminal.ask("Hello")  # the half message was dropped, and the command still runs
