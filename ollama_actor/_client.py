@@ -511,9 +511,9 @@ def _origin(
 @dataclass(frozen=True)
 class _Cloud:
     """The route to ollama.com's hosted API (``web_search``, ``web_fetch``): its origin, path
-    prefix, and headers. The API key (``api_key`` or ``OLLAMA_API_KEY``) goes as a Bearer token;
-    without one, the caller's own Authorization header goes, as ollama-python sends it. The
-    caller's other headers go too, but for ``Host``, which names the Ollama server."""
+    prefix, and headers. The credentials are the server's, as ollama-python sends them: the
+    caller's Authorization header, else the API key (``api_key`` or ``OLLAMA_API_KEY``) as a
+    Bearer token. The caller's other headers go too, but ``Host``, which names the server."""
 
     origin: Origin
     prefix: str

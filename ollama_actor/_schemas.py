@@ -270,6 +270,8 @@ def image(value: Any, path: str) -> Any:
     read too: a file name wins over base64 text, as in ollama-python, so a file named
     ``tmpabcdefgh`` is sent as its contents, not as those letters; a string ending in
     .png, .jpg, .jpeg or .webp that names no file is refused. Any other string must be base64.
+    So a string from an untrusted source must not be passed as an image (it may name any file
+    the process can read): decode it to bytes first.
     """
     value = plain(value, path)  # an ollama.Image dumps as its base64 text
     if isinstance(value, bytes | bytearray | memoryview):

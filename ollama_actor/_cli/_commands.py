@@ -180,9 +180,10 @@ def _ask(session: Session) -> Callable[[Conversation, list[dict[str, Any]]], dic
 
 
 def _converse(session: Session, model: str, info: dict[str, Any], params: dict[str, Any]) -> int:
-    """Hold a conversation about ``model`` (its ``show`` reply: ``info``), from the terminal
-    (the model is loaded first, and its own messages shown) or line by line from a pipe."""
-    interactive = session.stdin.isatty() and not session.json
+    """Hold a conversation about ``model`` (its ``show`` reply: ``info``), on the terminal
+    (the model is loaded first, and its own messages shown) or line by line from a pipe (or
+    when the answers go to a file)."""
+    interactive = session.stdin.isatty() and session.out.isatty() and not session.json
     chat = Conversation(model, params)
     chat.parent = str((info.get("details") or {}).get("parent_model") or "")
     chat.stored = list(info.get("messages") or [])

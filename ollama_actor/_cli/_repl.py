@@ -192,6 +192,8 @@ class Repl:
             try:
                 line = self._read()
             except KeyboardInterrupt:  # Ctrl-C at the prompt: say how to leave
+                if not self.interactive:
+                    raise
                 self._say(f"\n{LEAVE}", out=True)
                 self._lines, self._multiline = [], None
                 continue

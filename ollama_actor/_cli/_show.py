@@ -50,8 +50,8 @@ def go_value(value: Any) -> str:
 
 def _metadata_value(value: Any) -> str:
     """A ``model_info`` value in the Metadata table: a long list shows its first items."""
-    if isinstance(value, bool | str) or not isinstance(value, list):
-        return go_value(value) if not isinstance(value, str) else value
+    if not isinstance(value, list):
+        return go_value(value)
     shown, width = 0, 1
     for index, item in enumerate(value):
         more = len(go_value(item)) + (2 if index else 0)

@@ -247,3 +247,23 @@ def test_the_model_is_loaded_before_the_first_prompt(ollama_emulator, command):
         ("/api/show", {"model": "llama3.2"}),
         ("/api/generate", {"model": "llama3.2", "keep_alive": "10m", "stream": False}),
     ]
+
+
+def test_a_models_own_messages_are_shown_and_kept_by_save(ollama_emulator):
+    from ollama_actor import Ollama
+
+    stored = [_user("Who are you?"), {"role": "assistant", "content": "A helpful llama."}]
+    with Ollama(ollama_emulator.base_url) as client:
+        client.create_model(model="primed", from_="llama3.2", messages=stored)
+    terminal = Pty(["chat", "primed"], environment(ollama_emulator.url))
+    try:
+        terminal.wait_for(">>> ", count=2)  # the stored question, then the prompt
+        assert terminal.ask("/set nohistory") == ""  # said nothing, as ollama
+        assert terminal.ask("/save again").strip() == "Created new model 'again'"
+    finally:
+        terminal.close()
+    shown = Terminal(columns=200).feed(terminal.screen).text
+    assert shown.startswith(">>> Who are you?\nA helpful llama.\n\n>>> ")
+    create = ollama_emulator.last_request("/api/create").body
+    assert create["from"] == "llama3.2:latest"  # its parent (details.parent_model), as ollama
+    assert create["messages"] == stored
