@@ -289,6 +289,10 @@ def build_parser() -> Parser:
     add_schema_flags(p, "chat", positional=("model", "messages"), omit=("tools",))
     p.add_argument("--keepalive", dest="param_keep_alive", type=json_or_text, metavar="VALUE",
                    help="the same as --keep-alive (ollama's spelling)")  # fmt: skip
+    p.add_argument("--insecure", action="store_true",
+                   help="pull a missing model from an insecure registry")  # fmt: skip
+    p.add_argument("--nowordwrap", action="store_true",
+                   help="accepted as ollama takes it: answers are never wrapped here")  # fmt: skip
     _generation_flags(p)
 
     p = _command(commands, "stop", "stop a running model (unload it from memory)")

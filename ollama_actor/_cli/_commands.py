@@ -215,8 +215,11 @@ def _show_or_pull(session: Session, model: str) -> dict[str, Any]:
         if exc.status != 404:
             raise
     client = session.client
+    insecure = True if getattr(session.args, "insecure", False) else None  # None: not sent
     run_stream(
-        lambda recipient, retry: client.pull_model(model=model, stream=recipient, retry=retry),
+        lambda recipient, retry: client.pull_model(
+            model=model, stream=recipient, retry=retry, insecure=insecure
+        ),
         progress_view("auto", session.err, session.err),
         session.retry,
     )

@@ -46,13 +46,16 @@ def test_run_takes_the_generation_flags(cli, ollama_emulator):
 
 
 def test_run_pulls_a_model_that_is_not_here_first(cli, ollama_emulator):
-    result = cli("run", "tinyllama", PROMPT)
+    result = cli("run", "tinyllama", PROMPT, "--insecure", "--nowordwrap")
     assert result.returncode == 0, result.stderr
     assert result.stdout == expected_reply("tinyllama", PROMPT).text + "\n"
     assert "pulling manifest" in result.stderr
     assert result.stderr.rstrip().endswith("success")
     paths = [r.path for r in ollama_emulator.requests]
     assert paths == ["/api/show", "/api/pull", "/api/show", "/api/generate"]
+    assert ollama_emulator.last_request("/api/pull").body == {
+        "model": "tinyllama", "insecure": True, "stream": True,
+    }  # fmt: skip
 
 
 def test_run_of_a_model_nowhere_is_the_users_mistake(cli):
