@@ -104,3 +104,27 @@ def test_mypy_refuses_a_misspelt_parameter_and_keeps_the_stream_overloads(tmp_pa
     assert 'did you mean "prompt"?' in report[34][0]
     assert 'Missing named argument "input"' in report[36][0]
     assert 'Unexpected keyword argument "model"' in report[38][0]
+
+
+FLAG_SNIPPET = """
+    from ollama_actor import Ollama
+
+    def ask(client: Ollama, question: str, stream: bool) -> None:
+        reveal_type(client.chat(model="m", messages=[], stream=stream))  # line 4
+        reveal_type(client.completion(model="m", prompt=question, stream=stream))
+        reveal_type(client.pull_model(model="m", stream=stream))
+"""
+
+
+def test_a_stream_flag_known_only_at_run_time_is_accepted(tmp_path):
+    # ollama-python users pass `stream=stream` from a bool of their own; each call's type is
+    # then either result (ollama-python: `ChatResponse | Iterator[ChatResponse]`)
+    snippet = tmp_path / "flag.py"
+    snippet.write_text(textwrap.dedent(FLAG_SNIPPET).lstrip("\n"), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(snippet)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    either = 'Revealed type is "dict[str, Any] | ollama_actor._streaming.Streaming"'
+    lines = [line.split(": note: ")[-1] for line in result.stdout.splitlines()]
+    assert lines == [either] * 3, result.stdout
