@@ -491,6 +491,9 @@ def tool(value: Any, path: str) -> Any:
     ``items``, and more as it grows). A Python function becomes the tool that describes it, an
     ``ollama.Tool`` the tool it dumps."""
     value = plain(value, path)
+    endpoint = getattr(value, "endpoint", None)
+    if callable(value) and isinstance(endpoint, Endpoint):
+        return _endpoint_tool(endpoint)
     if callable(value) and not isinstance(value, Mapping):
         try:
             return function_tool(value)
@@ -504,6 +507,26 @@ def tool(value: Any, path: str) -> Any:
     if kind == "function":
         return _function_tool(value, path)
     return value
+
+
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_JSON_TYPES |= {"Sequence": "array", "Mapping": "object"}
+
+
+def _endpoint_tool(endpoint: Endpoint) -> dict[str, Any]:
+    """A client method as a tool, as ollama-python's web search example passes its
+    ``web_search``: its parameters, Ollama's JSON fields, each typed as its check's first
+    type, described and required as the schema says."""
+    properties = {
+        name: {"type": _JSON_TYPES.get(re.split(r"[\[ |]", param.check.hint)[0], "string")}
+        | {"description": param.doc}
+        for name, param in endpoint.params.items()
+    }
+    required = [name for name, param in endpoint.params.items() if param.required]
+    parameters: dict[str, Any] = {"type": "object"} | ({"required": required} if required else {})
+    parameters["properties"] = properties
+    function = {"name": endpoint.name, "description": endpoint.doc, "parameters": parameters}
+    return {"type": "function", "function": function}
 
 
 @dataclass(frozen=True, slots=True)
