@@ -20,6 +20,7 @@ import difflib
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,10 +297,21 @@ def image(value: Any, path: str) -> Any:
 
 
 def _read_image(file: Path, path: str) -> str:
+    """The file's bytes as base64; only a regular file is read (opened without waiting, so a
+    pipe is refused rather than waited on, and a device is not read for ever)."""
     try:
-        return base64.b64encode(file.read_bytes()).decode("ascii")
+        descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                problem = "is not a regular file (a directory, a device or a pipe)"
+                raise _Bad(path, f"{problem}: {str(file)!r:.200}")
+            with open(descriptor, "rb", closefd=False) as opened:
+                data = opened.read()
+        finally:
+            os.close(descriptor)
     except OSError as exc:
         raise _Bad(path, f"cannot be read: {exc.strerror or exc}: {str(file)!r:.200}") from None
+    return base64.b64encode(data).decode("ascii")
 
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

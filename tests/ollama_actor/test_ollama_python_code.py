@@ -7,7 +7,9 @@ emulator, and compares the request bodies the emulator received.
 from __future__ import annotations
 
 import base64
+import os
 import ssl
+import threading
 from pathlib import Path
 
 import ollama
@@ -134,6 +136,33 @@ def test_an_image_that_cannot_be_sent_is_refused_before_any_io(emu, image, probl
         client.completion(model="llava", prompt="x", images=[image])
     assert info.value.field == "images[0]"
     assert problem in info.value.problem
+    assert emu.request_count() == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_an_image_path_that_is_no_regular_file_is_refused_without_reading_it(emu, tmp_path):
+    # a pipe would block the call until something writes to it; a device (/dev/zero) could be
+    # read for ever; a directory has no bytes
+    pipe = tmp_path / "camera.png"
+    os.mkfifo(pipe)
+    outcome: list[BaseException] = []
+
+    def send(image):
+        with Ollama(emu.base_url, timeout=BOUNDS) as client:
+            try:
+                client.completion(model="llava", prompt="x", images=[image])
+            except ValidationError as exc:
+                outcome.append(exc)
+
+    for image in (pipe, Path(os.devnull), tmp_path):
+        worker = threading.Thread(target=send, args=(image,), daemon=True)
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), f"{image}: the call is still reading it"
+        assert outcome, image
+        problem = outcome.pop().problem
+        assert problem.startswith("is not a regular file (a directory, a device or a pipe)")
+        assert str(image) in problem
     assert emu.request_count() == 0
 
 
