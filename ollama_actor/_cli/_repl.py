@@ -20,6 +20,7 @@ to stdout.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,10 @@ _USAGE_PARAMETERS = """Available Parameters:
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT64 = range(-(2**63), 2**63)
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _go_quote(text: str) -> str:
@@ -120,10 +125,13 @@ def parameter_value(name: str, values: list[str]) -> Any:
         if first not in _TRUE + _FALSE:
             raise ValueError(f"invalid bool value {shown}")
         return first in _TRUE
-    try:
-        return int(first, 10) if kind is int else float(first)
-    except ValueError:
-        raise ValueError(f"invalid {kind.__name__} value {shown}") from None
+    # as Go's strconv reads a number (ASCII digits, no "_"; an int64, a float32), and finite:
+    # Ollama takes "nan" and "inf", and then cannot send the next question (JSON has no NaN)
+    if kind is int and _GO_INT.fullmatch(first) and int(first) in _INT64:
+        return int(first)
+    if kind is float and _GO_FLOAT.fullmatch(first) and abs(float(first)) <= _FLOAT32_MAX:
+        return float(first)
+    raise ValueError(f"invalid {kind.__name__} value {shown}")
 
 
 @dataclass

@@ -200,6 +200,24 @@ def test_set_parameter_refusals_say_what_ollama_says(name, values, problem):
 
 
 @pytest.mark.parametrize(
+    ("name", "values", "problem"),
+    [
+        ("num_ctx", ["99999999999999999999999"], "invalid int value [99999999999999999999999]"),
+        ("num_ctx", ["1_000"], "invalid int value [1_000]"),  # Go's base-10 digits only
+        ("num_ctx", ["\u0663"], "invalid int value [\u0663]"),  # an Arabic-Indic three
+        ("temperature", ["1e39"], "invalid float value [1e39]"),  # beyond Go's float32
+        ("temperature", ["1_0"], "invalid float value [1_0]"),
+        ("temperature", ["nan"], "invalid float value [nan]"),  # Ollama takes these, and then
+        ("top_p", ["inf"], "invalid float value [inf]"),  # cannot send the next question
+        ("top_p", ["-Infinity"], "invalid float value [-Infinity]"),
+    ],
+)
+def test_set_parameter_refuses_values_a_request_cannot_carry(name, values, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        parameter_value(name, values)
+
+
+@pytest.mark.parametrize(
     ("value", "text"),
     [(True, "true"), (2, "2"), (0.5, "0.5"), (["a", 1.0], "[a 1]"), (None, "<nil>"), ("s", "s")],
 )
