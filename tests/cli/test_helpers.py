@@ -169,6 +169,19 @@ def test_the_files_taken_from_a_models_directory(tmp_path, present, taken):
     assert [p.relative_to(tmp_path).as_posix() for p in model_files(tmp_path)] == taken
 
 
+def test_weights_that_are_no_files_do_not_hide_the_real_ones(tmp_path):
+    # Ollama's filesForModel skips a match it cannot read and tries the next kind of weights;
+    # a dangling link or a directory named like weights left only the JSON files to upload
+    (tmp_path / "model.safetensors").symlink_to(tmp_path / "gone")
+    (tmp_path / "old.gguf").mkdir()
+    (tmp_path / "weights.bin").write_bytes(b"GGUF")
+    (tmp_path / "config.json").write_bytes(b"{}")
+    taken = [p.relative_to(tmp_path).as_posix() for p in model_files(tmp_path)]
+    assert taken == ["weights.bin", "config.json"]
+    (tmp_path / "weights.bin").unlink()
+    assert model_files(tmp_path) == []  # no weights at all: nothing to take
+
+
 @pytest.mark.parametrize(
     ("name", "values", "value"),
     [
