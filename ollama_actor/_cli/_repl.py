@@ -373,7 +373,7 @@ class Repl:
         response = self.session.client.show_model(model=chat.model, **extra)
         what = args[0]
         if what == "info":
-            self._say(show_info(response))
+            self._say(show_info(response), out=True)
         elif what in ("license", "modelfile", "template"):
             missing = {
                 "license": "No license was specified for this model.",
@@ -402,10 +402,10 @@ class Repl:
 
     def _load(self, args: list[str]) -> None:
         if len(args) != 1:
-            self._say("Usage:\n  /load <modelname>", out=True)
+            self._say("Usage:\n  /load <modelname>")
             return
         model = args[0]
-        self._say(f"Loading model '{model}'", out=True)
+        self._say(f"Loading model '{model}'")
         client = self.session.client
         try:
             info = client.show_model(model=model)
@@ -415,7 +415,7 @@ class Repl:
                 raise
             loaded = False
         if not loaded:
-            self._say(f"Couldn't find model '{model}'", out=True)
+            self._say(f"Couldn't find model '{model}'")
             return
         self.chat.model = model
         self.chat.parent = str((info.get("details") or {}).get("parent_model") or "")
@@ -424,7 +424,7 @@ class Repl:
 
     def _save(self, args: list[str]) -> None:
         if len(args) != 1:
-            self._say("Usage:\n  /save <modelname>", out=True)
+            self._say("Usage:\n  /save <modelname>")
             return
         name, chat = args[0], self.chat
         request: dict[str, Any] = {"model": name, "from_": chat.parent or chat.model}
@@ -439,6 +439,6 @@ class Repl:
         except HTTPError as exc:
             if "invalid model name" not in exc.error:
                 raise
-            self._say(f"error: The model name '{name}' is invalid", out=True)
+            self._say(f"error: The model name '{name}' is invalid")
             return
-        self._say(f"Created new model '{name}'", out=True)
+        self._say(f"Created new model '{name}'")
