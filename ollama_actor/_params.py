@@ -364,7 +364,7 @@ class CreateModelParams(TypedDict, total=False):
     system: str | None
     """system message"""
 
-    parameters: Mapping[str, Any] | None
+    parameters: OptionsInput | None
     """model parameters"""
 
     messages: Sequence[MessageInput] | None

@@ -692,7 +692,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                     "license text",
                 ),
                 "system": _p(string, "system message"),
-                "parameters": _p(mapping, "model parameters"),
+                "parameters": _p(Check(mapping, "OptionsInput"), "model parameters"),
                 "messages": _p(list_of(message), "messages to start chats with"),
                 "quantize": _p(string, "quantization, e.g. 'q4_K_M'"),
                 "renderer": _p(string, "the renderer that builds the model's prompts"),
