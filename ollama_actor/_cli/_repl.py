@@ -235,7 +235,8 @@ class Repl:
         if line.startswith(QUOTES):
             rest = line[len(QUOTES) :]
             if rest.endswith(QUOTES) and rest:
-                return self._question(rest[: -len(QUOTES)])
+                text = rest[: -len(QUOTES)]
+                return self._question(text) if text else True  # as ollama, nothing to send
             self._lines, self._multiline = [rest], "prompt"
             return True
         words = line.split()

@@ -244,6 +244,12 @@ def test_a_parameter_value_no_request_can_carry_is_refused_and_the_conversation_
     assert result.stdout.count("\n") == 1  # the answer to "Hi"
 
 
+def test_an_empty_triple_quoted_message_is_not_sent(cli, ollama_emulator):
+    result = cli("chat", "llama3.2", input='""""""\nHi\n')  # ollama sends nothing for it
+    assert result.returncode == 0, result.stderr
+    assert [body["messages"] for body in chats(ollama_emulator)] == [[_user("Hi")]]
+
+
 def test_what_the_commands_say_goes_to_stderr_and_what_show_shows_to_stdout(cli):
     lines = ["/show info", "/load nope", "/load", "/save Not Valid!", "/save bad:name:x", "Hi"]
     result = cli("chat", "llama3.2", input="\n".join(lines) + "\n")
