@@ -18,7 +18,7 @@ from ollama_actor._cli._exit import UsageError, describe, exit_code
 from ollama_actor._cli._format import ago, go_duration, go_g, human_bytes, table, until
 from ollama_actor._cli._modelfile import model_files, parse_modelfile
 from ollama_actor._cli._repl import parameter_value
-from ollama_actor._cli._show import go_value
+from ollama_actor._cli._show import go_value, show_info
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 
@@ -267,3 +267,22 @@ def test_errors_are_one_line():
     assert describe(RuntimeError("x")) == "RuntimeError: x (run with --debug for the traceback)"
     error = ValidationError("completion", "options.seed", "must be an integer, not str")
     assert describe(error, {"options": "--option"}) == "--option seed: must be an integer, not str"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"projector_info": {"clip.has_vision_encoder": True}},  # no architecture to show
+        {"model_info": {}},
+        {"tensors": ["not a tensor", {"name": "t", "type": "F16", "shape": [2]}]},
+    ],
+)
+def test_show_leaves_out_what_it_cannot_show(response):
+    # Ollama's own command panics on such replies; a section with no rows is left out
+    shown = show_info({"details": {"quantization_level": "Q4_0"}, **response}, verbose=True)
+    assert shown.startswith("  Model\n")
+    assert "    quantization    Q4_0\n" in shown
+    assert "Projector" not in shown
+    assert "Metadata" not in shown
+    if "tensors" in response:
+        assert shown.endswith("  Tensors\n    t    F16    [2]\n")
