@@ -116,8 +116,9 @@ def _hints(function: Callable[..., Any]) -> dict[str, Any]:
     names = getattr(inspect.unwrap(source), "__globals__", {})
     hints: dict[str, Any] = {}
     for name, annotation in getattr(source, "__annotations__", {}).items():
+        alone = types.SimpleNamespace(__annotations__={name: annotation}, __globals__=names)
         try:
-            hints[name] = eval(annotation, names) if isinstance(annotation, str) else annotation
+            hints.update(typing.get_type_hints(alone))
         except Exception:  # read as text, as an unannotated parameter is
             continue
     return hints
