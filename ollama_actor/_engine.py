@@ -179,6 +179,10 @@ class Engine:
             conn.close()
         else:
             conn.call = None
+            transport = conn.transport
+            assert transport is not None
+            if not transport.is_reading():  # paused by a slow consumer as the response ended:
+                transport.resume_reading()  # idle, it must read (stale bytes close it)
             conns.append(conn)
 
     def _forget(self, conn: _Connection) -> None:
@@ -573,7 +577,8 @@ class Call:
                 conn.transport.pause_reading()
             else:
                 conn.transport.resume_reading()
-                self._last_rx = event_loop().time()
+                self._last_rx = now = event_loop().time()
+                self._arm(now)  # a timer that fired during the pause left the read bound off
 
     def _arm(self, now: float) -> None:
         """Set the one timer at the nearest bound that applies now."""

@@ -11,19 +11,23 @@ import gzip
 import json
 import logging
 import socket
+import threading
 import time
 import zlib
 
 import pytest
 
+from actors._loop import event_loop
 from ollama_actor import (
     ConnectionLost,
     DecodeError,
     Ollama,
     OllamaError,
     ProtocolError,
+    ReadTimeout,
     Timeout,
 )
+from ollama_actor import _streaming as streaming_module
 from tests.ollama_actor.rawserver import CLOSE, RawServer, chunked, response
 
 BOUNDS = Timeout(connect=5, read=5, total=20)
@@ -365,3 +369,78 @@ def test_a_decompression_bomb_is_cut_by_the_line_bound():
         pytest.raises(OllamaError, match="exceeds"),
     ):
         list(client.completion(model="m", prompt="x", stream=True))
+
+
+# -- a consumer that pauses the socket ----------------------------------------------------------
+
+STREAM_LINES = [
+    json.dumps({"model": "m", "response": "x", "done": False}).encode() + b"\n" for _ in range(20)
+]
+
+
+@pytest.fixture
+def low_watermarks(monkeypatch):
+    """A consumer that falls 8 chunks behind pauses the socket (4096 in real use)."""
+    monkeypatch.setattr(streaming_module, "_HIGH_WATER", 8)
+    monkeypatch.setattr(streaming_module, "_LOW_WATER", 2)
+
+
+def loop_has_caught_up() -> None:
+    """Wait until the loop thread has handled what it was doing (the read now being parsed)."""
+    done = threading.Event()
+    event_loop().call_soon_threadsafe(done.set)
+    assert done.wait(5)
+
+
+def bounded(work, seconds: float):
+    """Run ``work`` on a thread; its result or exception, or a failure if it has not ended."""
+    box: list = []
+
+    def run():
+        try:
+            box.append(("ok", work()))
+        except BaseException as exc:  # handed to the test
+            box.append(("raised", exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert box, f"still waiting after {seconds} s: a wait without a bound"
+    return box[0]
+
+
+def test_a_connection_paused_as_its_response_ended_is_pooled_reading(low_watermarks):
+    """The response ends in the read that made the consumer pause: the pooled connection must
+    not stay paused, or the next request waits for the read timeout for an answer it never reads."""
+    done = json.dumps({"model": "m", "response": "", "done": True}).encode() + b"\n"
+    whole = chunked([b"".join(STREAM_LINES) + done])
+
+    def respond(request):
+        return [whole] if request.target.endswith("/generate") else [response(b'{"version":"1"}')]
+
+    with RawServer(respond) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        chunks = iter(client.completion(model="m", prompt="x", stream=True))
+        next(chunks)
+        loop_has_caught_up()  # the whole response was parsed while this thread did not read
+        assert len(list(chunks)) == 20
+        assert bounded(client.version, 3) == ("ok", {"version": "1"})
+        assert server.connections == 1  # it was reused
+
+
+def test_the_read_bound_applies_again_after_a_long_pause(low_watermarks):
+    """A consumer slower than the read timeout, then a server that stalls: a `ReadTimeout`,
+    not an iteration that never ends (there is no total bound by default)."""
+    stalled = chunked(STREAM_LINES)[: -len(b"0\r\n\r\n")]
+
+    with (
+        RawServer(lambda r: [stalled, 60.0]) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=0.5)) as client,
+    ):
+        chunks = client.completion(model="m", prompt="x", stream=True)
+        next(chunks)
+        loop_has_caught_up()
+        time.sleep(1.0)  # the consumer is busy elsewhere for longer than the read bound
+        outcome, value = bounded(lambda: list(chunks), 10)
+        chunks.cancel()
+        assert outcome == "raised"
+        assert isinstance(value, ReadTimeout)
