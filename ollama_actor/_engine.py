@@ -465,9 +465,7 @@ class Call:
             self._attach(conn, reused=False)
 
     def _attach(self, conn: _Connection, *, reused: bool) -> None:
-        self._conn = conn
         self._reused = reused
-        conn.call = self
         head_only = self.request.method == "HEAD"
         self._parser = ResponseParser(
             self._sink.on_head, self._sink.on_body, self._complete, head_only=head_only
@@ -477,16 +475,24 @@ class Call:
         if self._paused:
             transport.pause_reading()
         transport.write(self.request.data)
-        # Closing already: the first send failed, so not a byte of the request left.
+        # Closing already: the first send failed, so not a byte of the request left. Known
+        # before `_conn` is set, so an upload never reads a piece for a head that did not go.
         self._unwritten = transport.is_closing()
+        self._conn = conn
+        conn.call = self
         self._last_rx = event_loop().time()
         self._arm(self._last_rx)
         if self._gate is not None:
             self._writable()
 
     def _can_write(self) -> bool:
+        """Whether the upload's next piece may go (any thread): the head went on this
+        connection, which takes more now. A connection whose head could not be sent gets no
+        body: the call is sent again whole on a fresh one."""
         conn = self._conn
-        return conn is not None and not conn.write_paused and conn.call is self
+        return (
+            conn is not None and not self._unwritten and not conn.write_paused and conn.call is self
+        )
 
     def _writable(self) -> None:
         """The socket takes more of the upload (loop thread): wake the uploading thread."""
