@@ -33,10 +33,16 @@ class ErrorBody:
         self._size = 0
 
     def add(self, data: bytes) -> None:
+        """Keep the body; once it passes `MAX_ERROR_BODY`, raise the `HTTPError` from what
+        came (the call ends and its connection is closed, the rest unread: an endless or
+        decompression-bomb error body cannot hold the call or the loop)."""
         room = MAX_ERROR_BODY - self._size
-        if room > 0:
+        if len(data) > room:
             self._parts.append(data[:room])
-            self._size += min(len(data), room)
+            self._size = MAX_ERROR_BODY
+            raise self.error()
+        self._parts.append(data)
+        self._size += len(data)
 
     def error(self) -> HTTPError:
         body = b"".join(self._parts)

@@ -21,6 +21,7 @@ from actors._loop import event_loop
 from ollama_actor import (
     ConnectionLost,
     DecodeError,
+    HTTPError,
     Ollama,
     OllamaError,
     ProtocolError,
@@ -444,3 +445,49 @@ def test_the_read_bound_applies_again_after_a_long_pause(low_watermarks):
         chunks.cancel()
         assert outcome == "raised"
         assert isinstance(value, ReadTimeout)
+
+
+# -- error bodies --------------------------------------------------------------------------------
+
+
+def endless_error(request):
+    """A 500 whose body never ends: 16 KiB every 10 ms, for a minute."""
+    yield b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
+    yield b"10\r\n" + b'{"error":"boom"}' + b"\r\n"
+    for _ in range(6000):
+        yield b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+        yield 0.01
+
+
+def endless_gzip_error(request):
+    """The same, gzip-encoded: each piece on the wire inflates to 16 MiB (a decompression bomb
+    that goes on)."""
+    encoder = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    zeros = b"\0" * (16 << 20)
+    yield b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\n"
+    yield b"Transfer-Encoding: chunked\r\n\r\n"
+    for data in [b'{"error":"boom"}', *[zeros] * 6000]:
+        piece = encoder.compress(data) + encoder.flush(zlib.Z_SYNC_FLUSH)
+        yield b"%x\r\n%s\r\n" % (len(piece), piece)
+        yield 0.01
+
+
+@pytest.mark.parametrize("respond", [endless_error, endless_gzip_error])
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_error_body_is_bounded(respond, stream):
+    """Only the first 64 KiB of an error body are wanted: past them the call ends with the
+    `HTTPError`, not when (if ever) the server stops sending."""
+    with (
+        RawServer(respond) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=5)) as client,
+    ):
+        if stream:
+            outcome, value = bounded(
+                lambda: list(client.completion(model="m", prompt="x", stream=True)), 10
+            )
+        else:
+            outcome, value = bounded(client.version, 10)
+        assert outcome == "raised"
+        assert isinstance(value, HTTPError)
+        assert value.status == 500
+        assert str(value).startswith('{"error":"boom"}')
