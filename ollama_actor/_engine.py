@@ -251,16 +251,10 @@ class _Connection(asyncio.Protocol):
         where = origin.host_header
 
         def on_head(status: int, reason: str, headers: dict[str, str]) -> None:
-            if not done.done():
-                if 200 <= status < 300:
-                    done.set_result(None)
-                else:
-                    done.set_exception(
-                        ConnectError(
-                            f"the proxy {proxy.url} refused to CONNECT to {where}: "
-                            f"{status} {reason}".rstrip()
-                        )
-                    )
+            if not 200 <= status < 300:
+                raise ConnectError(
+                    f"the proxy {proxy.url} refused to CONNECT to {where}: {status} {reason}".rstrip()
+                )
 
         self._tunnel = ResponseParser(on_head, lambda _: None, lambda: None, head_only=True)
         lines = [f"CONNECT {where} HTTP/1.1", f"Host: {where}"]
@@ -275,16 +269,25 @@ class _Connection(asyncio.Protocol):
             self._tunnel_done = None
 
     def _tunnel_data(self, data: bytes) -> None:
+        """The proxy's answer to CONNECT. Nothing may follow a 2xx head: TLS has the client
+        speak first, so any byte (a body, garbage) is the proxy out of step with us."""
         parser, done = self._tunnel, self._tunnel_done
         assert parser is not None
         assert done is not None
+        if done.done():  # after the answer, before TLS took the connection over
+            self.close()
+            return
         try:
             rest = parser.feed(data)
-            if rest and not done.done():
-                raise ProtocolError("the proxy sent bytes after its CONNECT response")
+            if parser.complete:
+                if rest:
+                    raise ProtocolError(
+                        f"the proxy sent {len(rest)} bytes after its 2xx answer to CONNECT, "
+                        "before TLS began"
+                    )
+                done.set_result(None)
         except OllamaError as exc:
-            if not done.done():
-                done.set_exception(exc)
+            done.set_exception(exc)
 
     def close(self) -> None:
         self.lost = True
