@@ -252,9 +252,8 @@ class _Connection(asyncio.Protocol):
 
         def on_head(status: int, reason: str, headers: dict[str, str]) -> None:
             if not 200 <= status < 300:
-                raise ConnectError(
-                    f"the proxy {proxy.url} refused to CONNECT to {where}: {status} {reason}".rstrip()
-                )
+                answer = f"{status} {reason}".rstrip()
+                raise ConnectError(f"the proxy {proxy.url} refused to CONNECT to {where}: {answer}")
 
         self._tunnel = ResponseParser(on_head, lambda _: None, lambda: None, head_only=True)
         lines = [f"CONNECT {where} HTTP/1.1", f"Host: {where}"]

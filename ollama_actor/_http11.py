@@ -46,6 +46,7 @@ _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*")
 _HEADER_NAME = re.compile(_TOKEN.decode())
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _MAX_LENGTH_DIGITS = 18
+_OWS = " \t"  # HTTP's whitespace; str.strip() alone also takes \x1c-\x1f, \x85 and \xa0
 
 
 def header_problem(name: str, value: str) -> str | None:
@@ -250,7 +251,7 @@ class ResponseParser:
         transfer = headers.get("transfer-encoding")
         length = headers.get("content-length")
         if length is not None:
-            values = {part.strip() for part in length.split(",")}
+            values = {part.strip(_OWS) for part in length.split(",")}
             value = values.pop()
             if values or not value.isascii() or not value.isdigit():
                 raise ProtocolError(f"bad Content-Length: {_preview(length)}")
@@ -489,4 +490,4 @@ def _preview(text: bytes | str) -> str:
 
 def _tokens(value: str) -> list[str]:
     """A comma-separated header value as lower-cased tokens, empty elements dropped."""
-    return [token for part in value.split(",") if (token := part.strip().lower())]
+    return [token for part in value.split(",") if (token := part.strip(_OWS).lower())]

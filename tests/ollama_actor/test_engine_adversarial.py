@@ -206,6 +206,7 @@ CHUNKED = OK + b"Transfer-Encoding: chunked\r\n\r\n"
 
 HYGIENE = {
     "non-ASCII digit in Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n{}",
+    "a NEL after the Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: 2\x85\r\n\r\n{}",
     "a four-digit status": b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",
     "a two-digit status": b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\n{}",
     "HTTP/1.12": b"HTTP/1.12 200 OK\r\nContent-Length: 2\r\n\r\n{}",

@@ -182,6 +182,10 @@ MALFORMED = [
     (OK + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n", "bad Content-Length: '2, 3'"),
     (OK + b"Content-Length: \xb2\r\n\r\n", "bad Content-Length: '\xb2'"),
     (OK + b"Content-Length: \r\n\r\n", "bad Content-Length: ''"),
+    # Latin-1 bytes that Python's str.strip() takes for spaces: not digits, and not OWS either
+    (OK + b"Content-Length: 5\x85\r\n\r\nhello", "bad Content-Length: '5\\x85'"),
+    (OK + b"Content-Length: \xa05\r\n\r\nhello", "bad Content-Length: '\\xa05'"),
+    (OK + b"Content-Length: 5\x1c, 5\r\n\r\nhello", "bad Content-Length: '5\\x1c, 5'"),
     (
         OK + b"Content-Length: " + b"1" * 19 + b"\r\n\r\n",
         "Content-Length too large: '" + "1" * 19 + "'",

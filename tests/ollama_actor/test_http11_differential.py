@@ -90,6 +90,7 @@ def responses(draw):
 
 
 INTERESTING = [b"\r", b"\n", b" ", b":", b"0", b"9", b"x", b"\x00", b"\t", b",", b";", b"\xb2"]
+INTERESTING += [b"\x85", b"\xa0", b"\x1c", b"\x0b"]  # whitespace to Python's str.strip()
 
 
 def mutate(draw, wire: bytes) -> bytes:
@@ -182,6 +183,7 @@ def allowed_difference(wire: bytes, mine, theirs) -> bool:
 )
 @example((b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "GET"), [])
 @example((b"HTTP/1.1 200 OK\nX: a\n  b\nContent-Length: 1\n\nz", "GET"), [3, 20])
+@example((b"HTTP/1.1 200 OK\r\nContent-Length: 5\x85\r\n\r\nhello", "GET"), [])
 def test_same_verdict_as_h11(case, cuts):
     wire, method = case
     pieces = split(wire, cuts)
