@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ollama_actor._errors import ValidationError
-from ollama_actor._host import without_userinfo
+from ollama_actor._host import AT_AFTER_HOST, at_after_host, without_userinfo
 
 __all__ = ["Proxy", "environment_proxy", "parse_proxy"]
 
@@ -59,10 +59,11 @@ def parse_proxy(url: str, verify: bool | ssl.SSLContext = True, trust_env: bool 
     if "://" not in text:
         text = "http://" + text
     shown = without_userinfo(text)
-    try:
-        parsed = httpx.URL(text)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise ValidationError("Ollama", "proxy", f"is not a valid URL: {shown!r}") from None
+    if at_after_host(text):
+        raise ValidationError("Ollama", "proxy", f"{AT_AFTER_HOST}: {shown!r}")
+    parsed = _url(text)
+    if parsed is None:  # raised here, not while handling httpx's error, which may quote it
+        raise ValidationError("Ollama", "proxy", f"is not a valid URL: {shown!r}")
     if parsed.scheme not in ("http", "https"):
         raise ValidationError(
             "Ollama", "proxy", f"must be an http:// or https:// proxy, not {shown!r}"
@@ -82,6 +83,13 @@ def parse_proxy(url: str, verify: bool | ssl.SSLContext = True, trust_env: bool 
     if parsed.scheme == "https":
         context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
     return Proxy(parsed.scheme, host, port, authorization, context)
+
+
+def _url(text: str) -> httpx.URL | None:
+    try:
+        return httpx.URL(text)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
 
 
 def environment_proxy(scheme: str, host: str, port: int, environ: Mapping[str, str]) -> str | None:

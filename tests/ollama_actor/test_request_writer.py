@@ -232,3 +232,43 @@ def test_no_failure_shows_the_api_key_or_any_credentials(caplog):
     assert [r.headers for r in server.requests if r.headers.get("authorization")]  # it was sent
     for secret in (key, proxy_password, url_password):
         assert not [t for t in texts if secret in t], secret
+
+
+SLASHED = [
+    # a password with "/", "?" or "#" left unencoded: every URL parser takes "a" for the host
+    # and the password, or its start, for the port or the path
+    "http://a:SeCrEt/x@h:11434",
+    "http://a:SeCrEt?x@h:11434",
+    "http://a:SeCrEt#x@h:11434",
+    "http://a:12/SeCrEt@h:11434",
+    "a:SeCrEt/x@h",
+]
+
+
+@pytest.mark.parametrize("url", SLASHED)
+@pytest.mark.parametrize("where", ["base_url", "proxy", "HTTP_PROXY"])
+def test_a_password_with_a_slash_never_reaches_an_error_or_the_client(url, where, monkeypatch):
+    """Refused, naming the problem, and the password is nowhere: not in the message, not in
+    the exception the error was raised while handling, not in the client had it been built."""
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if where == "base_url":
+        make = lambda: Ollama(url)  # noqa: E731
+    elif where == "proxy":
+        make = lambda: Ollama("http://ollama.test", proxy=url)  # noqa: E731
+    else:
+        monkeypatch.setenv("HTTP_PROXY", url)
+        make = lambda: Ollama("http://ollama.test")  # noqa: E731
+    with pytest.raises(ValidationError, match="percent-encoded") as info:
+        make()
+    assert "SeCrEt" not in all_text(info.value)
+    assert info.value.__context__ is None
+
+
+@pytest.mark.parametrize("url", ["http://a:SeCrEt@h:notaport", "http://a:SeCrEt@[::1"])
+def test_no_credentials_in_the_exception_a_bad_url_was_raised_from(url):
+    for make in (lambda: Ollama(url), lambda: Ollama("http://h", proxy=url)):
+        with pytest.raises(ValidationError) as info:
+            make()
+        assert "SeCrEt" not in all_text(info.value)
+        assert info.value.__context__ is None
