@@ -27,7 +27,12 @@ from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle, stream_to
 from ollama_actor._host import parse_host, without_userinfo
-from ollama_actor._http11 import ACCEPT_ENCODING, encode_request, header_problem
+from ollama_actor._http11 import (
+    ACCEPT_ENCODING,
+    encode_request,
+    header_problem,
+    shown_header_name,
+)
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
 from ollama_actor._proxy import Proxy, environment_proxy, parse_proxy
 from ollama_actor._response import BodyCollector, wait_or_cancel
@@ -532,7 +537,7 @@ def _checked_headers(
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise ValidationError("Ollama", "headers", "names and values must be strings")
-        shown = repr(name[:40])
+        shown = shown_header_name(name)
         problem = header_problem(name, value)
         if problem is not None:
             raise ValidationError("Ollama", "headers", f"{shown} {problem}")

@@ -26,6 +26,7 @@ __all__ = [
     "ResponseParser",
     "encode_request",
     "header_problem",
+    "shown_header_name",
 ]
 
 MAX_HEAD = 64 * 1024
@@ -59,6 +60,18 @@ def header_problem(name: str, value: str) -> str | None:
     if not _HEADER_VALUE.fullmatch(value):
         return "has a value with a control character or a character outside ASCII"
     return None
+
+
+def shown_header_name(name: str) -> str:
+    """A request header's name for an error: the name, or for one that is not a token only its
+    valid start and the first character not allowed. Such a name is often a whole header line
+    (``"Authorization: Bearer <key>"``), and what follows may be a secret.
+    """
+    start = _HEADER_NAME.match(name)
+    valid = start.group() if start else ""
+    if valid == name:
+        return repr(name[:40])
+    return f"{valid[:40]!r} (then {name[len(valid)]!r}, not allowed in a name)"
 
 
 def encode_request(

@@ -9,6 +9,7 @@ carries the API key or URL credentials, whatever fails.
 from __future__ import annotations
 
 import logging
+import string
 import subprocess
 import sys
 import traceback
@@ -85,6 +86,25 @@ def test_headers_are_checked_when_the_client_is_built(headers, problem):
     with pytest.raises(ValidationError, match=problem) as info:
         Ollama("http://h", headers=headers)
     assert "s3cr3t" not in str(info.value) + repr(info.value.args)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Authorization: Bearer sk-s3cr3t",  # a whole header line passed as the name
+        "Authorization=Bearer sk-s3cr3t",
+        "Bearer sk-s3cr3t",
+        "X-Key\ts3cr3t",
+    ],
+)
+def test_a_bad_header_name_is_shown_only_up_to_where_it_goes_wrong(name):
+    """A name that is not a token is often a whole header line, secret included: the error
+    names the valid start and the character that is not allowed, never what follows."""
+    with pytest.raises(ValidationError, match="not a valid header name") as info:
+        Ollama("http://h", headers={name: "x"})
+    assert "s3cr3t" not in all_text(info.value)
+    start = name[: len(name) - len(name.lstrip("-!#$%&'*+.^_`|~" + string.ascii_letters))]
+    assert repr(start) in str(info.value)
 
 
 def test_a_callers_authorization_header_is_sent_and_never_shown():
