@@ -123,6 +123,8 @@ def _is_loopback(host: str) -> bool:
     if name == "localhost" or name.endswith(".localhost"):
         return True
     ip = _ip(host)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too, as Go's IsLoopback says
     return ip is not None and ip.is_loopback
 
 
@@ -137,7 +139,8 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
         if entry == "*":
             return True
         entry, entry_port = _split_port(entry)
-        if entry_port is not None and entry_port != port:
+        entry = entry.rstrip(".")  # "example.com." is "example.com", as for the host
+        if not entry or (entry_port is not None and entry_port != port):
             continue
         if ip is not None:
             try:

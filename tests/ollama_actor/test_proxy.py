@@ -251,11 +251,17 @@ NO_PROXY_CASES = [
     ("[2001:db9::1]", 80, "2001:db8::/32", False),
     ("ollama.test", 80, "", False),
     ("ollama.test", 80, ",,", False),
+    ("ollama.test", 80, "ollama.test.", True),  # a trailing dot, on either side, is the same name
+    ("ollama.test.", 80, "ollama.test", True),
+    ("a.ollama.test", 80, ".ollama.test.", True),
+    ("ollama.test", 80, ".", False),
     # loopback never goes through a proxy from the environment
     ("localhost", 80, "", True),
     ("api.localhost", 80, "", True),
     ("127.0.0.2", 80, "", True),
     ("[::1]", 80, "", True),
+    ("[::ffff:127.0.0.1]", 80, "", True),  # IPv4-mapped loopback (Go's IsLoopback says yes)
+    ("localhost.", 80, "", True),
 ]
 
 
