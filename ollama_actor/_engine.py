@@ -470,7 +470,11 @@ class Call:
         self._reused = reused
         head_only = self.request.method == "HEAD"
         self._parser = ResponseParser(
-            self._sink.on_head, self._sink.on_body, self._complete, head_only=head_only
+            self._sink.on_head,
+            self._sink.on_body,
+            self._complete,
+            head_only=head_only,
+            paused=self._is_paused,
         )
         transport = conn.transport
         assert transport is not None
@@ -522,11 +526,15 @@ class Call:
         assert parser is not None
         try:
             parser.feed(data)
-        except OllamaError as exc:
-            self._fail(exc)
         except Exception as exc:
-            logger.exception("a stream sink raised")
-            self._fail(OllamaError(f"internal error while reading the response: {exc!r}"))
+            self._read_failed(exc)
+
+    def _read_failed(self, exc: Exception) -> None:
+        """The parser (`OllamaError`) or the sink (a bug) raised on response bytes: end the call."""
+        if not isinstance(exc, OllamaError):
+            logger.error("a stream sink raised", exc_info=exc)
+            exc = OllamaError(f"internal error while reading the response: {exc!r}")
+        self._fail(exc)
 
     def _complete(self) -> None:
         """The parser saw the end of the response (called from inside `_data`)."""
@@ -574,10 +582,20 @@ class Call:
         else:
             self._fail(ConnectionLost(_lost_message("before responding", exc)))
 
+    def _is_paused(self) -> bool:
+        return self._paused
+
     def _set_paused(self, paused: bool) -> None:
         if self._paused == paused or self._done:
             return
         self._paused = paused
+        if not paused and self._parser is not None:
+            try:  # what the parser held back first (it may pause the call again, or end it)
+                self._parser.resume()
+            except Exception as exc:
+                self._read_failed(exc)
+            if self._paused or self._done:
+                return
         conn = self._conn
         if conn is not None and conn.usable:
             assert conn.transport is not None

@@ -492,3 +492,35 @@ def test_an_error_body_is_bounded(respond, stream):
         assert isinstance(value, HTTPError)
         assert value.status == 500
         assert str(value).startswith('{"error":"boom"}')
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "gzip, gzip"])
+@pytest.mark.parametrize("framing", ["chunked", "length, then close", "close-delimited"])
+def test_an_encoded_stream_still_pauses_for_a_consumer_that_does_not_read(coding, framing):
+    """Content coding must not defeat backpressure: a few KiB on the wire inflate to 200,000
+    lines, and a consumer that does not read holds a bounded number of them, not all. The end
+    of the response (or of the connection) waits with them and comes once they are read."""
+    line = json.dumps({"model": "m", "response": "x", "done": False}).encode() + b"\n"
+    done = json.dumps({"model": "m", "response": "", "done": True}).encode() + b"\n"
+    body = CODINGS[coding](line * 200_000 + done)
+    if framing == "chunked":
+        wire = [chunked([body], headers=f"Content-Encoding: {coding}\r\n")]
+    elif framing == "length, then close":
+        wire = [response(body, headers=f"Content-Encoding: {coding}\r\n"), CLOSE]
+    else:
+        wire = [f"HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\n\r\n".encode() + body, CLOSE]
+
+    def respond(request):
+        return wire if request.target.endswith("/generate") else [response(b'{"version":"1"}')]
+
+    with RawServer(respond) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        chunks = client.completion(model="m", prompt="x", stream=True)
+        next(chunks)
+        loop_has_caught_up()  # the whole body was read while this thread did not take a chunk
+        held = len(chunks._iteration._items)
+        assert held < 20_000  # 4096 and what one decoded piece (256 KiB) holds
+        assert sum(1 for _ in chunks) == 200_000
+        assert chunks.response["response"] == "x" * 200_000
+        assert client.version() == {"version": "1"}
+        reused = framing == "chunked"  # the connection went back to the pool at the end
+        assert server.connections == (1 if reused else 2)

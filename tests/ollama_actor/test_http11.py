@@ -462,6 +462,62 @@ def test_a_decompression_bomb_comes_out_in_bounded_pieces():
     assert max(map(len, rec.body)) == 256 * 1024
 
 
+BIG = b"".join(b'{"n":%d}\n' % i for i in range(400_000))  # 3.6 MiB: 15 decoded pieces
+
+
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", gzip0),
+        ("deflate", raw_deflate),
+        ("gzip, gzip", lambda d: gzip0(gzip0(d))),
+        ("gzip", lambda d: gzip0(d[:1000]) + gzip0(d[1000:])),  # two members
+    ],
+)
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_paused_consumer_stops_the_decoding_until_resume(coding, encode, framing):
+    """While ``paused()``, at most one decoded piece more comes out, and the end waits; each
+    `resume` goes on until the next pause, until all came out, in order, and the end once."""
+    encoded = encode(BIG)
+    head = OK + f"Content-Encoding: {coding}\r\n".encode()
+    if framing == "length":
+        wire = head + b"Content-Length: %d\r\n\r\n" % len(encoded) + encoded
+    elif framing == "chunked":
+        wire = head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+            len(encoded),
+            encoded,
+        )
+    else:
+        wire = head + b"\r\n" + encoded
+    paused = [False]
+    body = []
+    completed = []
+
+    def on_body(data):
+        body.append(data)
+        paused[0] = True  # the consumer falls behind at every piece
+
+    parser = ResponseParser(
+        lambda *head: None, on_body, lambda: completed.append(1), paused=lambda: paused[0]
+    )
+    assert parser.feed(wire) == b""
+    assert parser.eof() is True  # the framing ended (or the close ends it); the end waits
+    resumes = 0
+    while not completed:
+        assert len(body) == resumes + 1  # one piece per resume, no more
+        assert sum(map(len, body)) < len(BIG)
+        paused[0] = False
+        parser.resume()
+        resumes += 1
+        assert resumes < 100
+    assert b"".join(body) == BIG
+    assert completed == [1]
+    assert parser.complete
+    parser.resume()  # nothing left: nothing happens
+    assert completed == [1]
+    assert resumes >= len(BIG) // (256 * 1024)
+
+
 def test_header_problem():
     assert header_problem("X-Ok_1!#$%&'*+-.^`|~", "a\tb c~") is None
     assert header_problem("X(Y)", "v") == (
