@@ -108,6 +108,18 @@ def test_chunk_extensions_and_trailers_are_accepted():
     assert rec.completed == 1
 
 
+def test_framing_fields_in_trailers_are_dropped_unread():
+    """RFC 9110 forbids framing fields in trailers and says a recipient must not merge
+    trailers into the head: they are dropped, whatever their values (h11 checks them as head
+    fields and refuses ``Transfer-Encoding: gzip`` there; difference 7 of the differential
+    test)."""
+    rec = Recorder()
+    rest = rec.parser.feed(
+        CHUNKED + b"3\r\nabc\r\n0\r\nContent-Length: 99\r\nTransfer-Encoding: gzip\r\n\r\n"
+    )
+    assert (rest, rec.body, rec.completed, rec.parser.keep_alive) == (b"", [b"abc"], 1, True)
+
+
 @pytest.mark.parametrize(
     "wire",
     [

@@ -18,6 +18,9 @@ generator either avoids or the comparison allows for:
    over 64 KiB: refused (h11 bounds heads at 16 KiB by default; it is given ours here).
 6. ``Content-Encoding`` is undone; h11 leaves it. The generator sends none (the engine tests
    cover content coding).
+7. Trailer fields are dropped unread, whatever their names and values; h11 checks
+   ``Content-Length`` and ``Transfer-Encoding`` there as in a head and refuses, say, a trailer
+   ``Transfer-Encoding: gzip``. The generator's trailers are not framing fields.
 """
 
 from __future__ import annotations
