@@ -3,12 +3,13 @@
 - ``proxy=URL`` sends every request through that proxy, loopback included.
 - Otherwise, unless ``trust_env=False``: ``http_proxy``/``HTTP_PROXY`` for http origins,
   ``https_proxy``/``HTTPS_PROXY`` for https ones, else ``all_proxy``/``ALL_PROXY``; the lower-case
-  name wins when both are set (as httpx and urllib read them). ``HTTP_PROXY`` in upper case is
-  ignored under CGI (``REQUEST_METHOD`` set), where a client could set it through a ``Proxy:``
-  request header ("httpoxy"). ``no_proxy``/``NO_PROXY`` lists the hosts reached directly:
-  ``*`` (all), host names (the name and its subdomains; a leading dot, its subdomains only),
-  IP addresses and CIDR networks, each optionally with ``:port``. Loopback (``localhost``,
-  ``*.localhost``, 127.0.0.0/8, ``::1``) is never proxied from the environment (Go's rule).
+  name wins when both are set, even set empty (as httpx and urllib read them). ``HTTP_PROXY``
+  in upper case is ignored under CGI (``REQUEST_METHOD`` set), where a client could set it
+  through a ``Proxy:`` request header ("httpoxy"). ``no_proxy``/``NO_PROXY`` lists the hosts
+  reached directly: ``*`` (all), host names (the name and its subdomains; a leading dot, its
+  subdomains only), IP addresses and CIDR networks, each optionally with ``:port``. Loopback
+  (``localhost``, ``*.localhost``, 127.0.0.0/8, ``::1``, ``::ffff:127.0.0.1``) is never proxied
+  from the environment (Go's rule).
 
 A proxy URL without a scheme is ``http://``. Credentials in it (``http://user:pass@proxy:3128``)
 are sent as ``Proxy-Authorization: Basic ...`` and never shown: the `Proxy`'s repr and every
@@ -103,10 +104,11 @@ def environment_proxy(scheme: str, host: str, port: int, environ: Mapping[str, s
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
-    lower = environ.get(name)
-    if lower:
-        return lower
-    if name == "http_proxy" and environ.get("REQUEST_METHOD"):
+    """The lower-case variable if set, even empty (it then turns the other off, as urllib and
+    httpx read it), else the upper-case one."""
+    if name in environ:
+        return environ[name] or None
+    if name == "http_proxy" and "REQUEST_METHOD" in environ:
         return None  # httpoxy: under CGI, HTTP_PROXY may come from a request's Proxy header
     return environ.get(name.upper()) or None
 

@@ -296,3 +296,19 @@ def test_bytes_after_a_granted_connect_end_the_call_at_once(answer):
             client.version()
         assert time.monotonic() - started < 10
     assert [r.method for r in proxy.requests] == ["CONNECT"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "proxied"),
+    [
+        ({"http_proxy": "", "HTTP_PROXY": "http://proxy:3128"}, False),  # lower case unsets
+        ({"no_proxy": "", "NO_PROXY": "ollama.test", "HTTP_PROXY": "http://proxy:3128"}, True),
+        ({"http_proxy": "http://proxy:3128", "HTTP_PROXY": ""}, True),
+        ({"all_proxy": "", "ALL_PROXY": "http://proxy:3128"}, False),
+    ],
+)
+def test_an_empty_lower_case_variable_wins_as_in_httpx(environ, proxied):
+    """urllib's and so httpx's reading: a lower-case variable set, even to nothing, is the one
+    that counts (an empty ``http_proxy`` turns off an inherited ``HTTP_PROXY``)."""
+    chosen = environment_proxy("http", "ollama.test", 80, environ)
+    assert chosen == ("http://proxy:3128" if proxied else None)
