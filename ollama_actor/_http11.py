@@ -95,10 +95,10 @@ def encode_request(
     lines += [f"{name}: {value}" for name, value in headers]
     if content_length is not None:
         lines.append(f"Content-Length: {content_length}")
-    try:
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    except UnicodeEncodeError:
-        raise OllamaError(f"the {method} request head is not ASCII") from None
+    text = "\r\n".join(lines) + "\r\n\r\n"
+    if not text.isascii():  # checked, not caught: an encoding error would quote the whole head
+        raise OllamaError(f"the {method} request head is not ASCII")
+    head = text.encode("ascii")
     return head + body if body else head
 
 

@@ -547,8 +547,9 @@ def test_encode_request_writes_the_framing_itself():
     assert wire == b"POST /p HTTP/1.1\r\nHost: h:1\r\nA: b\r\nContent-Length: 7\r\n\r\n"
     assert encode_request("GET", "/", "h", [], None) == b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
     with pytest.raises(OllamaError) as info:
-        encode_request("GET", "/", "h", [("A", "s3cr\xe9t")], None)
+        encode_request("GET", "/", "h", [("Authorization", "Bearer s3cret"), ("A", "\xe9")], None)
     assert str(info.value) == "the GET request head is not ASCII"
+    assert info.value.__context__ is None  # a UnicodeEncodeError would hold the whole head
 
 
 def test_a_status_line_is_checked_as_soon_as_it_is_whole():
