@@ -35,7 +35,7 @@ from ollama_actor._http11 import (
 )
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
 from ollama_actor._proxy import Proxy, environment_proxy, parse_proxy
-from ollama_actor._response import BodyCollector, wait_or_cancel
+from ollama_actor._response import BodyCollector, hide_secrets, wait_or_cancel
 from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
@@ -241,6 +241,7 @@ class Ollama:
         self._prefix = parsed.raw_path.decode("ascii").rstrip("/")
         self._user_headers, self._host = _checked_headers(headers, self._origin.host_header)
         self._headers = _default_headers(api_key, self._user_headers, self._origin)
+        self._secrets = _secrets(self._headers + self._user_headers, self._origin)
         self._engine = Engine()
 
     def __repr__(self) -> str:
@@ -430,7 +431,7 @@ class Ollama:
             raise collector.failure
         result = collector.json()
         if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
-            raise ResponseError(str(result["error"]))
+            raise hide_secrets(ResponseError(str(result["error"])), self._secrets)
         return result
 
     def _fetch_bool(
@@ -458,7 +459,7 @@ class Ollama:
 
     def _run(self, request: Request) -> BodyCollector:
         _refuse_loop_thread(f"{request.method} {request.path}")
-        collector = BodyCollector(request.method, request.path, self.max_body)
+        collector = BodyCollector(request.method, request.path, self.max_body, request.secrets)
         call = self._engine.start(request, collector)
         if request.upload is not None:
             call.send_upload()
@@ -487,7 +488,7 @@ class Ollama:
         target = self._origin.target(path)
         data = encode_request(method, target, self._host, headers, body, content_length=size)
         again = replayable(method, (name for name, _ in headers))
-        return Request(self._origin, method, path, data, timeout, again, upload)
+        return Request(self._origin, method, path, data, timeout, again, upload, self._secrets)
 
     def _timeout(self, name: str, timeout: Any) -> Timeout:
         if timeout is _UNSET:
@@ -573,6 +574,19 @@ def _default_headers(
     if proxy is not None and proxy.authorization is not None and origin.scheme == "http":
         defaults.append(("Proxy-Authorization", _Secret(proxy.authorization)))
     return defaults
+
+
+def _secrets(headers: list[tuple[str, str]], origin: Origin) -> tuple[str, ...]:
+    """What no error may show: each hidden header value, the proxy's credentials, and each
+    of these without its scheme (``Bearer``, ``Basic``), longest first; as they are and as a
+    repr shows them."""
+    values = [str.__str__(value) for _, value in headers if isinstance(value, _Secret)]
+    if origin.proxy is not None and origin.proxy.authorization is not None:
+        values.append(origin.proxy.authorization)
+    found = set(values) | {value.partition(" ")[2].strip(" \t") for value in values}
+    found |= {repr(secret)[1:-1] for secret in found}
+    chosen = sorted((secret for secret in found if len(secret) >= 4), key=len, reverse=True)
+    return tuple(_Secret(secret) for secret in chosen)
 
 
 class _Secret(str):

@@ -126,7 +126,8 @@ class Request:
     """A request ready for the wire: the encoded bytes plus what the engine needs to send them.
 
     ``data`` is the head (and the body, unless an `Upload` sends it); ``replayable`` is
-    `replayable` of the method and headers, which decides whether a retry is safe.
+    `replayable` of the method and headers, which decides whether a retry is safe; ``secrets``
+    are the credentials it carries, to be hidden in any error (a server may echo them).
     """
 
     origin: Origin
@@ -136,6 +137,7 @@ class Request:
     timeout: Timeout = field(default_factory=Timeout)
     replayable: bool = False
     upload: Upload | None = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 class Engine:

@@ -8,6 +8,8 @@ carries the API key or URL credentials, whatever fails.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import string
 import subprocess
@@ -292,3 +294,53 @@ def test_no_credentials_in_the_exception_a_bad_url_was_raised_from(url):
             make()
         assert "SeCrEt" not in all_text(info.value)
         assert info.value.__context__ is None
+
+
+def echo_the_head(request):
+    """A server (a debugging proxy, an echo endpoint, some error pages) that quotes the request
+    it got, credentials included, in its answer: as an error, an error line, or not JSON."""
+    head = request.head.decode("latin-1")
+    credentials = " ".join(line for line in head.split("\r\n") if "Authorization" in line)
+    if request.target.endswith("/api/version"):
+        return [response(json.dumps({"error": head}).encode(), "400 Bad Request")]
+    if request.target.endswith("/api/tags"):
+        return [response(json.dumps({"error": head}).encode())]  # a whole 200 {"error": ...}
+    if request.target.endswith("/api/ps"):
+        return [response(credentials.encode())]  # not JSON: its start is quoted
+    if request.target.endswith("/api/show"):
+        return [
+            response(head.encode(), "500 Internal Server Error", "Content-Type: text/plain\r\n")
+        ]
+    if request.target.endswith("/api/chat"):  # a streamed error line
+        return [response(json.dumps({"error": head}).encode() + b"\n")]
+    return [response(credentials.encode() + b"\n")]  # a streamed line that is not JSON
+
+
+def test_credentials_a_server_echoes_back_are_hidden_in_the_error():
+    key, header, proxy_password = "sk-EcHoKeY1", "Bearer HdRsEcReT", "PxYpAsS9"
+    calls = {
+        "version": lambda c: c.version(),
+        "list": lambda c: c.list_models(),
+        "ps": lambda c: c.list_running(),
+        "show": lambda c: c.show_model(model="m"),
+        "chat": lambda c: list(c.chat(model="m", messages=[], stream=True)),
+        "generate": lambda c: list(c.completion(model="m", prompt="x", stream=True)),
+    }
+    with RawServer(echo_the_head) as server:
+        clients = {
+            "api_key": Ollama(server.url, api_key=key, timeout=BOUNDS),
+            "header": Ollama(server.url, headers={"Authorization": header}, timeout=BOUNDS),
+            # the raw server stands as the proxy: it gets the requests in absolute form
+            "proxy": Ollama(
+                "http://ollama.test", proxy=f"http://u:{proxy_password}@127.0.0.1:{server.port}"
+            ),
+        }
+        secrets = (key, "HdRsEcReT", base64.b64encode(f"u:{proxy_password}".encode()).decode())
+        for who, client in clients.items():
+            with client:
+                for name, call in calls.items():
+                    with pytest.raises(OllamaError) as info:
+                        call(client)
+                    text = all_text(info.value)
+                    assert "<hidden>" in text, (who, name, text)
+                    assert not [s for s in secrets if s in text], (who, name, text)
