@@ -362,6 +362,17 @@ def test_bad_content_coding_is_a_clear_decode_error(coding, body, match):
             list(client.completion(model="m", prompt="x", stream=True))
 
 
+def test_a_decompression_bomb_in_a_whole_response_is_cut_by_max_body():
+    bomb = gzip.compress(b" " * (64 << 20))  # 64 MiB of JSON whitespace, 64 KiB on the wire
+    wire = response(bomb, headers="Content-Encoding: gzip\r\n")
+    with (
+        RawServer(lambda r: [wire, 30.0]) as server,
+        Ollama(server.url, timeout=BOUNDS, max_body=1 << 20) as client,
+        pytest.raises(DecodeError, match="exceeds the 1048576-byte limit"),
+    ):
+        client.version()
+
+
 def test_a_decompression_bomb_is_cut_by_the_line_bound():
     bomb = gzip.compress(b"x" * (64 << 20))  # 64 MiB of one line, 64 KiB on the wire
     wire = chunked([bomb], headers="Content-Encoding: gzip\r\n")

@@ -474,6 +474,33 @@ def test_a_decompression_bomb_comes_out_in_bounded_pieces():
     assert max(map(len, rec.body)) == 256 * 1024
 
 
+SMALL = b'{"a":1}\n{"b":2}\n'
+
+
+@pytest.mark.parametrize(
+    ("coding", "encoded"),
+    [
+        ("gzip", gzip0(SMALL)),
+        ("gzip", gzip0(SMALL[:5]) + gzip0(SMALL[5:]) + b"\0\0"),  # two members, then padding
+        ("deflate", zlib.compress(SMALL)),
+        ("deflate", raw_deflate(SMALL)),
+        ("gzip, deflate", zlib.compress(gzip0(SMALL))),
+    ],
+)
+def test_an_encoded_chunked_body_cut_at_every_byte(coding, encoded):
+    """Every place a read can end: inside the head, a chunk-size line and its CRLF, the gzip
+    header, the deflate stream, the trailer; in two reads, and in one read per byte."""
+    pieces = [encoded[:3], encoded[3:4], encoded[4:11], encoded[11:]]  # inside the gzip header
+    wire = OK + f"Content-Encoding: {coding}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    wire += b"".join(b'%x;x="y"\r\n%s\r\n' % (len(p), p) for p in pieces if p)
+    wire += b"0\r\nX-T: 1\r\n\r\n"
+    ways = [[wire[:at], wire[at:]] for at in range(1, len(wire))]
+    ways.append([wire[at : at + 1] for at in range(len(wire))])
+    for reads in ways:
+        rec, returned = parse(*reads)
+        assert (b"".join(rec.body), rec.completed, set(returned)) == (SMALL, 1, {b""}), reads
+
+
 BIG = b"".join(b'{"n":%d}\n' % i for i in range(400_000))  # 3.6 MiB: 15 decoded pieces
 
 

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from ollama_actor import OllamaError
 from ollama_actor._http11 import MAX_HEAD, ResponseParser
 
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 TOKENS = ["X-A", "Server", "Date", "Content-Type", "X-Req", "Via", "ETag"]
 VALUES = ["1", "a b", "text/plain; charset=utf-8", "", "\x80\xff", "v\tw"]
 
@@ -187,6 +188,9 @@ def allowed_difference(wire: bytes, mine, theirs) -> bool:
 @example((b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "GET"), [])
 @example((b"HTTP/1.1 200 OK\nX: a\n  b\nContent-Length: 1\n\nz", "GET"), [3, 20])
 @example((b"HTTP/1.1 200 OK\r\nContent-Length: 5\x85\r\n\r\nhello", "GET"), [])
+@example(  # a quoted chunk extension holding CRLF: the line ends there, for both
+    (CHUNKED_HEAD + b'5;a="x\r\ny"\r\nhello\r\n0\r\n\r\n', "GET"), [1, 60]
+)
 def test_same_verdict_as_h11(case, cuts):
     wire, method = case
     pieces = split(wire, cuts)
