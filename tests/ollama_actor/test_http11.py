@@ -156,7 +156,7 @@ import gzip  # noqa: E402
 import zlib  # noqa: E402
 
 from ollama_actor import DecodeError, OllamaError  # noqa: E402
-from ollama_actor._http11 import MAX_HEAD, header_problem  # noqa: E402
+from ollama_actor._http11 import MAX_HEAD, header_problem, shown_header_name  # noqa: E402
 
 OK = b"HTTP/1.1 200 OK\r\n"
 CHUNKED = OK + b"Transfer-Encoding: chunked\r\n\r\n"
@@ -252,6 +252,20 @@ def test_an_encoding_not_asked_for_is_a_decode_error_naming_it():
         "the response is encoded with 'br', which was not asked for "
         "(Accept-Encoding: gzip, deflate)"
     )
+    with pytest.raises(DecodeError, match=r"encoded with 'gzip\\x85', which was not asked"):
+        Recorder().parser.feed(OK + b"Content-Encoding: gzip\x85\r\nContent-Length: 1\r\n\r\nx")
+
+
+def test_shown_header_name():
+    assert shown_header_name("X-Key") == "'X-Key'"
+    long = "X" * 50
+    assert shown_header_name(long) == repr("X" * 40)
+    assert (
+        shown_header_name(long + ": Bearer k")
+        == repr("X" * 40) + " (then ':', not allowed in a name)"
+    )
+    assert shown_header_name("") == "''"
+    assert shown_header_name(" x") == "'' (then ' ', not allowed in a name)"
 
 
 @pytest.mark.parametrize(
@@ -541,6 +555,7 @@ def test_a_paused_consumer_stops_the_decoding_until_resume(coding, encode, frami
     )
     assert parser.feed(wire) == b""
     assert parser.eof() is True  # the framing ended (or the close ends it); the end waits
+    assert parser.complete is False
     resumes = 0
     while not completed:
         assert len(body) == resumes + 1  # one piece per resume, no more
