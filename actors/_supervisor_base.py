@@ -242,7 +242,7 @@ class SupervisorBase(Actor):
             raise error
         child.state = "restarting"
         if child.registration is not None:
-            child.registration.restarting()
+            child.registration.restarting(by=self.actor_ref)
         backoff = spec.backoff or self._backoff
         delay = 0.0 if backoff is None else backoff.delay(len(child.restarts))
         logger.log(
@@ -291,7 +291,7 @@ class SupervisorBase(Actor):
         child.wake = None
         child.promised = None
         if child.registration is not None:
-            child.registration.publish(ref)
+            child.registration.publish(ref, by=self.actor_ref)
         return ref
 
     def _send_stop(self, child: Child, *, restarting: bool) -> tuple[ActorRef[Any], float | None]:
@@ -305,7 +305,7 @@ class SupervisorBase(Actor):
         child.ref = None
         if restarting:
             if child.registration is not None:
-                child.registration.restarting()
+                child.registration.restarting(by=self.actor_ref)
         else:
             self._release(child, "its child was terminated")
         shutdown = child.spec.shutdown
@@ -354,19 +354,28 @@ class SupervisorBase(Actor):
         registration, child.registration = child.registration, None
         if self._holds_names():
             if registration is not None:
-                registration.restarting()
+                registration.restarting(by=self.actor_ref)
             return
         if registration is not None:
-            registration.unregister(why)
+            registration.unregister(why, by=self.actor_ref)
         if child.last is not None:
             release_subtree(child.last, why)
 
     def _holds_names(self) -> bool:
-        """Whether this supervisor is ending while its own supervisor lives."""
+        """Whether this supervisor is ending while a supervisor above it lives.
+
+        Not only its parent: a parent that a group restart is stopping holds its names
+        for that restart too, and so must its children's (the supervisor still alive
+        above them either restarts the subtree, taking the names over, or releases them).
+        """
         if not (self._giving_up or self.actor_stopped.is_set()):
             return False
         parent = cast("Mailbox", self.actor_inbox).parent
-        return parent is not None and parent.is_alive()
+        while parent is not None:
+            if parent.is_alive():
+                return True
+            parent = getattr(parent.actor_inbox, "parent", None)
+        return False
 
     def _cancel(self, child: Child, why: str) -> None:
         """Cancel ``child``'s pending restart: it has no incarnation and gets none."""
