@@ -130,18 +130,34 @@ class Mailbox(abc.ABC):
                 return None
             return self._reason
 
-    def add_link(self, other: ActorRef[Any]) -> Exit | None:
-        """Link to ``other``; if this actor has already ended, return its reason instead."""
-        with self._state_lock:
-            if self._links is not None:
-                self._links.add(other)
-                return None
-            return self._reason
+    def link(self, ref: ActorRef[Any], other: Mailbox, other_ref: ActorRef[Any]) -> bool:
+        """Link this actor (``ref``) and ``other`` (``other_ref``) both ways, atomically;
+        False, linking nothing, if either has already begun to announce its end."""
+        first, second = (self, other) if id(self) < id(other) else (other, self)
+        with first._state_lock, second._state_lock:
+            if self._links is None or other._links is None:
+                return False
+            self._links.add(other_ref)
+            other._links.add(ref)
+            return True
 
-    def remove_link(self, other: ActorRef[Any]) -> None:
-        with self._state_lock:
+    def unlink(self, ref: ActorRef[Any], other: Mailbox, other_ref: ActorRef[Any]) -> None:
+        """Remove the link between this actor (``ref``) and ``other``, both ways at once."""
+        first, second = (self, other) if id(self) < id(other) else (other, self)
+        with first._state_lock, second._state_lock:
             if self._links is not None:
-                self._links.discard(other)
+                self._links.discard(other_ref)
+            if other._links is not None:
+                other._links.discard(ref)
+
+    def take_link(self, other: ActorRef[Any]) -> bool:
+        """Remove the link to ``other``; whether there was one (its exit signal then
+        applies: an `unlink` that returned first means it does not)."""
+        with self._state_lock:
+            if self._links is None or other not in self._links:
+                return False
+            self._links.remove(other)
+            return True
 
     def remove_monitor(self, monitor: Monitor) -> None:
         """Forget ``monitor`` (after it was cancelled); no-op when unknown."""
