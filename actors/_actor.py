@@ -99,7 +99,10 @@ class ActorBase(pykka.Actor):
 
     def _stop(self) -> None:
         if self.actor_inbox.killed is not None:  # type: ignore[attr-defined]
-            return  # `kill` stopped it: no on_stop
+            # `kill` stopped it: no on_stop. Its wake-up can come before `kill` has set
+            # the flag that ends the actor's loop, so set it here too.
+            self.actor_stopped.set()
+            return
         super()._stop()
 
     def _on_killed(self) -> None:

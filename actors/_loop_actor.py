@@ -78,6 +78,17 @@ class _LoopMailbox(Mailbox):
         """Take the oldest message (loop thread only; the mailbox must not be empty)."""
         return self._queue.popleft()
 
+    def take(self) -> Envelope[Any] | None:
+        """Take the oldest message, or None if there is none (loop thread only).
+
+        Without the lock: `kill` empties the queue from another thread one atomic
+        ``popleft`` at a time, so each message is either taken here or refused there.
+        """
+        try:
+            return self._queue.popleft()
+        except IndexError:
+            return None
+
     def empty(self) -> bool:
         return not self._queue
 
@@ -101,9 +112,14 @@ class _LoopMailbox(Mailbox):
         return self._lock
 
     def _take_all(self) -> list[Envelope[Any]]:
-        items = list(self._queue)
-        self._queue.clear()
-        return items
+        # One popleft at a time: `take` runs on the loop thread without the lock.
+        items = []
+        queue = self._queue
+        while True:
+            try:
+                items.append(queue.popleft())
+            except IndexError:
+                return items
 
     def _append(self, envelope: Envelope[Any]) -> None:
         self._queue.append(envelope)
@@ -165,9 +181,9 @@ class LoopActor(ActorBase):
         handle = self._handle_receive
         clock = time.perf_counter
         for _ in range(BATCH):
-            if mailbox.empty():
+            envelope = mailbox.take()
+            if envelope is None:
                 break
-            envelope = mailbox.get()
             started = clock()
             try:
                 response = handle(envelope.message)
