@@ -158,7 +158,8 @@ def set_loop_watchdog(threshold: float | None) -> None:
     The watchdog logs one WARNING (logger ``actors.loop``) while the loop thread is blocked,
     with what it runs (a loop actor's handler or ``on_start``, a stream sink, a timer) and
     its stack, and one when it runs again. Default: `DEFAULT_THRESHOLD` seconds. None turns
-    it off. Any thread; starts the loop if it has not started yet.
+    it off. Raises `ValueError` for a threshold that is not a finite number of seconds > 0.
+    Takes effect at once. Any thread; starts the loop if it has not started yet.
     """
     event_loop()
     assert _Shared.watchdog is not None
