@@ -152,6 +152,18 @@ def _start() -> asyncio.AbstractEventLoop:
         return loop
 
 
+def _forget_the_loop_thread() -> None:
+    """After ``fork``, in the child: the parent's loop thread does not exist here, and a new
+    thread may get its identity (thread ids are reused), which would then pass for the loop
+    thread. `event_loop` starts a new loop on first use."""
+    _Shared.lock = threading.Lock()
+    _Shared.thread_id = None
+    _Shared.permitted = 0
+
+
+os.register_at_fork(after_in_child=_forget_the_loop_thread)
+
+
 def set_loop_watchdog(threshold: float | None) -> None:
     """Report a shared loop blocked for more than ``threshold`` seconds, while it lasts.
 

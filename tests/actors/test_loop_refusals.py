@@ -6,6 +6,8 @@ thread would wait for work that needs the loop thread.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -171,3 +173,33 @@ def test_a_wait_that_need_not_wait_is_allowed_on_the_loop():
     )
     assert (kind, result) == ("returned", ("in", "queued", "normal"))
     ref.stop(timeout=5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_after_fork_no_thread_of_the_child_passes_for_the_loop_thread():
+    # Regression: the child kept the id of the parent's loop thread; thread ids are reused,
+    # so new threads of the child took it (138 of 200) and had their blocking waits
+    # refused with WouldBlockLoop (and call_on_loop run callbacks on them directly).
+    actors.event_loop()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        status = 1
+        try:
+            seen: list[bool] = []
+            for _ in range(100):
+                thread = threading.Thread(target=lambda: seen.append(actors.in_loop_thread()))
+                thread.start()
+                thread.join()
+            mistaken = sum(seen)
+            done = threading.Event()
+            actors.call_on_loop(done.set)  # the child's own loop starts and runs it
+            os.write(write_end, f"{mistaken} {done.wait(5)}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read_end) as report:
+        assert report.read() == "0 True"
+    assert status == 0
