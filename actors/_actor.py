@@ -261,7 +261,15 @@ class Actor(ActorBase, pykka.ThreadingActor):
         thread.daemon = True
         if not self.use_daemon_thread:
             _keep_alive.hold(self.actor_inbox, thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException as exc:  # "can't start new thread": the actor never runs
+            _keep_alive.release(self.actor_inbox)
+            pykka.ActorRegistry.unregister(self.actor_ref)
+            self.actor_stopped.set()
+            self._actor_crash = exc
+            self._finish(None)  # refuses messages, answers asks, tells monitors
+            raise
 
     def _actor_loop(self) -> None:
         try:
