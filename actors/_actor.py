@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from actors._pykka import ActorInbox, OptExcInfo
 
-__all__ = ["Actor", "ActorBase", "kill", "shutdown", "start_instance"]
+__all__ = ["Actor", "ActorBase", "child_start", "kill", "shutdown", "start_instance"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,19 @@ class _ExitAbnormally(ActorStop):
         self = super().__new__(cls)
         self.exception = exception
         return self
+
+
+class _ChildStart(threading.local):
+    """What a supervisor's thread is doing while it runs a child's ``start``."""
+
+    parent: ActorRef[Any] | None = None
+    """The supervisor (a supervisor started meanwhile is its child: it knows its parent)."""
+    started: list[ActorRef[Any]] | None = None
+    """Our actors started meanwhile, taken out of Pykka's registry as they start."""
+
+
+child_start = _ChildStart()
+"""Set by a supervisor on its own thread while it runs a child's ``start``."""
 
 
 class ActorBase(pykka.Actor):
@@ -104,6 +117,16 @@ class ActorBase(pykka.Actor):
             self.actor_stopped.set()
             return
         super()._stop()
+
+    def _leave_registry_if_supervised(self) -> None:
+        """Call first thing in ``_start_actor_loop``: an actor started by a supervisor's
+        child ``start`` leaves Pykka's registry before it runs, so that
+        ``ActorRegistry.stop_all()`` never stops it behind its supervisor's back (the
+        supervisor puts back any other actor that ``start`` started)."""
+        started = child_start.started
+        if started is not None:
+            pykka.ActorRegistry.unregister(self.actor_ref)
+            started.append(self.actor_ref)
 
     def _on_killed(self) -> None:
         """Hook: runs on the actor's own thread when it finds itself killed, before its end
@@ -253,6 +276,7 @@ class Actor(ActorBase, pykka.ThreadingActor):
         return ThreadMailbox()
 
     def _start_actor_loop(self) -> None:
+        self._leave_registry_if_supervised()
         # A daemon thread always, so that a killed actor stuck in a handler cannot hold up
         # the interpreter's exit; `_keep_alive` keeps the others' non-daemon semantics.
         thread = threading.Thread(

@@ -166,6 +166,7 @@ class LoopActor(ActorBase):
         return _LoopMailbox()
 
     def _start_actor_loop(self) -> None:
+        self._leave_registry_if_supervised()
         cast("_LoopMailbox", self.actor_inbox).start(self._first_turn, self._turn)
 
     def _first_turn(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import threading
 import time
 from collections.abc import Hashable
 from types import TracebackType
@@ -19,7 +18,7 @@ from typing import Any, Literal, NamedTuple, Self, cast
 from pykka import ActorDeadError, ActorRef, ActorRegistry, Timeout
 from pykka.messages import ProxyGetAttr
 
-from actors._actor import Actor, _Shutdown, kill
+from actors._actor import Actor, _Shutdown, child_start, kill
 from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
@@ -55,9 +54,6 @@ _READY = ProxyGetAttr(attr_path=("actor_urn",))
 message, so any actor answers it without its ``on_receive`` seeing it."""
 
 ChildState = Literal["running", "restarting", "stopped"]
-
-_starting = threading.local()
-"""``parent``: the supervisor whose thread is running a child's ``start`` (else None)."""
 
 
 class _Wake(NamedTuple):
@@ -134,7 +130,7 @@ class SupervisorBase(Actor):
         self._watched: dict[Ref, Child] = {}
         self._tokens = itertools.count(1)
         self._giving_up = False
-        cast("Mailbox", self.actor_inbox).parent = getattr(_starting, "parent", None)
+        cast("Mailbox", self.actor_inbox).parent = child_start.parent
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -462,19 +458,25 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     The monitor is made before the wait, so that an incarnation that ends right after
     ``on_start`` has its DOWN queued by the time it has ended.
     """
-    _starting.parent = watcher  # a supervisor started by ``start`` knows its parent at once
+    child_start.parent = watcher  # a supervisor started by ``start`` knows its parent at once
+    started = child_start.started = []  # our actors leave Pykka's registry as they start
     try:
         ref = spec.start()
     except Exception as exc:
         raise StartChildError(spec.id, exc) from exc
     finally:
-        _starting.parent = None
+        child_start.parent = child_start.started = None
+        for other in started:  # not the child: ``start`` started it for its own reasons
+            if other is not ref and other.is_alive():
+                ActorRegistry.register(other)
     if not isinstance(ref, ActorRef):
         cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
         raise StartChildError(spec.id, cause)
     # Its supervisor stops it: `ActorRegistry.stop_all()` must not (it stops actors last
-    # started first, children before their supervisors, which would restart them).
-    ActorRegistry.unregister(ref)
+    # started first, children before their supervisors, which would restart them). Our
+    # actors left the registry before they ran; a plain Pykka child leaves it now.
+    if ref not in started:
+        ActorRegistry.unregister(ref)
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
         inbox.parent = watcher
