@@ -19,7 +19,7 @@ from actors._deferred import Deferred
 from actors._exit import Exit
 from actors._future import ReplyFuture
 from actors._loop import refuse_blocking
-from actors._mailbox import Mailbox, ThreadMailbox, answer_unhandled
+from actors._mailbox import Mailbox, ThreadMailbox, answer_unhandled, run_here
 from actors._monitor import wait_exit
 from actors._pykka import ActorStop, Envelope
 
@@ -85,7 +85,9 @@ class ActorBase(pykka.Actor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast("Mailbox", self.actor_inbox).actor = weakref.ref(self)
+        mailbox = cast("Mailbox", self.actor_inbox)
+        mailbox.actor = weakref.ref(self)
+        mailbox.parent = child_start.parent  # known before the actor runs
 
     @staticmethod
     def _create_future() -> Future[Any]:
@@ -302,6 +304,7 @@ class Actor(ActorBase, pykka.ThreadingActor):
             _keep_alive.release(self.actor_inbox)
 
     def _run_actor_loop(self) -> None:
+        run_here(cast("Mailbox", self.actor_inbox))
         self._run_on_start()
         inbox = self.actor_inbox
         stopped = self.actor_stopped

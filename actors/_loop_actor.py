@@ -13,10 +13,13 @@ from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 from actors._actor import ActorBase
 from actors._deferred import Deferred
+from actors._future import LoopReplyFuture
 from actors._loop import event_loop, in_loop_thread
 from actors._mailbox import Mailbox, refuse
 
 if TYPE_CHECKING:
+    from pykka import Future
+
     from actors._pykka import ActorInbox, Envelope
 
 __all__ = ["LoopActor"]
@@ -164,6 +167,10 @@ class LoopActor(ActorBase):
     @staticmethod
     def _create_actor_inbox() -> ActorInbox:
         return _LoopMailbox()
+
+    @staticmethod
+    def _create_future() -> Future[Any]:
+        return LoopReplyFuture()
 
     def _start_actor_loop(self) -> None:
         self._leave_registry_if_supervised()

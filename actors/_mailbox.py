@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from actors._monitor import Monitor
     from actors._pykka import Envelope
 
-__all__ = ["Mailbox", "ThreadMailbox", "answer_unhandled", "refuse"]
+__all__ = ["Mailbox", "ThreadMailbox", "answer_unhandled", "refuse", "run_here", "running_here"]
 
 
 class Mailbox(abc.ABC):
@@ -44,6 +44,7 @@ class Mailbox(abc.ABC):
         "_state_lock",
         "actor",
         "killed",
+        "loop_waits",
         "parent",
         "started",
     )
@@ -67,6 +68,9 @@ class Mailbox(abc.ABC):
         self._links: set[ActorRef[Any]] | None = set()  # None once the end is announced
         self.parent: ActorRef[Any] | None = None
         """The supervisor of this incarnation, if a supervisor started it."""
+        self.loop_waits = False
+        """Set while the shared loop thread waits for this supervisor's ``on_start`` (it
+        was started there): nothing it starts may wait for the loop meanwhile."""
 
     @abc.abstractmethod
     def put(self, envelope: Envelope[Any], /) -> None:
@@ -110,6 +114,16 @@ class Mailbox(abc.ABC):
 
     def _woken(self) -> None:  # noqa: B027  (a thread's queue wakes its reader itself)
         """After `_append`, outside the lock: make the runtime come back for it."""
+
+    def loop_waits_above(self) -> bool:
+        """Whether the loop thread waits for the ``on_start`` of this actor or of a
+        supervisor above it: then anything this actor waits for on the loop deadlocks."""
+        mailbox: Any = self
+        while isinstance(mailbox, Mailbox):
+            if mailbox.loop_waits:
+                return True
+            mailbox = None if mailbox.parent is None else mailbox.parent.actor_inbox
+        return False
 
     @property
     def exit(self) -> Exit | None:
@@ -205,6 +219,21 @@ class Mailbox(abc.ABC):
 
 def _nobody() -> None:
     return None
+
+
+_running = threading.local()
+
+
+def run_here(mailbox: Mailbox) -> None:
+    """Note that the calling thread is the thread of ``mailbox``'s actor (called once, as
+    that thread begins), for `running_here`."""
+    _running.mailbox = mailbox
+
+
+def running_here() -> Mailbox | None:
+    """The mailbox of the thread actor whose thread calls this, or None."""
+    mailbox: Mailbox | None = getattr(_running, "mailbox", None)
+    return mailbox
 
 
 def answer_unhandled(envelopes: list[Envelope[Any]], why: str) -> int:

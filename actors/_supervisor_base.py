@@ -22,7 +22,7 @@ from actors._actor import Actor, _Shutdown, child_start, kill
 from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
-from actors._loop import WouldBlockLoop, permit_blocking, waiting_on_loop
+from actors._loop import WouldBlockLoop, in_loop_thread, permit_blocking
 from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
 from actors._names import NameTaken, Registration, register, release_subtree
@@ -130,7 +130,7 @@ class SupervisorBase(Actor):
         self._watched: dict[Ref, Child] = {}
         self._tokens = itertools.count(1)
         self._giving_up = False
-        cast("Mailbox", self.actor_inbox).parent = child_start.parent
+        cast("Mailbox", self.actor_inbox).loop_waits = in_loop_thread()  # see `start`
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -152,6 +152,12 @@ class SupervisorBase(Actor):
             msg = f"{ref} ended with {ended!r} while starting"
             raise RuntimeError(msg)
         return ref
+
+    def _run_on_start(self) -> None:
+        try:
+            super()._run_on_start()
+        finally:  # the loop thread, if it waits in `start`, waits no more
+            cast("Mailbox", self.actor_inbox).loop_waits = False
 
     # -- messages -------------------------------------------------------------------------
 
@@ -480,7 +486,11 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
         inbox.parent = watcher
-    if isinstance(inbox, Mailbox) and inbox.on_loop and waiting_on_loop():
+    if (
+        isinstance(inbox, Mailbox)
+        and inbox.on_loop
+        and cast("Mailbox", watcher.actor_inbox).loop_waits_above()
+    ):
         # Its on_start would run on the loop thread, which waits in Supervisor.start.
         with contextlib.suppress(ActorDeadError):
             ref.tell(_Shutdown())

@@ -203,3 +203,55 @@ def test_after_fork_no_thread_of_the_child_passes_for_the_loop_thread():
     with os.fdopen(read_end) as report:
         assert report.read() == "0 True"
     assert status == 0
+
+
+def test_other_supervisors_start_loop_children_while_the_loop_starts_a_supervisor():
+    # Regression: while the loop thread waited in a Supervisor.start (of thread children,
+    # which is allowed), every other supervisor, anywhere, had its loop children refused
+    # (StartChildError: WouldBlockLoop), a failure that counted toward its intensity.
+    entered, gate = threading.Event(), threading.Event()
+
+    class SlowStart(actors.Actor):
+        def on_start(self) -> None:
+            entered.set()
+            assert gate.wait(10)
+
+    runner = Runner.start()
+    on_the_loop = runner.proxy().run(lambda: Supervisor.start([ChildSpec("s", SlowStart.start)]))
+    other = actors.DynamicSupervisor.start()
+    try:
+        assert entered.wait(5)
+        started = other.proxy().start_child(ChildSpec("echo", Echo.start))
+        gate.set()  # the loop is free again: the other supervisor's loop child may start
+        echo = started.get(timeout=5)
+        assert echo.ask("hi", timeout=5) == "hi"
+        kind, sup, _elapsed = on_the_loop.get(timeout=5)
+        assert kind == "returned"
+        sup.stop(timeout=5)
+    finally:
+        gate.set()
+        other.stop(timeout=5)
+        runner.stop(timeout=5)
+
+
+def test_a_thread_child_waiting_for_a_loop_actor_while_the_loop_starts_it_is_refused():
+    # Regression: Supervisor.start on the loop thread waits for its children's on_start; a
+    # thread child whose on_start waited for a loop actor waited for the loop that waited
+    # for it: the whole loop hung (until the ask's own timeout, forever without one).
+    echo = Echo.start()
+
+    class AsksTheLoop(actors.Actor):
+        def on_start(self) -> None:
+            echo.ask("hi", timeout=3)
+
+    def start() -> Any:
+        return Supervisor.start([ChildSpec("asks", AsksTheLoop.start)])
+
+    try:
+        error = refused(start, fix="start the supervisor from another thread")
+        assert "while the shared loop thread waits for this actor to start" in str(error)
+        # Outside such a start, the same child starts and waits as any thread may.
+        sup = Supervisor.start([ChildSpec("asks", AsksTheLoop.start)])
+        sup.stop(timeout=5)
+    finally:
+        echo.stop(timeout=5)

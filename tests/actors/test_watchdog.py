@@ -149,13 +149,14 @@ def test_lowering_the_threshold_does_not_report_an_idle_loop(watch):
     # being blocked for 2.0 s".
     watchdog = actors._loop._Shared.watchdog
     assert watchdog is not None
-    set_loop_watchdog(40.0)
     beat = watchdog._beat
-    for _ in range(500):  # until a heartbeat has scheduled the next at the slow pace
+    set_loop_watchdog(40.0)
+    for _ in range(500):  # until a heartbeat has run since: the next is at the slow pace
         if watchdog._beat != beat:
             break
         threading.Event().wait(0.01)
     assert watchdog._beat != beat
+    threading.Event().wait(THRESHOLD)  # longer than the fast pace: no fast beat is left
     set_loop_watchdog(THRESHOLD)
     threading.Event().wait(THRESHOLD * 4)  # quiet time for the watchdog to look at
     assert watch.records == []
