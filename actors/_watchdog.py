@@ -152,4 +152,7 @@ def describe_frame(frame: FrameType) -> str:
 
 def _callback(handle: asyncio.Handle) -> str:
     callback = getattr(handle, "_callback", None)
+    task = getattr(callback, "__self__", None)  # a task's step: name the task's coroutine
+    if isinstance(task, asyncio.Task):
+        return f"of the task {task.get_name()} running {task.get_coro()!r}"
     return getattr(callback, "__qualname__", None) or repr(callback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -196,3 +197,15 @@ def test_no_report_begins_once_the_watchdog_is_disabled(watch):
         gate.set()
     threading.Event().wait(THRESHOLD)
     assert watch.records == []  # neither a new report nor a recovery
+
+
+def test_a_task_that_blocks_is_named_by_its_coroutine(watch):
+    # It was named by the asyncio internals that step it ("<TaskStepMethWrapper ...>").
+    async def sulking(gate: threading.Event) -> None:
+        blocked_until(gate)
+
+    def block(gate: threading.Event) -> None:
+        asyncio.run_coroutine_threadsafe(sulking(gate), event_loop())
+
+    report = reported_while_blocked(watch, block, "the task")
+    assert "sulking" in report
