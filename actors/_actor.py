@@ -148,6 +148,8 @@ class ActorBase(pykka.Actor):
     def _run_on_start(self) -> None:
         # Pykka catches only Exception here; a BaseException would escape the runtime and
         # leave the actor "alive" forever. Neither runs on_failure nor on_stop, as in Pykka.
+        if self.actor_inbox.killed is not None:  # type: ignore[attr-defined]
+            return  # killed before it ran: no hook at all (on_stop would not close it)
         try:
             self.on_start()
         except BaseException:

@@ -276,3 +276,27 @@ def test_unlink_racing_an_exit_from_many_threads_signals_at_most_once():
     by_watcher = dict((w, d) for d, w in pairs)
     for who, messages in told.items():
         assert messages == [("EXIT", by_watcher[who], Exit.NORMAL)]
+
+
+def test_an_actor_killed_before_it_ran_runs_no_on_start():
+    # Regression: a loop actor killed before its first turn still ran on_start (and, being
+    # killed, never on_stop: whatever on_start opened stayed open).
+    events = Inbox()
+    crashed = partner(actors.Actor, events).start()
+    crashed.tell("crash")
+    wait_exit(crashed, 5)
+
+    class Opens(actors.LoopActor):
+        def on_start(self) -> None:
+            events.tell("on_start")
+
+    def start_and_link() -> Any:
+        ref = Opens.start()  # on the loop thread: its first turn comes after this callback
+        link(crashed, ref)  # crashed ended abnormally: ref is killed at once
+        return ref
+
+    done = Inbox()
+    actors.call_on_loop(lambda: done.tell(start_and_link()))
+    ref = done.receive(timeout=5)
+    assert isinstance(wait_exit(ref, 5).exception, LinkExit)
+    assert events.drain() == [(crashed, "on_failure")]
