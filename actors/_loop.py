@@ -43,7 +43,9 @@ class WouldBlockLoop(RuntimeError):
     Every `actors.LoopActor`, every stream and every timer runs on that one thread: a wait
     there for something that needs the loop (a loop actor's reply, a supervisor starting loop
     children, a child restarting) can only deadlock it, so it raises this at once instead.
-    The message says what to do instead.
+    The message says what to do instead. Only the wait is refused: an ``ask`` or ``stop``
+    has sent its message by then (Pykka sends before it waits). The reply of a plain Pykka
+    actor is not refused (its futures are Pykka's own).
     """
 
 
