@@ -20,7 +20,7 @@ from actors._exit import Exit
 from actors._future import ReplyFuture
 from actors._loop import refuse_blocking
 from actors._mailbox import Mailbox, ThreadMailbox, answer_unhandled, run_here
-from actors._monitor import wait_exit
+from actors._monitor import refuse_waiting_for_itself, wait_exit
 from actors._pykka import ActorStop, Envelope
 
 if TYPE_CHECKING:
@@ -381,9 +381,11 @@ def shutdown(ref: ActorRef[Any], timeout: float | None) -> Exit:
 
     Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds (None
     waits forever); the stop stays queued and the actor still stops later. On the shared loop
-    thread it raises `actors.WouldBlockLoop` at once and sends nothing.
+    thread it raises `actors.WouldBlockLoop` at once and sends nothing; so does the actor's
+    own thread, with `RuntimeError`.
     """
     refuse_blocking(f"shutdown({ref})")
+    refuse_waiting_for_itself(ref)
     with contextlib.suppress(ActorDeadError):
         ref.tell(_Shutdown())
     return wait_exit(ref, timeout)
