@@ -54,7 +54,7 @@ class Inbox:
         receiver, since only its own predicate can say whether it wants the message: waking
         just one of them could wake one that does not, and leave the one that does asleep.
         """
-        matching = self._matching  # inline `_check_reentry`: this is the per-message path
+        matching = self._matching  # inline `_check_reentry`: a per-message path
         if matching is not None and matching == threading.get_ident():
             self._check_reentry("tell")
         with self._cond:
@@ -122,7 +122,9 @@ class Inbox:
         `RuntimeError` (it would wait for itself). If it raises, the exception propagates
         and no message is removed.
         """
-        self._check_reentry("receive")
+        matching = self._matching  # inline `_check_reentry`: a per-message path
+        if matching is not None and matching == threading.get_ident():
+            self._check_reentry("receive")
         deadline = None if timeout is None else time.monotonic() + timeout
         queue = self._queue
         with self._cond:
