@@ -221,9 +221,11 @@ def test_request_reply_through_one_inbox_never_leaves_a_sent_reply_waiting():
         f"reply waits: median {waits[len(waits) // 2] * 1e3:.2f} ms, "
         f"p99 {waits[int(len(waits) * 0.99)] * 1e3:.2f} ms, worst {waits[-1] * 1e3:.2f} ms"
     )
-    # 100 ms: a lost wake-up waits for some later reply or the 10 s timeout; a woken
-    # receiver on a busy 2-core machine waits for the GIL a few switch intervals at most.
-    assert waits[-1] < 0.1
+    # A lost wake-up waits for some later reply or the 10 s timeout (the worst was 10 s before
+    # the fix); a woken receiver waits for the GIL a few switch intervals at most: 1-3 ms here
+    # when the machine is quiet, 114 ms once with five other test runs on its two cores. The
+    # bound sits between the two so that only a lost wake-up fails it.
+    assert waits[-1] < 0.25
     assert len(inbox) == 0
 
 
