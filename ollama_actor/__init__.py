@@ -4,11 +4,15 @@
 supervised `StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every error
 is an `OllamaError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
 unless the application configures logging.
+
+The names are loaded on first use: ``import ollama_actor`` alone (as the pytest plugin and the
+emulator do) imports neither httpx nor the actor runtime.
 """
 
+import importlib as _importlib
 import logging as _logging
+from typing import TYPE_CHECKING
 
-from ollama_actor._client import Ollama, blob_digest
 from ollama_actor._errors import (
     ConnectError,
     ConnectionLost,
@@ -29,14 +33,50 @@ from ollama_actor._errors import (
     ValidationError,
     is_retryable,
 )
-from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
-from ollama_actor._host import parse_host
-from ollama_actor._schemas import UncheckedOptions
-from ollama_actor._stream_reply import StreamReply
-from ollama_actor._streaming import Streaming
-from ollama_actor._timeout import Timeout
+
+if TYPE_CHECKING:
+    from ollama_actor._client import Ollama, blob_digest
+    from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
+    from ollama_actor._host import parse_host
+    from ollama_actor._schemas import UncheckedOptions
+    from ollama_actor._stream_reply import StreamReply
+    from ollama_actor._streaming import Streaming
+    from ollama_actor._timeout import Timeout
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+_LAZY = {
+    "Ollama": "_client",
+    "blob_digest": "_client",
+    "RetryPolicy": "_handle",
+    "StreamHandle": "_handle",
+    "default_supervisor": "_handle",
+    "parse_host": "_host",
+    "UncheckedOptions": "_schemas",
+    "StreamReply": "_stream_reply",
+    "Streaming": "_streaming",
+    "Timeout": "_timeout",
+}
+"""The public names not imported above, and their modules (the same as the imports just above)."""
+
+
+def _load(name: str) -> object:
+    """A public name on first use (module ``__getattr__``), kept for the next."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if not TYPE_CHECKING:  # mypy sees the imports above, and refuses a name that does not exist
+    __getattr__ = _load
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ConnectError",

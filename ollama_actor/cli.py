@@ -28,10 +28,9 @@ import signal
 import sys
 import threading
 import traceback
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ollama_actor._cli._args import SchemaFlags, build_parser
-from ollama_actor._cli._commands import COMMANDS, Session
 from ollama_actor._cli._exit import (
     BROKEN_PIPE,
     INTERRUPTED,
@@ -41,8 +40,9 @@ from ollama_actor._cli._exit import (
     exit_code,
 )
 from ollama_actor._cli._terminal import for_terminal
-from ollama_actor._client import Ollama
-from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
+
+if TYPE_CHECKING:
+    from ollama_actor._timeout import Timeout
 
 __all__ = ["main"]
 
@@ -62,6 +62,8 @@ def _output_closed(out: TextIO) -> int:
 
 
 def _timeout(args: argparse.Namespace) -> Timeout:
+    from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
+
     if args.timeout is None:
         return DEFAULT_TIMEOUT
     return Timeout(connect=args.timeout, read=args.timeout)
@@ -111,6 +113,10 @@ def main(
         logging.basicConfig(level=logging.DEBUG, stream=err)
     else:  # the library's warnings would be more lines; the error line says what matters
         logging.getLogger().addHandler(logging.NullHandler())
+    # Here, not at the top: --help and usage errors need neither the client nor the actors.
+    from ollama_actor._cli._commands import COMMANDS, Session
+    from ollama_actor._client import Ollama
+
     try:
         if args.proxy is not None and args.no_proxy:
             raise UsageError("--proxy and --no-proxy cannot be used together")

@@ -1,0 +1,106 @@
+"""The package root: what importing it costs, and that every public name is there.
+
+``import ollama_actor`` runs wherever the package is installed: pytest loads the plugin
+(``ollama_actor.pytest_plugin``) into every run, and ``ollama-actor --help`` starts the command
+line. So the root loads its names on first use, and these checks are structural (what a fresh
+process has imported), not timed: a heavy import that creeps back fails them on any machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import ollama_actor
+
+HEAVY = ("httpx", "pykka", "asyncio", "actors", "ollama_actor._client", "ollama_actor.emulator")
+
+
+def _run(code: str) -> list[str]:
+    """The lines a fresh interpreter prints running code."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.split()
+
+
+def _imported_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running code."""
+    return set(_run(f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import ollama_actor",
+        "import ollama_actor.pytest_plugin",
+        "from ollama_actor import OllamaError, is_retryable",
+    ],
+)
+def test_importing_the_root_or_the_plugin_imports_nothing_heavy(code):
+    modules = _imported_after(code)
+    assert "ollama_actor" in modules
+    assert [name for name in HEAVY if name in modules] == []
+
+
+def test_the_command_lines_help_imports_neither_the_client_nor_the_actors():
+    modules = _imported_after(
+        "import contextlib, io\n"
+        "from ollama_actor.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    assert main(['--help']) == 0\n"
+        "assert 'usage:' in out.getvalue()"
+    )
+    assert [name for name in HEAVY if name in modules] == []
+
+
+PLUGIN_USER = """
+import sys
+
+def test_loaded_plugin_has_not_imported_the_emulator():
+    assert "ollama_actor.emulator" not in sys.modules
+
+def test_a_fixture_brings_it(ollama_emulator):
+    assert ollama_emulator.url.startswith("http://")
+    assert "ollama_actor.emulator" in sys.modules
+"""
+
+
+def test_the_plugins_fixtures_import_the_emulator_when_a_test_asks(tmp_path):
+    (tmp_path / "test_user.py").write_text(PLUGIN_USER)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+def test_every_public_name_resolves_to_its_modules_object():
+    for name in ollama_actor.__all__:
+        value = getattr(ollama_actor, name)
+        module = importlib.import_module(value.__module__)
+        assert getattr(module, name) is value, name
+    assert set(ollama_actor.__all__) <= set(dir(ollama_actor))
+
+
+def test_the_lazy_names_are_exactly_the_public_names_not_imported_eagerly():
+    eager = set(
+        _run(
+            "import ollama_actor\n"
+            "print('\\n'.join(n for n in ollama_actor.__all__ if n in vars(ollama_actor)))"
+        )
+    )
+    assert eager, "the errors are imported eagerly"
+    assert eager.isdisjoint(ollama_actor._LAZY)
+    assert eager | set(ollama_actor._LAZY) == set(ollama_actor.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_it():
+    with pytest.raises(AttributeError, match="module 'ollama_actor' has no attribute 'Olama'"):
+        ollama_actor.Olama  # noqa: B018
+    with pytest.raises(ImportError, match="Olama"):
+        exec("from ollama_actor import Olama", {})
