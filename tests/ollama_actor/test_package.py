@@ -101,6 +101,41 @@ def test_the_lazy_names_are_exactly_the_public_names_not_imported_eagerly():
 
 def test_an_unknown_name_is_an_attribute_error_naming_it():
     with pytest.raises(AttributeError, match="module 'ollama_actor' has no attribute 'Olama'"):
-        ollama_actor.Olama  # noqa: B018
+        ollama_actor.Olama  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(ImportError, match="Olama"):
         exec("from ollama_actor import Olama", {})
+
+
+# Every kind of call a plain client makes (JSON, a lazy stream, a supervised stream into an Inbox,
+# an embedding, the model list), then what the process has imported.
+CLIENT_USE = """
+import sys
+
+import actors
+from ollama_actor import Ollama, StreamReply
+
+with Ollama(sys.argv[1]) as client:
+    assert client.list_models()["models"]
+    chat = client.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+    assert chat["message"]["content"]
+    lazy = client.completion(model="llama3.2", prompt="x", stream=True)
+    assert "".join(chunk["response"] for chunk in lazy)
+    inbox = actors.Inbox()
+    reply = StreamReply(client.completion(model="llama3.2", prompt="y", stream=inbox))
+    while not reply.ended:
+        reply.apply(inbox.receive(match=reply.matches, timeout=30))
+    assert reply.result()["response"]
+    assert client.embed(model="nomic-embed-text", input="z")["embeddings"]
+print("\\n".join(sys.modules))
+"""
+
+
+def test_plain_client_use_never_imports_the_emulator(emu):
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_USE, emu.url],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    modules = set(done.stdout.split())
+    assert {"httpx", "actors", "ollama_actor._client"} <= modules  # it did use the client
+    assert sorted(m for m in modules if m.startswith("ollama_actor.emulator")) == []
