@@ -51,6 +51,8 @@ __all__ = ["Call", "Engine", "Origin", "Request", "Sink", "Upload", "replayable"
 logger = logging.getLogger(__name__)
 
 MAX_IDLE_PER_ORIGIN = 32
+READ_SIZE = 256 * 1024
+"""The most bytes one socket read takes (asyncio's own read size)."""
 UPLOAD_PIECE = 256 * 1024
 """How much of an upload the caller's thread reads and hands to the loop at a time."""
 
@@ -187,7 +189,14 @@ class Engine:
                 conns.remove(conn)
 
 
-class _Connection(asyncio.Protocol):
+_read_buffer = memoryview(bytearray(READ_SIZE))
+"""Where every connection's socket reads land (loop thread only). Each read is copied out, as
+bytes of its own size, before the next: asyncio's own reads would allocate `READ_SIZE` bytes
+per read and shrink them, which costs an mmap and page faults per read until the allocator
+raises its mmap threshold (in a process that has never freed so large a block)."""
+
+
+class _Connection(asyncio.BufferedProtocol):
     """One TCP (or TLS) connection; hands every read to the call that currently owns it."""
 
     def __init__(self, engine: Engine) -> None:
@@ -206,6 +215,12 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_read_buffer[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         call = self.call
