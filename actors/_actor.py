@@ -21,7 +21,7 @@ from actors._future import ReplyFuture
 from actors._loop import refuse_blocking
 from actors._mailbox import Mailbox, ThreadMailbox, answer_unhandled
 from actors._monitor import wait_exit
-from actors._pykka import ActorStop, Envelope
+from actors._pykka import ActorStop, Envelope, install_ref_table
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -324,6 +324,8 @@ class _KeepAlive:
         self._changed = threading.Condition()
         self._held.clear()
 
+
+install_ref_table()  # stopping an actor costs O(1) however many are registered
 
 _keep_alive = _KeepAlive()
 os.register_at_fork(after_in_child=_keep_alive.forget_all)
