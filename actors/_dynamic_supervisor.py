@@ -16,6 +16,7 @@ the median (``tests/actors/test_supervisor_latency.py``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Hashable
 from typing import Any, Literal
@@ -23,8 +24,12 @@ from typing import Any, Literal
 from pykka import ActorRef
 
 from actors._child import Backoff, ChildSpec, ChildType
+from actors._deferred import Deferred
 from actors._exit import Exit
-from actors._supervisor_base import Child, SupervisorBase
+from actors._mailbox import Mailbox
+from actors._monitor import Down
+from actors._names import release_subtree
+from actors._supervisor_base import Child, SupervisorBase, when_ready
 from actors._supervisor_errors import ChildNotFound, MaxChildrenReached, StartChildError
 
 __all__ = ["DynamicSupervisor"]
@@ -80,12 +85,16 @@ class DynamicSupervisor(SupervisorBase):
 
     # -- the API (through the proxy) ----------------------------------------------------------
 
-    def start_child(self, spec: ChildSpec) -> ActorRef[Any]:
-        """Start a child from ``spec``; its `ActorRef`.
+    def start_child(self, spec: ChildSpec) -> ActorRef[Any] | Deferred[ActorRef[Any]]:
+        """Start a child from ``spec``; the reply is its `ActorRef`.
 
-        Blocks the supervisor until the child's ``on_start`` has returned. Raises
-        `actors.MaxChildrenReached` if ``max_children`` children (running or restarting)
-        exist, `actors.StartChildError` if it fails to start (then it is not added).
+        The reply comes once the child's ``on_start`` has returned. An `actors.Actor` or
+        `actors.LoopActor` child is not waited for: the supervisor goes on with its next
+        messages (other starts among them) while the child starts, and answers this call
+        when it has (a `Deferred` reply). A plain Pykka child is waited for. Raises (or
+        fails the reply with) `actors.MaxChildrenReached` if ``max_children`` children
+        (running, starting or restarting) exist, `actors.StartChildError` if it fails to
+        start (then it is not added and not restarted).
         """
         if not isinstance(spec, ChildSpec):
             raise TypeError(f"start_child takes a ChildSpec, not {spec!r}")
@@ -93,12 +102,17 @@ class DynamicSupervisor(SupervisorBase):
             raise MaxChildrenReached(f"{self} already has {self._max_children} children")
         child = Child(next(self._keys), spec, self._intensity.max_seconds)
         try:
-            ref = self._launch(child)
+            ref = self._launch(child, wait=False)
         except StartChildError:
             self._release(child, "its child failed to start")
             raise
         self._children[child.key] = child
-        return ref
+        if not isinstance(ref.actor_inbox, Mailbox):
+            return ref  # waited for
+        reply: Deferred[ActorRef[Any]] = Deferred()
+        child.starting = reply
+        when_ready(ref, functools.partial(reply.resolve, ref))
+        return reply
 
     def terminate_child(self, ref: ActorRef[Any]) -> None:
         """Stop the child whose incarnation is ``ref`` and remove it.
@@ -133,7 +147,32 @@ class DynamicSupervisor(SupervisorBase):
             "workers": len(self._children) - supervisors,
         }
 
-    # -- restarts -----------------------------------------------------------------------------
+    # -- starts and restarts ------------------------------------------------------------------
+
+    def _on_down(self, down: Down) -> None:
+        child = self._watched.get(down.ref)
+        if child is not None and child.starting is not None and not child.starting.done():
+            # It ended before its on_start returned: a failed start_child, not an exit.
+            del self._watched[down.ref]
+            self._forget(child)
+            child.monitor = child.ref = None
+            child.state = "stopped"
+            release_subtree(down.actor, "its supervisor failed to start")  # type: ignore[arg-type]
+            self._release(child, "its child failed to start")
+            self._fail_start(child, down.reason)
+            return
+        super()._on_down(down)
+
+    def _fail_start(self, child: Child, exit: Exit) -> None:
+        """Fail ``child``'s ``start_child`` reply if it is still waiting (its start failed)."""
+        starting, child.starting = child.starting, None
+        if starting is not None and not starting.done():
+            cause = exit.exception or RuntimeError(
+                f"{child.last} ended with {exit!r} before it finished starting"
+            )
+            error = StartChildError(child.spec.id, cause)
+            error.__cause__ = cause
+            starting.fail(error)
 
     def _restart(self, child: Child, delay: float, *, inline: bool) -> None:
         if inline and delay <= 0:
@@ -154,9 +193,9 @@ class DynamicSupervisor(SupervisorBase):
         except StartChildError as exc:
             self._child_ended(child, Exit.error(exc), inline=False)
 
-    def _launch(self, child: Child) -> ActorRef[Any]:
+    def _launch(self, child: Child, *, wait: bool = True) -> ActorRef[Any]:
         previous = child.urn
-        ref = super()._launch(child)
+        ref = super()._launch(child, wait=wait)
         if previous is not None:
             del self._by_urn[previous]
         self._by_urn[ref.actor_urn] = child
@@ -178,6 +217,7 @@ class DynamicSupervisor(SupervisorBase):
         self._forget(child)
         child.state = "stopped"
         self._release(child, why)
+        self._fail_start(child, exit)
         self._notify(child, exit, restarting=False)
 
     def _terminate_all(self) -> None:
@@ -194,4 +234,5 @@ class DynamicSupervisor(SupervisorBase):
         for child, ref, deadline in stopping:
             exit = self._await_stop(child, ref, deadline)
             child.state = "stopped"
+            self._fail_start(child, exit)
             self._notify(child, exit, restarting=False)

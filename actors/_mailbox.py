@@ -56,7 +56,8 @@ class Mailbox(abc.ABC):
         self._label: str | None = None  # the actor's name once closed; None while open
         self._reason: Exit | None = None
         self._done = False
-        self._monitors: dict[Monitor, None] | None = {}  # None once the end is announced
+        # Made by the first monitor or link (most actors have none); dropped at the end.
+        self._monitors: dict[Monitor, None] | None = None
         self._ended: threading.Event | None = None  # created by the first waiter
         self.started = False
         """Set by the actor's runtime once ``on_start`` has returned (not raised)."""
@@ -64,7 +65,7 @@ class Mailbox(abc.ABC):
         """Set by `kill`: the actor handles no more messages and ends with this reason."""
         self.actor: Callable[[], Any] = _nobody
         """A weak reference to the actor (set by its runtime), for its ``trap_exits``."""
-        self._links: set[ActorRef[Any]] | None = set()  # None once the end is announced
+        self._links: set[ActorRef[Any]] | None = None
         self.parent: ActorRef[Any] | None = None
         """The supervisor of this incarnation, if a supervisor started it."""
 
@@ -125,17 +126,19 @@ class Mailbox(abc.ABC):
     def add_monitor(self, monitor: Monitor) -> Exit | None:
         """Register ``monitor``; if the actor has already ended, return its reason instead."""
         with self._state_lock:
-            if self._monitors is not None:
+            if self._reason is None:  # the end is not announced yet
+                if self._monitors is None:
+                    self._monitors = {}
                 self._monitors[monitor] = None
-                return None
             return self._reason
 
     def add_link(self, other: ActorRef[Any]) -> Exit | None:
         """Link to ``other``; if this actor has already ended, return its reason instead."""
         with self._state_lock:
-            if self._links is not None:
+            if self._reason is None:
+                if self._links is None:
+                    self._links = set()
                 self._links.add(other)
-                return None
             return self._reason
 
     def remove_link(self, other: ActorRef[Any]) -> None:
