@@ -306,6 +306,7 @@ class StreamWorker(LoopActor):
             demonitor(self._monitor)
             self._monitor = None
         run, sink = self._run, self._sink
+        self._sink = None  # it points back at this worker: no cycle for the collector
         if run is not None and sink is not None and not sink.ended:
             run.cancel(reason)
 

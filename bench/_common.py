@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import gc
 import json
 import os
 import platform
@@ -172,3 +173,29 @@ class Lags:
             base = float(calendar.timegm(time.strptime(minute, "%Y-%m-%dT%H:%M:")))
             self._minutes[minute] = base
         self.values.append(handled_at - base - float(created_at[17:].rstrip("Z")))
+
+
+class Collections:
+    """Garbage collections in this process from `start` on: the count per generation and the
+    seconds spent in them (all threads), through ``gc.callbacks`` (the benchmark's own hook;
+    the library sets nothing on the collector)."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._began = 0.0
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> dict[str, list[float]]:
+        gc.callbacks.remove(self._callback)
+        return {"gc_counts": list(self.counts), "gc_seconds": list(self.seconds)}
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            generation = info["generation"]
+            self.counts[generation] += 1
+            self.seconds[generation] += time.perf_counter() - self._began

@@ -42,6 +42,7 @@ import ollama
 
 import actors
 from bench._common import (
+    Collections,
     Lags,
     cpu_seconds,
     generate_params,
@@ -118,6 +119,8 @@ def run_actors(
     client = Ollama(url)
     params = generate_params(tokens)
     setup = time.perf_counter() - setup
+    collections = Collections()
+    collections.start()
     cpu, started = cpu_seconds(), time.perf_counter()
     for recipient in recipients:
         client.completion(stream=recipient, **params)
@@ -125,9 +128,11 @@ def run_actors(
     finished = finish.wait(limit)
     ended = finish.ended_at if finished else time.perf_counter()
     cpu = cpu_seconds() - cpu
+    gcs = collections.stop()
     for recipient in recipients:
         recipient.stop(block=False)
-    return _report(finish, lags, ended - started, cpu, finished, setup=setup, launch=launched)
+    report = _report(finish, lags, ended - started, cpu, finished, setup=setup, launch=launched)
+    return report | gcs
 
 
 def run_async(

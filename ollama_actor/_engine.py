@@ -536,21 +536,19 @@ class Call:
         if self._done:
             return
         conn, parser = self._conn, self._parser
-        self._finish()
+        sink = self._finish()
         if conn is not None and parser is not None:
             if parser.keep_alive and not self._body_left:
                 self._engine._release(conn, self.request.origin)
             else:
                 conn.close()
         try:
-            self._sink.on_end()
+            sink.on_end()
         except Exception as exc:
             # A bug in a sink must not leave its consumer waiting for an end that never comes.
             logger.exception("a stream sink raised in on_end")
             with contextlib.suppress(Exception):
-                self._sink.on_error(
-                    OllamaError(f"internal error at the end of the response: {exc!r}")
-                )
+                sink.on_error(OllamaError(f"internal error at the end of the response: {exc!r}"))
 
     def _lost(self, exc: Exception | None) -> None:
         if self._done:
@@ -629,7 +627,7 @@ class Call:
         if self._done:
             return
         conn = self._conn
-        self._finish()
+        sink = self._finish()
         if self._connect_task is not None:
             self._connect_task.cancel()
             self._connect_task = None
@@ -637,12 +635,17 @@ class Call:
             conn.call = None
             conn.close()
         try:
-            self._sink.on_error(exc)
+            sink.on_error(exc)
         except Exception:
             logger.exception("a stream sink raised in on_error")
 
-    def _finish(self) -> None:
+    def _finish(self) -> Sink:
+        """The call is over: stop its timer, leave its connection, wake an uploading thread;
+        the sink, to be told the end. The call lets go of its parser and sink, whose bound
+        methods point back at it: no cycle outlives the call for the collector to find."""
         self._done = True
+        sink, self._sink = self._sink, _ENDED
+        self._parser = None
         self._engine._calls.discard(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -653,6 +656,26 @@ class Call:
         if gate is not None:
             with gate:
                 gate.notify()
+        return sink
+
+
+class _Ended:
+    """The sink of a call that is over: hears nothing more."""
+
+    def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
+        pass
+
+    def on_body(self, data: bytes) -> None:
+        pass
+
+    def on_end(self) -> None:
+        pass
+
+    def on_error(self, exc: OllamaError) -> None:
+        pass
+
+
+_ENDED = _Ended()
 
 
 def _describe(exc: BaseException) -> str:

@@ -42,7 +42,7 @@ def test_a_set_racing_with_new_waiters_is_never_missed():
     for _ in range(300):
         flag = StopFlag()
         results: list[bool] = []
-        waiter = threading.Thread(target=lambda f=flag: results.append(f.wait(10)))
+        waiter = threading.Thread(target=lambda f=flag, r=results: r.append(f.wait(10)))
         waiter.start()
         flag.set()
         waiter.join(10)

@@ -1,8 +1,10 @@
 """Supervised streams: retryable failures restart the worker; the message sequence is exact."""
 
+import gc
 import itertools
 import threading
 import time
+import weakref
 
 import pykka
 import pytest
@@ -360,3 +362,28 @@ def test_thousands_of_supervised_streams_start_without_a_serial_wait(ollama_emul
             assert kind == "data"
     assert all(handle.done for handle in handles)
     client.close()
+
+
+def test_a_finished_stream_leaves_no_cycle_for_the_collector(client, emu):
+    """Everything a supervised stream made is freed when its last reference goes, without
+    waiting for a full collection (which, with thousands of streams alive, costs seconds)."""
+    inbox = Inbox()
+    gc.collect()
+    gc.disable()
+    try:
+        handle = completion(client, inbox)
+        handle.result(timeout=10)
+        worker = handle.worker
+        actors.wait_exit(worker, 5)
+        default_supervisor().proxy().count_children().get(timeout=5)  # it handled the exit
+        streaming = weakref.ref(handle._run._source)  # holds the call, its parser and reader
+        run = weakref.ref(handle._run)
+        actor = worker._actor_weakref
+        assert streaming() is not None
+        del handle, worker
+        inbox.drain()
+        assert streaming() is None
+        assert run() is None
+        assert actor() is None
+    finally:
+        gc.enable()
