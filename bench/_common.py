@@ -125,13 +125,16 @@ def machine() -> Machine:
     )
 
 
-def run_child(module: str, args: list[str], timeout: float) -> dict[str, Any]:
+def run_child(
+    module: str, args: list[str], timeout: float, *, python: str = sys.executable
+) -> dict[str, Any]:
     """Run ``python -m module args`` and return the JSON object it prints last on stdout.
 
     A child that fails or times out yields ``{"failed": "<why>"}`` instead of raising, so one
-    broken case does not lose the rest of the run.
+    broken case does not lose the rest of the run. ``python`` is the interpreter (another
+    virtual environment's, for a plain install); the benchmarks come from this checkout.
     """
-    command = [sys.executable, "-m", module, *args]
+    command = [python, "-m", module, *args]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     try:

@@ -73,6 +73,7 @@ class _Run:
         self.finished = False
         self.seconds = 0.0
         self.cpu = 0.0
+        self.started = 0.0
         self.gc: list[int] = []
         self._all = threading.Event()
         self._lock = threading.Lock()
