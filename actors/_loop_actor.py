@@ -161,13 +161,14 @@ class LoopActor(ActorBase):
 
     def _turn(self) -> None:
         mailbox = cast("_LoopMailbox", self.actor_inbox)
+        queue = mailbox._queue  # taken from on the loop thread only, as `get` does
         stopped = self.actor_stopped
         handle = self._handle_receive
         clock = time.perf_counter
         for _ in range(BATCH):
-            if mailbox.empty():
+            if not queue:
                 break
-            envelope = mailbox.get()
+            envelope = queue.popleft()
             started = clock()
             try:
                 response = handle(envelope.message)

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import ssl
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ READ_SIZE = 256 * 1024
 """The most bytes one socket read takes (asyncio's own read size)."""
 UPLOAD_PIECE = 256 * 1024
 """How much of an upload the caller's thread reads and hands to the loop at a time."""
+
+_monotonic = time.monotonic  # asyncio's loop.time()
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -220,9 +223,7 @@ class _Connection(asyncio.BufferedProtocol):
         return _read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(_read_buffer[:nbytes]))
-
-    def data_received(self, data: bytes) -> None:
+        data = bytes(_read_buffer[:nbytes])
         call = self.call
         if call is not None:
             call._data(data)
@@ -519,7 +520,7 @@ class Call:
             gate.notify()
 
     def _data(self, data: bytes) -> None:
-        self._last_rx = self._loop.time()
+        self._last_rx = _monotonic()  # what the loop's time() reads, one call less
         self._received = True
         parser = self._parser
         assert parser is not None
