@@ -44,7 +44,7 @@ def run_all(quick: bool, plain_python: str | None) -> dict[str, Any]:
     plan = [
         (100, ("loop-actor", "thread-actor", "async-for", "official"), 60.0),
         (1_000, ("loop-actor", "thread-actor", "async-for", "official"), 90.0),
-        (2_000, ("loop-actor",), 60.0),
+        (2_000, ("loop-actor", "async-for"), 60.0),
         (10_000, ("loop-actor", "async-for", "official"), 60.0),
     ]
     for streams, clients, limit in plan[:3] if quick else plan:
