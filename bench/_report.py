@@ -187,6 +187,7 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
                 f"{c['cpu']:.2f} s ({cpu_us:.0f} us/chunk)",
                 f"{c['peak_rss_mb']:.0f} MB",
                 str(c["errors"]),
+                f"{c.get('sent_spread', float('nan')):.2f} s / "
                 f"{c.get('arrival_spread', float('nan')):.2f} s",
                 f"{c['server_cpu']:.2f} s",
                 _collections(c),
@@ -227,10 +228,11 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
                 c["finished"] and c["errors"] == 0 and c["chunks"] == c["expected_chunks"],
             )
         if c["streams"] == 10_000 and c["client"] == "loop-actor":
-            spread = c.get("arrival_spread", float("nan"))
+            spread = c.get("sent_spread", float("nan"))
             goals.check(
                 "B2: 10,000 supervised streams, every request sent within 2 s of the first",
-                f"{spread:.2f} s",
+                f"{spread:.2f} s (arrived at the emulator over "
+                f"{c.get('arrival_spread', float('nan')):.2f} s)",
                 spread <= 2.0,
             )
             goals.check(
@@ -247,7 +249,7 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
         "client CPU",
         "peak RSS",
         "errors",
-        "requests arrived over",
+        "requests sent over / arrived over",
         "emulator CPU",
         "collections (gen 0/1/2; seconds in gen 2)",
     ]
@@ -256,7 +258,9 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
         " time is 2 s. The client and the emulator each run in a fresh process. Lag: from when"
         " the emulator wrote a chunk (the next chunk's `created_at`; see `bench/b2_concurrency.py`)"
         " to when the consumer handled it. Time: from the first call until every stream has"
-        " ended. 'Requests arrived over': the spread of the requests' arrival at the emulator."
+        " ended. 'Requests sent over': from the first request handed to its socket to the last"
+        " (the client's side); 'arrived over': the same at the emulator, which also shows how"
+        " fast the emulator accepts and reads them."
         " Collections: the garbage collector's runs in the client process during the run, by"
         " generation (supervised clients only).\n\n" + _table(header, rows)
     )
