@@ -30,7 +30,7 @@ from ollama_actor._errors import (
     StreamCancelled,
 )
 from ollama_actor._ndjson import LineDecoder
-from ollama_actor._response import ErrorBody, wait_or_cancel
+from ollama_actor._response import ErrorBody, hide_secrets, wait_or_cancel
 
 __all__ = ["Streaming"]
 
@@ -214,7 +214,9 @@ class _ChunkReader:
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         if not 200 <= status < 300:
             request = self._request
-            self._error_body = ErrorBody(status, reason, request.method, request.path)
+            self._error_body = ErrorBody(
+                status, reason, request.method, request.path, request.secrets
+            )
 
     def on_body(self, data: bytes) -> None:
         if self._error_body is not None:
@@ -230,7 +232,7 @@ class _ChunkReader:
             self._decoder.finish(self._chunk)
             self._check_complete()
         except OllamaError as exc:
-            self._sink.on_error(exc)
+            self.on_error(exc)
             return
         response = self._acc.result()
         owner = self._owner()
@@ -239,7 +241,7 @@ class _ChunkReader:
         self._sink.on_done(response)
 
     def on_error(self, exc: OllamaError) -> None:
-        self._sink.on_error(exc)
+        self._sink.on_error(hide_secrets(exc, self._request.secrets))
 
     def _chunk(self, chunk: Any) -> None:
         if not isinstance(chunk, dict):
