@@ -41,9 +41,10 @@ soak: $(BIN)/.installed
 	$(BIN)/python -m tests.reliability.report --streams 20000 --concurrency 5000
 
 # B1-B5 against the official client and raw Pykka; writes docs/benchmarks.md (about 6 minutes).
-# B1 runs again in .venv-plain: a plain `pip install .` (no extras) beside the official client.
+# B1 runs again in .venv-plain: a plain `pip install .` (no extras) beside the official client;
+# its dependencies are what it is for (the benchmarks import the code from this checkout).
 PLAIN := .venv-plain
-$(PLAIN)/.installed: pyproject.toml $(wildcard actors/*.py ollama_actor/*.py)
+$(PLAIN)/.installed: pyproject.toml
 	test -x $(PLAIN)/bin/python || $(PYTHON) -m venv $(PLAIN)
 	$(PLAIN)/bin/python -m pip install --quiet --upgrade pip
 	$(PLAIN)/bin/python -m pip install --quiet . 'ollama==0.6.3'
