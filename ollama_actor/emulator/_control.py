@@ -25,8 +25,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from ._decode import depth_error
 from ._faults import Fault, Rules
+from ._gojson import depth_error
 from ._http import Request
 from ._log import RequestLog
 from ._reply import Reply, error, json_reply

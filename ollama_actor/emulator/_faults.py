@@ -19,7 +19,7 @@ from typing import Any
 
 from . import _gojson
 from ._names import Name
-from ._steps import Frame, Partial, Piece, Signal, Step, Wait
+from ._reply import Frame, Partial, Piece, Signal, Step, Wait
 
 DEFAULT_ERROR_LINE = "an error was encountered while running the model"
 _STATUS_TEXTS = {

@@ -14,13 +14,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import _gojson
+from ._bind import CHAT, EMBED, EMBEDDINGS, GENERATE, read_fields
 from ._clock import Clock
-from ._decode import CHAT, EMBED, EMBEDDINGS, GENERATE, go_quote
+from ._gojson import go_quote
 from ._http import Request
 from ._model import ExpectedReply, context_tokens, embedding, expected_reply
 from ._names import Name
-from ._reply import JSON, NDJSON, ApiError, Reply, json_reply, read_fields
-from ._steps import Signal, Step
+from ._reply import JSON, NDJSON, ApiError, Reply, Signal, Step, json_reply
 from ._store import Model, Store
 
 _INT_OPTIONS = frozenset((

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._decode import lenient_json
+from ._gojson import lenient_json
 
 OUTCOMES = ("complete", "client_closed", "fault", "server_stopped", "error")
 """How a response can end: written in full; the client went away first (``closed_at`` says when the

@@ -15,12 +15,12 @@ from itertools import chain
 from typing import Any
 
 from . import _gojson
+from ._bind import COPY, CREATE, DELETE, PULL, SHOW, read_fields
 from ._clock import rfc3339_ns
-from ._decode import COPY, CREATE, DELETE, PULL, SHOW, go_quote
+from ._gojson import go_quote
 from ._http import Request
 from ._names import Name
-from ._reply import NDJSON, ApiError, Reply, empty, error, json_reply, read_fields
-from ._steps import Step
+from ._reply import NDJSON, ApiError, Reply, Step, empty, error, json_reply
 from ._store import Layer, Model, Store, ps_entry, tags_entry
 
 _DIGEST = re.compile(r"sha256[:-][0-9a-fA-F]{64}")
@@ -145,6 +145,17 @@ def _valid_file_path(path: str) -> bool:
     return bool(path) and all(part not in ("", ".", "..") for part in path.split("/"))
 
 
+def _required_name(fields: dict[str, Any]) -> tuple[str, Name]:
+    """The model named by ``model`` (or the older ``name``) as sent and parsed; 400 if none."""
+    model_text = fields.get("model") or fields.get("name")
+    if not model_text:
+        raise ApiError(400, "model is required")
+    name = Name.parse(model_text)
+    if not name.valid:
+        raise ApiError(400, "invalid model name")
+    return model_text, name
+
+
 def _digest_of(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -167,12 +178,7 @@ class Management:
     def show(self, request: Request) -> Reply:
         """``POST /api/show``."""
         fields = read_fields(request.body, SHOW, "ShowRequest")
-        model_text = fields.get("model") or fields.get("name")
-        if not model_text:
-            raise ApiError(400, "model is required")
-        name = Name.parse(model_text)
-        if not name.valid:
-            raise ApiError(400, "invalid model name")
+        model_text, name = _required_name(fields)
         model = self._store.get(name)
         if model is None:  # quoted as given, as Ollama 0.12 does (later ones add the tag)
             raise ApiError(404, f"model '{model_text}' not found")
@@ -272,12 +278,7 @@ class Management:
     def push(self, request: Request) -> Reply:
         """``POST /api/push``: progress per layer; the model then exists in the fake registry."""
         fields = read_fields(request.body, PULL, "PushRequest")
-        model_text = fields.get("model") or fields.get("name")
-        if not model_text:
-            raise ApiError(400, "model is required")
-        name = Name.parse(model_text)
-        if not name.valid:
-            raise ApiError(400, "invalid model name")
+        _, name = _required_name(fields)
         return _progress_reply(self._push(name), fields.get("stream", True))
 
     def _push(self, name: Name) -> Iterator[Progress]:
@@ -408,7 +409,8 @@ class Management:
         assert actual is not None, "the server hashes blob uploads as they arrive (is_upload)"
         if actual != digest:
             raise ApiError(
-                400, f"digest mismatch, expected {go_quote(digest)}, got {go_quote(actual)}"
+                400,
+                f"digest mismatch, expected {go_quote(digest)}, got {go_quote(actual)}",
             )
         self._store.blobs[actual] = request.size
         return empty(201)

@@ -1,21 +1,28 @@
 """The pump: writes one response body to one connection, step by step, without a task per stream.
 
-It is driven by loop callbacks only (one timer per paced step, ``call_soon`` to stay fair when
-unpaced), which is what lets one core serve thousands of concurrent streams. It stops producing
-when the transport's write buffer is full (as Ollama's unbuffered channel blocks on a slow socket)
-and the moment the client goes away.
+It is driven by loop callbacks only (the shared `Ticker` for paced steps, ``call_soon`` to stay
+fair when unpaced), which is what lets one core serve thousands of concurrent streams. It stops
+producing when the transport's write buffer is full (as Ollama's unbuffered channel blocks on a
+slow socket) and the moment the client goes away.
+
+Paced lines wait on one `Ticker` for every stream: with thousands of paced streams a loop timer
+per token costs more than writing the token (a ``TimerHandle`` and heap operations that compare
+handles in Python). The ticker keeps one bucket of callbacks per millisecond, ordered by a heap of
+plain integers, and one loop timer for the earliest bucket. Callbacks cannot be cancelled: the
+pumps ignore a wake-up after they ended.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 import random
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from ._steps import Partial, Piece, Signal, Step, Wait
-from ._ticker import Ticker
+from ._reply import Partial, Piece, Signal, Step, Wait
 
 _log = logging.getLogger(__name__)
 
@@ -25,6 +32,47 @@ GO_BUFFER = 2048
 """Go sends a fixed body with Content-Length only when it fits its 2 KiB buffer; else chunked."""
 SPLIT_PAUSE = 0.001
 TERMINATOR = b"0\r\n\r\n"
+RESOLUTION = 0.001
+"""The ticker's grain: wake-ups are grouped by millisecond."""
+
+
+class Ticker:
+    """Calls callbacks at (or up to a millisecond after) the loop time they ask for."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._buckets: dict[int, list[Callable[[], None]]] = {}
+        self._slots: list[int] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_slot = -1
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the loop time reaches ``when``."""
+        slot = math.ceil(when / RESOLUTION)
+        bucket = self._buckets.get(slot)
+        if bucket is not None:
+            bucket.append(callback)
+            return
+        self._buckets[slot] = [callback]
+        heapq.heappush(self._slots, slot)
+        if self._timer is None or slot < self._timer_slot:
+            self._arm(slot)
+
+    def _arm(self, slot: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_slot = slot
+        self._timer = self.loop.call_at(slot * RESOLUTION, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        slots = self._slots
+        now = self.loop.time()
+        while slots and slots[0] * RESOLUTION <= now + RESOLUTION / 2:
+            for callback in self._buckets.pop(heapq.heappop(slots)):
+                callback()
+        if slots:
+            self._arm(slots[0])
 
 
 class Sink(Protocol):

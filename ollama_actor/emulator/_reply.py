@@ -1,14 +1,60 @@
-"""What a handler answers: status, content type and a body, fixed or produced step by step."""
+"""What a handler answers: status, content type and a body, fixed or produced step by step.
+
+A body is an iterator of steps. A ``bytes`` step is one line (one HTTP chunk when chunked): the unit
+faults count and pacing spaces out. The other steps let faults shape the body without knowing how it
+is written; the pump (`_pump`) writes them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import enum
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import _gojson
-from ._decode import DecodeError, MissingBody, bind, decode_json
-from ._steps import Frame, Step
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Part of a line, written at once (its own HTTP chunk when chunked); never paced or counted."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """A line announced whole (its length in the headers) of which only the first ``sent``
+    bytes are written: a reply that is not streamed, cut or stalled in the middle of its body."""
+
+    data: bytes
+    sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Write nothing for this long."""
+
+    seconds: float
+
+
+class Signal(enum.Enum):
+    """Steps that change how the body goes out rather than what it says."""
+
+    TICK = "tick"
+    """A paced step that writes nothing: one token of a reply that is not streamed."""
+    CUT = "cut"
+    """Abort the connection (no chunked terminator) after what was written."""
+    DROP = "drop"
+    """Abort the connection before writing anything, headers included."""
+    STALL = "stall"
+    """Write nothing more, keeping the connection open until the client leaves."""
+
+
+Step = bytes | Piece | Partial | Wait | Signal
+
+Frame = tuple[bytes, bytes]
+"""The bytes before and after the text of one line of a response, for faults that forge lines."""
+
 
 JSON = "application/json; charset=utf-8"
 NDJSON = "application/x-ndjson"
@@ -77,13 +123,3 @@ class ApiError(Exception):
     def reply(self) -> Reply:
         """The error as a response."""
         return error(self.status, str(self))
-
-
-def read_fields(body: bytes, schema: Mapping[str, str], struct: str) -> dict[str, Any]:
-    """Bind a request body as Ollama's ``c.ShouldBindJSON`` does, answering 400 as Ollama does."""
-    try:
-        return bind(decode_json(body), schema, struct)
-    except MissingBody:
-        raise ApiError(400, "missing request body") from None
-    except DecodeError as exc:
-        raise ApiError(400, str(exc)) from None

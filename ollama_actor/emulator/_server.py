@@ -17,17 +17,16 @@ from ._access import Access
 from ._clock import Clock
 from ._control import PREFIX as CONTROL_PREFIX
 from ._control import Answer, Control
-from ._decode import lenient_json
 from ._faults import Fault, Rules
+from ._gojson import lenient_json
 from ._http import BadRequest, Request, RequestParser, refusal, response_head
 from ._log import Record, RequestLog
-from ._pump import Pacing, Pump
+from ._pump import Pacing, Pump, Ticker
 from ._reply import NDJSON, Reply, empty, error
 from ._routes import Api, is_upload
 from ._settings import Settings
 from ._slots import QUEUE_FULL, Slots, Ticket
 from ._store import Store
-from ._ticker import Ticker
 
 HIGH_WATER = 64 * 1024
 """Transport buffer above which a pump stops producing (the client is not keeping up)."""

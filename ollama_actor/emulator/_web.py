@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ._decode import WEB_FETCH, WEB_SEARCH
+from ._bind import WEB_FETCH, WEB_SEARCH, read_fields
 from ._http import Request
-from ._reply import ApiError, Reply, json_reply, read_fields
+from ._reply import ApiError, Reply, json_reply
 
 __all__ = ["fetch_page", "search_results", "web_fetch", "web_search"]
 

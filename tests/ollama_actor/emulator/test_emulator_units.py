@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 
 from ollama_actor.emulator import embedding, expected_reply, expected_tokens
-from ollama_actor.emulator._clock import rfc3339_ns
-from ollama_actor.emulator._decode import (
+from ollama_actor.emulator._bind import (
+    CHAT,
+    CREATE,
     GENERATE,
-    DecodeError,
-    MissingBody,
     bind,
-    decode_json,
     parse_duration,
     parse_keep_alive,
 )
-from ollama_actor.emulator._gojson import dumps
+from ollama_actor.emulator._clock import rfc3339_ns
+from ollama_actor.emulator._gojson import DecodeError, MissingBody, decode_json, dumps
 from ollama_actor.emulator._names import Name
 
 
@@ -63,6 +62,35 @@ def test_binding_checks_types_case_insensitively() -> None:
         bind({"images": ["a!"]}, GENERATE, "X")
     with pytest.raises(DecodeError, match="think must be a boolean or string"):
         bind({"think": 1}, GENERATE, "X")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"messages": "x"}, "string into Go struct field X.messages of type []api.Message"),
+        ({"messages": [1]}, "number into Go struct field X.messages of type api.Message"),
+        (
+            {"messages": [{"tool_calls": ["x"]}]},
+            "string into Go struct field X.messages.tool_calls of type api.ToolCall",
+        ),
+        ({"messages": [{"content": 1}]}, "number into Go struct field X.messages.content of type"),
+        ({"tools": {}}, "object into Go struct field X.tools of type api.Tools"),
+        ({"tools": [[]]}, "array into Go struct field X.tools of type api.Tool"),
+        ({"options": []}, "array into Go struct field X.options of type map[string]interface {}"),
+        ({"stream": "yes"}, "string into Go struct field X.stream of type bool"),
+        ({"think": True, "stream": 1}, "number into Go struct field X.stream of type bool"),
+    ],
+)
+def test_a_type_error_names_the_go_type_of_the_value_or_of_the_list_item(body, message) -> None:
+    with pytest.raises(DecodeError) as error:
+        bind(body, CHAT, "X")
+    assert str(error.value).startswith(f"json: cannot unmarshal {message}")
+
+
+def test_a_files_map_holds_strings_only() -> None:
+    assert bind({"files": {"a.gguf": "sha256:x"}}, CREATE, "X") == {"files": {"a.gguf": "sha256:x"}}
+    with pytest.raises(DecodeError, match=r"number into Go struct field X\.files of type string"):
+        bind({"files": {"a.gguf": 1}}, CREATE, "X")
 
 
 @pytest.mark.parametrize(
