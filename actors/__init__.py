@@ -2,9 +2,13 @@
 
 Users import from here (``actors.Actor``), never from the private modules. As a library it logs
 to the ``actors`` loggers and prints nothing unless the application configures logging.
+
+``actors.__version__`` (and ``ollama_actor.__version__``) is the installed distribution's
+(``ollama-actor``), read from its metadata when first asked for.
 """
 
 import logging as _logging
+from typing import TYPE_CHECKING
 
 from actors._actor import Actor, shutdown, start_instance
 from actors._child import Backoff, ChildSpec
@@ -50,6 +54,29 @@ from actors._supervisor_errors import (
 from actors._timer import Timer, send_after
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+UNKNOWN_VERSION = "0+unknown"
+"""The version of a source tree that was never installed (it has no metadata)."""
+
+
+def _load(name: str) -> str:
+    """``__version__`` on first use (module ``__getattr__``): importlib.metadata costs ~15 ms."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("ollama-actor")
+    except PackageNotFoundError:
+        value = UNKNOWN_VERSION
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    __version__: str
+else:  # mypy sees __version__ above, and refuses a name that does not exist
+    __getattr__ = _load
 
 __all__ = [
     "Actor",

@@ -6,13 +6,16 @@ is an `OllamaError`. As a library it logs to the ``ollama_actor`` loggers and pr
 unless the application configures logging.
 
 The names are loaded on first use: ``import ollama_actor`` alone (as the pytest plugin and the
-emulator do) imports neither httpx nor the actor runtime.
+emulator do) imports neither httpx nor the actor runtime. The first use checks that the top-level
+``actors`` package is the one installed with this one: if something else named ``actors`` hides
+it, an ImportError says what and where. ``__version__`` is the installed distribution's.
 """
 
 import importlib as _importlib
 import logging as _logging
 from typing import TYPE_CHECKING
 
+from ollama_actor._actors_check import check_actors as _check_actors
 from ollama_actor._errors import (
     ConnectError,
     ConnectionLost,
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
     from ollama_actor._streaming import Streaming
     from ollama_actor._timeout import Timeout
 
+    __version__: str
+
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 _LAZY = {
@@ -61,11 +66,20 @@ _LAZY = {
 
 
 def _load(name: str) -> object:
-    """A public name on first use (module ``__getattr__``), kept for the next."""
-    module = _LAZY.get(name)
-    if module is None:
+    """A public name on first use (module ``__getattr__``), kept for the next.
+
+    Every one of them needs the actor runtime: a stray ``actors`` is refused here, not at
+    ``import ollama_actor``, so that it cannot break the pytest plugin in every pytest run.
+    """
+    if name in _LAZY or name == "__version__":
+        _check_actors()
+    if name == "__version__":  # one distribution: the actors' version is ours
+        module = "actors"
+    elif name in _LAZY:
+        module = f"{__name__}.{_LAZY[name]}"
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 

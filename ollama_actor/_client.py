@@ -18,12 +18,12 @@ import platform
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, BinaryIO, Generic, TypeVar, overload
 
 import httpx
 from pykka import ActorRef
 
+import actors
 from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, stream_to
@@ -60,10 +60,7 @@ BlobSource = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
 def _user_agent() -> str:
-    try:
-        ours = version("ollama-actor")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        ours = "0"
+    ours = actors.__version__
     machine, system = platform.machine(), platform.system().lower()
     return f"ollama-actor/{ours} ({machine} {system}) Python/{platform.python_version()}"
 

@@ -30,6 +30,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING, TextIO
 
+from ollama_actor._actors_check import check_actors
 from ollama_actor._cli._args import SchemaFlags, build_parser
 from ollama_actor._cli._exit import (
     BROKEN_PIPE,
@@ -113,11 +114,12 @@ def main(
         logging.basicConfig(level=logging.DEBUG, stream=err)
     else:  # the library's warnings would be more lines; the error line says what matters
         logging.getLogger().addHandler(logging.NullHandler())
-    # Here, not at the top: --help and usage errors need neither the client nor the actors.
-    from ollama_actor._cli._commands import COMMANDS, Session
-    from ollama_actor._client import Ollama
-
     try:
+        # Here, not at the top: --help and usage errors need neither the client nor the actors.
+        check_actors()
+        from ollama_actor._cli._commands import COMMANDS, Session
+        from ollama_actor._client import Ollama
+
         if args.proxy is not None and args.no_proxy:
             raise UsageError("--proxy and --no-proxy cannot be used together")
         client = Ollama(

@@ -10,10 +10,10 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+import actors
 from actors import Recipient
 from ollama_actor._cli._args import schema_params
 from ollama_actor._cli._exit import OK, UsageError
@@ -468,19 +468,12 @@ def remove(session: Session) -> int:
     return OK
 
 
-def _client_version() -> str:
-    try:
-        return version("ollama-actor")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
-
-
 def show_version(session: Session) -> int:
     """``version`` (or ``-v``): this client's version and the server's, as far as it answers."""
     if session.json:
         session.print_json(session.client.version())
         return OK
-    session.print(f"client version is {_client_version()}")
+    session.print(f"client version is {actors.__version__}")
     try:
         response = session.client.version()
     except ConnectError:  # as `ollama -v`: the client's version is still worth knowing

@@ -9,8 +9,11 @@ process has imported), not timed: a heavy import that creeps back fails them on 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +142,83 @@ def test_plain_client_use_never_imports_the_emulator(emu):
     modules = set(done.stdout.split())
     assert {"httpx", "actors", "ollama_actor._client"} <= modules  # it did use the client
     assert sorted(m for m in modules if m.startswith("ollama_actor.emulator")) == []
+
+
+def test_the_version_is_the_installed_distributions_in_both_packages():
+    import actors
+
+    installed = importlib.metadata.version("ollama-actor")
+    assert ollama_actor.__version__ == installed
+    assert actors.__version__ == installed
+    with pytest.raises(AttributeError, match="module 'actors' has no attribute '__versions__'"):
+        actors.__versions__  # type: ignore[attr-defined]  # noqa: B018
+
+
+# Something else named `actors` ahead of ours on sys.path: a package, a folder without
+# __init__.py (a namespace package), a module.
+STRAYS = {
+    "package": {"actors/__init__.py": "x = 1\n"},
+    "folder": {"actors/notes.txt": ""},
+    "module": {"actors.py": ""},
+}
+
+
+def _stray_actors(root, kind: str) -> str:
+    for path, text in STRAYS[kind].items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    found = root / next(iter(STRAYS[kind]))
+    return str(found.parent if kind == "folder" else found)
+
+
+def _run_with_path(code: str, path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(path)}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True, text=True, timeout=60, check=False, env=env, cwd=path,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(STRAYS))
+def test_a_stray_actors_is_named_with_the_remedy_at_first_use(tmp_path, kind):
+    found = _stray_actors(tmp_path, kind)
+    done = _run_with_path(
+        "import ollama_actor, ollama_actor.pytest_plugin\n"  # imports nothing that needs it
+        "from ollama_actor import OllamaError\n"
+        "try:\n"
+        "    from ollama_actor import Ollama\n"
+        "except ImportError as exc:\n"
+        "    print(exc.name, '|', exc)\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    name, _, message = done.stdout.partition(" | ")
+    assert name == "actors"
+    assert f"'import actors' finds {found}, which hides it" in message
+    ours = Path(ollama_actor.__file__).parent.parent / "actors"
+    assert f"the top-level package 'actors' at {ours}" in message
+    assert "Rename that one, or take its folder off sys.path" in message
+
+
+def test_the_command_line_says_so_in_one_line(tmp_path):
+    found = _stray_actors(tmp_path, "package")
+    done = _run_with_path(
+        "import sys\nfrom ollama_actor.cli import main\nsys.exit(main(['list']))", tmp_path
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: ImportError: ollama_actor needs its actor runtime")
+    assert found in line
+
+
+def test_a_project_with_its_own_actors_still_runs_pytest_with_the_plugin_installed(tmp_path):
+    _stray_actors(tmp_path, "package")
+    (tmp_path / "test_theirs.py").write_text(
+        "import actors\n\ndef test_x():\n    assert actors.x == 1\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_theirs.py"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
