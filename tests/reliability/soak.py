@@ -108,7 +108,9 @@ def _fds() -> int:
 def _our_objects() -> int:
     gc.collect()
     ours = ("actors.", "ollama_actor.")
-    return sum(1 for o in gc.get_objects() if type(o).__module__.startswith(ours))
+    # A type's __module__ is not always a string (Cython's metatypes, as yaml's C loader has).
+    modules = (getattr(type(o), "__module__", None) for o in gc.get_objects())
+    return sum(1 for module in modules if isinstance(module, str) and module.startswith(ours))
 
 
 def _rss_mb() -> float:
