@@ -9,6 +9,9 @@ its current stack; and one WARNING when the loop beats again, with how long it w
 
 Nothing runs per message or per chunk: the cost is the heartbeat (4 callbacks per threshold)
 and the watchdog thread waking as often.
+
+Telemetry (`actors.telemetry`): each heartbeat emits `LAG` (how late it ran: the loop's
+lag), and the reports emit `BLOCKED` and `RECOVERED`, when handlers are attached.
 """
 
 from __future__ import annotations
@@ -22,9 +25,20 @@ import traceback
 from types import FrameType
 from typing import Any
 
-__all__ = ["DEFAULT_THRESHOLD", "Watchdog", "describe_frame"]
+from actors import telemetry
+
+__all__ = ["BLOCKED", "DEFAULT_THRESHOLD", "LAG", "RECOVERED", "Watchdog", "describe_frame"]
 
 logger = logging.getLogger("actors.loop")
+
+LAG = ("actors", "loop", "lag")
+"""Telemetry, about 4 times a second: measurement ``lag``, the seconds by which the loop's
+heartbeat ran late (what any callback on the loop waits beyond its time). Loop thread."""
+BLOCKED = ("actors", "loop", "blocked")
+"""Telemetry: the watchdog found the loop blocked. Measurement ``blocked`` (s so far);
+metadata ``running`` (what the loop thread runs). Watchdog thread."""
+RECOVERED = ("actors", "loop", "recovered")
+"""Telemetry: a loop reported blocked runs again. Measurement ``blocked`` (s in all)."""
 
 DEFAULT_THRESHOLD = 1.0
 """Seconds without a heartbeat before the loop counts as blocked. The whole test suite on a
@@ -56,10 +70,12 @@ class Watchdog:
         self._beat = time.monotonic()
         self._changed.set()
 
-    def _heartbeat(self) -> None:
-        self._beat = time.monotonic()
-        threshold = self.threshold or DEFAULT_THRESHOLD
-        self._loop.call_later(threshold / 4, self._heartbeat)
+    def _heartbeat(self, due: float | None = None) -> None:
+        self._beat = now = time.monotonic()
+        if due is not None and telemetry.attached(LAG):
+            telemetry.execute(LAG, {"lag": max(0.0, now - due)})
+        interval = (self.threshold or DEFAULT_THRESHOLD) / 4
+        self._loop.call_at(self._loop.time() + interval, self._heartbeat, now + interval)
 
     def _watch(self) -> None:
         blocked_since: float | None = None  # the last beat before a reported block
@@ -78,6 +94,8 @@ class Watchdog:
                         "the shared loop thread runs again after being blocked for %.1f s",
                         beat - blocked_since,
                     )
+                    if telemetry.attached(RECOVERED):
+                        telemetry.execute(RECOVERED, {"blocked": beat - blocked_since})
                     blocked_since = None
                 continue
             if time.monotonic() - beat > threshold:
@@ -89,11 +107,14 @@ class Watchdog:
         if frame is None:
             return
         stack = "".join(traceback.format_stack(frame))
+        running = describe_frame(frame)
+        if telemetry.attached(BLOCKED):
+            telemetry.execute(BLOCKED, {"blocked": lag}, {"running": running})
         logger.warning(
             "the shared loop thread has been blocked for %.1f s, running %s; nothing else "
             "on the loop (loop actors, streams, timers) runs meanwhile. Its stack:\n%s",
             lag,
-            describe_frame(frame),
+            running,
             stack,
         )
 
