@@ -51,20 +51,13 @@ from actors._monitor import Down, monitor
 from actors._notify import sd_notify, watchdog_interval
 from actors._request import send_request
 from actors._supervisor_base import live_supervisors
+from actors.telemetry import APPLICATION_DRAIN as DRAIN
+from actors.telemetry import APPLICATION_READY as READY
+from actors.telemetry import APPLICATION_STOP as STOP
 
-__all__ = ["DRAIN", "READY", "STOP", "Application", "State", "run"]
+__all__ = ["Application", "State", "run"]
 
 logger = logging.getLogger(__name__)
-
-READY = ("actors", "application", "ready")
-"""Telemetry: the tree has started. Measurement ``duration`` (s the start took); metadata
-``application`` (its name)."""
-DRAIN = ("actors", "application", "drain")
-"""Telemetry: draining begins. Measurement ``deadline`` (s); metadata ``application``,
-``signal`` (its name, or None for `Application.stop`)."""
-STOP = ("actors", "application", "stop")
-"""Telemetry: the application has stopped. Measurements ``drain`` and ``stop`` (s each
-took), ``exit_code``; metadata ``application``."""
 
 
 class State(enum.Enum):

@@ -39,21 +39,9 @@ from actors._supervisor_errors import (
 )
 from actors._timer import send_after
 
-__all__ = ["CHILD_GIVEN_UP", "GIVE_UP", "RESTART", "Child", "SupervisorBase", "live_supervisors"]
+__all__ = ["Child", "SupervisorBase", "live_supervisors"]
 
 logger = logging.getLogger("actors.supervisor")
-
-RESTART = ("actors", "supervisor", "restart")
-"""Telemetry: a child is restarted. Measurements ``delay`` (its backoff, s) and ``restarts``
-(its restarts within its window); metadata ``supervisor``, ``child`` (its id), ``reason``
-(the `Exit` that ended it)."""
-CHILD_GIVEN_UP = ("actors", "supervisor", "child_given_up")
-"""Telemetry: a child used up its own restart budget and is removed. Measurements
-``restarts``; metadata ``supervisor``, ``child``, ``reason``."""
-GIVE_UP = ("actors", "supervisor", "give_up")
-"""Telemetry: a supervisor reached its restart intensity and ends. Measurements
-``max_restarts``, ``max_seconds``; metadata ``supervisor``, ``child`` (the last to fail),
-``reason`` (its exit)."""
 
 _live: weakref.WeakSet[SupervisorBase] = weakref.WeakSet()
 _live_lock = threading.Lock()
@@ -296,9 +284,9 @@ class SupervisorBase(Actor):
     def _give_up(self, error: ReachedMaxRestartIntensity) -> None:
         """End now with OTP's reason, ``shutdown`` (its children are already stopped)."""
         logger.error("%s: %s; giving up: it ends with shutdown", self, error)
-        if telemetry.attached(GIVE_UP):
+        if telemetry.attached(telemetry.SUPERVISOR_GIVE_UP):
             telemetry.execute(
-                GIVE_UP,
+                telemetry.SUPERVISOR_GIVE_UP,
                 {"max_restarts": error.max_restarts, "max_seconds": error.max_seconds},
                 {"supervisor": self.actor_ref, "child": error.child_id, "reason": error.exit},
             )
@@ -355,9 +343,9 @@ class SupervisorBase(Actor):
                 spec.max_restarts,
                 spec.max_seconds,
             )
-            if telemetry.attached(CHILD_GIVEN_UP):
+            if telemetry.attached(telemetry.SUPERVISOR_CHILD_GIVEN_UP):
                 telemetry.execute(
-                    CHILD_GIVEN_UP,
+                    telemetry.SUPERVISOR_CHILD_GIVEN_UP,
                     {"restarts": len(child.restarts)},
                     {"supervisor": self.actor_ref, "child": spec.id, "reason": exit},
                 )
@@ -386,9 +374,9 @@ class SupervisorBase(Actor):
             delay,
             exit,
         )
-        if telemetry.attached(RESTART):
+        if telemetry.attached(telemetry.SUPERVISOR_RESTART):
             telemetry.execute(
-                RESTART,
+                telemetry.SUPERVISOR_RESTART,
                 {"delay": delay, "restarts": len(child.restarts)},
                 {"supervisor": self.actor_ref, "child": spec.id, "reason": exit},
             )

@@ -10,8 +10,8 @@ its current stack; and one WARNING when the loop beats again, with how long it w
 Nothing runs per message or per chunk: the cost is the heartbeat (4 callbacks per threshold)
 and the watchdog thread waking as often.
 
-Telemetry (`actors.telemetry`): each heartbeat emits `LAG` (how late it ran: the loop's
-lag), and the reports emit `BLOCKED` and `RECOVERED`, when handlers are attached.
+Telemetry (`actors.telemetry`): each heartbeat emits ``LOOP_LAG`` (how late it ran: the loop's
+lag), and the reports ``LOOP_BLOCKED`` and ``LOOP_RECOVERED``, when handlers are attached.
 """
 
 from __future__ import annotations
@@ -26,19 +26,14 @@ from types import FrameType
 from typing import Any
 
 from actors import telemetry
+from actors.telemetry import LOOP_BLOCKED as BLOCKED
+from actors.telemetry import LOOP_LAG as LAG
+from actors.telemetry import LOOP_RECOVERED as RECOVERED
 
-__all__ = ["BLOCKED", "DEFAULT_THRESHOLD", "LAG", "RECOVERED", "Watchdog", "describe_frame"]
+__all__ = ["DEFAULT_THRESHOLD", "Watchdog", "describe_frame"]
 
 logger = logging.getLogger("actors.loop")
 
-LAG = ("actors", "loop", "lag")
-"""Telemetry, about 4 times a second: measurement ``lag``, the seconds by which the loop's
-heartbeat ran late (what any callback on the loop waits beyond its time). Loop thread."""
-BLOCKED = ("actors", "loop", "blocked")
-"""Telemetry: the watchdog found the loop blocked. Measurement ``blocked`` (s so far);
-metadata ``running`` (what the loop thread runs). Watchdog thread."""
-RECOVERED = ("actors", "loop", "recovered")
-"""Telemetry: a loop reported blocked runs again. Measurement ``blocked`` (s in all)."""
 
 DEFAULT_THRESHOLD = 1.0
 """Seconds without a heartbeat before the loop counts as blocked. The whole test suite on a

@@ -32,6 +32,15 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "APPLICATION_DRAIN",
+    "APPLICATION_READY",
+    "APPLICATION_STOP",
+    "LOOP_BLOCKED",
+    "LOOP_LAG",
+    "LOOP_RECOVERED",
+    "SUPERVISOR_CHILD_GIVEN_UP",
+    "SUPERVISOR_GIVE_UP",
+    "SUPERVISOR_RESTART",
     "Event",
     "Handler",
     "HandlerFunction",
@@ -47,6 +56,36 @@ logger = logging.getLogger(__name__)
 
 Event = tuple[str, ...]
 """An event's name: ``("ollama_actor", "stream", "start")``."""
+
+# -- the runtime's own events ---------------------------------------------------------------
+
+SUPERVISOR_RESTART: Event = ("actors", "supervisor", "restart")
+"""A child is restarted. Measurements ``delay`` (its backoff, s) and ``restarts`` (its restarts
+within its window); metadata ``supervisor`` (its `ActorRef`), ``child`` (the child's id),
+``reason`` (the `actors.Exit` that ended it). The supervisor's thread."""
+SUPERVISOR_CHILD_GIVEN_UP: Event = ("actors", "supervisor", "child_given_up")
+"""A child used up its own restart budget and is removed. Measurement ``restarts``; metadata
+``supervisor``, ``child``, ``reason``."""
+SUPERVISOR_GIVE_UP: Event = ("actors", "supervisor", "give_up")
+"""A supervisor reached its restart intensity and ends. Measurements ``max_restarts``,
+``max_seconds``; metadata ``supervisor``, ``child`` (the last to fail), ``reason``."""
+LOOP_LAG: Event = ("actors", "loop", "lag")
+"""About 4 times a second: measurement ``lag``, the seconds by which the loop's heartbeat ran
+late (what any callback on the shared loop waits beyond its time). The loop thread."""
+LOOP_BLOCKED: Event = ("actors", "loop", "blocked")
+"""The loop watchdog found the loop blocked. Measurement ``blocked`` (s so far); metadata
+``running`` (what the loop thread runs). The watchdog's thread."""
+LOOP_RECOVERED: Event = ("actors", "loop", "recovered")
+"""A loop reported blocked runs again. Measurement ``blocked`` (s in all)."""
+APPLICATION_READY: Event = ("actors", "application", "ready")
+"""An `actors.Application`'s tree has started. Measurement ``duration`` (s the start took);
+metadata ``application`` (its name)."""
+APPLICATION_DRAIN: Event = ("actors", "application", "drain")
+"""An application begins to drain. Measurement ``deadline`` (s); metadata ``application``,
+``signal`` (its name, or None for `actors.Application.stop`)."""
+APPLICATION_STOP: Event = ("actors", "application", "stop")
+"""An application has stopped. Measurements ``drain`` and ``stop`` (s each took) and
+``exit_code``; metadata ``application``."""
 
 HandlerFunction = Callable[[Event, Mapping[str, Any], Mapping[str, Any], Any], None]
 """``handler(event, measurements, metadata, config)``."""
