@@ -70,6 +70,7 @@ class StreamRun:
         self._result: Any = None
         self._error: BaseException | None = None
         self._replies: list[Deferred[Any]] = []
+        self._observers: list[Callable[[Any, BaseException | None], None]] = []
 
     @property
     def done(self) -> bool:
@@ -142,6 +143,12 @@ class StreamRun:
         """Settle ``reply`` with the stream's outcome when it ends."""
         self._replies.append(reply)
 
+    def on_end(self, callback: Callable[[Any, BaseException | None], None]) -> None:
+        """Call ``callback(result, error)`` once the stream has ended, right after its
+        recipient was told the terminal message (on the loop thread; it must not block).
+        For observers, such as telemetry; what it raises is logged."""
+        self._observers.append(callback)
+
     def succeed(self, result: Any) -> None:
         """End with ``("done", result)`` (loop thread)."""
         if self.done:
@@ -183,6 +190,11 @@ class StreamRun:
                 reply.fail(self._error)
             else:
                 reply.resolve(self._result)
+        for observer in self._observers:
+            try:
+                observer(self._result, self._error)
+            except Exception:
+                logger.exception("an on_end observer of %s raised", self.ref)
 
 
 class _Ending:
