@@ -1,12 +1,12 @@
-"""Telemetry for streams: the events of a stream's life, and `StreamSpan`, which emits them.
+"""`StreamSpan`: emits a stream's telemetry events (`ollama_actor.telemetry` lists them).
 
-A stream emits, through `actors.telemetry`, ``START`` once, ``FIRST_CHUNK`` once per attempt
-that gets a chunk, ``RESTART`` when a supervised stream tries again, and ``STOP`` once, when
-it has ended (with ``outcome`` ``"done"`` or ``"error"``). Every ``START`` is followed by
-exactly one ``STOP``. Nothing is emitted per chunk: ``FIRST_CHUNK`` and ``STOP`` carry the
-times and Ollama's own counts. A stream begun while no handler listens to any of these gets no
-span at all (one dictionary lookup per event name, per stream); the per-chunk path is the same
-with or without handlers, but for the stream's first chunk.
+A stream emits, through `actors.telemetry`, ``STREAM_START`` once, ``STREAM_FIRST_CHUNK`` once
+per attempt that gets a chunk, ``STREAM_RESTART`` when a supervised stream tries again, and
+``STREAM_STOP`` once, when it has ended (with ``outcome`` ``"done"`` or ``"error"``). Every
+start is followed by exactly one stop. Nothing is emitted per chunk: the first chunk and the
+stop carry the times and Ollama's own counts. A stream begun while no handler listens to any
+of these gets no span at all (one dictionary lookup per event name, per stream); the per-chunk
+path is the same with or without handlers, but for the stream's first read.
 """
 
 from __future__ import annotations
@@ -15,31 +15,15 @@ import time
 from typing import Any
 
 from actors import Ref, telemetry
+from ollama_actor.telemetry import STREAM_FIRST_CHUNK as FIRST_CHUNK
+from ollama_actor.telemetry import STREAM_RESTART as RESTART
+from ollama_actor.telemetry import STREAM_START as START
+from ollama_actor.telemetry import STREAM_STOP as STOP
 
-__all__ = ["FIRST_CHUNK", "RESTART", "START", "STOP", "StreamSpan"]
-
-START: telemetry.Event = ("ollama_actor", "stream", "start")
-"""A stream begins: the supervised call is made, or an unsupervised stream sends its request.
-Measurement ``system_time`` (``time.time()``); metadata ``ref``, ``model``, ``host`` (the
-server's URL), ``endpoint`` (the API path), ``supervised``."""
-FIRST_CHUNK: telemetry.Event = ("ollama_actor", "stream", "first_chunk")
-"""An attempt's first chunk has arrived (and been handed on). Measurements
-``time_to_first_chunk`` (s since this attempt sent its request: what the server took) and
-``since_start`` (s since the stream began: what the caller waited); metadata ``ref``,
-``model``, ``host``, ``attempt`` (0 for the first). The shared loop thread."""
-RESTART: telemetry.Event = ("ollama_actor", "stream", "restart")
-"""A supervised stream tries again. Measurements ``attempt`` (1 for the first retry) and
-``since_start``; metadata ``ref``, ``model``, ``host``, ``error`` (what ended the previous
-attempt). The shared loop thread."""
-STOP: telemetry.Event = ("ollama_actor", "stream", "stop")
-"""A stream has ended (its recipient was told its terminal message). Measurements
-``duration`` (s since it began), ``attempts`` (restarts), ``time_to_first_chunk`` (of its
-last attempt, if it had a chunk) and, from Ollama's final chunk when there is one,
-``prompt_eval_count``, ``eval_count``, and ``total_duration``, ``load_duration``,
-``prompt_eval_duration``, ``eval_duration`` in seconds; metadata ``ref``, ``model``, ``host``,
-``endpoint``, ``outcome`` (``"done"`` or ``"error"``), ``error`` (the exception, or None)."""
+__all__ = ["EVENTS", "StreamSpan", "wanted"]
 
 EVENTS = (START, FIRST_CHUNK, RESTART, STOP)
+"""The stream events, for `wanted`."""
 
 _COUNTS = ("prompt_eval_count", "eval_count")
 _DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")

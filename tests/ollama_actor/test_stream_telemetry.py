@@ -9,10 +9,13 @@ import time
 import pytest
 
 import actors
-from actors import DynamicSupervisor, Draining, telemetry
+from actors import Draining, DynamicSupervisor, telemetry
 from ollama_actor import ConnectionLost, HTTPError, RetryPolicy
-from ollama_actor._stream_events import FIRST_CHUNK, RESTART, START, STOP
 from ollama_actor.emulator import cut, expected_reply
+from ollama_actor.telemetry import STREAM_FIRST_CHUNK as FIRST_CHUNK
+from ollama_actor.telemetry import STREAM_RESTART as RESTART
+from ollama_actor.telemetry import STREAM_START as START
+from ollama_actor.telemetry import STREAM_STOP as STOP
 
 EVENTS = (START, FIRST_CHUNK, RESTART, STOP)
 FAST = RetryPolicy(backoff=None)
