@@ -32,6 +32,7 @@ from ollama_actor._errors import (
 from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
 from ollama_actor._host import parse_host
 from ollama_actor._schemas import UncheckedOptions
+from ollama_actor._status import StatusServer
 from ollama_actor._stream_reply import StreamReply
 from ollama_actor._streaming import Streaming
 from ollama_actor._timeout import Timeout
@@ -54,6 +55,7 @@ __all__ = [
     "RequestTimeout",
     "ResponseError",
     "RetryPolicy",
+    "StatusServer",
     "StreamCancelled",
     "StreamHandle",
     "StreamReply",
