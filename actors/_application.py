@@ -164,7 +164,9 @@ class Application:
         logger.info("%s: started in %.3f s", self.name, time.monotonic() - began)
         if telemetry.attached(READY):
             telemetry.execute(
-                READY, {"duration": time.monotonic() - began}, {"application": self.name}
+                READY,
+                {"duration": time.monotonic() - began},
+                {"application": self.name, "root": root},
             )
         while not (self._signals or self._stop_asked or self._root_down is not None):
             self._wake.wait()

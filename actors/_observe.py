@@ -30,7 +30,8 @@ def supervision_tree(*, limit: int = 100, timeout: float = 1.0) -> list[dict[str
     its own ``"supervisor"`` dict of the same shape. At most ``limit`` children are listed per
     supervisor (``more`` says how many were left out; ``counts`` covers all). A supervisor
     that did not answer within ``timeout`` seconds has ``"busy": True`` and no children.
-    Ids are shown with ``str``. Blocks up to ``timeout``; refused on the loop thread.
+    Ids are shown with ``str``; a root's ``name`` is the end of its URN and its ``urn`` the
+    whole of it. Blocks up to ``timeout``; refused on the loop thread.
     """
     refuse_blocking("supervision_tree()")
     supervisors = live_supervisors()
@@ -73,9 +74,10 @@ def supervision_tree(*, limit: int = 100, timeout: float = 1.0) -> list[dict[str
     ordered = [ref.actor_urn for ref in supervisors if ref.actor_urn in roots]
     for urn in ordered:
         forest[urn]["name"] = _name(forest[urn], urn)
+        forest[urn]["urn"] = urn
     return [forest[urn] for urn in ordered]
 
 
 def _name(node: dict[str, Any], urn: str) -> str:
-    """A root's name: its class and the end of its URN (roots have no child id)."""
-    return f"{node['kind']} {urn.rsplit('-', 1)[-1][:8]}"
+    """A root's name, the end of its URN (roots have no child id)."""
+    return urn.rsplit("-", 1)[-1][:8]

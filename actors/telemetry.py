@@ -79,7 +79,7 @@ LOOP_RECOVERED: Event = ("actors", "loop", "recovered")
 """A loop reported blocked runs again. Measurement ``blocked`` (s in all)."""
 APPLICATION_READY: Event = ("actors", "application", "ready")
 """An `actors.Application`'s tree has started. Measurement ``duration`` (s the start took);
-metadata ``application`` (its name)."""
+metadata ``application`` (its name) and ``root`` (its root supervisor's `ActorRef`)."""
 APPLICATION_DRAIN: Event = ("actors", "application", "drain")
 """An application begins to drain. Measurement ``deadline`` (s); metadata ``application``,
 ``signal`` (its name, or None for `actors.Application.stop`)."""

@@ -87,6 +87,7 @@ class Observer:
         self._max_lag: collections.deque[float] = collections.deque(maxlen=240)
         self._blocked: float | None = None
         self._application: dict[str, Any] | None = None
+        self._root: str | None = None  # the application's root supervisor's URN
         self.handlers = {
             STREAM_START: self._on_start,
             STREAM_FIRST_CHUNK: self._on_first_chunk,
@@ -177,6 +178,14 @@ class Observer:
         self._errors.appendleft({"time": time.time(), "what": what, "text": text[:500]})
 
     # -- the snapshot ---------------------------------------------------------------------------
+
+    def name_root(self, tree: list[dict[str, Any]]) -> None:
+        """Name the application's root supervisor in ``tree`` after the application."""
+        with self._lock:
+            root, app = self._root, self._application
+        for node in tree:
+            if root is not None and app is not None and node.get("urn") == root:
+                node["name"] = app["name"]
 
     def snapshot(self, limit: int) -> dict[str, Any]:
         """The parts that come from telemetry, as plain data."""
@@ -283,12 +292,14 @@ class StatusServer(actors.Actor):
     def status(self) -> dict[str, Any]:
         """The snapshot ``/status`` answers (callable from any thread: the server's own)."""
         snapshot = self._observer.snapshot(self._limit)
+        tree = actors.supervision_tree(limit=self._limit, timeout=1.0)
+        self._observer.name_root(tree)
         return {
             "pid": os.getpid(),
             "time": time.time(),
             "uptime": time.monotonic() - self._began,
             **snapshot,
-            "tree": actors.supervision_tree(limit=self._limit, timeout=1.0),
+            "tree": tree,
         }
 
     def metrics_text(self) -> str | None:

@@ -217,9 +217,11 @@ def _supervisor_label(name: str, node: dict[str, Any]) -> str:
     counts = node.get("counts") or {}
     shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     draining = " [yellow]draining[/]" if node.get("draining") else ""
+    limit = node.get("max_restarts")
     return (
         f"[bold]{name}[/] {node.get('kind')} {node.get('strategy')}{draining} "
-        f"restarts {node.get('restarts', 0)}/{node.get('max_restarts')} ({shown or 'no children'})"
+        f"restarts {node.get('restarts', 0)}/{'∞' if limit is None else limit} "
+        f"({shown or 'no children'})"
     )
 
 
