@@ -123,6 +123,7 @@ class _Endpoint(Generic[C]):
         call.__name__ = name
         call.__qualname__ = f"Ollama.{name}"
         call.__doc__ = self.__doc__
+        call.__dict__["endpoint"] = ENDPOINTS[name]  # as a tool: tools=[client.web_search]
         return call
 
 
