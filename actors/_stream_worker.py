@@ -70,7 +70,7 @@ class StreamRun:
         self._result: Any = None
         self._error: BaseException | None = None
         self._replies: list[Deferred[Any]] = []
-        self._observers: list[Callable[[Any, BaseException | None], None]] = []
+        self._observers: list[Callable[[Any, BaseException | None], None]] | None = None
 
     @property
     def done(self) -> bool:
@@ -147,6 +147,8 @@ class StreamRun:
         """Call ``callback(result, error)`` once the stream has ended, right after its
         recipient was told the terminal message (on the loop thread; it must not block).
         For observers, such as telemetry; what it raises is logged."""
+        if self._observers is None:  # most streams have none: no list for them
+            self._observers = []
         self._observers.append(callback)
 
     def succeed(self, result: Any) -> None:
@@ -190,7 +192,7 @@ class StreamRun:
                 reply.fail(self._error)
             else:
                 reply.resolve(self._result)
-        for observer in self._observers:
+        for observer in self._observers or ():
             try:
                 observer(self._result, self._error)
             except Exception:
