@@ -7,15 +7,17 @@ shows what it is doing.
     ├── streams    a DynamicSupervisor that runs the StreamWorkers
     └── producer   a loop actor that starts a completion every `interval` seconds
 
-`actors.run` runs it as a program: it starts the tree, tells systemd it is ready (when run
-under ``Type=notify``), and on SIGTERM or Ctrl-C drains: new streams are refused (the producer's
-next ones end with ``actors.Draining``), running ones get ``--drain`` seconds to finish, then
-the tree is stopped top-down and what still runs is cancelled (each recipient still gets its one
-terminal message). A second signal stops at once. Streams that fail while the server is down are
-retried with backoff by ``streams``. Run it against the Ollama at ``OLLAMA_HOST`` (or
-``--host``, or the emulator), watch it with ``ollama-actor top URL``, and stop it::
+`actors.Application` (what `actors.run` runs) runs it as a program: it starts the tree, tells
+systemd it is ready (under ``Type=notify``), and on SIGTERM or Ctrl-C drains: new streams are
+refused (the producer's next ones end with ``actors.Draining``), running ones get ``--drain``
+seconds to finish, then the tree is stopped top-down and what still runs is cancelled (each
+recipient still gets its one terminal message). A second signal stops at once. Streams that
+fail while the server is down are retried with backoff by ``streams``. Run it against the
+Ollama at ``OLLAMA_HOST`` (or ``--host``, or the emulator), watch it with
+``ollama-actor top URL``, and stop it (or give ``--seconds``)::
 
     python examples/daemon.py [--host URL] [--model llama3.2] [--status-port 8765] [--drain 30]
+                              [--seconds N]
 
 When it has stopped, it prints one JSON line: every stream's message kinds, in order, and the
 type of its error if it ended with one. docs/daemons.md runs it under systemd and in a container.
@@ -27,6 +29,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 from typing import Any
 
 import actors
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=0, help="streams to start at once")
     parser.add_argument("--drain", type=float, default=30.0, help="seconds streams get to end")
     parser.add_argument("--status-port", type=int, default=0, help="loopback; 0: any free one")
+    parser.add_argument("--seconds", type=float, help="then stop by itself, as on SIGTERM")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
@@ -162,8 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"status at {url} (ollama-actor top {url})", flush=True)
         return root
 
+    app = actors.Application(start, name="daemon", drain=args.drain)
+    if args.seconds is not None:
+        timer = threading.Timer(args.seconds, app.stop)
+        timer.daemon = True
+        timer.start()
     with client:
-        code = actors.run(start, name="daemon", drain=args.drain)
+        code = app.run()
     metrics.detach()
     print(json.dumps({"exit_code": code, "streams": tally}), flush=True)
     return code
