@@ -228,7 +228,6 @@ class _ChunkReader:
     __slots__ = (
         "_acc",
         "_decoder",
-        "_emit",
         "_error_body",
         "_kind",
         "_owner",
@@ -236,6 +235,7 @@ class _ChunkReader:
         "_request",
         "_sink",
         "_span",
+        "_waiting_first",
     )
 
     def __init__(self, stream: Streaming, sink: StreamSink) -> None:
@@ -247,10 +247,11 @@ class _ChunkReader:
         self._decoder = LineDecoder(stream._max_line)
         self._acc = Accumulator(stream._kind)
         self._error_body: ErrorBody | None = None
-        self._span = span = stream.span
-        # Each decoded chunk goes to `_emit`: `_chunk`, or, for a stream with telemetry,
-        # `_first_chunk` until the first one has come (then `_chunk`): no test per chunk.
-        self._emit = self._chunk if span is None else self._first_chunk
+        self._span = stream.span
+        # A stream with telemetry sends its chunks through `_first_chunk` until the first one
+        # has come: a test per read, none per chunk. (Not a bound method kept in a slot: that
+        # would be a cycle keeping the stream alive until the collector runs.)
+        self._waiting_first = self._span is not None
 
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         if not 200 <= status < 300:
@@ -263,14 +264,14 @@ class _ChunkReader:
         if self._error_body is not None:
             self._error_body.add(data)
             return
-        self._decoder.feed(data, self._emit)
+        self._decoder.feed(data, self._first_chunk if self._waiting_first else self._chunk)
 
     def on_end(self) -> None:
         if self._error_body is not None:
             self._fail(self._error_body.error())
             return
         try:
-            self._decoder.finish(self._emit)
+            self._decoder.finish(self._first_chunk if self._waiting_first else self._chunk)
             self._check_complete()
         except OllamaError as exc:
             self.on_error(exc)
@@ -298,8 +299,8 @@ class _ChunkReader:
     def _first_chunk(self, chunk: Any) -> None:
         at = time.monotonic()
         self._chunk(chunk)
-        if self._emit != self._chunk:  # the other lines of the same read come here too
-            self._emit = self._chunk
+        if self._waiting_first:  # the other lines of the same read come here too
+            self._waiting_first = False
             assert self._span is not None
             self._span.first_chunk(at)
 

@@ -3,14 +3,16 @@ that order, with the times and Ollama's counts; nothing when no handler listens.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 
 import pytest
 
 import actors
 from actors import Draining, DynamicSupervisor, telemetry
-from ollama_actor import ConnectionLost, HTTPError, RetryPolicy
+from ollama_actor import ConnectionLost, HTTPError, RetryPolicy, default_supervisor
 from ollama_actor.emulator import cut, expected_reply
 from ollama_actor.telemetry import STREAM_FIRST_CHUNK as FIRST_CHUNK
 from ollama_actor.telemetry import STREAM_RESTART as RESTART
@@ -159,3 +161,23 @@ def test_with_no_handler_a_stream_has_no_span(client):
     handle = client.completion(model="llama3.2", prompt="x", stream=actors.Inbox())
     handle.result(timeout=30)
     assert handle._run._source.span is None
+
+
+def test_a_stream_with_telemetry_leaves_no_cycle_for_the_collector(client, events):
+    """Its span and first-chunk hook are freed with it, without a full collection."""
+    inbox = actors.Inbox()
+    gc.collect()
+    gc.disable()
+    try:
+        handle = client.completion(model="llama3.2", prompt="x", stream=inbox)
+        handle.result(timeout=10)
+        wait_for_stop(events, handle.ref)
+        actors.wait_exit(handle.worker, 5)
+        default_supervisor().proxy().count_children().get(timeout=5)  # it handled the exit
+        streaming = weakref.ref(handle._run._source)
+        assert streaming().span is not None
+        del handle
+        inbox.drain()
+        assert streaming() is None
+    finally:
+        gc.enable()
