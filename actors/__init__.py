@@ -10,7 +10,9 @@ to the ``actors`` loggers and prints nothing unless the application configures l
 import logging as _logging
 from typing import TYPE_CHECKING
 
+from actors import telemetry
 from actors._actor import Actor, shutdown, start_instance
+from actors._application import Application, State, run
 from actors._child import Backoff, ChildSpec
 from actors._deferred import Deferred
 from actors._dynamic_supervisor import DynamicSupervisor
@@ -34,6 +36,8 @@ from actors._names import (
     NoSuchName,
     whereis,
 )
+from actors._notify import sd_notify
+from actors._observe import supervision_tree
 from actors._ref import Ref
 from actors._request import send_request
 from actors._stream import Delivery, StreamSink, StreamSource
@@ -45,6 +49,7 @@ from actors._supervisor_errors import (
     ChildNotFound,
     ChildRestarting,
     ChildRunning,
+    Draining,
     MaxChildrenReached,
     ReachedMaxRestartIntensity,
     ShutdownTimeout,
@@ -83,6 +88,7 @@ __all__ = [
     "Address",
     "AddressBufferFull",
     "AddressProxy",
+    "Application",
     "Backoff",
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
@@ -93,6 +99,7 @@ __all__ = [
     "Deferred",
     "Delivery",
     "Down",
+    "Draining",
     "DynamicSupervisor",
     "Exit",
     "ExitKind",
@@ -107,6 +114,7 @@ __all__ = [
     "Ref",
     "ShutdownTimeout",
     "StartChildError",
+    "State",
     "StreamRun",
     "StreamSink",
     "StreamSource",
@@ -122,11 +130,15 @@ __all__ = [
     "in_loop_thread",
     "link",
     "monitor",
+    "run",
+    "sd_notify",
     "send_after",
     "send_request",
     "set_loop_watchdog",
     "shutdown",
     "start_instance",
+    "supervision_tree",
+    "telemetry",
     "unlink",
     "wait_exit",
     "whereis",

@@ -80,7 +80,6 @@ class DynamicSupervisor(SupervisorBase):
             raise ValueError(f"max_children must be an int >= 0 or None, not {max_children!r}")
         self._max_children = max_children
         self._keys = itertools.count()
-        self._children: dict[Hashable, Child] = {}
         self._by_urn: dict[str, Child] = {}
         self._waiting: dict[int, Child] = {}
 
@@ -99,6 +98,7 @@ class DynamicSupervisor(SupervisorBase):
         """
         if not isinstance(spec, ChildSpec):
             raise TypeError(f"start_child takes a ChildSpec, not {spec!r}")
+        self._refuse_new_child()
         if self._max_children is not None and len(self._children) >= self._max_children:
             raise MaxChildrenReached(f"{self} already has {self._max_children} children")
         child = Child(next(self._keys), spec, self._intensity.max_seconds)

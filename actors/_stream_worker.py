@@ -71,6 +71,7 @@ class StreamRun:
         self._result: Any = None
         self._error: BaseException | None = None
         self._replies: list[Deferred[Any]] | None = None
+        self._observers: list[Callable[[Any, BaseException | None], None]] | None = None
 
     @property
     def done(self) -> bool:
@@ -145,6 +146,14 @@ class StreamRun:
             self._replies = []
         self._replies.append(reply)
 
+    def on_end(self, callback: Callable[[Any, BaseException | None], None]) -> None:
+        """Call ``callback(result, error)`` once the stream has ended, right after its
+        recipient was told the terminal message (on the loop thread; it must not block).
+        For observers, such as telemetry; what it raises is logged."""
+        if self._observers is None:  # most streams have none: no list for them
+            self._observers = []
+        self._observers.append(callback)
+
     def succeed(self, result: Any) -> None:
         """End with ``("done", result)`` (loop thread)."""
         if self.done:
@@ -197,6 +206,11 @@ class StreamRun:
                 reply.fail(self._error)
             else:
                 reply.resolve(self._result)
+        for observer in self._observers or ():
+            try:
+                observer(self._result, self._error)
+            except Exception:
+                logger.exception("an on_end observer of %s raised", self.ref)
 
 
 _waiting = threading.Lock()

@@ -125,7 +125,6 @@ class Supervisor(SupervisorBase):
         if strategy not in get_args(Strategy):
             raise ValueError(f"strategy must be one of {get_args(Strategy)}, not {strategy!r}")
         self._strategy = strategy
-        self._children: dict[Hashable, Child] = {}
         for spec in children:
             if not isinstance(spec, ChildSpec):
                 raise TypeError(f"children must be ChildSpec instances, not {spec!r}")
@@ -178,6 +177,7 @@ class Supervisor(SupervisorBase):
         """
         if not isinstance(spec, ChildSpec):
             raise TypeError(f"start_child takes a ChildSpec, not {spec!r}")
+        self._refuse_new_child()
         present = self._children.get(spec.id)
         if present is not None:
             if present.state == "running" and present.ref is not None:

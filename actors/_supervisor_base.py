@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self, cast
@@ -18,6 +20,7 @@ from typing import Any, Literal, NamedTuple, Self, cast
 from pykka import ActorDeadError, ActorRef, ActorRegistry, Timeout
 from pykka.messages import ProxyGetAttr
 
+from actors import telemetry
 from actors._actor import Actor, _Shutdown, child_start, kill
 from actors._child import Backoff, ChildSpec
 from actors._deferred import Deferred
@@ -30,15 +33,35 @@ from actors._names import NameTaken, Registration, register, release_subtree
 from actors._ref import Ref
 from actors._request import send_request
 from actors._supervisor_errors import (
+    Draining,
     ReachedMaxRestartIntensity,
     ShutdownTimeout,
     StartChildError,
 )
 from actors._timer import send_after
 
-__all__ = ["Child", "SupervisorBase", "when_ready"]
+__all__ = ["Child", "SupervisorBase", "live_supervisors", "when_ready"]
 
 logger = logging.getLogger("actors.supervisor")
+
+_live: weakref.WeakSet[SupervisorBase] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def live_supervisors(*, roots: bool = False) -> list[ActorRef[Any]]:
+    """Every supervisor of this process that has not ended, oldest first; with ``roots``,
+    only those that no running supervisor supervises. Any thread."""
+    with _live_lock:
+        found = [s for s in _live if not s.actor_stopped.is_set()]
+    if roots:
+        found = [s for s in found if not _supervised(s)]
+    return [s.actor_ref for s in sorted(found, key=lambda s: s._born)]
+
+
+def _supervised(supervisor: SupervisorBase) -> bool:
+    parent = cast("Mailbox", supervisor.actor_inbox).parent
+    return parent is not None and parent.is_alive()
+
 
 READY_POLL = 0.05
 """Seconds between two looks at a starting plain Pykka child that has not answered yet."""
@@ -56,6 +79,9 @@ _READY = ProxyGetAttr(attr_path=("actor_urn",))
 message, so any actor answers it without its ``on_receive`` seeing it."""
 
 ChildState = Literal["running", "restarting", "stopped"]
+
+_births = itertools.count()
+"""Orders `live_supervisors` by start."""
 
 
 class _Wake(NamedTuple):
@@ -136,7 +162,12 @@ class SupervisorBase(Actor):
         self._watched: dict[Ref, Child] = {}
         self._tokens = itertools.count(1)
         self._giving_up = False
+        self._draining: list[Deferred[None]] | None = None  # the replies `drain` owes
+        self._children: dict[Hashable, Child] = {}
         cast("Mailbox", self.actor_inbox).loop_waits = in_loop_thread()  # see `start`
+        self._born = next(_births)
+        with _live_lock:
+            _live.add(self)
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -178,11 +209,95 @@ class SupervisorBase(Actor):
                     return super().on_receive(message)
         except ReachedMaxRestartIntensity as error:
             self._give_up(error)
+        if self._draining:
+            self._check_drained()
         return None
+
+    # -- draining and describing (the API, through the proxy) ---------------------------------
+
+    def drain(self) -> Deferred[None]:
+        """Start no new children from now on; the reply comes once those that end by
+        themselves (``transient`` and ``temporary`` children, running or waiting for a
+        restart) have ended.
+
+        ``start_child`` then raises `actors.Draining`; restarts still happen (a child that
+        fails while draining is not new). ``permanent`` children are not waited for: they
+        run until the supervisor is stopped. Stop the supervisor to end the rest (the
+        application runner does, once its drain deadline has passed). Idempotent.
+        """
+        reply: Deferred[None] = Deferred()
+        if self._draining is None:
+            self._draining = []
+            logger.info("%s: draining: no new children", self)
+        self._draining.append(reply)
+        self._check_drained()
+        return reply
+
+    @property
+    def draining(self) -> bool:
+        """Whether `drain` was called: ``start_child`` is refused."""
+        return self._draining is not None
+
+    def describe(self, limit: int = 100) -> dict[str, Any]:
+        """A snapshot for a status view: this supervisor and up to ``limit`` of its children.
+
+        ``{"kind", "strategy", "draining", "restarts", "max_restarts", "max_seconds",
+        "counts": {state: n}, "children": [{"id", "state", "type", "restarts", "ref"}, ...],
+        "more": n}``, where ``restarts`` count those within the window, ``ref`` is the
+        incarnation (an `ActorRef`, or None) and ``more`` is the number of children left out.
+        """
+        counts: dict[str, int] = {"running": 0, "restarting": 0, "stopped": 0}
+        shown: list[dict[str, Any]] = []
+        for child in self._children.values():
+            counts[child.state] += 1
+            if len(shown) < limit:
+                shown.append(
+                    {
+                        "id": child.spec.id,
+                        "state": child.state,
+                        "type": child.spec.type,
+                        "restarts": len(child.restarts),
+                        "ref": child.ref,
+                    }
+                )
+        return {
+            "kind": type(self).__name__,
+            "strategy": getattr(self, "_strategy", "one_for_one"),
+            "draining": self._draining is not None,
+            "restarts": len(self._intensity),
+            "max_restarts": self._intensity.max_restarts,
+            "max_seconds": self._intensity.max_seconds,
+            "counts": counts,
+            "children": shown,
+            "more": len(self._children) - len(shown),
+        }
+
+    def _refuse_new_child(self) -> None:
+        """Raise `actors.Draining` if `drain` was called (for ``start_child``)."""
+        if self._draining is not None:
+            raise Draining(f"{self} is draining (its application is stopping): no new children")
+
+    def _check_drained(self) -> None:
+        """Answer the pending `drain` replies once no child that ends by itself is left."""
+        replies = self._draining
+        if not replies:
+            return
+        for child in self._children.values():
+            if child.spec.restart != "permanent" and child.state != "stopped":
+                return
+        self._draining = []
+        for reply in replies:
+            reply.resolve(None)
 
     def _give_up(self, error: ReachedMaxRestartIntensity) -> None:
         """End now with OTP's reason, ``shutdown`` (its children are already stopped)."""
         logger.error("%s: %s; giving up: it ends with shutdown", self, error)
+        if telemetry.attached(telemetry.SUPERVISOR_GIVE_UP):
+            telemetry.execute(
+                telemetry.SUPERVISOR_GIVE_UP,
+                {"max_restarts": error.max_restarts, "max_seconds": error.max_seconds},
+                {"supervisor": self.actor_ref, "child": error.child_id, "reason": error.exit},
+            )
         self._actor_end = Exit.shutdown(error)
         self._stop()
 
@@ -236,6 +351,12 @@ class SupervisorBase(Actor):
                 spec.max_restarts,
                 spec.max_seconds,
             )
+            if telemetry.attached(telemetry.SUPERVISOR_CHILD_GIVEN_UP):
+                telemetry.execute(
+                    telemetry.SUPERVISOR_CHILD_GIVEN_UP,
+                    {"restarts": len(child.restarts)},
+                    {"supervisor": self.actor_ref, "child": spec.id, "reason": exit},
+                )
             self._discard(child, exit, "its child was given up")
             return
         if not self._intensity.add(now):
@@ -261,6 +382,12 @@ class SupervisorBase(Actor):
             delay,
             exit,
         )
+        if telemetry.attached(telemetry.SUPERVISOR_RESTART):
+            telemetry.execute(
+                telemetry.SUPERVISOR_RESTART,
+                {"delay": delay, "restarts": len(child.restarts)},
+                {"supervisor": self.actor_ref, "child": spec.id, "reason": exit},
+            )
         self._notify(child, exit, restarting=True)
         self._restart(child, delay, inline=inline)
 

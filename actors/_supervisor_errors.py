@@ -19,6 +19,7 @@ __all__ = [
     "ChildNotFound",
     "ChildRestarting",
     "ChildRunning",
+    "Draining",
     "MaxChildrenReached",
     "ReachedMaxRestartIntensity",
     "ShutdownTimeout",
@@ -66,6 +67,11 @@ class ChildRunning(SupervisorError):
 class ChildRestarting(SupervisorError):
     """``restart_child``/``delete_child`` on a child waiting for its restart (OTP's
     ``restarting``); terminate it first."""
+
+
+class Draining(SupervisorError):
+    """``start_child`` on a supervisor that is draining (its application is stopping): it
+    starts no new child; those it has may finish (see `actors.Application`)."""
 
 
 class MaxChildrenReached(SupervisorError):

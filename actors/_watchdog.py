@@ -9,6 +9,9 @@ its current stack; and one WARNING when the loop beats again, with how long it w
 
 Nothing runs per message or per chunk: the cost is the heartbeat (4 callbacks per threshold)
 and the watchdog thread waking as often.
+
+Telemetry (`actors.telemetry`): each heartbeat emits ``LOOP_LAG`` (how late it ran: the loop's
+lag), and the reports ``LOOP_BLOCKED`` and ``LOOP_RECOVERED``, when handlers are attached.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ import time
 import traceback
 from types import FrameType
 from typing import Any
+
+from actors import telemetry
+from actors.telemetry import LOOP_BLOCKED as BLOCKED
+from actors.telemetry import LOOP_LAG as LAG
+from actors.telemetry import LOOP_RECOVERED as RECOVERED
 
 __all__ = ["DEFAULT_THRESHOLD", "Watchdog", "describe_frame"]
 
@@ -47,6 +55,7 @@ class Watchdog:
         self._beat = time.monotonic()  # the last heartbeat
         self._configured = self._beat  # the last change of threshold: no lag counts before
         self._next: asyncio.TimerHandle | None = None  # the next heartbeat (loop thread only)
+        self._due: float | None = None  # when the next heartbeat is due (loop thread only)
         self._lock = threading.Lock()  # a report is made, or the threshold changed, at once
         self._changed = threading.Event()  # wakes the watchdog thread when settings change
 
@@ -71,14 +80,18 @@ class Watchdog:
         self._changed.set()
 
     def _heartbeat(self) -> None:
-        self._beat = time.monotonic()
-        threshold = self.threshold or DEFAULT_THRESHOLD
-        self._next = self._loop.call_later(threshold / 4, self._heartbeat)
+        self._beat = now = time.monotonic()
+        if self._due is not None and telemetry.attached(LAG):
+            telemetry.execute(LAG, {"lag": max(0.0, now - self._due)})
+        interval = (self.threshold or DEFAULT_THRESHOLD) / 4
+        self._due = now + interval
+        self._next = self._loop.call_later(interval, self._heartbeat)
 
     def _repace(self) -> None:
         """Beat now, and from now on at the pace of the current threshold."""
         if self._next is not None:
             self._next.cancel()
+        self._due = None  # this beat is not late: it was not due
         self._heartbeat()
 
     def _watch(self) -> None:
@@ -99,6 +112,8 @@ class Watchdog:
                             "the shared loop thread runs again after being blocked for %.1f s",
                             beat - blocked_since,
                         )
+                        if telemetry.attached(RECOVERED):
+                            telemetry.execute(RECOVERED, {"blocked": beat - blocked_since})
                         blocked_since = None
                     continue
                 if time.monotonic() - max(beat, self._configured) > threshold:
@@ -110,11 +125,14 @@ class Watchdog:
         if frame is None:
             return
         stack = "".join(traceback.format_stack(frame))
+        running = describe_frame(frame)
+        if telemetry.attached(BLOCKED):
+            telemetry.execute(BLOCKED, {"blocked": lag}, {"running": running})
         logger.warning(
             "the shared loop thread has been blocked for %.1f s, running %s; nothing else "
             "on the loop (loop actors, streams, timers) runs meanwhile. Its stack:\n%s",
             lag,
-            describe_frame(frame),
+            running,
             stack,
         )
 

@@ -3,7 +3,8 @@
     python docs/gen_api.py           # (re)write docs/api.md; `make docs` runs this
     python docs/gen_api.py --check   # exit 1 if docs/api.md is not what this would write
 
-The public names are each package's ``__all__``: `actors`, `ollama_actor`, `ollama_actor.emulator`,
+The public names are each module's ``__all__``: `actors`, `actors.telemetry`, `ollama_actor`,
+`ollama_actor.telemetry`, `ollama_actor.prometheus`, `ollama_actor.otel`, `ollama_actor.emulator`,
 and the fixtures of `ollama_actor.pytest_plugin`. A class lists the public methods and properties
 it defines or inherits from this project's own classes (not Pykka's or the standard library's).
 The output depends only on the source, so a test can check that the committed file is current.
@@ -24,7 +25,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "api.md"
-MODULES = ("actors", "ollama_actor", "ollama_actor.emulator")
+MODULES = (
+    "actors",
+    "actors.telemetry",
+    "ollama_actor",
+    "ollama_actor.telemetry",
+    "ollama_actor.prometheus",
+    "ollama_actor.otel",
+    "ollama_actor.emulator",
+)
 OURS = ("actors", "ollama_actor")
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
@@ -199,7 +208,10 @@ def _module(module: ModuleType) -> list[str]:
     for name in sorted(module.__all__, key=lambda n: (n.lower(), n)):
         value = getattr(module, name)
         qualified = f"{module.__name__}.{name}"
-        if inspect.isclass(value):
+        if inspect.ismodule(value):
+            anchor = value.__name__.replace(".", "")
+            lines += [f"### `{qualified}`", "", f"A module: see [`{qualified}`](#{anchor}).", ""]
+        elif inspect.isclass(value):
             lines += _class(qualified, value)
         elif callable(value):
             lines += _function(qualified, value)

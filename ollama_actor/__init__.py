@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
     from ollama_actor._host import parse_host
     from ollama_actor._schemas import UncheckedOptions
+    from ollama_actor._status import StatusServer
     from ollama_actor._stream_reply import StreamReply
     from ollama_actor._streaming import Streaming
     from ollama_actor._timeout import Timeout
@@ -58,6 +59,7 @@ _LAZY = {
     "default_supervisor": "_handle",
     "parse_host": "_host",
     "UncheckedOptions": "_schemas",
+    "StatusServer": "_status",
     "StreamReply": "_stream_reply",
     "Streaming": "_streaming",
     "Timeout": "_timeout",
@@ -108,6 +110,7 @@ __all__ = [
     "RequestTimeout",
     "ResponseError",
     "RetryPolicy",
+    "StatusServer",
     "StreamCancelled",
     "StreamHandle",
     "StreamReply",

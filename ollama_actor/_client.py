@@ -377,7 +377,14 @@ class Ollama:
         request = self._request(
             endpoint.method, endpoint.path, _encode(name, body), bounds, _NDJSON
         )
-        streaming = Streaming(self._engine, request, endpoint.stream, max_line=self.max_line)
+        model = body.get("model")
+        streaming = Streaming(
+            self._engine,
+            request,
+            endpoint.stream,
+            max_line=self.max_line,
+            model=model if isinstance(model, str) else None,
+        )
         if stream is True:
             return streaming
         if recipient:

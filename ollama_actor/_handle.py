@@ -33,6 +33,7 @@ from actors import (
     start_instance,
 )
 from ollama_actor._errors import is_retryable
+from ollama_actor._stream_events import wanted
 from ollama_actor._streaming import Streaming
 
 __all__ = ["RetryPolicy", "StreamHandle", "default_supervisor", "stream_to"]
@@ -166,6 +167,9 @@ def stream_to(
     """
     transient = retry.restart == "transient"
     run = StreamRun(streaming, recipient, retryable=retry.retryable if transient else _never)
+    if wanted():  # telemetry: the stream begins now, and ends with its run
+        span = streaming.span = streaming.new_span(supervised=True)
+        run.on_end(span.stop)
     incarnations = _Incarnations(run)
 
     def on_exit(exit: Exit, restarting: bool) -> None:

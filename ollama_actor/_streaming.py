@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any
@@ -31,6 +32,7 @@ from ollama_actor._errors import (
 )
 from ollama_actor._ndjson import LineDecoder
 from ollama_actor._response import ErrorBody, hide_secrets, wait_or_cancel
+from ollama_actor._stream_events import StreamSpan, wanted
 
 __all__ = ["Streaming"]
 
@@ -56,8 +58,13 @@ class Streaming:
         *,
         max_line: int,
         ref: Ref | None = None,
+        model: str | None = None,
     ) -> None:
         self.ref = ref if ref is not None else Ref()
+        self.model = model
+        """The model the request names (for telemetry and status views), if any."""
+        self.span: StreamSpan | None = None
+        """The stream's telemetry (`ollama_actor._stream_events`), None when nobody listens."""
         self._engine = engine
         self._request = request
         self._kind: Kind = kind
@@ -89,6 +96,11 @@ class Streaming:
         if self._cancelled is not None:  # cancelled before it began: nothing is sent
             call_on_loop(sink.on_error, StreamCancelled(self._cancelled))
             return
+        span = self.span
+        if span is None and wanted():
+            span = self.span = self.new_span(supervised=False)
+        if span is not None:
+            span.attempt_started()
         reader = _ChunkReader(self, sink)
         self._call = call = self._engine.start(self._request, reader)
         if self._cancelled is not None:
@@ -106,8 +118,22 @@ class Streaming:
 
     def again(self) -> Streaming:
         """A fresh, unstarted run of the same request with the same `ref` (for retries)."""
-        return Streaming(
-            self._engine, self._request, self._kind, max_line=self._max_line, ref=self.ref
+        fresh = Streaming(
+            self._engine,
+            self._request,
+            self._kind,
+            max_line=self._max_line,
+            ref=self.ref,
+            model=self.model,
+        )
+        fresh.span = self.span
+        return fresh
+
+    def new_span(self, *, supervised: bool) -> StreamSpan:
+        """Begin this stream's telemetry (emits its ``START``)."""
+        request = self._request
+        return StreamSpan(
+            self.ref, self.model, request.origin.url, request.path, supervised=supervised
         )
 
     def send_to(self, recipient: Recipient) -> dict[str, Any]:
@@ -199,7 +225,18 @@ class _ChunkReader:
     (and cancelled).
     """
 
-    __slots__ = ("_acc", "_decoder", "_error_body", "_kind", "_owner", "_ref", "_request", "_sink")
+    __slots__ = (
+        "_acc",
+        "_decoder",
+        "_error_body",
+        "_kind",
+        "_owner",
+        "_ref",
+        "_request",
+        "_sink",
+        "_span",
+        "_waiting_first",
+    )
 
     def __init__(self, stream: Streaming, sink: StreamSink) -> None:
         self._owner = weakref.ref(stream)
@@ -210,6 +247,11 @@ class _ChunkReader:
         self._decoder = LineDecoder(stream._max_line)
         self._acc = Accumulator(stream._kind)
         self._error_body: ErrorBody | None = None
+        self._span = stream.span
+        # A stream with telemetry sends its chunks through `_first_chunk` until the first one
+        # has come: a test per read, none per chunk. (Not a bound method kept in a slot: that
+        # would be a cycle keeping the stream alive until the collector runs.)
+        self._waiting_first = self._span is not None
 
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         if not 200 <= status < 300:
@@ -222,14 +264,14 @@ class _ChunkReader:
         if self._error_body is not None:
             self._error_body.add(data)
             return
-        self._decoder.feed(data, self._chunk)
+        self._decoder.feed(data, self._first_chunk if self._waiting_first else self._chunk)
 
     def on_end(self) -> None:
         if self._error_body is not None:
-            self._sink.on_error(self._error_body.error())
+            self._fail(self._error_body.error())
             return
         try:
-            self._decoder.finish(self._chunk)
+            self._decoder.finish(self._first_chunk if self._waiting_first else self._chunk)
             self._check_complete()
         except OllamaError as exc:
             self.on_error(exc)
@@ -239,9 +281,28 @@ class _ChunkReader:
         if owner is not None:
             owner._finished(response)
         self._sink.on_done(response)
+        span = self._span
+        if span is not None and not span.supervised:
+            span.stop(response, None)
 
     def on_error(self, exc: OllamaError) -> None:
-        self._sink.on_error(hide_secrets(exc, self._request.secrets))
+        self._fail(hide_secrets(exc, self._request.secrets))
+
+    def _fail(self, error: OllamaError) -> None:
+        span = self._span
+        if span is not None:
+            span.last_error = error
+        self._sink.on_error(error)
+        if span is not None and not span.supervised:
+            span.stop(None, error)
+
+    def _first_chunk(self, chunk: Any) -> None:
+        at = time.monotonic()
+        self._chunk(chunk)
+        if self._waiting_first:  # the other lines of the same read come here too
+            self._waiting_first = False
+            assert self._span is not None
+            self._span.first_chunk(at)
 
     def _chunk(self, chunk: Any) -> None:
         if not isinstance(chunk, dict):

@@ -352,6 +352,17 @@ def build_parser() -> Parser:
 
     _command(commands, "version", "show the server's and this client's versions")
 
+    p = _command(
+        commands,
+        "top",
+        "draw a running program's status live (its StatusServer's URL; Ctrl-C or q ends it)",
+    )
+    p.add_argument("url", metavar="URL", help="the status server, e.g. http://127.0.0.1:8765")
+    p.add_argument(
+        "--interval", type=_seconds, default=1.0, metavar="SECONDS", help="between two looks"
+    )
+    p.add_argument("--once", action="store_true", help="draw one frame and end")
+
     p = commands.add_parser(
         "emulator",
         add_help=False,

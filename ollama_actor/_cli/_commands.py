@@ -483,6 +483,19 @@ def show_version(session: Session) -> int:
     return OK
 
 
+def top(session: Session) -> int:
+    """``top URL``: the `StatusServer` of a running program, live; Ctrl-C ends it (0)."""
+    from ollama_actor._cli._top import top as draw
+
+    args = session.args
+    try:
+        return draw(
+            args.url, interval=args.interval, once=args.once, as_json=session.json, out=session.out
+        )
+    except KeyboardInterrupt:
+        return OK
+
+
 COMMANDS: dict[str, Callable[[Session], int]] = {
     "run": run,
     "stop": stop,
@@ -498,4 +511,5 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
     "cp": copy,
     "rm": remove,
     "version": show_version,
+    "top": top,
 }

@@ -76,7 +76,7 @@ def test_the_examples_use_ollama_host_and_fail_with_one_line(ollama_emulator):
         "daemon", "--seconds", "1.5", "--interval", "0.1", host=ollama_emulator.url
     )
     assert daemon.returncode == 0, daemon.stderr
-    assert "'done'" in daemon.stdout
+    assert '"done"' in daemon.stdout.splitlines()[-1]
     assert ollama_emulator.request_count("/api/generate") >= 5
 
 
