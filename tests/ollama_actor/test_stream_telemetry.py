@@ -174,6 +174,10 @@ def test_a_stream_with_telemetry_leaves_no_cycle_for_the_collector(client, event
         wait_for_stop(events, handle.ref)
         actors.wait_exit(handle.worker, 5)
         default_supervisor().proxy().count_children().get(timeout=5)  # it handled the exit
+        # ...and scheduled the child spec's on_exit hook on the loop: let the loop run it.
+        ran = threading.Event()
+        actors.call_on_loop(ran.set)
+        assert ran.wait(5)
         streaming = weakref.ref(handle._run._source)
         assert streaming().span is not None
         del handle
