@@ -32,7 +32,7 @@ from ollama_actor._ndjson import DEFAULT_MAX_LINE
 from ollama_actor._proxy import Proxy, environment_proxy, parse_proxy
 from ollama_actor._response import BodyCollector, wait_or_cancel
 from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
-from ollama_actor._streaming import Streaming, _refuse_loop_thread
+from ollama_actor._streaming import Direct, Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
 
 __all__ = ["DEFAULT_MAX_BODY", "Ollama", "blob_digest"]
@@ -405,7 +405,9 @@ class Ollama:
         request = self._request(
             endpoint.method, endpoint.path, _encode(name, body), bounds, _NDJSON
         )
-        streaming = Streaming(self._engine, request, endpoint.stream, max_line=self.max_line)
+        streaming = Streaming(
+            Direct(self._engine, request), endpoint.stream, max_line=self.max_line
+        )
         if stream is True:
             return streaming
         if isinstance(stream, Recipient):

@@ -5,6 +5,9 @@ removes the HTTP chunk framing, `_ChunkReader` splits and decodes NDJSON lines, 
 Ollama's ``{"error": ...}`` line, adds the chunk to the `Accumulator`, and hands it to one
 `StreamSink`: a `Delivery` that tells a recipient (`send_to`, `StreamWorker`), or the
 `_IterationSink` that a consuming thread pulls from (`for chunk in streaming`).
+
+Where the request goes is the stream's `Target`: `Direct` (one server, through its client's
+`Engine`), or a pool's route, which picks a host each time a run starts (`ollama_actor._pool`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import contextlib
 import threading
 import weakref
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import pykka
 
@@ -22,7 +28,7 @@ from actors._loop import call_on_loop, in_loop_thread
 from actors._ref import Ref
 from actors._stream import Delivery, Recipient, StreamSink
 from ollama_actor._accumulate import Accumulator, Kind
-from ollama_actor._engine import Call, Engine, Request
+from ollama_actor._engine import Engine, Request, Sink
 from ollama_actor._errors import (
     DecodeError,
     IncompleteStream,
@@ -34,10 +40,69 @@ from ollama_actor._errors import (
 from ollama_actor._ndjson import LineDecoder
 from ollama_actor._response import ErrorBody, wait_or_cancel
 
-__all__ = ["Streaming"]
+__all__ = ["Direct", "Running", "Streaming", "Target"]
 
 _HIGH_WATER = 4096
 _LOW_WATER = 1024
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+
+
+class Running(Protocol):
+    """One run of a request under way (an engine's `Call`); each method works from any thread."""
+
+    def cancel(self, reason: str = "the stream was cancelled") -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class Target(Protocol):
+    """Where a stream's request goes, run after run.
+
+    ``method`` and ``path`` name the request in errors; `start` sends one run (from any thread,
+    without blocking) and reports to the sink on the loop thread; `again` is the target of the
+    next run; ``details`` is what a restart message tells of this run (``{}`` for one server).
+    """
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+    def start(self, sink: Sink) -> Running: ...
+
+    def again(self) -> Target: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Direct:
+    """The `Target` of a client of one server: the same request, run by its `Engine`."""
+
+    engine: Engine
+    request: Request
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    @property
+    def details(self) -> Mapping[str, Any]:
+        return _NO_DETAILS
+
+    def start(self, sink: Sink) -> Running:
+        return self.engine.start(self.request, sink)
+
+    def again(self) -> Direct:
+        return self
 
 
 class Streaming:
@@ -52,19 +117,17 @@ class Streaming:
 
     def __init__(
         self,
-        engine: Engine,
-        request: Request,
+        target: Target,
         kind: Kind,
         *,
         max_line: int,
         ref: Ref | None = None,
     ) -> None:
         self.ref = ref if ref is not None else Ref()
-        self._engine = engine
-        self._request = request
+        self._target = target
         self._kind: Kind = kind
         self._max_line = max_line
-        self._call: Call | None = None
+        self._call: Running | None = None
         self._started = False
         self._cancelled: str | None = None
         self._iteration: _IterationSink | None = None
@@ -72,7 +135,13 @@ class Streaming:
         self._response: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
-        return f"<Streaming {self.ref} {self._request.method} {self._request.path}>"
+        return f"<Streaming {self.ref} {self._target.method} {self._target.path}>"
+
+    @property
+    def restart_details(self) -> Mapping[str, Any]:
+        """What the restart message of a supervised stream tells of this run, besides its
+        number and error: ``{"host": url}`` for a pool's stream, nothing for one server's."""
+        return self._target.details
 
     @property
     def response(self) -> dict[str, Any] | None:
@@ -92,7 +161,7 @@ class Streaming:
             call_on_loop(sink.on_error, StreamCancelled(self._cancelled))
             return
         reader = _ChunkReader(self, sink)
-        self._call = call = self._engine.start(self._request, reader)
+        self._call = call = self._target.start(reader)
         if self._cancelled is not None:
             call.cancel(self._cancelled)
 
@@ -108,9 +177,7 @@ class Streaming:
 
     def again(self) -> Streaming:
         """A fresh, unstarted run of the same request with the same `ref` (for retries)."""
-        return Streaming(
-            self._engine, self._request, self._kind, max_line=self._max_line, ref=self.ref
-        )
+        return Streaming(self._target.again(), self._kind, max_line=self._max_line, ref=self.ref)
 
     def send_to(self, recipient: Recipient) -> dict[str, Any]:
         """Run the whole stream, telling ``recipient`` the message protocol; blocks until done.
@@ -201,12 +268,12 @@ class _ChunkReader:
     (and cancelled).
     """
 
-    __slots__ = ("_acc", "_decoder", "_error_body", "_kind", "_owner", "_ref", "_request", "_sink")
+    __slots__ = ("_acc", "_decoder", "_error_body", "_kind", "_owner", "_ref", "_sink", "_target")
 
     def __init__(self, stream: Streaming, sink: StreamSink) -> None:
         self._owner = weakref.ref(stream)
         self._ref = stream.ref
-        self._request = stream._request
+        self._target = stream._target
         self._sink = sink
         self._kind = stream._kind
         self._decoder = LineDecoder(stream._max_line)
@@ -215,8 +282,8 @@ class _ChunkReader:
 
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         if not 200 <= status < 300:
-            request = self._request
-            self._error_body = ErrorBody(status, reason, request.method, request.path)
+            target = self._target
+            self._error_body = ErrorBody(status, reason, target.method, target.path)
 
     def on_body(self, data: bytes) -> None:
         if self._error_body is not None:
@@ -268,7 +335,7 @@ class _IterationSink:
     """Hands chunks from the loop thread to one consuming thread, with backpressure."""
 
     def __init__(self) -> None:
-        self.call: Call | None = None
+        self.call: Running | None = None
         self._items: deque[dict[str, Any]] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._end: BaseException | None = None
@@ -335,7 +402,7 @@ class _AsyncIterationSink:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.call: Call | None = None
+        self.call: Running | None = None
         self._loop = loop
         self._items: deque[dict[str, Any]] = deque()
         self._end: BaseException | None = None
