@@ -1,8 +1,9 @@
 """An Ollama client whose streams are delivered to actors.
 
-`Ollama` is the client; ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a
-supervised `StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every error
-is an `OllamaError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
+`Ollama` is the client (``Ollama([url, ...])``: an `OllamaPool`, one client for several
+hosts); ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a supervised
+`StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every error is an
+`OllamaError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
 unless the application configures logging.
 """
 
@@ -17,7 +18,9 @@ from ollama_actor._errors import (
     HTTPError,
     IncompleteStream,
     LineTooLong,
+    NoHostUp,
     OllamaError,
+    PoolBusy,
     ProtocolError,
     ReadTimeout,
     RecipientDead,
@@ -31,6 +34,7 @@ from ollama_actor._errors import (
 )
 from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
 from ollama_actor._host import parse_host
+from ollama_actor._pool_client import OllamaPool
 from ollama_actor._schemas import UncheckedOptions
 from ollama_actor._stream_reply import StreamReply
 from ollama_actor._streaming import Streaming
@@ -46,8 +50,11 @@ __all__ = [
     "HTTPError",
     "IncompleteStream",
     "LineTooLong",
+    "NoHostUp",
     "Ollama",
     "OllamaError",
+    "OllamaPool",
+    "PoolBusy",
     "ProtocolError",
     "ReadTimeout",
     "RecipientDead",

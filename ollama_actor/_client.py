@@ -15,7 +15,7 @@ import json
 import os
 import platform
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, BinaryIO, Generic, Literal, Protocol, TypeVar, overload
 
@@ -35,7 +35,7 @@ from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Direct, Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
 
-__all__ = ["DEFAULT_MAX_BODY", "Ollama", "blob_digest"]
+__all__ = ["DEFAULT_MAX_BODY", "Ollama", "base_url_of", "blob_digest"]
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
 
@@ -72,6 +72,19 @@ def _file_digest(file: BinaryIO, start: int) -> tuple[str, int]:
         size += len(piece)
     file.seek(start)
     return "sha256:" + sha.hexdigest(), size
+
+
+def base_url_of(host: str | None) -> str:
+    """The API's base URL for a host as `Ollama` takes it: ``OLLAMA_HOST``'s rules, and
+    ``/api`` added to a URL without a path; ``None`` reads ``OLLAMA_HOST``."""
+    if host is None:
+        return parse_host(os.environ.get("OLLAMA_HOST")) + "/api"
+    url = parse_host(host)
+    return url + "/api" if url.count("/") == 2 else url
+
+
+def _is_url_list(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
 
 
 class _Unset:
@@ -191,9 +204,19 @@ class Ollama:
     running requests and close its connections.
     """
 
+    def __new__(
+        cls, base_url: str | Sequence[str] | None = None, *args: Any, **kwargs: Any
+    ) -> Ollama:
+        """A sequence of URLs (``Ollama([url, url, ...])``) makes a pool: an `OllamaPool`."""
+        if cls is Ollama and _is_url_list(base_url):
+            from ollama_actor._pool_client import OllamaPool  # it imports this module
+
+            return super().__new__(OllamaPool)
+        return super().__new__(cls)
+
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         *,
         headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
@@ -204,12 +227,11 @@ class Ollama:
         proxy: str | None = None,
         trust_env: bool = True,
     ) -> None:
-        if base_url is None:
-            url = parse_host(os.environ.get("OLLAMA_HOST")) + "/api"
-        else:
-            url = parse_host(base_url)
-            if url.count("/") == 2:
-                url += "/api"
+        if base_url is not None and not isinstance(base_url, str):
+            raise ValidationError(
+                "Ollama", "base_url", f"must be a URL or a list of URLs, not {base_url!r:.80}"
+            )
+        url = base_url_of(base_url)
         try:
             parsed = httpx.URL(url)
             host = parsed.raw_host.decode("ascii")  # IDNA: nothing but ASCII on the wire
@@ -402,12 +424,7 @@ class Ollama:
         if endpoint.stream is None:
             raise ValidationError(name, "stream", "is not supported by this endpoint")
         body["stream"] = True
-        request = self._request(
-            endpoint.method, endpoint.path, _encode(name, body), bounds, _NDJSON
-        )
-        streaming = Streaming(
-            Direct(self._engine, request), endpoint.stream, max_line=self.max_line
-        )
+        streaming = self._stream(endpoint, body, bounds)
         if stream is True:
             return streaming
         if isinstance(stream, Recipient):
@@ -418,17 +435,17 @@ class Ollama:
             return stream_to(streaming, stream, supervisor=supervisor, retry=retry or DEFAULT_RETRY)
         raise ValidationError(name, "stream", "must be True, False or a recipient with .tell()")
 
+    def _stream(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Streaming:
+        """The `Streaming` of a request with ``stream: true`` (nothing is sent yet)."""
+        assert endpoint.stream is not None, "an endpoint that streams"
+        data = _encode(endpoint.name, body)
+        request = self._request(endpoint.method, endpoint.path, data, timeout, _NDJSON)
+        return Streaming(Direct(self._engine, request), endpoint.stream, max_line=self.max_line)
+
     def _fetch(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Any:
         data = _encode(endpoint.name, body) if endpoint.method in ("POST", "DELETE") else None
         collector = self._run(self._request(endpoint.method, endpoint.path, data, timeout, _JSON))
-        if endpoint.result == "bool":
-            return _yes_or_no(collector)
-        if collector.failure is not None:
-            raise collector.failure
-        result = collector.json()
-        if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
-            raise ResponseError(str(result["error"]))
-        return result
+        return _answer(endpoint, collector)
 
     def _fetch_bool(
         self, name: str, method: str, path: str, data: bytes | None, timeout: Any
@@ -596,6 +613,18 @@ def _encode(name: str, body: dict[str, Any]) -> bytes:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise ValidationError(name, "parameters", f"cannot be encoded as JSON: {exc}") from None
+
+
+def _answer(endpoint: Endpoint, collector: BodyCollector) -> Any:
+    """What an endpoint returns for a whole response: the decoded JSON (or yes/no), or raise."""
+    if endpoint.result == "bool":
+        return _yes_or_no(collector)
+    if collector.failure is not None:
+        raise collector.failure
+    result = collector.json()
+    if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
+        raise ResponseError(str(result["error"]))
+    return result
 
 
 def _yes_or_no(collector: BodyCollector) -> bool:
