@@ -31,7 +31,7 @@ from ollama_actor import (
     ValidationError,
 )
 from ollama_actor._pool import model_key
-from ollama_actor.emulator import Emulator, cut, status
+from ollama_actor.emulator import Emulator, cut, delay, status
 
 TIMEOUT = Timeout(connect=2, read=10, total=60)
 OPTIONS = {"num_predict": 4}
@@ -188,6 +188,8 @@ def test_sequential_requests_go_round_the_hosts_that_are_alike(three):
 
 def test_a_burst_for_a_model_in_memory_nowhere_loads_it_on_one_host(ollama_emulators):
     hosts = ollama_emulators([], [], [], token_rate=50)
+    for host in hosts:  # loading takes a while: no answer says where the model is meanwhile
+        host.inject(delay(0.5), path="/api/generate", times=6)
     inbox = actors.Inbox()
     with pool_of(hosts) as client:
         handles = [
@@ -221,6 +223,9 @@ def test_the_limit_of_requests_in_flight_queues_the_rest(ollama_emulators):
         for handle in handles:
             assert handle.result(timeout=30)["done"] is True
         assert [h["in_flight"] for h in client.hosts()] == [0, 0]
+    kinds = [message[0] for _ref, message in inbox.drain()]
+    assert kinds.count("done") == 6
+    assert "restart" not in kinds  # each waited for a slot: none timed out and retried
     for host in hosts:
         spans = sorted(
             (info.started_at, info.ended_at)
