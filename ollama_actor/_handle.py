@@ -85,11 +85,12 @@ class StreamHandle:
     ``(ref, ("error", StreamCancelled(...)))``.
     """
 
-    __slots__ = ("_incarnations", "_run")
+    __slots__ = ("_incarnations", "_run", "_streaming")
 
-    def __init__(self, run: StreamRun, incarnations: _Incarnations) -> None:
+    def __init__(self, run: StreamRun, incarnations: _Incarnations, streaming: Streaming) -> None:
         self._run = run
         self._incarnations = incarnations
+        self._streaming = streaming
 
     def __repr__(self) -> str:
         state = "done" if self._run.done else "running"
@@ -112,6 +113,12 @@ class StreamHandle:
     def done(self) -> bool:
         """Whether the stream has ended (its terminal message has been told)."""
         return self._run.done
+
+    @property
+    def hosts(self) -> list[str]:
+        """The URLs of the hosts its attempts were sent to so far, in order: a pool's stream
+        (``Ollama([url, ...])``); empty for a client of one server."""
+        return self._streaming.hosts
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait for the accumulated response of the attempt that succeeded, or raise."""
@@ -186,7 +193,7 @@ def stream_to(
         target.actor_inbox.put(Envelope(call, reply_to=_StartReply(incarnations)))
     else:
         call_on_loop(incarnations.refused, pykka.ActorDeadError(f"{target} not found"))
-    return StreamHandle(run, incarnations)
+    return StreamHandle(run, incarnations, streaming)
 
 
 def _never(_exc: BaseException) -> bool:

@@ -59,12 +59,19 @@ class Route:
     yet (the run will wait for one, or fail).
     """
 
-    __slots__ = ("_avoid", "_chosen", "_picked", "_pool", "_run", "_spec")
+    __slots__ = ("_avoid", "_chosen", "_picked", "_pool", "_run", "_spec", "_trail")
 
-    def __init__(self, pool: Pool, spec: RequestSpec, avoid: Member | None = None) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        spec: RequestSpec,
+        avoid: Member | None = None,
+        trail: list[str] | None = None,
+    ) -> None:
         self._pool = pool
         self._spec = spec
         self._avoid = avoid
+        self._trail = trail if trail is not None else []  # shared by this route and its agains
         self._chosen: Member | None = None
         self._picked = False
         self._run: _Run | None = None
@@ -81,6 +88,10 @@ class Route:
         return member.client._prefix + self._spec.path
 
     @property
+    def hosts(self) -> list[str]:
+        return list(self._trail)
+
+    @property
     def details(self) -> Mapping[str, Any]:
         if not self._picked:
             self._picked = True
@@ -89,14 +100,17 @@ class Route:
 
     def start(self, sink: Sink) -> _Run:
         """Send one run from any thread; the host is chosen on the loop thread."""
-        run = self._run = _Run(self._pool, self._spec, sink, self._chosen, self._avoid)
+        run = _Run(
+            self._pool, self._spec, sink, first=self._chosen, avoid=self._avoid, trail=self._trail
+        )
+        self._run = run
         call_on_loop(run.begin)
         return run
 
     def again(self) -> Route:
         run = self._run
         host = run.host if run is not None else None
-        return Route(self._pool, self._spec, avoid=host or self._avoid)
+        return Route(self._pool, self._spec, host or self._avoid, self._trail)
 
 
 class _Run:
@@ -115,15 +129,24 @@ class _Run:
         "_sink",
         "_spec",
         "_timer",
+        "_trail",
         "_tried",
         "_why",
         "host",
     )
 
     def __init__(
-        self, pool: Pool, spec: RequestSpec, sink: Sink, first: Member | None, avoid: Member | None
+        self,
+        pool: Pool,
+        spec: RequestSpec,
+        sink: Sink,
+        *,
+        first: Member | None,
+        avoid: Member | None,
+        trail: list[str],
     ) -> None:
         self._pool = pool
+        self._trail = trail
         self._spec = spec
         self._sink = sink
         self._first = first
@@ -199,6 +222,7 @@ class _Run:
         spec = self._spec
         loading = self._pool.acquire(member, spec.model)
         self._tried.append(member)
+        self._trail.append(member.url)
         self.host = member
         client = member.client
         request = client._request(spec.method, spec.path, spec.body, spec.timeout, spec.accept)

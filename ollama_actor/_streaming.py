@@ -62,11 +62,15 @@ class Target(Protocol):
 
     ``method`` and ``path`` name the request in errors; `start` sends one run (from any thread,
     without blocking) and reports to the sink on the loop thread; `again` is the target of the
-    next run; ``details`` is what a restart message tells of this run (``{}`` for one server).
+    next run; ``details`` is what a restart message tells of this run (``{}`` for one server);
+    ``hosts`` the hosts this run and the runs before it were sent to (``[]`` for one server).
     """
 
     @property
     def method(self) -> str: ...
+
+    @property
+    def hosts(self) -> list[str]: ...
 
     @property
     def path(self) -> str: ...
@@ -97,6 +101,10 @@ class Direct:
     @property
     def details(self) -> Mapping[str, Any]:
         return _NO_DETAILS
+
+    @property
+    def hosts(self) -> list[str]:
+        return []
 
     def start(self, sink: Sink) -> Running:
         return self.engine.start(self.request, sink)
@@ -142,6 +150,12 @@ class Streaming:
         """What the restart message of a supervised stream tells of this run, besides its
         number and error: ``{"host": url}`` for a pool's stream, nothing for one server's."""
         return self._target.details
+
+    @property
+    def hosts(self) -> list[str]:
+        """The URLs of the hosts this request was sent to so far, in order, over every run
+        (`again` included): a pool's stream; empty for a client of one server."""
+        return self._target.hosts
 
     @property
     def response(self) -> dict[str, Any] | None:

@@ -389,6 +389,8 @@ def test_a_stream_not_yet_read_is_routed_when_it_starts(ollama_emulators):
         assert chunks[-1]["done"] is True
         assert len(chunks) == OPTIONS["num_predict"] + 1  # thinking and content, then done
         assert hosts[1].request_count("/api/generate") == 1
+        assert streaming.hosts == [hosts[0].url, hosts[1].url]
+        assert Ollama(hosts[1].url).completion(model="qwen3", prompt="x", stream=True).hosts == []
 
 
 def test_when_no_host_is_up_a_call_fails_at_once_naming_each(ollama_emulators):
