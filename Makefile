@@ -35,7 +35,7 @@ docs: $(BIN)/.installed
 soak: $(BIN)/.installed
 	$(BIN)/python -m tests.reliability.report --streams 20000 --concurrency 5000
 
-# B1-B4 against the official client and raw Pykka; writes docs/benchmarks.md (about 4 minutes).
+# B1-B5 against the official client, raw Pykka and a pool of hosts; writes docs/benchmarks.md (~6 min).
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 

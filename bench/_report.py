@@ -89,6 +89,7 @@ def render(results: dict[str, Any]) -> str:
         _b2(results.get("b2", []), goals),
         _b3(results.get("b3"), goals),
         _b4(results.get("b4_pinned"), results.get("b4"), goals),
+        _b5(results.get("b5"), goals),
     ]
     summary = "## Goals\n\n" + _table(["goal", "figure (this run)", "verdict"], goals.rows)
     return "\n\n".join([parts[0], summary, *parts[1:]])
@@ -284,3 +285,131 @@ def _b4(pinned: dict[str, Any] | None, free: dict[str, Any] | None, goals: Goals
                     r["speed_ratio"] >= 0.9,
                 )
     return "\n\n".join(out)
+
+
+def _us(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1e6:.1f} us"
+
+
+def _b5(b5: dict[str, Any] | None, goals: Goals) -> str:
+    title = "## B5: a pool of three hosts"
+    if b5 is None:
+        return f"{title}\n\nNot run."
+    out = [
+        f"{title}\n\n`Ollama([url, url, url])` over three emulator processes; each part in a"
+        " fresh client process (`bench/b5_pool.py`)."
+    ]
+    out.append(_b5_failover(b5.get("failover"), goals))
+    out.append(_b5_kills(b5.get("kills"), goals))
+    out.append(_b5_routing(b5.get("routing"), goals))
+    out.append(_b5_share(b5.get("share"), goals))
+    return "\n\n".join(out)
+
+
+def _b5_failover(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B5: failover", f"failed: {failed}", False)
+        return f"Failover: failed: {failed}"
+    n = part["streams"]
+    whole = part["whole"] == n and part["finished"]
+    ratio = part["seconds"] / part["ideal_with_kill"]
+    goals.check(
+        f"B5: {n:,} streams over 3 hosts, one SIGKILLed half-way: every one `done`, whole text",
+        f"{part['whole']:,} of {n:,}",
+        whole,
+    )
+    goals.check(
+        "B5: that run within 1.5x the ideal (the kill's offset + one stream)",
+        f"{part['seconds']:.2f} s ({ratio:.2f}x of {part['ideal_with_kill']:.2f} s)",
+        whole and ratio <= 1.5,
+    )
+    rows = [
+        ["streams, chunks at /s", f"{n:,}, {part['tokens']} at {part['rate']:.0f}/s"],
+        ["SIGKILL of one host", f"{part['kill_offset']:.2f} s after the first call"],
+        ["ended `done` with the whole text", f"{part['whole']:,} ({part['outcomes']})"],
+        [
+            "time to finish",
+            f"{part['seconds']:.2f} s: {ratio:.2f}x the kill's offset + {part['ideal']:.0f} s;"
+            f" {part['seconds'] / part['ideal']:.2f}x a stream's own {part['ideal']:.0f} s",
+        ],
+        ["restarts (to the dead host)", f"{part['restarts']} ({part['restarts_to_dead_host']})"],
+        ["kill to the last request routed there", _ms(part["kill_to_last_routed"])],
+        ["requests per host", ", ".join(str(r) for r in part["requests_per_host"])],
+        ["client CPU, peak RSS", f"{part['cpu']:.2f} s, {part['peak_rss_mb']:.0f} MB"],
+    ]
+    return "Failover of supervised streams:\n\n" + _table(["", ""], rows)
+
+
+def _b5_kills(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B5: kill to last request routed there", f"failed: {failed}", False)
+        return f"Kills: failed: {failed}"
+    goals.check(
+        "B5: from a SIGKILL to the last request routed to that host, p99 < 1 s",
+        f"{_ms(part['p99'])} ({part['cycles']} kills)",
+        part["p99"] < 1.0,
+    )
+    outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(part["outcomes"].items()))
+    return (
+        f"From a SIGKILL to the last request the pool routed to that host, over {part['cycles']}"
+        f" kills (the host restarted between them) under {part['threads']} threads of"
+        f" back-to-back calls: p50 {_ms(part['p50'])}, p99 {_ms(part['p99'])}, max"
+        f" {_ms(part['max'])}. The calls' outcomes: {outcomes} (a whole call cut by the crash"
+        " may have been processed, so it is not sent again)."
+    )
+
+
+def _b5_routing(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B5: routing cost", f"failed: {failed}", False)
+        return f"Routing: failed: {failed}"
+    rows = []
+    for name, case in part["cases"].items():
+        rows.append(
+            [
+                name,
+                f"{_us(case['single']['cpu'])} / {_us(case['pool']['cpu'])}",
+                _us(case["cpu_extra"]),
+                f"{_us(case['single']['wall'])} / {_us(case['pool']['wall'])}",
+                _us(case["wall_extra"]),
+            ]
+        )
+    extra = part["cases"]["whole reply"]["cpu_extra"]
+    goals.check(
+        "B5: routing < 20 us per request beside one host's client", _us(extra), extra < 20e-6
+    )
+    header = ["request", "CPU one host / pool", "pool's extra CPU", "wall one host / pool", "extra"]
+    return (
+        f"Routing cost: the same requests through one host's client and through the pool, which"
+        f" sends them all to that same host (the only one with the model in memory). CPU: the"
+        f" client process's, median of {part['rounds']} rounds of {part['count']} calls each,"
+        f" the two clients alternating; wall: median per call, the two clients' calls"
+        f" interleaved. `Pool.choose` alone: {_us(part['choose'])}.\n\n" + _table(header, rows)
+    )
+
+
+def _b5_share(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B5: model share", f"failed: {failed}", False)
+        return f"Model share: failed: {failed}"
+    rows = []
+    for label, case in part["cases"].items():
+        per_host = ", ".join(str(n) for n in case["qwen3_per_host"])
+        rows.append([label, per_host, f"{case['share']:.0%}"])
+    free = part["cases"]["no limit"]["share"]
+    goals.check(
+        "B5: a model in memory on one host of three: >= 90% of its requests go there",
+        f"{free:.0%}",
+        free >= 0.9,
+    )
+    return (
+        f"Model share: {part['requests']:,} calls from {part['threads']} threads, half for qwen3"
+        " (in memory on the second host only), half for llama3.2 (on all three). With a limit of"
+        " 4 requests in flight per host the qwen3 host is often full; the rest spill over, and the"
+        " hosts they load it on are then preferred as well.\n\n"
+        + _table(["per-host limit", "qwen3 requests per host", "share on its host"], rows)
+    )

@@ -22,6 +22,7 @@ and refreshes run there, so nothing needs a lock. `Pool.report` reads it from an
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -65,7 +66,15 @@ def model_key(name: object) -> str | None:
     """A model's name as requests and ``/api/ps`` can both be matched by: lower case, the
     default registry and namespace left out, tag ``latest`` unless one is given. ``None`` for
     a request without a model name."""
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        return None
+    return _key_of(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_of(name: str) -> str | None:
+    """`model_key` of a string, remembered: a process asks for few models, on every request."""
+    if not name.strip():
         return None
     key = name.strip().lower()
     for prefix in _DEFAULT_PREFIXES:

@@ -305,12 +305,11 @@ class _Leg:
         run = self.run
         pool, member, spec = run._pool, self.member, run._spec
         pool.answered(member, status)
-        path = member.client._prefix + spec.path
         if status in (429, 503):
-            self._busy = ErrorBody(status, reason, spec.method, path)
+            self._busy = ErrorBody(status, reason, spec.method, self._path())
             return
         if status >= 500:  # to judge the host by its text when the body has come
-            self._error_body = ErrorBody(status, reason, spec.method, path)
+            self._error_body = ErrorBody(status, reason, spec.method, self._path())
         elif self._loading and status < 300 and spec.model is not None:
             pool.loaded(member, spec.model)
         run._sink.on_head(status, reason, headers)
@@ -346,6 +345,9 @@ class _Leg:
             return
         run.ended()
         run._sink.on_error(exc)
+
+    def _path(self) -> str:
+        return self.member.client._prefix + self.run._spec.path
 
     def _release(self) -> None:
         if not self._released:
