@@ -183,7 +183,7 @@ def _describe(endpoint: Endpoint) -> str:
 
 
 class Ollama:
-    """A client for one Ollama server.
+    """A client for one Ollama server (a list of URLs makes an `OllamaPool` of several).
 
     ``base_url`` is the API's URL (``http://host:11434/api``); a URL without a path gets
     ``/api`` added, and when it is omitted ``OLLAMA_HOST`` is read as the official client

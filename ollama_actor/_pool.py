@@ -204,6 +204,10 @@ class Pool:
                 best, best_key = member, key
         return best
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def usable(self, member: Member) -> bool:
         """Whether ``member`` could take a request now (up, and a slot free)."""
         return member.up and (self.limit is None or member.in_flight < self.limit)
@@ -308,7 +312,8 @@ class Pool:
             why.append(f"{member.url} ({reason})")
         return NoHostUp(f"no host of the pool is up: {'; '.join(why)}")
 
-    def _up(self, member: Member) -> None:
+    def _up(self, member: Member, *, check: bool = True) -> None:
+        """Back in rotation; its ``/api/ps`` is read (``check``) and the queue served."""
         if member.up or self._closed:
             return
         member.up = True
@@ -318,7 +323,8 @@ class Pool:
             member.probe.cancel()
             member.probe = None
         logger.warning("%s is up again", member.url)
-        self._check(member)
+        if check:
+            self._check(member)
         if self.waiting:
             self.wake()
 
@@ -351,17 +357,18 @@ class Pool:
 
         def then(answer: _Answer) -> None:
             member.checking = False
-            try:
-                if answer.failure is not None:
-                    self.down(member, answer.failure)
-                    return
-                self._up(member)
-                member.set_models(_running(answer))
-            except OllamaError as exc:  # the answer is not /api/ps's JSON
-                self.down(member, exc)
-            finally:
-                if done is not None:
-                    done()
+            failure = answer.failure
+            if failure is None:
+                try:
+                    member.set_models(_running(answer))
+                except OllamaError as exc:  # the answer is not /api/ps's JSON
+                    failure = exc
+            if failure is not None:
+                self.down(member, failure)
+            else:
+                self._up(member, check=False)  # this was the check
+            if done is not None:
+                done()
 
         _ask(member, "/ps", then)
 

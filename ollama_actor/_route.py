@@ -183,6 +183,9 @@ class _Run:
             self.fail(StreamCancelled(self._cancelled))
             return
         pool, tried = self._pool, self._tried
+        if pool.closed:
+            self.fail(StreamCancelled("the client was closed"))
+            return
         first, self._first = self._first, None
         if first is not None and first not in tried and pool.usable(first):
             member: Member | None = first

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 import pytest
 
 import actors
+from actors import Backoff
 from ollama_actor import (
     ConnectError,
     ConnectionLost,
@@ -324,6 +325,42 @@ def test_a_host_that_refuses_connections_is_down_and_the_call_goes_elsewhere(oll
         assert hosts[0].request_count("/api/generate") >= 1
 
 
+def test_refresh_asks_every_host_now_and_takes_back_those_that_answer(ollama_emulators):
+    hosts = ollama_emulators(["qwen3"], [])
+    with pool_of(hosts, probe=Backoff(min=30, max=60)) as client:  # no probe within the test
+        hosts[0].kill()
+        client.completion(model="qwen3", prompt="x", options=OPTIONS)
+        assert client.hosts()[0]["up"] is False
+        client.refresh()
+        assert client.hosts()[0]["up"] is False
+        hosts[0].start()
+        client.refresh()
+        report = client.hosts()[0]
+        assert report["up"] is True
+        assert report["models"] == ["qwen3:latest"]
+        assert report["down_since"] is None
+        assert "cannot connect" in report["last_error"]  # kept: the last failure it had
+
+
+def test_hosts_reports_each_host(three):
+    with pool_of(three) as client:
+        client.completion(model="qwen3", prompt="x", options=OPTIONS)
+        first, second, third = client.hosts()
+        assert set(first) == {
+            "url", "up", "in_flight", "models", "last_error", "busy", "requests",
+            "last_routed", "down_since",
+        }  # fmt: skip
+        assert (first["url"], first["models"], first["requests"]) == (
+            three[0].url, ["llama3.2:latest"], 0,
+        )  # fmt: skip
+        assert (second["models"], second["requests"], second["in_flight"]) == (
+            ["qwen3:latest"], 1, 0,
+        )  # fmt: skip
+        assert second["last_routed"] <= time.monotonic()
+        assert third["models"] == []
+        assert not any(h["busy"] or h["last_error"] or h["down_since"] for h in (first, third))
+
+
 def test_nothing_but_probes_reach_a_host_while_it_is_down(three):
     with pool_of(three) as client:
         three[1].inject(status(500), path="/api/generate")
@@ -473,6 +510,8 @@ def test_closing_the_pool_ends_queued_requests(three):
     client.close()
     reader.join(10)
     assert isinstance(failure[0], StreamCancelled)
+    with pytest.raises(StreamCancelled, match="the client was closed"):
+        client.completion(model="llama3.2", prompt="after")
     assert three[0].request_count("/api/generate") == 1
 
 
