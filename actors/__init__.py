@@ -6,12 +6,20 @@ to the ``actors`` loggers and prints nothing unless the application configures l
 
 import logging as _logging
 
-from actors._actor import Actor, shutdown
+from actors._actor import Actor, shutdown, start_instance
 from actors._child import Backoff, ChildSpec
 from actors._deferred import Deferred
 from actors._dynamic_supervisor import DynamicSupervisor
 from actors._exit import Exit, ExitKind
 from actors._inbox import Inbox
+from actors._link import LinkExit, link, unlink
+from actors._loop import (
+    WouldBlockLoop,
+    call_on_loop,
+    event_loop,
+    in_loop_thread,
+    set_loop_watchdog,
+)
 from actors._loop_actor import LoopActor
 from actors._monitor import Down, Recipient, demonitor, exit_reason, monitor, wait_exit
 from actors._names import (
@@ -23,6 +31,7 @@ from actors._names import (
     whereis,
 )
 from actors._ref import Ref
+from actors._request import send_request
 from actors._stream import Delivery, StreamSink, StreamSource
 from actors._stream_worker import StreamRun, StreamWorker
 from actors._supervisor import Supervisor
@@ -38,6 +47,7 @@ from actors._supervisor_errors import (
     StartChildError,
     SupervisorError,
 )
+from actors._timer import Timer, send_after
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
@@ -60,6 +70,7 @@ __all__ = [
     "Exit",
     "ExitKind",
     "Inbox",
+    "LinkExit",
     "LoopActor",
     "MaxChildrenReached",
     "NameTaken",
@@ -75,10 +86,21 @@ __all__ = [
     "StreamWorker",
     "Supervisor",
     "SupervisorError",
+    "Timer",
+    "WouldBlockLoop",
+    "call_on_loop",
     "demonitor",
+    "event_loop",
     "exit_reason",
+    "in_loop_thread",
+    "link",
     "monitor",
+    "send_after",
+    "send_request",
+    "set_loop_watchdog",
     "shutdown",
+    "start_instance",
+    "unlink",
     "wait_exit",
     "whereis",
 ]

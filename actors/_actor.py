@@ -2,37 +2,61 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import itertools
 import logging
+import os
 import sys
-from typing import TYPE_CHECKING, Any
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, cast
 
 import pykka
 from pykka import ActorDeadError, ActorRef
-from pykka.messages import _ActorStop
 
 from actors._deferred import Deferred
 from actors._exit import Exit
-from actors._mailbox import Mailbox, ThreadMailbox
+from actors._future import ReplyFuture
+from actors._loop import refuse_blocking
+from actors._mailbox import Mailbox, ThreadMailbox, answer_unhandled
 from actors._monitor import wait_exit
+from actors._pykka import ActorStop, Envelope
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from pykka import Future
-    from pykka._actor import ActorInbox
-    from pykka._envelope import Envelope
-    from pykka._types import OptExcInfo
 
-__all__ = ["Actor", "ActorBase", "shutdown"]
+    from actors._pykka import ActorInbox, OptExcInfo
+
+__all__ = ["Actor", "ActorBase", "kill", "shutdown", "start_instance"]
 
 logger = logging.getLogger(__name__)
 
 
-class _Shutdown(_ActorStop):
+class _Shutdown(ActorStop):
     """Pykka's stop message, sent by `shutdown`: the actor ends with `Exit.SHUTDOWN`."""
 
     __slots__ = ()
+
+
+class _Killed(ActorStop):
+    """Queued alone by `kill`: wakes an idle actor so that it finds itself killed."""
+
+    __slots__ = ()
+
+
+class _ExitAbnormally(ActorStop):
+    """Pykka's stop message, sent by `ActorBase.exit_abnormally` to the actor itself: the
+    actor ends with ``Exit.error(exception)``."""
+
+    exception: BaseException
+
+    def __new__(cls, exception: BaseException) -> _ExitAbnormally:
+        self = super().__new__(cls)
+        self.exception = exception
+        return self
 
 
 class ActorBase(pykka.Actor):
@@ -41,8 +65,24 @@ class ActorBase(pykka.Actor):
     Internal: subclass `Actor` or `actors.LoopActor`, not this.
     """
 
+    trap_exits: bool = False
+    """Whether the exit of a linked actor (see `actors.link`) comes to this one as a message,
+    ``("EXIT", ref, reason)``, rather than ending it when abnormal. Set it on the class, or on
+    the instance at any time; read when a linked actor ends."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast("Mailbox", self.actor_inbox).actor = weakref.ref(self)
+
+    @staticmethod
+    def _create_future() -> Future[Any]:
+        return ReplyFuture()
+
     _actor_crash: BaseException | None = None
     """The first exception that killed the actor (set on the actor's own thread)."""
+
+    _actor_end: Exit | None = None
+    """The reason to end with when the actor stops, if not the usual one (a subclass's)."""
 
     _actor_pending: set[Deferred[Any]] | None = None
     """Deferred replies not yet settled; failed with `ActorDeadError` when the actor ends."""
@@ -57,17 +97,25 @@ class ActorBase(pykka.Actor):
             self._actor_crash = exception_value
         super()._handle_failure(exception_type, exception_value, traceback)
 
+    def _stop(self) -> None:
+        if self.actor_inbox.killed is not None:  # type: ignore[attr-defined]
+            return  # `kill` stopped it: no on_stop
+        super()._stop()
+
+    def _on_killed(self) -> None:
+        """Hook: runs on the actor's own thread when it finds itself killed, before its end
+        is announced (supervisors stop their children here)."""
+
     def exit_abnormally(self, exception: BaseException) -> None:
         """End this actor with `Exit.error(exception)`, on purpose and quietly.
 
         For an actor that should be restarted by its supervisor (a ``transient`` child) without
-        a crash report: no traceback is logged and ``on_stop`` runs (not ``on_failure``). Call
-        it from one of the actor's own handlers; the actor ends once that handler returns, as
-        after ``stop()``. Messages still queued are handled as for ``stop()``.
+        a crash report: no traceback is logged and ``on_stop`` runs (not ``on_failure``). It
+        works as ``self.stop()`` does: the stop is queued, so the handler that calls it returns
+        first and the messages already queued are handled; then ``on_stop`` runs and the actor
+        ends with that reason. Messages sent after it are refused. Never blocks.
         """
-        if self._actor_crash is None:
-            self._actor_crash = exception
-        self._stop()
+        self.actor_ref.tell(_ExitAbnormally(exception))
 
     def _run_on_start(self) -> None:
         # Pykka catches only Exception here; a BaseException would escape the runtime and
@@ -92,17 +140,19 @@ class ActorBase(pykka.Actor):
         exc_info = sys.exc_info()
         exception = exc_info[1]
         reply_to = envelope.reply_to
+        killed = self.actor_inbox.killed is not None  # type: ignore[attr-defined]
         if isinstance(exception, Exception):
             if reply_to is not None:
                 logger.info("Exception returned from %s to caller:", self, exc_info=exc_info)
                 reply_to.set_exception(exc_info)
                 return
             self._handle_failure(*exc_info)
-            self._run_on_failure(exc_info)
+            if not killed:
+                self._run_on_failure(exc_info)
             return
         # A BaseException (SystemExit, KeyboardInterrupt, ...): Pykka would stop every actor
         # in the process and never answer the ask. Here it kills this actor only.
-        stopping = isinstance(envelope.message, _ActorStop)  # raised by on_stop
+        stopping = isinstance(envelope.message, ActorStop)  # raised by on_stop
         if reply_to is not None:
             if stopping:
                 reply_to.set(None)  # the stop did stop it: ``stop()`` returns True
@@ -111,7 +161,7 @@ class ActorBase(pykka.Actor):
                 dead.__cause__ = exception
                 reply_to.set_exception(exc_info=(ActorDeadError, dead, None))
         self._handle_failure(*exc_info)
-        if not stopping:
+        if not (stopping or killed):
             self._run_on_failure(exc_info)
 
     def _reply_later(self, deferred: Deferred[Any], future: Future[Any]) -> None:
@@ -140,28 +190,29 @@ class ActorBase(pykka.Actor):
         """
         mailbox = self.actor_inbox
         assert isinstance(mailbox, Mailbox)
+        if mailbox.killed is not None:
+            self._on_killed()
         label = str(self.actor_ref)
-        dropped = 0
-        for envelope in mailbox.close(label):
-            if envelope.reply_to is None:
-                dropped += 1
-            elif isinstance(envelope.message, _ActorStop):
-                envelope.reply_to.set(None)
-            else:
-                error = ActorDeadError(f"{label} stopped before handling the message")
-                envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+        queued = [e for e in mailbox.close(label) if not isinstance(e.message, _Killed)]
+        dropped = answer_unhandled(queued, f"{label} stopped before handling the message")
         if dropped:
             logger.debug("%s ended with %d unhandled told messages; dropped", label, dropped)
         if self._actor_pending:
             for deferred in self._actor_pending.copy():
                 deferred.fail(ActorDeadError(f"{label} ended before its reply was settled"))
-        if self._actor_crash is not None:
+        if mailbox.killed is not None:
+            reason = mailbox.killed
+        elif self._actor_crash is not None:
             reason = Exit.error(self._actor_crash)
+        elif self._actor_end is not None:
+            reason = self._actor_end
+        elif last is not None and isinstance(last.message, _ExitAbnormally):
+            reason = Exit.error(last.message.exception)
         elif last is not None and isinstance(last.message, _Shutdown):
             reason = Exit.SHUTDOWN
         else:
             reason = Exit.NORMAL
-        mailbox.end(reason)
+        mailbox.end(reason, self.actor_ref)
 
 
 class Actor(ActorBase, pykka.ThreadingActor):
@@ -198,7 +249,24 @@ class Actor(ActorBase, pykka.ThreadingActor):
     def _create_actor_inbox() -> ActorInbox:
         return ThreadMailbox()
 
+    def _start_actor_loop(self) -> None:
+        # A daemon thread always, so that a killed actor stuck in a handler cannot hold up
+        # the interpreter's exit; `_keep_alive` keeps the others' non-daemon semantics.
+        thread = threading.Thread(
+            target=self._actor_loop, name=f"{type(self).__name__}-{next(_thread_numbers)}"
+        )
+        thread.daemon = True
+        if not self.use_daemon_thread:
+            _keep_alive.hold(self.actor_inbox, thread)
+        thread.start()
+
     def _actor_loop(self) -> None:
+        try:
+            self._run_actor_loop()
+        finally:
+            _keep_alive.release(self.actor_inbox)
+
+    def _run_actor_loop(self) -> None:
         self._run_on_start()
         inbox = self.actor_inbox
         stopped = self.actor_stopped
@@ -219,6 +287,49 @@ class Actor(ActorBase, pykka.ThreadingActor):
         self._finish(envelope)
 
 
+class _KeepAlive:
+    """Keeps the interpreter alive for running actors, as non-daemon threads would.
+
+    `Actor` threads are all daemon threads, so that one that was killed (and may be stuck in
+    a handler: Python cannot stop it) never delays the interpreter's exit. The others must:
+    Pykka's actors run on non-daemon threads unless ``use_daemon_thread`` is set. So at exit
+    (``atexit``, once non-daemon threads have been joined) this waits until every actor that
+    would have had a non-daemon thread has ended, or was killed.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._held: dict[Any, threading.Thread] = {}
+        self._registered = False
+
+    def hold(self, inbox: Any, thread: threading.Thread) -> None:
+        with self._changed:
+            self._held[inbox] = thread
+            if not self._registered:
+                self._registered = True
+                atexit.register(self._wait)
+
+    def release(self, inbox: Any) -> None:
+        with self._changed:
+            if self._held.pop(inbox, None) is not None:
+                self._changed.notify_all()
+
+    def _wait(self) -> None:
+        with self._changed:
+            while self._held:
+                self._changed.wait()
+
+    def forget_all(self) -> None:
+        """After ``fork``: the parent's actor threads do not exist in the child."""
+        self._changed = threading.Condition()
+        self._held.clear()
+
+
+_keep_alive = _KeepAlive()
+os.register_at_fork(after_in_child=_keep_alive.forget_all)
+_thread_numbers = itertools.count()
+
+
 def shutdown(ref: ActorRef[Any], timeout: float | None) -> Exit:
     """Stop the actor with reason `Exit.SHUTDOWN` and wait until it has fully ended.
 
@@ -229,8 +340,55 @@ def shutdown(ref: ActorRef[Any], timeout: float | None) -> Exit:
     had already ended, or was ending, with. A plain Pykka actor ends as `Exit.NOPROC`.
 
     Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds (None
-    waits forever); the stop stays queued and the actor still stops later.
+    waits forever); the stop stays queued and the actor still stops later. On the shared loop
+    thread it raises `actors.WouldBlockLoop` at once and sends nothing.
     """
+    refuse_blocking(f"shutdown({ref})")
     with contextlib.suppress(ActorDeadError):
         ref.tell(_Shutdown())
     return wait_exit(ref, timeout)
+
+
+def kill(ref: ActorRef[Any], reason: Exit = Exit.KILLED) -> bool:
+    """End the actor as OTP's ``exit(Pid, kill)`` would, as far as Python allows.
+
+    At once, from any thread and without blocking: its queued messages are refused (asks get
+    `ActorDeadError`, a queued ``stop()`` returns True, tells are dropped) and so are all
+    later ones; ``is_alive()`` turns False; it no longer keeps the interpreter from exiting.
+    Python cannot stop a thread in the middle of a handler, so an actor that is handling a
+    message ends once that handler returns: then it runs no hook (not ``on_stop``, not
+    ``on_failure``; a supervisor still stops its children), handles nothing else, and ends
+    with ``reason``: `Exit.KILLED` unless a linked actor's end killed it (`actors.link`).
+
+    Returns False if it had already ended or begun its teardown. A plain Pykka actor cannot
+    be killed: it is sent a stop, which waits behind its queue, and this returns False.
+    """
+    inbox = ref.actor_inbox
+    if not isinstance(inbox, Mailbox):
+        with contextlib.suppress(ActorDeadError):
+            ref.tell(ActorStop())
+        return False
+    label = str(ref)
+    queued = inbox.kill(label, Envelope(_Killed()), reason)
+    if queued is None:
+        return False
+    ref.actor_stopped.set()
+    pykka.ActorRegistry.unregister(ref)
+    _keep_alive.release(inbox)
+    dropped = answer_unhandled(queued, f"{label} was killed before handling the message")
+    if dropped:
+        logger.debug("%s was killed with %d unhandled told messages; dropped", label, dropped)
+    return True
+
+
+def start_instance(actor: pykka.Actor) -> ActorRef[Any]:
+    """Start ``actor``, built with its class's constructor rather than ``start()``; its ref.
+
+    Does what ``Cls.start(...)`` does once it has built the actor: registers it in Pykka's
+    registry and starts it (its thread, or its first turn on the loop). Its `ActorRef`
+    exists from construction; messages told to it before this wait in its mailbox. For code
+    that must hand out a ref before the actor may run. Call it once; never blocks.
+    """
+    pykka.ActorRegistry.register(actor.actor_ref)
+    actor._start_actor_loop()
+    return actor.actor_ref

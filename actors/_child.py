@@ -22,8 +22,8 @@ exit (`Exit.abnormal`), ``temporary`` never."""
 ChildType = Literal["worker", "supervisor"]
 
 Shutdown = float | Literal["brutal_kill"] | None
-"""How long a supervisor waits for a child it stops: seconds, ``None`` (forever), or
-``"brutal_kill"`` (not at all)."""
+"""How long a supervisor waits for a child it stops before it kills it: seconds, ``None``
+(forever), or ``"brutal_kill"`` (not at all)."""
 
 OnExit = Callable[[Exit, bool], None]
 """``on_exit(exit, restarting)``: see `ChildSpec`."""
@@ -95,11 +95,13 @@ class ChildSpec:
       supervisor reads; a plain Pykka actor always ends as `Exit.NOPROC`, which is never
       abnormal, so as a ``transient`` child it is never restarted.
     - ``restart``: ``"permanent"`` (default), ``"transient"`` or ``"temporary"``.
-    - ``shutdown``: how long the supervisor waits for the child when it stops it: seconds
-      (default 5.0 for a worker), ``None`` = forever (the default for a supervisor), or
-      ``"brutal_kill"`` = send the stop and do not wait. Python threads cannot be killed, so
-      a child that is not waited for (brutal kill, or still busy when the time is up) is
-      treated as terminated and finishes in the background (see `actors.Supervisor`).
+    - ``shutdown``: how the supervisor stops the child: seconds (default 5.0 for a worker)
+      to wait for it to handle the stop (queued behind its messages) before it is killed;
+      ``None`` = wait forever (the default for a supervisor); ``"brutal_kill"`` = kill it at
+      once, without waiting. Killing (`actors.Exit.KILLED`) refuses its queued messages at
+      once and ends it, without ``on_stop``, right after its current handler: Python
+      cannot stop a thread in the middle of a handler, so a child stuck in one runs on in
+      the background until it returns, but no longer delays the interpreter's exit.
     - ``type``: ``"worker"`` (default) or ``"supervisor"``.
     - ``name``: registers each incarnation under this process-wide name, for
       `actors.whereis` and `actors.Address` (see there).

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 __all__ = ["Exit", "ExitKind"]
 
-ExitKind = Literal["normal", "shutdown", "error", "noproc"]
+ExitKind = Literal["normal", "shutdown", "error", "killed", "noproc"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,14 +17,18 @@ class Exit:
     ``kind`` is one of:
 
     - ``"normal"``: the actor stopped itself or was stopped with a plain ``stop()``;
-    - ``"shutdown"``: its owner stopped it with `actors.shutdown()`;
+    - ``"shutdown"``: its owner stopped it with `actors.shutdown()`, or a supervisor gave
+      up (``exception`` is then the `actors.ReachedMaxRestartIntensity` that says why);
     - ``"error"``: an exception killed it (in ``on_start``, in a handler for a ``tell``, in
       ``on_stop``, or a ``BaseException`` in any handler); ``exception`` is that exception;
+    - ``"killed"``: its supervisor killed it (``shutdown="brutal_kill"``, or it overran its
+      ``shutdown`` time): the messages queued behind its last handler were refused and
+      neither ``on_stop`` nor ``on_failure`` ran;
     - ``"noproc"``: the actor has ended but no reason is known (a plain Pykka actor that
       records none).
 
-    Use the constants `Exit.NORMAL`, `Exit.SHUTDOWN`, `Exit.NOPROC` and `Exit.error(exc)`;
-    match on ``kind``, or use `abnormal`.
+    Use the constants `Exit.NORMAL`, `Exit.SHUTDOWN`, `Exit.KILLED`, `Exit.NOPROC` and
+    `Exit.error(exc)`; match on ``kind``, or use `abnormal`.
     """
 
     kind: ExitKind
@@ -32,11 +36,14 @@ class Exit:
 
     NORMAL: ClassVar[Exit]
     SHUTDOWN: ClassVar[Exit]
+    KILLED: ClassVar[Exit]
     NOPROC: ClassVar[Exit]
 
     def __post_init__(self) -> None:
-        if (self.kind == "error") != (self.exception is not None):
-            msg = f"Exit({self.kind!r}) takes an exception only when kind is 'error'"
+        if self.kind == "error" and self.exception is None:
+            raise ValueError("Exit('error') needs the exception")
+        if self.kind not in ("error", "shutdown") and self.exception is not None:
+            msg = f"Exit({self.kind!r}) takes no exception (only 'error' and 'shutdown' do)"
             raise ValueError(msg)
 
     @classmethod
@@ -44,17 +51,25 @@ class Exit:
         """The reason of an actor that ``exception`` killed."""
         return cls("error", exception)
 
+    @classmethod
+    def shutdown(cls, why: BaseException) -> Exit:
+        """A shutdown with a reason, OTP's ``{shutdown, Why}``: as normal as `SHUTDOWN`
+        (a supervisor that gave up ends so, with `actors.ReachedMaxRestartIntensity`)."""
+        return cls("shutdown", why)
+
     @property
     def abnormal(self) -> bool:
-        """True only for ``"error"``: the exits a ``transient`` restart policy acts on."""
-        return self.kind == "error"
+        """True for ``"error"`` and ``"killed"``, as in OTP: the exits a ``transient``
+        restart policy acts on."""
+        return self.kind in {"error", "killed"}
 
     def __repr__(self) -> str:
         if self.exception is not None:
-            return f"Exit.error({self.exception!r})"
+            return f"Exit.{self.kind}({self.exception!r})"
         return f"Exit.{self.kind.upper()}"
 
 
 Exit.NORMAL = Exit("normal")
 Exit.SHUTDOWN = Exit("shutdown")
+Exit.KILLED = Exit("killed")
 Exit.NOPROC = Exit("noproc")

@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from actors._loop import refuse_blocking
+
 __all__ = ["Inbox"]
 
 
@@ -33,19 +35,27 @@ class Inbox:
     asyncio code uses `areceive`, which waits without blocking its event loop.
     """
 
-    __slots__ = ("_async_waiters", "_cond", "_queue", "_taken")
+    __slots__ = ("_any", "_async_waiters", "_cond", "_queue", "_selective", "_taken")
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # receivers without ``match`` wait here
+        self._selective = threading.Condition(lock)  # receivers with a ``match`` wait here
         self._queue: deque[Any] = deque()
         self._taken = 0  # messages removed so far; tells a scanning receiver to start over
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     def tell(self, message: Any, /) -> None:
-        """Queue ``message`` and wake a waiting receiver. Any thread; never blocks."""
+        """Queue ``message`` and wake the receivers that may take it. Any thread; never blocks.
+
+        One receiver without ``match`` is woken (it takes any message), and every selective
+        receiver, since only its own predicate can say whether it wants the message: waking
+        just one of them could wake one that does not, and leave the one that does asleep.
+        """
         with self._cond:
             self._queue.append(message)
             self._cond.notify()
+            self._selective.notify_all()
             if self._async_waiters:
                 for loop, waiter in self._async_waiters:
                     loop.call_soon_threadsafe(_wake, waiter)
@@ -94,7 +104,9 @@ class Inbox:
 
         Blocks the calling thread up to ``timeout`` seconds (0 only looks; None waits
         forever, which a caller should rarely want: pass a bound). Raises the builtin
-        `TimeoutError` when no message (that ``match`` accepts) arrives in time.
+        `TimeoutError` when no message (that ``match`` accepts) arrives in time. On the shared
+        loop thread, a call that would have to wait raises `actors.WouldBlockLoop` instead
+        (use `areceive` there).
 
         With ``match``, the messages it rejects stay queued in their order for later
         ``receive`` calls. Each message is offered to ``match`` once per call: after a
@@ -108,7 +120,7 @@ class Inbox:
         with self._cond:
             if match is None:
                 while not queue:
-                    self._wait(deadline, timeout, "no message")
+                    self._wait(self._cond, deadline, timeout, "no message")
                 self._taken += 1
                 return queue.popleft()
             scanned, taken = 0, self._taken
@@ -121,14 +133,18 @@ class Inbox:
                         self._taken += 1
                         return message
                 scanned = len(queue)
-                self._wait(deadline, timeout, "no matching message")
+                self._wait(self._selective, deadline, timeout, "no matching message")
 
-    def _wait(self, deadline: float | None, timeout: float | None, what: str) -> None:
+    @staticmethod
+    def _wait(
+        cond: threading.Condition, deadline: float | None, timeout: float | None, what: str
+    ) -> None:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             msg = f"{what} arrived within {timeout} s"
             raise TimeoutError(msg)
-        self._cond.wait(remaining)
+        refuse_blocking("Inbox.receive")
+        cond.wait(remaining)
 
     def drain(self) -> list[Any]:
         """Remove and return every queued message, oldest first, without waiting."""

@@ -9,13 +9,43 @@ child process after ``fork``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["call_on_loop", "event_loop", "in_loop_thread"]
+from actors._watchdog import Watchdog
+
+__all__ = [
+    "WouldBlockLoop",
+    "call_on_loop",
+    "event_loop",
+    "in_loop_thread",
+    "permit_blocking",
+    "refuse_blocking",
+    "set_loop_watchdog",
+    "waiting_on_loop",
+]
+
+FIXES = (
+    "tell the message instead and have the answer told back (an actors.Inbox, or the "
+    "actor's own mailbox), return an actors.Deferred from the handler to answer later, or "
+    "in asyncio code await the answer (for example Inbox.areceive)"
+)
+"""What to do instead of waiting on the loop thread: the end of every `WouldBlockLoop`."""
+
+
+class WouldBlockLoop(RuntimeError):
+    """A blocking wait was refused on the shared loop thread.
+
+    Every `actors.LoopActor`, every stream and every timer runs on that one thread: a wait
+    there for something that needs the loop (a loop actor's reply, a supervisor starting loop
+    children, a child restarting) can only deadlock it, so it raises this at once instead.
+    The message says what to do instead.
+    """
+
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +57,9 @@ class _Shared:
     loop: asyncio.AbstractEventLoop | None = None
     thread_id: int | None = None
     pid: int | None = None
+    permitted = 0
+    """Blocking waits the loop thread is in that `permit_blocking` allowed (its own count)."""
+    watchdog: Watchdog | None = None
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
@@ -58,6 +91,33 @@ def call_on_loop(callback: Callable[..., Any], *args: Any) -> None:
         event_loop().call_soon_threadsafe(callback, *args)
 
 
+def refuse_blocking(what: str) -> None:
+    """Raise `WouldBlockLoop` naming ``what`` if called on the loop thread (unless within
+    `permit_blocking`); else do nothing. Call it before any wait that may need the loop."""
+    if _Shared.thread_id == threading.get_ident() and not _Shared.permitted:
+        raise WouldBlockLoop(f"{what} would block the shared loop thread: {FIXES}")
+
+
+@contextlib.contextmanager
+def permit_blocking() -> Iterator[None]:
+    """Let the caller block within the block, even on the loop thread (where it is known to
+    be safe: a wait that does not need the loop). `waiting_on_loop` tells others meanwhile."""
+    if not in_loop_thread():
+        yield
+        return
+    _Shared.permitted += 1
+    try:
+        yield
+    finally:
+        _Shared.permitted -= 1
+
+
+def waiting_on_loop() -> bool:
+    """Whether the loop thread is blocked in a wait that `permit_blocking` allowed: work
+    that needs the loop (a loop actor's ``on_start``) cannot happen until it returns."""
+    return _Shared.permitted > 0
+
+
 def _report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """The loop's exception handler: what a callback let escape goes to this package's logger,
     not asyncio's, so that a process that never configured logging prints nothing."""
@@ -83,5 +143,23 @@ def _start() -> asyncio.AbstractEventLoop:
         thread = threading.Thread(target=run, name="actors-loop", daemon=True)
         thread.start()
         ready.wait()
-        _Shared.loop, _Shared.pid = loop, os.getpid()
+        assert thread.ident is not None
+        watchdog = Watchdog(loop, thread.ident)
+        if _Shared.watchdog is not None:  # a forked child keeps its parent's setting
+            watchdog.threshold = _Shared.watchdog.threshold
+        watchdog.start()
+        _Shared.loop, _Shared.pid, _Shared.watchdog = loop, os.getpid(), watchdog
         return loop
+
+
+def set_loop_watchdog(threshold: float | None) -> None:
+    """Report a shared loop blocked for more than ``threshold`` seconds, while it lasts.
+
+    The watchdog logs one WARNING (logger ``actors.loop``) while the loop thread is blocked,
+    with what it runs (a loop actor's handler or ``on_start``, a stream sink, a timer) and
+    its stack, and one when it runs again. Default: `DEFAULT_THRESHOLD` seconds. None turns
+    it off. Any thread; starts the loop if it has not started yet.
+    """
+    event_loop()
+    assert _Shared.watchdog is not None
+    _Shared.watchdog.configure(threshold)

@@ -7,9 +7,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from pykka import ThreadingFuture, Timeout
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 from actors._actor import ActorBase
@@ -18,15 +17,11 @@ from actors._loop import event_loop, in_loop_thread
 from actors._mailbox import Mailbox, refuse
 
 if TYPE_CHECKING:
-    from pykka import Future
-    from pykka._actor import ActorInbox
-    from pykka._envelope import Envelope
+    from actors._pykka import ActorInbox, Envelope
 
 __all__ = ["LoopActor"]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 BATCH = 64
 """Messages one actor handles per turn before it lets other loop work run."""
@@ -96,31 +91,29 @@ class _LoopMailbox(Mailbox):
 
     def close(self, label: str) -> list[Envelope[Any]]:
         with self._lock:
-            self._label = label
-            items = list(self._queue)
-            self._queue.clear()
+            if self._label is None:
+                self._label = label
+            items = self._take_all()
             del self._runner  # break the mailbox -> actor cycle; nothing schedules it again
         return items
 
+    def _queue_lock(self) -> Any:
+        return self._lock
 
-class _LoopFuture(ThreadingFuture[T]):
-    """A `LoopActor`'s reply future: refuses to block the loop thread.
+    def _take_all(self) -> list[Envelope[Any]]:
+        items = list(self._queue)
+        self._queue.clear()
+        return items
 
-    Waiting on the loop thread for a reply that the loop itself has to produce can only
-    deadlock, so ``get()`` there raises `RuntimeError` unless the value is already in.
-    """
+    def _append(self, envelope: Envelope[Any]) -> None:
+        self._queue.append(envelope)
 
-    def get(self, *, timeout: float | None = None) -> Any:
-        if not in_loop_thread():
-            return super().get(timeout=timeout)
-        try:
-            return super().get(timeout=0)
-        except Timeout:
-            msg = (
-                "waiting for a LoopActor's reply on the shared loop thread would deadlock "
-                "it; reply with a Deferred or send a message instead"
-            )
-            raise RuntimeError(msg) from None
+    def _woken(self) -> None:
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._call_soon(self._runner)
 
 
 class LoopActor(ActorBase):
@@ -141,8 +134,8 @@ class LoopActor(ActorBase):
         them all. To answer a long operation, start it elsewhere and return an
         `actors.Deferred`; a handler runs inside the loop, so it may also start asyncio
         work (``asyncio.get_running_loop().create_task(...)``) that settles the Deferred
-        when done. Waiting on the loop thread for another ``LoopActor``'s reply
-        raises `RuntimeError` instead of deadlocking. A handler taking more than
+        when done. Waiting on the loop thread for an actor's reply raises
+        `actors.WouldBlockLoop` at once instead of deadlocking. A handler taking more than
         `SLOW_HANDLER` seconds is logged at WARNING.
 
     Cost: starting one takes no thread (a few tens of microseconds), so tens of thousands
@@ -155,10 +148,6 @@ class LoopActor(ActorBase):
     @staticmethod
     def _create_actor_inbox() -> ActorInbox:
         return _LoopMailbox()
-
-    @staticmethod
-    def _create_future() -> Future[Any]:
-        return _LoopFuture()
 
     def _start_actor_loop(self) -> None:
         cast("_LoopMailbox", self.actor_inbox).start(self._first_turn, self._turn)
@@ -197,7 +186,7 @@ class LoopActor(ActorBase):
                     "LoopActor handlers must not block",
                     self,
                     elapsed * 1000,
-                    _describe(envelope.message),
+                    describe_message(envelope.message),
                 )
             if stopped.is_set():
                 self._finish(envelope)
@@ -205,7 +194,7 @@ class LoopActor(ActorBase):
         mailbox.end_turn()
 
 
-def _describe(message: Any) -> str:
+def describe_message(message: Any) -> str:
     """Name a message for a log line without printing its (possibly huge) contents."""
     if isinstance(message, ProxyCall | ProxyGetAttr | ProxySetAttr):
         return f"{type(message).__name__} {'.'.join(message.attr_path)}"

@@ -11,17 +11,19 @@ from __future__ import annotations
 import abc
 import queue
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pykka import ActorDeadError
+from pykka import ActorDeadError, ActorRef
+
+from actors._pykka import ActorStop
 
 if TYPE_CHECKING:
-    from pykka._envelope import Envelope
-
     from actors._exit import Exit
     from actors._monitor import Monitor
+    from actors._pykka import Envelope
 
-__all__ = ["Mailbox", "ThreadMailbox", "refuse"]
+__all__ = ["Mailbox", "ThreadMailbox", "answer_unhandled", "refuse"]
 
 
 class Mailbox(abc.ABC):
@@ -32,7 +34,19 @@ class Mailbox(abc.ABC):
     (exit reason recorded, monitors told, waiters woken).
     """
 
-    __slots__ = ("_done", "_ended", "_label", "_monitors", "_reason", "_state_lock", "started")
+    __slots__ = (
+        "_done",
+        "_ended",
+        "_label",
+        "_links",
+        "_monitors",
+        "_reason",
+        "_state_lock",
+        "actor",
+        "killed",
+        "parent",
+        "started",
+    )
 
     on_loop: ClassVar[bool] = False
     """Whether the actor runs on the shared loop thread (and so ends only there)."""
@@ -46,6 +60,13 @@ class Mailbox(abc.ABC):
         self._ended: threading.Event | None = None  # created by the first waiter
         self.started = False
         """Set by the actor's runtime once ``on_start`` has returned (not raised)."""
+        self.killed: Exit | None = None
+        """Set by `kill`: the actor handles no more messages and ends with this reason."""
+        self.actor: Callable[[], Any] = _nobody
+        """A weak reference to the actor (set by its runtime), for its ``trap_exits``."""
+        self._links: set[ActorRef[Any]] | None = set()  # None once the end is announced
+        self.parent: ActorRef[Any] | None = None
+        """The supervisor of this incarnation, if a supervisor started it."""
 
     @abc.abstractmethod
     def put(self, envelope: Envelope[Any], /) -> None:
@@ -59,10 +80,47 @@ class Mailbox(abc.ABC):
         the actor in the `ActorDeadError` that refused messages carry.
         """
 
+    def kill(self, label: str, wake: Envelope[Any], reason: Exit) -> list[Envelope[Any]] | None:
+        """Close now and queue ``wake`` alone, so that the runtime, idle or busy, comes back
+        to find the actor killed; the messages that were queued, or None if already closed.
+
+        Any thread; never blocks.
+        """
+        with self._queue_lock():
+            if self._label is not None:
+                return None
+            self._label = label
+            self.killed = reason
+            items = self._take_all()
+            self._append(wake)
+        self._woken()
+        return items
+
+    @abc.abstractmethod
+    def _queue_lock(self) -> Any:
+        """The lock that guards the queue and ``_label``."""
+
+    @abc.abstractmethod
+    def _take_all(self) -> list[Envelope[Any]]:
+        """Remove and return every queued message (the queue lock is held)."""
+
+    @abc.abstractmethod
+    def _append(self, envelope: Envelope[Any]) -> None:
+        """Queue ``envelope`` even though the mailbox is closed (the queue lock is held)."""
+
+    def _woken(self) -> None:  # noqa: B027  (a thread's queue wakes its reader itself)
+        """After `_append`, outside the lock: make the runtime come back for it."""
+
     @property
     def exit(self) -> Exit | None:
-        """The exit reason once the actor has fully ended and its monitors were told."""
-        return self._reason if self._done else None
+        """The exit reason once the actor has fully ended (recorded before any monitor is
+        told, so a watcher that got the DOWN finds it here)."""
+        return self._reason
+
+    @property
+    def ended(self) -> bool:
+        """Whether the end is announced: the reason recorded and every monitor told."""
+        return self._done
 
     def add_monitor(self, monitor: Monitor) -> Exit | None:
         """Register ``monitor``; if the actor has already ended, return its reason instead."""
@@ -72,14 +130,28 @@ class Mailbox(abc.ABC):
                 return None
             return self._reason
 
+    def add_link(self, other: ActorRef[Any]) -> Exit | None:
+        """Link to ``other``; if this actor has already ended, return its reason instead."""
+        with self._state_lock:
+            if self._links is not None:
+                self._links.add(other)
+                return None
+            return self._reason
+
+    def remove_link(self, other: ActorRef[Any]) -> None:
+        with self._state_lock:
+            if self._links is not None:
+                self._links.discard(other)
+
     def remove_monitor(self, monitor: Monitor) -> None:
         """Forget ``monitor`` (after it was cancelled); no-op when unknown."""
         with self._state_lock:
             if self._monitors is not None:
                 self._monitors.pop(monitor, None)
 
-    def end(self, reason: Exit) -> None:
-        """Record ``reason``, tell every monitor, then wake `wait` callers.
+    def end(self, reason: Exit, ref: ActorRef[Any]) -> None:
+        """Record ``reason``, then tell every monitor and linked actor, then wake `wait`
+        callers. ``ref`` is the actor's own, for the messages that name it.
 
         Called once, by the actor's runtime, after ``on_stop``/``on_failure`` and the teardown
         have finished. Runs the monitors' ``tell`` in the calling thread.
@@ -88,8 +160,15 @@ class Mailbox(abc.ABC):
             self._reason = reason
             monitors = self._monitors or {}
             self._monitors = None
+            links = self._links or set()
+            self._links = None
         for monitor in monitors:
             monitor.fire(reason)
+        if links:
+            from actors._link import signal
+
+            for other in links:
+                signal(other, ref, reason)
         with self._state_lock:
             self._done = True
             ended = self._ended
@@ -106,6 +185,25 @@ class Mailbox(abc.ABC):
                 self._ended = threading.Event()
             ended = self._ended
         return self._reason if ended.wait(timeout) else None
+
+
+def _nobody() -> None:
+    return None
+
+
+def answer_unhandled(envelopes: list[Envelope[Any]], why: str) -> int:
+    """Answer messages the actor will never handle: an ``ask`` gets `ActorDeadError` saying
+    ``why``, a queued ``stop()`` gets None (it did stop); the number of tells, dropped."""
+    dropped = 0
+    for envelope in envelopes:
+        if envelope.reply_to is None:
+            dropped += 1
+        elif isinstance(envelope.message, ActorStop):
+            envelope.reply_to.set(None)
+        else:
+            error = ActorDeadError(why)
+            envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+    return dropped
 
 
 def refuse(envelope: Envelope[Any], label: str) -> None:
@@ -147,7 +245,19 @@ class ThreadMailbox(queue.Queue[Any], Mailbox):
 
     def close(self, label: str) -> list[Envelope[Any]]:
         with self.mutex:
-            self._label = label
-            items = list(self.queue)
-            self.queue.clear()
+            if self._label is None:
+                self._label = label
+            return self._take_all()
+
+    def _queue_lock(self) -> Any:
+        return self.mutex
+
+    def _take_all(self) -> list[Envelope[Any]]:
+        items = list(self.queue)
+        self.queue.clear()
         return items
+
+    def _append(self, envelope: Envelope[Any]) -> None:
+        self.queue.append(envelope)
+        self.unfinished_tasks += 1
+        self.not_empty.notify()

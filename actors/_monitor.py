@@ -9,8 +9,9 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from pykka import ActorRef
 
 from actors._exit import Exit
-from actors._loop import call_on_loop, event_loop, in_loop_thread
+from actors._loop import call_on_loop, event_loop, refuse_blocking
 from actors._mailbox import Mailbox
+from actors._names import Address, Registration, registered
 from actors._ref import Ref
 
 __all__ = ["Down", "Monitor", "Recipient", "demonitor", "exit_reason", "monitor", "wait_exit"]
@@ -40,8 +41,9 @@ class Down(NamedTuple):
 
     ref: Ref
     """The monitor, as returned by `monitor`."""
-    actor: ActorRef[Any]
-    """The actor that ended (the `ActorRef` that was passed to `monitor`)."""
+    actor: ActorRef[Any] | Address
+    """What was monitored: the actor that ended (the `ActorRef` passed to `monitor`), or the
+    `actors.Address` of a name that no incarnation will answer to any more."""
     reason: Exit
     """How it ended."""
 
@@ -55,12 +57,12 @@ class Monitor(Ref):
 
     __slots__ = ("_lock", "_owner", "_target", "_watcher")
 
-    def __init__(self, target: ActorRef[Any], watcher: Recipient) -> None:
+    def __init__(self, target: ActorRef[Any] | Address, watcher: Recipient) -> None:
         super().__init__()
         self._lock = threading.RLock()
         self._target = target
         self._watcher: Recipient | None = watcher
-        self._owner: Mailbox | _ForeignWatch | None = None
+        self._owner: Mailbox | _ForeignWatch | Registration | None = None
 
     def fire(self, reason: Exit) -> None:
         """Tell the watcher ``Down(self, target, reason)``, unless done or cancelled before.
@@ -117,7 +119,7 @@ class _ForeignWatch:
 
     def _sweep(self) -> None:
         with self._lock:
-            ended = [m for m in self._monitors if m._target.actor_stopped.is_set()]
+            ended = [m for m in self._monitors if _stopped(m._target)]
             for m in ended:
                 del self._monitors[m]
             self._armed = bool(self._monitors)
@@ -127,11 +129,20 @@ class _ForeignWatch:
             m.fire(Exit.NOPROC)
 
 
+def _stopped(target: ActorRef[Any] | Address) -> bool:
+    return isinstance(target, ActorRef) and target.actor_stopped.is_set()
+
+
 _foreign = _ForeignWatch()
 
 
-def monitor(target: ActorRef[Any], watcher: Recipient) -> Ref:
+def monitor(target: ActorRef[Any] | Address | str, watcher: Recipient) -> Ref:
     """Watch ``target``; ``watcher`` is told ``Down(ref, target, reason)`` once it has ended.
+
+    ``target`` may also be a name or its `actors.Address`: then the DOWN (with that
+    `actors.Address` and `Exit.NOPROC`) comes when no incarnation will answer to the name any
+    more: its child was terminated, deleted or given up, or its supervision tree ended; not
+    while the child restarts. At once if no child is registered under the name.
 
     Returns the monitor's `Ref`, which the DOWN carries. Safe from any thread; never blocks.
 
@@ -148,6 +159,10 @@ def monitor(target: ActorRef[Any], watcher: Recipient) -> Ref:
     Each call makes an independent monitor; a target may have any number. If the watcher's
     ``tell`` raises (a dead actor), that DOWN is dropped (logged at DEBUG).
     """
+    if isinstance(target, str):
+        target = Address(target)
+    if isinstance(target, Address):
+        return _monitor_name(target, watcher)
     mon = Monitor(target, watcher)
     inbox = target.actor_inbox
     reason: Exit | None
@@ -162,6 +177,16 @@ def monitor(target: ActorRef[Any], watcher: Recipient) -> Ref:
         reason = None
     if reason is not None:
         mon.fire(reason)
+    return mon
+
+
+def _monitor_name(address: Address, watcher: Recipient) -> Ref:
+    mon = Monitor(address, watcher)
+    registration = registered(address.name)
+    if registration is not None and registration.add_monitor(mon):
+        mon._owner = registration
+    else:
+        mon.fire(Exit.NOPROC)
     return mon
 
 
@@ -183,8 +208,9 @@ def exit_reason(ref: ActorRef[Any]) -> Exit | None:
     """How the actor ended, or None while it has not fully ended.
 
     For `actors.Actor`/`actors.LoopActor`, the reason is there once the actor has fully
-    ended and its monitors were told. A plain Pykka actor counts as ended (`Exit.NOPROC`)
-    as soon as its ``actor_stopped`` flag is set. Never blocks.
+    ended, before its monitors are told: a watcher handling the `Down` always finds it. A
+    plain Pykka actor counts as ended (`Exit.NOPROC`) as soon as its ``actor_stopped`` flag
+    is set. Never blocks.
     """
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
@@ -197,17 +223,17 @@ def wait_exit(ref: ActorRef[Any], timeout: float | None) -> Exit:
 
     ``timeout`` is in seconds; None waits forever. Raises the builtin `TimeoutError` if the
     actor has not ended in time; the actor is not affected. Do not call it from the actor's
-    own thread (it would wait for itself), nor from the shared loop thread: there, waiting
-    for a `actors.LoopActor` that has not ended raises `RuntimeError`, since it could only
-    end once the loop is free again.
+    own thread (it would wait for itself). On the shared loop thread, waiting for an actor
+    that has not ended raises `actors.WouldBlockLoop` at once (its end may need the loop).
     """
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
-        if inbox.on_loop and inbox.exit is None and in_loop_thread():
-            msg = f"waiting on the shared loop thread for {ref} to end would deadlock it"
-            raise RuntimeError(msg)
+        if not inbox.ended:
+            refuse_blocking(f"waiting for {ref} to end")
         reason = inbox.wait(timeout)
     else:
+        if not ref.actor_stopped.is_set():
+            refuse_blocking(f"waiting for {ref} to end")
         reason = Exit.NOPROC if ref.actor_stopped.wait(timeout) else None
     if reason is None:
         msg = f"{ref} did not end within {timeout} s"

@@ -12,10 +12,16 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pykka import ActorDeadError, ActorRef, Future, ThreadingFuture, Timeout
+from pykka import ActorDeadError, ActorRef, Future, Timeout
 from pykka.messages import ProxyCall, ProxyGetAttr
+
+from actors._exit import Exit
+from actors._future import ReplyFuture
+
+if TYPE_CHECKING:
+    from actors._monitor import Monitor
 
 __all__ = [
     "BUFFER_LIMIT",
@@ -26,6 +32,8 @@ __all__ = [
     "NoSuchName",
     "Registration",
     "register",
+    "registered",
+    "release_subtree",
     "whereis",
 ]
 
@@ -60,7 +68,7 @@ class _Forward:
         self._event = threading.Event()
         self._reply: Future[Any] | None = None
         self._error: BaseException | None = None
-        self.future: Future[Any] = ThreadingFuture()
+        self.future: Future[Any] = ReplyFuture()
         self.future.set_get_hook(self._get)
 
     def deliver(self, reply: Future[Any]) -> None:
@@ -100,7 +108,16 @@ class Registration:
     with `NoSuchName` and drops the held tells with a WARNING.
     """
 
-    __slots__ = ("_buffer", "_closed", "_lock", "_ref", "actor_class", "name", "owner")
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_lock",
+        "_monitors",
+        "_ref",
+        "actor_class",
+        "name",
+        "owner",
+    )
 
     def __init__(self, name: str, owner: ActorRef[Any]) -> None:
         self.name = name
@@ -112,6 +129,7 @@ class Registration:
         self._ref: ActorRef[Any] | None = None
         self._buffer: deque[_Held] = deque()
         self._closed: str | None = None  # why it was unregistered; None while registered
+        self._monitors: dict[Monitor, None] = {}
 
     @property
     def ref(self) -> ActorRef[Any] | None:
@@ -188,6 +206,18 @@ class Registration:
                 return forward.future
         return ref.ask(message, block=False)
 
+    def add_monitor(self, monitor: Monitor) -> bool:
+        """Fire ``monitor`` when the name is unregistered; False if it already is."""
+        with self._lock:
+            if self._closed is not None:
+                return False
+            self._monitors[monitor] = None
+            return True
+
+    def remove_monitor(self, monitor: Monitor) -> None:
+        with self._lock:
+            self._monitors.pop(monitor, None)
+
     def _hold(self, item: _Held) -> None:
         if len(self._buffer) >= BUFFER_LIMIT:
             msg = (
@@ -208,6 +238,9 @@ class Registration:
             self._ref = None
             held = list(self._buffer)
             self._buffer.clear()
+            monitors, self._monitors = self._monitors, {}
+        for monitor in monitors:
+            monitor.fire(Exit.NOPROC)
         dropped = sum(1 for _message, forward in held if forward is None)
         if dropped:
             logger.warning(
@@ -245,17 +278,51 @@ def register(name: str, owner: ActorRef[Any]) -> Registration:
     """Register ``name`` for a child of the supervisor ``owner``; the binding to return.
 
     Raises `NameTaken` if a live supervisor holds the name. A name whose supervisor has
-    ended without releasing it is taken over. Any thread; never blocks.
+    ended without releasing it (it is held while that supervisor's own supervisor decides
+    whether to restart it: see `release_subtree`) is taken over with the messages it holds,
+    which the new incarnation then receives. Any thread; never blocks.
     """
     with _registry_lock:
         old = _names.get(name)
-        if old is not None and old.owner.is_alive():
+        if old is None:
+            registration = _names[name] = Registration(name, owner)
+            return registration
+        if old.owner.is_alive():
             msg = f"the name {name!r} is already registered by {old.owner}"
             raise NameTaken(msg)
-        registration = _names[name] = Registration(name, owner)
-    if old is not None:
-        old._close(f"its supervisor {old.owner} has ended")
-    return registration
+        old.owner = owner
+        return old
+
+
+def release_subtree(supervisor: ActorRef[Any], why: str) -> None:
+    """Unregister the names held for children of ``supervisor`` or of any supervisor below
+    it (no incarnation of that subtree will come); ``why`` goes into the errors.
+
+    A supervisor that ends while its own supervisor lives keeps its children's names (they
+    hold messages) for the subtree's restart; its supervisor calls this once it knows
+    that no restart will take them over. Any thread; never blocks.
+    """
+    if not _names:
+        return
+    urn = supervisor.actor_urn
+    with _registry_lock:
+        gone = [r for r in _names.values() if _below(r.owner, urn)]
+    for registration in gone:
+        registration.unregister(why)
+
+
+def _below(owner: ActorRef[Any] | None, urn: str) -> bool:
+    """Whether ``owner`` is the supervisor ``urn`` or was started below it."""
+    while owner is not None:
+        if owner.actor_urn == urn:
+            return True
+        owner = getattr(owner.actor_inbox, "parent", None)
+    return False
+
+
+def registered(name: str) -> Registration | None:
+    """The registration of ``name``, or None. Any thread; never blocks."""
+    return _names.get(name)
 
 
 def whereis(name: str) -> ActorRef[Any] | None:
@@ -315,6 +382,8 @@ class Address:
         the handler's exception, `pykka.ActorDeadError` if the incarnation ends before it
         answers, `NoSuchName` if no incarnation will come (at once, or from ``get`` when
         the child is given up while the ask is held), `AddressBufferFull` as for `tell`.
+        On the shared loop thread, ``block=True`` raises `actors.WouldBlockLoop` unless the
+        reply is already in (the child's restart may need the loop); use ``tell``.
         """
         future = self._registration().ask(message)
         return future.get(timeout=timeout) if block else future

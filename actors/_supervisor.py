@@ -68,10 +68,10 @@ class Supervisor(SupervisorBase):
 
     **Intensity.** More than ``max_restarts`` restarts within ``max_seconds`` (OTP's
     algorithm; default 3 in 5 s, as Elixir's; ``max_restarts=None``: unlimited) make the
-    supervisor give up: it stops all children in reverse start order and ends with
-    ``Exit.error(ReachedMaxRestartIntensity(...))``, an abnormal exit that its own
-    supervisor sees (so a ``transient`` supervisor child is restarted; OTP would end it
-    with ``shutdown`` instead). A child with its own budget (``ChildSpec.max_restarts``)
+    supervisor give up: it stops all children in reverse start order, logs one ERROR and
+    ends, as OTP's do, with ``shutdown``: ``Exit.shutdown(ReachedMaxRestartIntensity(...))``,
+    which says which child and how many restarts. So a ``permanent`` parent restarts it and
+    a ``transient`` one does not. A child with its own budget (``ChildSpec.max_restarts``)
     that exceeds it is removed instead, without touching its siblings, and the supervisor
     carries on. A restart attempt that fails to start counts as another failure of that
     child: it is retried (through the mailbox, so other requests are handled in between)
@@ -83,14 +83,21 @@ class Supervisor(SupervisorBase):
     ``"restarting"``, and messages to its `actors.Address` are held. Default: no delay.
 
     **Stopping.** Stopping the supervisor (``stop()``, `actors.shutdown`, or giving up)
-    stops the children in reverse start order, each waited for up to its ``shutdown``.
-    Python threads cannot be killed, so a child still busy when its time is up is not
-    waited for any longer: an ERROR is logged naming it, its name is released, it counts
-    as terminated (its ``on_exit`` gets ``Exit.error(actors.ShutdownTimeout(...))``), and
-    the supervisor moves on; the child handles the stop in the background once its current
-    handler returns. ``"brutal_kill"`` sends the stop without waiting at all. The same
-    applies whenever a child is stopped (`terminate_child`, a strategy restart); a
-    replacement may then start while the old incarnation is still finishing.
+    stops the children in reverse start order, each waited for up to its ``shutdown``,
+    then killed, as OTP does: an ERROR is logged naming it, its queued messages are refused
+    and it ends as `actors.Exit.KILLED` (without ``on_stop``) once its current handler
+    returns; its name is released and its ``on_exit`` gets
+    ``Exit.error(actors.ShutdownTimeout(...))``. ``"brutal_kill"`` kills it at once, without
+    waiting (its ``on_exit`` gets `actors.Exit.KILLED`). Python cannot stop a thread in
+    the middle of a handler, so a killed child stuck in one runs on in the background (it
+    no longer delays the interpreter's exit). The same applies whenever a child is stopped
+    (`terminate_child`, a strategy restart); a replacement may then start while the old
+    incarnation is still finishing its handler.
+
+    **Pykka's registry.** Children are taken out of ``pykka.ActorRegistry`` as they start
+    (their supervisor stops them), so ``ActorRegistry.stop_all()``, which stops the actors
+    last started first, stops each tree from its root down, as `stop` does, and no child
+    is restarted by it. Find children with `which_children`, `actors.whereis` or names.
 
     **Names.** A child with ``name=`` is registered under it from its first start until it
     is terminated, deleted or given up; while it restarts, `actors.Address` holds its
@@ -130,7 +137,7 @@ class Supervisor(SupervisorBase):
         for child in list(self._children.values()):
             try:
                 self._launch(child)
-            except StartChildError:
+            except BaseException:  # StartChildError, or a KeyboardInterrupt from a start
                 del self._children[child.key]
                 self._release(child, "its child failed to start")
                 self._terminate_all()
@@ -240,7 +247,6 @@ class Supervisor(SupervisorBase):
                 self._discard(sibling, exit, "its child was terminated")
             else:
                 exit = self._stop_child(sibling, restarting=True)
-                sibling.state = "restarting"
                 self._notify(sibling, exit, restarting=True)
         due = inline and delay <= 0
         token = None if due else self._schedule(delay)
@@ -310,7 +316,6 @@ class Supervisor(SupervisorBase):
 
     def _discard(self, child: Child, exit: Exit, why: str) -> None:
         del self._children[child.key]
-        child.state = "stopped"
         self._release(child, why)
         self._notify(child, exit, restarting=False)
 

@@ -10,32 +10,37 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Hashable
 from types import TracebackType
-from typing import Any, Literal, NamedTuple, Self
+from typing import Any, Literal, NamedTuple, Self, cast
 
-from pykka import ActorDeadError, ActorRef
+from pykka import ActorDeadError, ActorRef, ActorRegistry, Timeout
 from pykka.messages import ProxyGetAttr
 
-from actors._actor import Actor, _Shutdown
+from actors._actor import Actor, _Shutdown, kill
 from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
-from actors._loop import call_on_loop, event_loop
+from actors._loop import WouldBlockLoop, permit_blocking, waiting_on_loop
 from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
-from actors._names import NameTaken, Registration, register
+from actors._names import NameTaken, Registration, register, release_subtree
 from actors._ref import Ref
 from actors._supervisor_errors import (
     ReachedMaxRestartIntensity,
     ShutdownTimeout,
     StartChildError,
 )
+from actors._timer import send_after
 
 __all__ = ["Child", "SupervisorBase"]
 
 logger = logging.getLogger("actors.supervisor")
+
+READY_POLL = 0.05
+"""Seconds between two looks at a starting plain Pykka child that has not answered yet."""
 
 
 def _level(spec: ChildSpec, level: int) -> int:
@@ -50,6 +55,9 @@ _READY = ProxyGetAttr(attr_path=("actor_urn",))
 message, so any actor answers it without its ``on_receive`` seeing it."""
 
 ChildState = Literal["running", "restarting", "stopped"]
+
+_starting = threading.local()
+"""``parent``: the supervisor whose thread is running a child's ``start`` (else None)."""
 
 
 class _Wake(NamedTuple):
@@ -68,6 +76,7 @@ class Child:
 
     __slots__ = (
         "key",
+        "last",
         "monitor",
         "promised",
         "ref",
@@ -84,6 +93,8 @@ class Child:
         self.spec = spec
         self.state: ChildState = "stopped"
         self.ref: ActorRef[Any] | None = None
+        self.last: ActorRef[Any] | None = None
+        """The latest incarnation, running or not."""
         self.urn: str | None = None
         """The URN of the latest incarnation."""
         self.monitor: Ref | None = None
@@ -122,6 +133,8 @@ class SupervisorBase(Actor):
         self._backoff = backoff
         self._watched: dict[Ref, Child] = {}
         self._tokens = itertools.count(1)
+        self._giving_up = False
+        cast("Mailbox", self.actor_inbox).parent = getattr(_starting, "parent", None)
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -130,10 +143,13 @@ class SupervisorBase(Actor):
         Blocks the calling thread until every initial child has started (OTP's
         ``start_link``). If one fails to start, the ones already started are stopped in
         reverse order and its `actors.StartChildError` (naming the child and the cause) is
-        raised here. Arguments go to the constructor.
+        raised here. Arguments go to the constructor. Called on the shared loop thread, a
+        `LoopActor` child cannot start (its ``on_start`` needs that thread): it fails to
+        start with `actors.WouldBlockLoop` as the cause, rather than deadlock.
         """
-        ref = super().start(*args, **kwargs)
-        ended = _ready(ref)
+        with permit_blocking():  # its children may be loop actors: see `_start`
+            ref = super().start(*args, **kwargs)
+            ended = _ready(ref)
         if ended is not None:
             if ended.exception is not None:
                 raise ended.exception
@@ -144,16 +160,28 @@ class SupervisorBase(Actor):
     # -- messages -------------------------------------------------------------------------
 
     def on_receive(self, message: Any) -> Any:
-        match message:
-            case Down():
-                self._on_down(message)
-            case _Wake(token=token):
-                self._on_wake(token)
-            case _:
-                return super().on_receive(message)
+        try:
+            match message:
+                case Down():
+                    self._on_down(message)
+                case _Wake(token=token):
+                    self._on_wake(token)
+                case _:
+                    return super().on_receive(message)
+        except ReachedMaxRestartIntensity as error:
+            self._give_up(error)
         return None
 
+    def _give_up(self, error: ReachedMaxRestartIntensity) -> None:
+        """End now with OTP's reason, ``shutdown`` (its children are already stopped)."""
+        logger.error("%s: %s; giving up: it ends with shutdown", self, error)
+        self._actor_end = Exit.shutdown(error)
+        self._stop()
+
     def on_stop(self) -> None:
+        self._terminate_all()
+
+    def _on_killed(self) -> None:
         self._terminate_all()
 
     def on_failure(
@@ -181,7 +209,7 @@ class SupervisorBase(Actor):
         goes through the mailbox, as OTP's ``try_again_restart``, so other messages, a stop
         included, are handled in between). Raises `ReachedMaxRestartIntensity` after
         stopping every child when the supervisor gives up: only ever from the handler of a
-        ``tell`` (a DOWN or a timer), so that the supervisor dies with it.
+        ``tell`` (a DOWN or a timer), which ends the supervisor with it (see `_give_up`).
         """
         spec = child.spec
         restart = spec.restart == "permanent" or (spec.restart == "transient" and exit.abnormal)
@@ -203,6 +231,7 @@ class SupervisorBase(Actor):
             self._discard(child, exit, "its child was given up")
             return
         if not self._intensity.add(now):
+            self._giving_up = True
             self._discard(child, exit, "its supervisor gave up")
             max_restarts = self._intensity.max_restarts
             assert max_restarts is not None
@@ -234,7 +263,7 @@ class SupervisorBase(Actor):
         if delay <= 0:
             self.actor_ref.tell(wake)
         else:
-            call_on_loop(_tell_later, delay, self.actor_ref, wake)
+            send_after(delay, self.actor_ref, wake)
         return token
 
     # -- starting and stopping incarnations -------------------------------------------------
@@ -253,6 +282,9 @@ class SupervisorBase(Actor):
                 raise StartChildError(spec.id, exc) from None
         ref, child.monitor = _start(spec, self.actor_ref)
         self._watched[child.monitor] = child
+        previous, child.last = child.last, ref
+        if previous is not None:  # names its subtree held that this start did not take over
+            release_subtree(previous, "its supervisor restarted without that child")
         child.ref = ref
         child.urn = ref.actor_urn
         child.state = "running"
@@ -276,27 +308,31 @@ class SupervisorBase(Actor):
                 child.registration.restarting()
         else:
             self._release(child, "its child was terminated")
+        shutdown = child.spec.shutdown
+        if shutdown == "brutal_kill":
+            kill(ref)
+            return ref, None
         with contextlib.suppress(ActorDeadError):
             ref.tell(_Shutdown())
-        shutdown = child.spec.shutdown
-        if shutdown is None or shutdown == "brutal_kill":
+        if shutdown is None:
             return ref, None
         return ref, time.monotonic() + shutdown
 
     def _await_stop(self, child: Child, ref: ActorRef[Any], deadline: float | None) -> Exit:
         """Wait for an incarnation sent the stop, up to its ``shutdown``; how it ended."""
         shutdown = child.spec.shutdown
-        if shutdown == "brutal_kill":
-            return exit_reason(ref) or Exit.SHUTDOWN
+        if shutdown == "brutal_kill":  # killed by `_send_stop`, not waited for
+            return exit_reason(ref) or Exit.KILLED
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             return wait_exit(ref, timeout)
         except TimeoutError:
             assert shutdown is not None
+            kill(ref)
             logger.error(
-                "%s: child %r (%s) did not stop within its shutdown timeout of %s s; no "
-                "longer waiting: it counts as terminated and stops in the background once "
-                "its current handler returns",
+                "%s: child %r (%s) did not stop within its shutdown timeout of %s s; killed: "
+                "its queued messages are refused and it ends, without on_stop, once its "
+                "current handler returns (Python cannot stop a thread mid-handler)",
                 self,
                 child.spec.id,
                 ref,
@@ -312,10 +348,25 @@ class SupervisorBase(Actor):
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _release(self, child: Child, why: str) -> None:
-        """Unregister ``child``'s name, if it has one."""
-        if child.registration is not None:
-            child.registration.unregister(why)
-            child.registration = None
+        """No incarnation of ``child`` will come from this supervisor: unregister its name
+        and those held below it, unless this supervisor is ending and has a supervisor that
+        may restart it (then they hold messages for that restart: see `release_subtree`)."""
+        registration, child.registration = child.registration, None
+        if self._holds_names():
+            if registration is not None:
+                registration.restarting()
+            return
+        if registration is not None:
+            registration.unregister(why)
+        if child.last is not None:
+            release_subtree(child.last, why)
+
+    def _holds_names(self) -> bool:
+        """Whether this supervisor is ending while its own supervisor lives."""
+        if not (self._giving_up or self.actor_stopped.is_set()):
+            return False
+        parent = cast("Mailbox", self.actor_inbox).parent
+        return parent is not None and parent.is_alive()
 
     def _cancel(self, child: Child, why: str) -> None:
         """Cancel ``child``'s pending restart: it has no incarnation and gets none."""
@@ -366,12 +417,32 @@ def _ready(ref: ActorRef[Any]) -> Exit | None:
     (before it could answer) has started: its end is an ordinary exit, for its monitors. A
     plain Pykka actor that ends before answering counts as failed to start.
     """
+    future = ref.ask(_READY, block=False)
+    inbox = ref.actor_inbox
+    if isinstance(inbox, Mailbox):
+        # Our mailboxes answer every ask: a late one is refused once the actor has ended.
+        try:
+            future.get()
+        except ActorDeadError:
+            ended = wait_exit(ref, None)
+            return None if inbox.started else ended
+        return None
+    # Pykka checks that the actor lives, then queues the ask: an actor that ends in between
+    # never answers it. So look at its stopped flag between short waits.
+    while True:
+        try:
+            future.get(timeout=READY_POLL)
+        except Timeout:
+            if ref.actor_stopped.is_set():
+                break
+        except ActorDeadError:
+            break
+        else:
+            return None
     try:
-        ref.ask(_READY)
-    except ActorDeadError:
-        ended = wait_exit(ref, None)
-        inbox = ref.actor_inbox
-        return None if isinstance(inbox, Mailbox) and inbox.started else ended
+        future.get(timeout=0)  # it may have answered just before it stopped
+    except (Timeout, ActorDeadError):
+        return Exit.NOPROC
     return None
 
 
@@ -382,29 +453,39 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     The monitor is made before the wait, so that an incarnation that ends right after
     ``on_start`` has its DOWN queued by the time it has ended.
     """
+    _starting.parent = watcher  # a supervisor started by ``start`` knows its parent at once
     try:
         ref = spec.start()
     except Exception as exc:
         raise StartChildError(spec.id, exc) from exc
+    finally:
+        _starting.parent = None
     if not isinstance(ref, ActorRef):
         cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
         raise StartChildError(spec.id, cause)
+    # Its supervisor stops it: `ActorRegistry.stop_all()` must not (it stops actors last
+    # started first, children before their supervisors, which would restart them).
+    ActorRegistry.unregister(ref)
+    inbox = ref.actor_inbox
+    if isinstance(inbox, Mailbox):
+        inbox.parent = watcher
+    if isinstance(inbox, Mailbox) and inbox.on_loop and waiting_on_loop():
+        # Its on_start would run on the loop thread, which waits in Supervisor.start.
+        with contextlib.suppress(ActorDeadError):
+            ref.tell(_Shutdown())
+        blocked = WouldBlockLoop(
+            f"{ref} runs on the shared loop thread, which is waiting in Supervisor.start "
+            "and cannot start it: start the supervisor from another thread, or add its "
+            "loop children later with start_child, without waiting for the reply"
+        )
+        raise StartChildError(spec.id, blocked)
     watch = monitor(ref, watcher)
     ended = _ready(ref)
     if ended is None:
         return ref, watch
     demonitor(watch)  # a DOWN already told is ignored: its monitor is not watched
+    release_subtree(ref, "its supervisor failed to start")
     if ended.exception is not None:
         raise StartChildError(spec.id, ended.exception) from ended.exception
     cause = RuntimeError(f"{ref} ended with {ended!r} before it finished starting")
     raise StartChildError(spec.id, cause)
-
-
-def _tell_later(delay: float, ref: ActorRef[Any], message: Any) -> None:
-    """On the loop thread: tell ``message`` to ``ref`` after ``delay`` seconds."""
-    event_loop().call_later(delay, _tell_quietly, ref, message)
-
-
-def _tell_quietly(ref: ActorRef[Any], message: Any) -> None:
-    with contextlib.suppress(ActorDeadError):
-        ref.tell(message)

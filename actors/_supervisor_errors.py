@@ -74,8 +74,9 @@ class MaxChildrenReached(SupervisorError):
 
 class ReachedMaxRestartIntensity(SupervisorError):
     """A supervisor needed more than ``max_restarts`` restarts within ``max_seconds`` and
-    gave up: it stopped its children and ended with this error (OTP's
-    ``reached_max_restart_intensity``). ``child_id`` and ``exit`` are the last failure."""
+    gave up (OTP's ``reached_max_restart_intensity``): it stopped its children and ended
+    with ``Exit.shutdown(this)``, as OTP's end with ``shutdown``. ``child_id`` and ``exit``
+    are the last failure."""
 
     def __init__(
         self, max_restarts: int, max_seconds: float, child_id: Hashable, exit: Exit

@@ -105,7 +105,7 @@ class _Streams:
 
 def failover(streams: int, tokens: int, rate: float, limit: float) -> dict[str, Any]:
     raise_fd_limit(streams + 1024)
-    actors._loop.event_loop()
+    actors.event_loop()
     servers = _start([MODEL], [MODEL], [MODEL], token_rate=rate)
     victim_index = 1
     victim = servers[victim_index]

@@ -17,17 +17,13 @@ watch it recover::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from collections import Counter
 from typing import Any
 
-import pykka
-
 import actors
 from actors import Address, Backoff, ChildSpec, DynamicSupervisor, Supervisor, whereis
-from actors._loop import event_loop
 from ollama_actor import Ollama, OllamaError, RetryPolicy, Timeout
 
 RETRY = RetryPolicy(max_restarts=8, max_seconds=20.0, backoff=Backoff(min=0.1, max=1.0))
@@ -85,12 +81,7 @@ class Producer(actors.LoopActor):
             self._schedule()
 
     def _schedule(self) -> None:
-        event_loop().call_later(self.interval, _tell, self.actor_ref, "tick")
-
-
-def _tell(ref: pykka.ActorRef[Any], message: Any) -> None:
-    with contextlib.suppress(pykka.ActorDeadError):  # the tree may be stopping
-        ref.tell(message)
+        actors.send_after(self.interval, self.actor_ref, "tick")  # dropped if we have ended
 
 
 def start_tree(base_url: str | None, model: str, interval: float = 0.05) -> tuple[Any, Ollama]:

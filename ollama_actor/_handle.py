@@ -11,22 +11,27 @@ error, so every stream gets exactly one terminal message whatever the supervisor
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pykka
-from pykka._envelope import Envelope
-from pykka._types import OptExcInfo
 from pykka.messages import ProxyCall
 
-from actors import Backoff, ChildSpec, DynamicSupervisor, Exit
-from actors._loop import call_on_loop
-from actors._monitor import Recipient
-from actors._ref import Ref
-from actors._stream_worker import StreamRun, StreamWorker
+from actors import (
+    Backoff,
+    ChildSpec,
+    DynamicSupervisor,
+    Exit,
+    Recipient,
+    Ref,
+    StreamRun,
+    StreamWorker,
+    call_on_loop,
+    send_request,
+    start_instance,
+)
 from ollama_actor._errors import is_retryable
 from ollama_actor._streaming import Streaming
 
@@ -184,15 +189,16 @@ def stream_to(
         backoff=retry.backoff,
         on_exit=on_exit,
     )
+
+    def started(_worker: Any, error: BaseException | None) -> None:
+        if error is not None:  # the supervisor refused it, or has ended
+            call_on_loop(incarnations.refused, error)
+
     target = supervisor if supervisor is not None else default_supervisor()
-    if target.is_alive():
-        # What ``target.proxy().start_child(spec)`` sends, without a proxy per stream (Pykka
-        # introspects the actor for each new proxy: ~0.2 ms), and with a reply that reports a
-        # refused start to the stream itself rather than being polled for.
-        call = ProxyCall(("start_child",), (spec,), {})
-        target.actor_inbox.put(Envelope(call, reply_to=_StartReply(incarnations)))
-    else:
-        call_on_loop(incarnations.refused, pykka.ActorDeadError(f"{target} not found"))
+    # What ``target.proxy().start_child(spec)`` sends, without a proxy per stream (Pykka
+    # introspects the actor for each new proxy: ~0.2 ms), and with a reply that reports a
+    # refused start to the stream itself rather than being polled for.
+    send_request(target, ProxyCall(("start_child",), (spec,), {}), started)
     return StreamHandle(run, incarnations, streaming)
 
 
@@ -226,7 +232,7 @@ class _Incarnations:
                 first = self._build_first()
                 if self._refused:  # never to be supervised: start it, and it stops at once
                     self._first = None
-                    _launch(first)
+                    start_instance(first)
                 worker = first.actor_ref
         return worker
 
@@ -239,7 +245,7 @@ class _Incarnations:
                 self._first = None
         if first is None:
             return StreamWorker.start(run=self._run)
-        return _launch(first)
+        return start_instance(first)
 
     def refused(self, error: BaseException) -> None:
         """The supervisor would not start the worker: end the stream with ``error`` (loop thread).
@@ -252,35 +258,9 @@ class _Incarnations:
             self._refused = True
             first, self._first = self._first, None
         if first is not None:
-            _launch(first)
+            start_instance(first)
 
     def _build_first(self) -> StreamWorker:
         first = self._first = StreamWorker(run=self._run)
         self._run.worker = first.actor_ref
         return first
-
-
-def _launch(worker: StreamWorker) -> pykka.ActorRef[Any]:
-    """What ``StreamWorker.start`` does after building the actor: register it, start it."""
-    pykka.ActorRegistry.register(worker.actor_ref)
-    worker._start_actor_loop()
-    return worker.actor_ref
-
-
-class _StartReply(pykka.ThreadingFuture[Any]):
-    """The supervisor's answer to ``start_child``: if it fails to start the worker, the stream
-    ends with why (on the loop thread) the moment the answer is set. Pykka futures have no
-    callbacks; polling thousands of pending starts cost more than the streams themselves.
-    """
-
-    def __init__(self, incarnations: _Incarnations) -> None:
-        super().__init__()
-        self._incarnations = incarnations
-
-    def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
-        if exc_info is None:
-            exc_info = sys.exc_info()
-        super().set_exception(exc_info)
-        error = exc_info[1]
-        if error is not None:
-            call_on_loop(self._incarnations.refused, error)

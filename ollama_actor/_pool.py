@@ -31,8 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from actors import Backoff
-from actors._loop import call_on_loop, event_loop
+from actors import Backoff, call_on_loop, event_loop
 from ollama_actor._errors import (
     HTTPError,
     IncompleteStream,
@@ -466,12 +465,8 @@ class _Answer(BodyCollector):
         super().__init__("GET", path, _MAX_CHECK_BODY)
         self._then = then
 
-    def on_end(self) -> None:
-        super().on_end()
-        self._then(self)
-
-    def on_error(self, exc: OllamaError) -> None:
-        super().on_error(exc)
+    def ended(self) -> None:
+        super().ended()
         self._then(self)
 
 

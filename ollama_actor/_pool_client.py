@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from actors import Backoff
-from actors._loop import call_on_loop
 from ollama_actor._client import (
     _UNSET,
     DEFAULT_MAX_BODY,
@@ -263,7 +262,7 @@ class OllamaPool(Ollama):
                 continue
             client = member.client
             request = client._request(endpoint.method, endpoint.path, data, timeout, _JSON)
-            collector = BodyCollector(request.method, request.path, self.max_body)
+            collector = _HostAnswer(pool, member, request.method, request.path, self.max_body)
             calls.append(client._engine.start(request, collector))
             outcomes.append((member, collector))
 
@@ -271,12 +270,29 @@ class OllamaPool(Ollama):
             for call in calls:
                 call.cancel("interrupted")
 
-        for member, answer in outcomes:
+        for _member, answer in outcomes:
             if answer is not None:
                 wait_or_cancel(answer.done, cancel_all)  # the engine's bounds end each call
-                if answer.failure is not None:
-                    call_on_loop(pool.failed, member, answer.failure)
         return outcomes
+
+
+class _HostAnswer(BodyCollector):
+    """One host's whole answer to a request sent to every host: what it says of the host's
+    health reaches the pool (on the loop thread) before the waiting caller wakes."""
+
+    def __init__(self, pool: Pool, member: Member, method: str, path: str, max_body: int) -> None:
+        super().__init__(method, path, max_body)
+        self._pool = pool
+        self._member = member
+
+    def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
+        self._pool.answered(self._member, status)
+        super().on_head(status, reason, headers)
+
+    def ended(self) -> None:
+        if self.failure is not None:
+            self._pool.failed(self._member, self.failure)
+        super().ended()
 
 
 def _one_host(name: str) -> NoReturn:

@@ -85,10 +85,18 @@ class BodyCollector:
     def on_end(self) -> None:
         if self._error_body is not None:
             self.failure = self._error_body.error()
-        self.done.set()
+        self.ended()
 
     def on_error(self, exc: OllamaError) -> None:
         self.failure = exc
+        self.ended()
+
+    def ended(self) -> None:
+        """The response is over (``failure`` says if it failed): wake the waiting thread.
+
+        Loop thread. A subclass that must act on the outcome before the caller wakes
+        extends this.
+        """
         self.done.set()
 
     @property

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from actors._loop import call_on_loop, event_loop
+from actors import call_on_loop, event_loop
 from ollama_actor._engine import Sink
 from ollama_actor._errors import (
     ConnectError,

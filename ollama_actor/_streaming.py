@@ -24,9 +24,7 @@ from typing import Any, Protocol
 
 import pykka
 
-from actors._loop import call_on_loop, in_loop_thread
-from actors._ref import Ref
-from actors._stream import Delivery, Recipient, StreamSink
+from actors import Delivery, Recipient, Ref, StreamSink, call_on_loop, in_loop_thread
 from ollama_actor._accumulate import Accumulator, Kind
 from ollama_actor._engine import Engine, Request, Sink
 from ollama_actor._errors import (

@@ -18,8 +18,8 @@ def _no_leftover_actors() -> Iterator[None]:
     for ref in leftovers:
         ref.stop(block=False)
     for thread in set(threading.enumerate()) - before:
-        if thread.name != "actors-loop":
+        if not thread.name.startswith("actors-loop"):
             thread.join(timeout=5.0)
     assert leftovers == [], "the test left actors running"
-    alive = [t for t in set(threading.enumerate()) - before if t.name != "actors-loop"]
+    alive = [t for t in set(threading.enumerate()) - before if not t.name.startswith("actors-loop")]
     assert alive == [], "the test left threads running"

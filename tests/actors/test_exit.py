@@ -11,25 +11,31 @@ def test_constants_and_kinds():
     assert Exit.NORMAL.exception is None
 
 
-def test_error_carries_its_exception_and_is_the_only_abnormal_exit():
+def test_error_and_killed_are_the_abnormal_exits():
     exc = ValueError("x")
     reason = Exit.error(exc)
     assert reason.kind == "error"
     assert reason.exception is exc
     assert reason.abnormal
+    assert Exit.KILLED.abnormal
+    assert not Exit.shutdown(exc).abnormal  # OTP's {shutdown, Why} is a normal exit
     assert not any(r.abnormal for r in (Exit.NORMAL, Exit.SHUTDOWN, Exit.NOPROC))
 
 
 def test_repr():
     assert repr(Exit.SHUTDOWN) == "Exit.SHUTDOWN"
     assert repr(Exit.error(ValueError("x"))) == "Exit.error(ValueError('x'))"
+    assert repr(Exit.shutdown(ValueError("x"))) == "Exit.shutdown(ValueError('x'))"
+    assert repr(Exit.KILLED) == "Exit.KILLED"
 
 
-def test_exception_only_with_error():
-    with pytest.raises(ValueError, match="only when kind is 'error'"):
-        Exit("normal", ValueError())
-    with pytest.raises(ValueError, match="only when kind is 'error'"):
+def test_exception_only_with_error_and_shutdown():
+    for kind in ("normal", "killed", "noproc"):
+        with pytest.raises(ValueError, match="takes no exception"):
+            Exit(kind, ValueError())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs the exception"):
         Exit("error")
+    assert Exit("shutdown", KeyError()).kind == "shutdown"
 
 
 def test_frozen():

@@ -3,9 +3,10 @@
 import logging
 import threading
 
+import pykka
 import pytest
 
-from actors import Actor, ChildSpec, LoopActor, Supervisor, exit_reason, wait_exit
+from actors import Actor, ChildSpec, Inbox, LoopActor, Supervisor, exit_reason, wait_exit
 
 
 class Retry(Exception):
@@ -60,3 +61,36 @@ def test_a_transient_child_that_exits_abnormally_is_restarted(base):
         assert current.is_alive()
     finally:
         sup.stop()
+
+
+@pytest.mark.parametrize("base", [Actor, LoopActor])
+def test_it_works_as_stop_the_handler_returns_and_the_queue_is_handled_first(base):
+    # Regression: on_stop ran inside the handler and the queued messages were refused.
+    events = Inbox()
+    go = threading.Event()
+
+    class Quitter(base):
+        def on_receive(self, message):
+            if message == "quit":
+                assert go.wait(5)
+                self.exit_abnormally(Retry("try again"))
+                events.tell("handler returned")
+                return None
+            events.tell(message)
+            return message
+
+        def on_stop(self):
+            events.tell("on_stop")
+
+    ref = Quitter.start()
+    ref.tell("quit")
+    ref.tell("a")
+    ref.tell("b")
+    reply = ref.ask("c", block=False)
+    go.set()
+    assert reply.get(timeout=5) == "c"
+    reason = wait_exit(ref, timeout=5)
+    assert isinstance(reason.exception, Retry)
+    assert events.drain() == ["handler returned", "a", "b", "c", "on_stop"]
+    with pytest.raises(pykka.ActorDeadError):
+        ref.tell("late")

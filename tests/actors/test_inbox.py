@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from typing import Any
 
 import pytest
 
+import actors
 from actors import Inbox
 
 
@@ -61,7 +64,8 @@ def test_timeout_raises_timeout_error_within_a_bounded_time(match):
     inbox = Inbox()
     inbox.tell("not it") if match else None
     started = time.monotonic()
-    with pytest.raises(TimeoutError, match=r"arrived within 0\.2 s"):
+    what = "no matching message" if match else "no message"
+    with pytest.raises(TimeoutError, match=rf"^{what} arrived within 0\.2 s$"):
         inbox.receive(timeout=0.2, match=match)
     assert 0.19 <= time.monotonic() - started < 2.0
 
@@ -127,3 +131,277 @@ def test_two_receivers_share_the_messages_without_duplicates():
 def test_an_empty_inbox_is_still_true():
     assert Inbox()
     assert repr(Inbox()) == "<Inbox with 0 queued>"
+
+
+def _waiting(inbox: Inbox, want: str, seen: threading.Event, got: list[Any]) -> threading.Thread:
+    """A thread that receives the message ``want``; ``seen`` is set once it has looked at
+    the queue (so it waits for its message once the inbox lock is free again)."""
+
+    def match(message: Any) -> bool:
+        seen.set()
+        return message == want
+
+    def run() -> None:
+        try:
+            got.append(inbox.receive(timeout=5, match=match))
+        except TimeoutError as exc:
+            got.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_message_wakes_the_receiver_that_wants_it_not_only_some_receiver():
+    # Regression: tell() woke one waiting receiver; if that one's match rejected the message,
+    # the receiver that wanted it slept on with its message queued.
+    inbox = Inbox()
+    inbox.tell("noise")  # each receiver's match sees it first: then it is about to wait
+    got_a: list[Any] = []
+    got_b: list[Any] = []
+    seen_a, seen_b = threading.Event(), threading.Event()
+    a = _waiting(inbox, "A", seen_a, got_a)
+    assert seen_a.wait(5)
+    b = _waiting(inbox, "B", seen_b, got_b)
+    assert seen_b.wait(5)
+    started = time.monotonic()
+    inbox.tell("B")
+    b.join(timeout=10)
+    assert got_b == ["B"]
+    assert time.monotonic() - started < 2.0  # not the receive timeout
+    inbox.tell("A")
+    a.join(timeout=10)
+    assert got_a == ["A"]
+    assert inbox.drain() == ["noise"]
+
+
+ROUND_TRIPS = 10_000
+CLIENTS = 8
+
+
+class _Replier(actors.Actor):
+    """Answers each request by telling the reply, stamped with the time it was sent."""
+
+    def on_receive(self, message: Any) -> None:
+        client, n, reply_to = message
+        reply_to.tell(("reply", client, n, time.monotonic()))
+
+
+def test_request_reply_through_one_inbox_never_leaves_a_sent_reply_waiting():
+    """8 client threads make 10,000 request/reply round trips in all, each to its own
+    actor; the replies all come back through one Inbox, in whatever order the actors send
+    them, and each client picks its own with ``match``: no sent reply waits long."""
+    inbox = Inbox()
+    repliers = [_Replier.start() for _ in range(CLIENTS)]
+    waits: list[float] = []
+    errors: list[BaseException] = []
+
+    def client(me: int) -> None:
+        try:
+            for n in range(ROUND_TRIPS // CLIENTS):
+                repliers[me].tell((me, n, inbox))
+                reply = inbox.receive(timeout=10, match=lambda m: m[1] == me)
+                waits.append(time.monotonic() - reply[3])
+                assert reply[2] == n
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for replier in repliers:
+        replier.stop(timeout=5)
+    assert not [t for t in threads if t.is_alive()], "a receiver hangs"
+    assert errors == []
+    assert len(waits) == ROUND_TRIPS
+    waits.sort()
+    print(
+        f"reply waits: median {waits[len(waits) // 2] * 1e3:.2f} ms, "
+        f"p99 {waits[int(len(waits) * 0.99)] * 1e3:.2f} ms, worst {waits[-1] * 1e3:.2f} ms"
+    )
+    # 100 ms: a lost wake-up waits for some later reply or the 10 s timeout; a woken
+    # receiver on a busy 2-core machine waits for the GIL a few switch intervals at most.
+    assert waits[-1] < 0.1
+    assert len(inbox) == 0
+
+
+def test_areceive_without_a_timeout_waits_for_a_message():
+    inbox = Inbox()
+
+    async def main() -> Any:
+        asyncio.get_running_loop().call_later(0.05, inbox.tell, "later")
+        return await inbox.areceive()
+
+    assert asyncio.run(main()) == "later"
+
+
+def test_areceive_selects_and_times_out():
+    inbox = Inbox()
+    inbox.tell("a")
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, inbox.tell, "b")
+        got = await inbox.areceive(timeout=5, match=lambda m: m == "b")
+        with pytest.raises(TimeoutError, match=r"no matching message arrived within 0\.05 s"):
+            await inbox.areceive(timeout=0.05, match=lambda m: m == "c")
+        with pytest.raises(TimeoutError, match="no message arrived within 0 s"):
+            await Inbox().areceive(timeout=0)
+        return got
+
+    assert asyncio.run(main()) == "b"
+    assert inbox.drain() == ["a"]
+
+
+@pytest.mark.parametrize("end", ["timeout", "cancel"])
+def test_areceive_leaves_no_waiter_behind(end):
+    # A waiter left behind would make every later tell wake a future of a closed loop.
+    inbox = Inbox()
+
+    async def main() -> None:
+        if end == "timeout":
+            with pytest.raises(TimeoutError):
+                await inbox.areceive(timeout=0.01)
+            return
+        task = asyncio.create_task(inbox.areceive())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())  # the loop is closed afterwards
+    inbox.tell("after")  # must not touch the closed loop
+    assert inbox.receive(timeout=0) == "after"
+
+
+def test_a_selective_receiver_rescans_when_another_takes_an_earlier_message():
+    inbox = Inbox()
+    inbox.tell("n1")
+    inbox.tell("n2")
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1 and n2: waits
+    assert seen.wait(5)
+    assert inbox.receive(timeout=0, match=lambda m: m == "n1") == "n1"  # shifts the queue
+    inbox.tell("want")  # now at the index the waiting receiver had already scanned
+    waiting.join(timeout=10)
+    assert got == ["want"]
+    assert inbox.drain() == ["n2"]
+
+
+def test_several_selective_receivers_each_get_their_own_messages():
+    inbox = Inbox()
+    receivers = 6
+    got: dict[int, list[int]] = {r: [] for r in range(receivers)}
+
+    def receive(me: int) -> None:
+        for _ in range(300):
+            got[me].append(inbox.receive(timeout=10, match=lambda m: m[0] == me)[1])
+
+    threads = [threading.Thread(target=receive, args=(r,)) for r in range(receivers)]
+    for t in threads:
+        t.start()
+    for n in range(300):
+        for r in reversed(range(receivers)):
+            inbox.tell((r, n))
+    for t in threads:
+        t.join(timeout=30)
+    assert got == {r: list(range(300)) for r in range(receivers)}
+    assert len(inbox) == 0
+
+
+def test_the_loop_thread_may_only_look():
+    inbox = Inbox()
+    inbox.tell("there")
+    done: list[Any] = []
+
+    def on_loop() -> None:
+        done.append(inbox.receive(timeout=5))
+        try:
+            inbox.receive(timeout=5)
+        except actors.WouldBlockLoop as exc:
+            done.append(exc)
+
+    finished = threading.Event()
+    actors.call_on_loop(lambda: (on_loop(), finished.set()))
+    assert finished.wait(5)
+    assert done[0] == "there"
+    assert isinstance(done[1], actors.WouldBlockLoop)
+    assert str(done[1]).startswith("Inbox.receive would block the shared loop thread: tell")
+
+
+def test_a_selective_receiver_rescans_after_sync_and_async_receivers_both_took():
+    inbox = Inbox()
+    inbox.tell("first")
+    assert inbox.receive(timeout=0) == "first"
+    for message in ("n1", "n2", "n3"):
+        inbox.tell(message)
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1, n2 and n3: waits
+    assert seen.wait(5)
+    assert inbox.receive(timeout=0, match=lambda m: m == "n1") == "n1"
+
+    async def take_n2() -> Any:
+        return await inbox.areceive(timeout=0, match=lambda m: m == "n2")
+
+    assert asyncio.run(take_n2()) == "n2"
+    inbox.tell("want")  # lands at an index the waiting receiver had already scanned
+    waiting.join(timeout=10)
+    assert got == ["want"]
+    assert inbox.drain() == ["n3"]
+
+
+def test_areceive_with_a_short_timeout_still_gets_a_message_in_time():
+    inbox = Inbox()
+
+    async def main() -> Any:
+        asyncio.get_running_loop().call_later(0.05, inbox.tell, "soon")
+        return await inbox.areceive(timeout=0.5)
+
+    assert asyncio.run(main()) == "soon"
+
+
+def test_a_selective_receiver_rescans_after_a_drain():
+    inbox = Inbox()
+    for message in ("x", "y"):
+        inbox.tell(message)
+    assert [inbox.receive(timeout=0) for _ in range(2)] == ["x", "y"]
+    inbox.tell("n1")
+    inbox.tell("n2")
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1 and n2: waits
+    assert seen.wait(5)
+    assert inbox.drain() == ["n1", "n2"]
+    inbox.tell("want")  # at index 0, before where the waiting receiver had got to
+    waiting.join(timeout=10)
+    assert got == ["want"]
+
+
+def test_receive_without_a_timeout_waits_for_a_message():
+    inbox = Inbox()
+    sender = threading.Timer(0.05, inbox.tell, args=("later",))
+    sender.start()
+    assert inbox.receive() == "later"
+    sender.join(timeout=5)
+
+
+def test_a_selective_receiver_rescans_after_plain_and_selective_receivers_took():
+    inbox = Inbox()
+    inbox.tell("first")
+    assert inbox.receive(timeout=0) == "first"
+    for message in ("n1", "n2", "n3"):
+        inbox.tell(message)
+    got: list[Any] = []
+    seen = threading.Event()
+    waiting = _waiting(inbox, "want", seen, got)  # has looked at n1, n2 and n3: waits
+    assert seen.wait(5)
+    assert inbox.receive(timeout=0, match=lambda m: m == "n2") == "n2"
+    assert inbox.receive(timeout=0) == "n1"
+    inbox.tell("want")  # lands at an index the waiting receiver had already scanned
+    waiting.join(timeout=10)
+    assert got == ["want"]
+    assert inbox.drain() == ["n3"]

@@ -109,7 +109,7 @@ def test_waiting_for_a_loop_actors_reply_on_the_loop_raises_instead_of_deadlocki
             return other.ask("hello", timeout=5)
 
     asker, other = Asker.start(), Noop.start()
-    with pytest.raises(RuntimeError, match="would deadlock"):
+    with pytest.raises(actors.WouldBlockLoop, match="would block the shared loop"):
         asker.proxy().ask_other(other).get(timeout=5)
     assert asker.is_alive()
     asker.stop(timeout=5)
@@ -139,7 +139,7 @@ def test_waiting_on_the_loop_for_a_loop_actor_to_end_raises():
             return actors.wait_exit(other, 5)
 
     waiter, other = Waiter.start(), Noop.start()
-    with pytest.raises(RuntimeError, match="would deadlock"):
+    with pytest.raises(actors.WouldBlockLoop, match="would block the shared loop"):
         waiter.proxy().wait_for(other).get(timeout=5)
     other.stop(timeout=5)
     assert waiter.proxy().wait_for(other).get(timeout=5) is actors.Exit.NORMAL  # ended: fine

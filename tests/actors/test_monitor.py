@@ -202,3 +202,29 @@ class TestPlainPykkaTargets:
         with pytest.raises(TimeoutError):
             wait_exit(ref, 0.05)
         ref.stop(timeout=5)
+
+
+class _Checker:
+    """A watcher that looks up the exit reason the moment its DOWN is told."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def tell(self, message: Any) -> None:
+        self.seen.append(exit_reason(message.actor))
+
+
+def test_the_exit_reason_is_recorded_before_any_down_is_told(kind):
+    # Regression: monitors were told before the end was recorded, so a watcher that got
+    # the DOWN could still read None from exit_reason.
+    checker = _Checker()
+    refs = [kind.start() for _ in range(200)]
+    for ref in refs:
+        for _ in range(10):
+            monitor(ref, checker)
+    for ref in refs:
+        ref.stop()
+    for ref in refs:
+        wait_exit(ref, 5)
+    assert len(checker.seen) == 2_000
+    assert set(checker.seen) == {Exit.NORMAL}

@@ -148,7 +148,7 @@ def test_after_give_up_held_asks_fail_held_tells_are_dropped_and_later_sends_rai
     reply = db.ask("held ask", block=False)
     caplog.set_level(logging.WARNING, logger="actors._names")
     gate.release()  # the restart fails: over the child's budget, it is given up
-    with pytest.raises(NoSuchName, match="'db'"):
+    with pytest.raises(NoSuchName, match=r"registered as 'db': its child was given up$"):
         reply.get(timeout=5)
     assert any("Dropped 1 message" in r.getMessage() for r in caplog.records)
     with pytest.raises(NoSuchName):
@@ -195,6 +195,7 @@ def test_names_are_unique():
     with pytest.raises(StartChildError) as info:
         Supervisor.start([ChildSpec("other", Recorder.start, name="db")])
     assert isinstance(info.value.cause, NameTaken)
+    assert info.value.child_id == "other"
     with pytest.raises(StartChildError):
         sup.proxy().start_child(ChildSpec("b", Recorder.start, name="db")).get(timeout=5)
     assert Address("db").ask("still", timeout=5) == ["still"]
@@ -204,16 +205,17 @@ def test_names_are_unique():
     again.stop(timeout=5)
 
 
-def test_a_name_left_by_an_ended_supervisor_is_taken_over():
+def test_a_name_left_by_an_ended_supervisor_is_taken_over_with_its_held_messages():
     owner = Recorder.start()
-    stale = actors._names.register("orphan", owner)
+    actors._names.register("orphan", owner)
+    Address("orphan").tell("held")  # no incarnation yet: held
     owner.stop()
     wait_exit(owner, 5)
     sup = Supervisor.start([ChildSpec("o", Recorder.start, name="orphan")])
-    assert whereis("orphan") is not None
-    with pytest.raises(NoSuchName, match="has ended"):
-        stale.tell("x")
+    assert Address("orphan").ask("next", timeout=5) == ["held", "next"]
     sup.stop(timeout=5)
+    with pytest.raises(NoSuchName):
+        Address("orphan").tell("x")
 
 
 def test_the_held_messages_are_bounded(monkeypatch):
@@ -311,3 +313,109 @@ def test_named_children_of_a_dynamic_supervisor():
     proxy.terminate_child(whereis("w1")).get(timeout=5)
     assert whereis("w1") is None
     sup.stop(timeout=5)
+
+
+def test_names_hold_messages_through_an_escalation_that_restarts_their_subtree():
+    # Regression: when mid gave up, its child's name was released; senders got NoSuchName
+    # ("no incarnation will come") although top restarted mid milliseconds later.
+    def start_mid() -> Any:
+        return Supervisor.start([ChildSpec("w", Recorder.start, name="w")], max_restarts=0)
+
+    top = Supervisor.start([ChildSpec("mid", start_mid, type="supervisor")], max_restarts=None)
+    sent = 0
+    refused: list[BaseException] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        nonlocal sent
+        while not stop.is_set():
+            try:
+                Address("w").tell("ping")
+                sent += 1
+            except (NoSuchName, AddressBufferFull) as exc:
+                refused.append(exc)
+            stop.wait(0.0005)  # a steady stream, not a flood of the held buffer
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        for _ in range(20):
+            worker = whereis("w")
+            while worker is None:
+                worker = whereis("w")
+            worker.tell("crash")  # mid gives up at once; top restarts it
+            wait_exit(worker, 5)
+            assert Address("w").ask("alive?", timeout=5)[-1] == "alive?"
+    finally:
+        stop.set()
+        sender.join(timeout=5)
+    top.stop(timeout=5)
+    assert sent > 0
+    assert refused == []
+    with pytest.raises(NoSuchName):  # the tree is gone: now no incarnation will come
+        Address("w").tell("x")
+
+
+@pytest.mark.parametrize("how", ["transient", "dynamic"])
+def test_names_held_for_a_restart_that_does_not_come_are_released(how):
+    """A transient mid that gives up is not restarted; a DynamicSupervisor mid is, but
+    without its children: either way their held names end in NoSuchName."""
+
+    starts = []
+
+    def start_mid() -> Any:
+        starts.append(1)
+        if how == "dynamic":
+            mid = DynamicSupervisor.start(max_restarts=0)
+            if len(starts) == 1:  # its restart comes without children
+                w = ChildSpec("w", Recorder.start, name="w")
+                mid.proxy().start_child(w).get(timeout=5)
+            return mid
+        return Supervisor.start([ChildSpec("w", Recorder.start, name="w")], max_restarts=0)
+
+    restart = "transient" if how == "transient" else "permanent"
+    top = Supervisor.start([ChildSpec("mid", start_mid, type="supervisor", restart=restart)])
+    mid = top.proxy().which_children().get(timeout=5)[0][1]
+    first = whereis("w")
+    assert first is not None
+    gate = busy(top)  # top cannot handle mid's end until the gate opens
+    first.tell("crash")
+    wait_exit(mid, 5)
+    held = Address("w").ask("held", block=False)  # held while top decides
+    gate.set()
+    why = (
+        "its supervisor restarted without that child"
+        if how == "dynamic"
+        else ("its child ended and is not restarted")
+    )
+    with pytest.raises(NoSuchName, match=rf"registered as 'w': {why}$"):
+        held.get(timeout=5)
+    with pytest.raises(NoSuchName):
+        Address("w").tell("x")
+    top.stop(timeout=5)
+
+
+def busy(sup: pykka.ActorRef[Any]) -> threading.Event:
+    """Keep ``sup`` busy in a start_child until the returned gate is set."""
+    gate, entered = threading.Event(), threading.Event()
+
+    def start() -> Any:
+        entered.set()
+        gate.wait(10)
+        return Recorder.start()
+
+    sup.proxy().start_child(ChildSpec("busy", start))
+    assert entered.wait(5)
+    return gate
+
+
+def test_a_nested_supervisor_that_terminates_a_child_releases_its_name():
+    def start_mid() -> Any:
+        return Supervisor.start([ChildSpec("n", Recorder.start, name="n")])
+
+    top = Supervisor.start([ChildSpec("mid", start_mid, type="supervisor")])
+    mid = top.proxy().which_children().get(timeout=5)[0][1]
+    mid.proxy().terminate_child("n").get(timeout=5)
+    with pytest.raises(NoSuchName):
+        Address("n").tell("x")
+    top.stop(timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import Any
@@ -54,6 +55,7 @@ class Worker(actors.Actor):
             case "crash":
                 raise Crash(self.tag)
             case ("block", threading.Event() as gate):
+                self.events.tell(("blocked", self.tag))
                 gate.wait(10)
             case _:
                 return (self.tag, message)
@@ -219,13 +221,21 @@ def test_a_child_that_ends_right_after_on_start_has_started(events):
     sup.stop(timeout=5)
 
 
-def test_a_plain_pykka_child_that_ends_before_answering_failed_to_start():
+def test_a_plain_pykka_child_that_ends_before_answering_failed_to_start(events):
     class Quits(pykka.ThreadingActor):
         def on_start(self) -> None:
             self.stop()
 
+    hook = Inbox()
+    specs = [
+        spec("named", events, name="named"),
+        ChildSpec("q", Quits.start),
+        spec("never", events, on_exit=lambda e, r: hook.tell((e, r))),
+    ]
     with pytest.raises(StartChildError, match="before it finished starting"):
-        Supervisor.start([ChildSpec("q", Quits.start)])
+        Supervisor.start(specs)
+    assert hook.drain() == []  # a child that never started has no end to tell of
+    assert actors.whereis("named") is None
 
 
 def test_shutdown_stops_children_waiting_for_each_in_reverse_order(events):
@@ -236,41 +246,78 @@ def test_shutdown_stops_children_waiting_for_each_in_reverse_order(events):
     assert [actors.exit_reason(refs[t]) for t in "ab"] == [Exit.SHUTDOWN, Exit.SHUTDOWN]
 
 
-def test_shutdown_moves_on_from_a_child_blocked_in_a_handler(events, caplog):
+def test_shutdown_kills_a_child_that_overruns_its_shutdown_time(events, caplog):
+    # Regression: the overrunning child went on to handle its whole queue after the timeout
+    # (33 of 40 messages), and was reported as shut down.
     gate = threading.Event()
-    specs = [spec("a", events), spec("stuck", events, shutdown=0.2)]
+    exits = Inbox()
+    specs = [
+        spec("a", events),
+        spec("stuck", events, shutdown=0.2, on_exit=lambda e, r: exits.tell(e)),
+    ]
     sup = Supervisor.start(specs)
     refs = children(sup.proxy())
     refs["stuck"].tell(("block", gate))
+    assert events.receive(timeout=5, match=lambda e: e[0] == "blocked")  # in its handler
+    queued = [refs["stuck"].ask(("queued", n), block=False) for n in range(40)]
     caplog.set_level(logging.ERROR, logger="actors.supervisor")
     started = time.monotonic()
     try:
         assert sup.stop(timeout=5) is True
         elapsed = time.monotonic() - started
-        assert 0.2 <= elapsed < 1.5
+        assert 0.2 <= elapsed < 0.9  # killed at its time, not a moment later
         assert actors.exit_reason(refs["a"]) is Exit.SHUTDOWN
-        assert refs["stuck"].is_alive()
-        assert any(
-            "'stuck'" in r.getMessage() and "0.2 s" in r.getMessage() for r in caplog.records
+        assert not refs["stuck"].is_alive()
+        for future in queued:  # refused at once, while the child is still in its handler
+            with pytest.raises(pykka.ActorDeadError, match="killed"):
+                future.get(timeout=0)
+        exit = exits.receive(timeout=5)
+        assert isinstance(exit.exception, ShutdownTimeout)
+        assert (exit.exception.child_id, exit.exception.timeout) == ("stuck", 0.2)
+        [record] = [r for r in caplog.records if r.name == "actors.supervisor"]
+        assert record.getMessage() == (
+            f"{sup}: child 'stuck' ({refs['stuck']}) did not stop within its shutdown "
+            "timeout of 0.2 s; killed: its queued messages are refused and it ends, without "
+            "on_stop, once its current handler returns (Python cannot stop a thread "
+            "mid-handler)"
         )
     finally:
         gate.set()
-    assert wait_exit(refs["stuck"], 5) is Exit.SHUTDOWN
+    assert wait_exit(refs["stuck"], 5) is Exit.KILLED
+    assert ("stop", "stuck") not in events.drain()  # killed: no on_stop
 
 
-def test_brutal_kill_does_not_wait(events):
+def test_brutal_kill_refuses_the_queue_does_not_wait_and_says_so(events):
+    # Regression: brutal_kill was an ordinary queued stop, reported as a clean shutdown
+    # while the child ran on through its queue.
     gate = threading.Event()
-    sup = Supervisor.start([spec("stuck", events, shutdown="brutal_kill")])
+    exits = Inbox()
+    options = {"shutdown": "brutal_kill", "on_exit": lambda e, r: exits.tell(e)}
+    sup = Supervisor.start([spec("stuck", events, **options)])
     ref = children(sup.proxy())["stuck"]
     ref.tell(("block", gate))
+    assert events.receive(timeout=5, match=lambda e: e[0] == "blocked")  # in its handler
+    ref.tell("queued tell")
+    queued = ref.ask("queued ask", block=False)
     started = time.monotonic()
     try:
         sup.stop(timeout=5)
         assert time.monotonic() - started < 0.5
-        assert ref.is_alive()
+        assert not ref.is_alive()
+        with pytest.raises(pykka.ActorDeadError, match="killed"):
+            queued.get(timeout=0)
+        assert exits.receive(timeout=5) is Exit.KILLED
     finally:
         gate.set()
-    assert wait_exit(ref, 5) is Exit.SHUTDOWN
+    assert wait_exit(ref, 5) is Exit.KILLED
+    assert ("stop", "stuck") not in events.drain()
+
+
+def test_a_brutally_killed_idle_child_ends_at_once(events):
+    sup = Supervisor.start([spec("idle", events, shutdown="brutal_kill")])
+    ref = children(sup.proxy())["idle"]
+    sup.stop(timeout=5)
+    assert wait_exit(ref, 5) is Exit.KILLED
 
 
 def test_terminate_child_that_does_not_stop_in_time_counts_as_terminated(events):
@@ -299,17 +346,17 @@ def test_start_child_and_its_errors(events):
     ref = proxy.start_child(spec("b", events)).get(timeout=5)
     assert ref.ask("x", timeout=5) == ("b", "x")
     assert list(children(proxy)) == ["a", "b"]
-    with pytest.raises(ChildAlreadyStarted) as info:
+    with pytest.raises(ChildAlreadyStarted, match="child 'b' is already running") as info:
         proxy.start_child(spec("b", events)).get(timeout=5)
     assert info.value.ref is ref
     proxy.terminate_child("b").get(timeout=5)
-    with pytest.raises(ChildAlreadyPresent):
+    with pytest.raises(ChildAlreadyPresent, match="child 'b' is already present"):
         proxy.start_child(spec("b", events)).get(timeout=5)
     failing = ChildSpec("c", lambda: Worker.start("c", events, start_error=Crash("c")))
     with pytest.raises(StartChildError, match="'c'"):
         proxy.start_child(failing).get(timeout=5)
     assert list(children(proxy)) == ["a", "b"]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="start_child takes a ChildSpec, not 'not a spec'"):
         proxy.start_child("not a spec").get(timeout=5)
     sup.stop(timeout=5)
 
@@ -442,4 +489,95 @@ def test_invalid_arguments():
     assert ChildSpec("a", start, max_restarts=2).max_seconds == 5.0
     assert ChildSpec("a", start).shutdown == 5.0
     assert "ChildSpec('a'" in repr(ChildSpec("a", start, name="n"))
+    assert pykka.ActorRegistry.get_all() == []
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
+def test_a_base_exception_from_a_start_stops_the_started_children_and_is_raised(events, error):
+    # Regression: only StartChildError was handled; the children already started leaked.
+    def start_b() -> Any:
+        raise error("interrupted")
+
+    before = set(threading.enumerate())
+    specs = [spec("a", events), ChildSpec("b", start_b), spec("c", events)]
+    with pytest.raises(error):
+        Supervisor.start(specs)
+    assert events.drain() == [("start", "a"), ("stop", "a")]
+    assert pykka.ActorRegistry.get_all() == []
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] in (
+        [],
+        ["actors-loop"],
+    )
+
+
+class _LateInbox(queue.Queue[Any]):
+    """A Pykka inbox that widens Pykka's check-then-put window for the readiness ask: it
+    queues the ask only once the actor's teardown has found the inbox empty and ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = threading.Event()
+        self.drained = threading.Event()
+
+    def empty(self) -> bool:
+        result = super().empty()
+        if result:
+            self.drained.set()  # the teardown's last look: nothing will be taken any more
+        return result
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if isinstance(item.message, pykka.messages.ProxyGetAttr):  # the readiness ask
+            self.asked.set()
+            self.drained.wait(5)
+        super().put(item, block, timeout)
+
+
+def test_a_plain_pykka_child_dying_in_on_start_as_it_is_asked_does_not_wedge_start():
+    # Regression: the supervisor's readiness ask had no timeout; Pykka can leave an ask
+    # unanswered when the actor ends between its is_alive() check and the put.
+    class DiesLate(pykka.ThreadingActor):
+        @staticmethod
+        def _create_actor_inbox() -> Any:  # a Pykka hook: the race needs its inbox
+            return _LateInbox()
+
+        def on_start(self) -> None:
+            assert self.actor_inbox.asked.wait(5)
+            raise Crash("no start")
+
+    outcome: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            Supervisor.start([ChildSpec("late", DiesLate.start)])
+        except BaseException as exc:
+            outcome.append(exc)
+
+    starter = threading.Thread(target=start, daemon=True)
+    started = time.monotonic()
+    starter.start()
+    starter.join(timeout=10)
+    assert time.monotonic() - started < 0.8  # a few short looks, not a long wait
+    assert not starter.is_alive(), "Supervisor.start hangs"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], StartChildError)
+    assert "before it finished starting" in str(outcome[0])
+
+
+def test_pykka_stop_all_stops_the_tree_top_down_without_restarts(events, caplog):
+    # Regression: stop_all stopped the children first (last started, first stopped); the
+    # supervisor restarted the permanent ones and died of its restart intensity.
+    inner = ChildSpec(
+        "inner", lambda: Supervisor.start([spec(t, events) for t in "xy"]), type="supervisor"
+    )
+    sup = Supervisor.start([spec("a", events), spec("b", events), inner, spec("c", events)])
+    plain = actors.Actor.start()  # an unsupervised actor started last is stopped first
+    assert [e for e in events.drain() if e[0] == "start"] == [("start", t) for t in "abxyc"]
+    caplog.set_level(logging.WARNING)
+    assert pykka.ActorRegistry.stop_all(timeout=10) == [True, True]
+    assert events.drain() == [("stop", t) for t in "cyxba"]
+    assert wait_exit(sup, 5) is Exit.NORMAL
+    assert wait_exit(plain, 5) is Exit.NORMAL
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert pykka.ActorRegistry.get_all() == []

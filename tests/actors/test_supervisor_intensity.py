@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 import pykka
-import pytest
 
 import actors
 from actors import (
@@ -58,8 +58,9 @@ def crash(ref: pykka.ActorRef[Any]) -> None:
 
 
 def gave_up(ref: pykka.ActorRef[Any]) -> ReachedMaxRestartIntensity:
+    """A supervisor that gave up ends as OTP's do: ``shutdown``, saying why."""
     reason = wait_exit(ref, 5)
-    assert reason.kind == "error"
+    assert reason.kind == "shutdown"
     assert isinstance(reason.exception, ReachedMaxRestartIntensity)
     return reason.exception
 
@@ -161,8 +162,7 @@ def test_a_dynamic_supervisor_with_unlimited_intensity_outlives_failing_children
     sup.stop(timeout=5)
 
 
-@pytest.mark.parametrize("middle", ["permanent", "transient"])
-def test_escalation_through_two_levels(middle):
+def test_escalation_through_two_levels():
     """worker -> mid (gives up at once) -> top (1 restart) -> root (gives up at once)."""
     events = Inbox()
 
@@ -170,7 +170,7 @@ def test_escalation_through_two_levels(middle):
         return Supervisor.start([spec("w", events)], max_restarts=0)
 
     def start_top() -> Any:
-        mid = ChildSpec("mid", start_mid, type="supervisor", restart=middle)
+        mid = ChildSpec("mid", start_mid, type="supervisor")
         return Supervisor.start([mid], max_restarts=1, max_seconds=10.0)
 
     root = Supervisor.start([ChildSpec("top", start_top, type="supervisor")], max_restarts=0)
@@ -180,8 +180,8 @@ def test_escalation_through_two_levels(middle):
 
     crash(worker)
     gave_up(mid)
-    new_mid = current(top.proxy(), "mid")  # the supervisor's error exit is abnormal:
-    assert new_mid is not mid  # even a transient supervisor child is restarted
+    new_mid = current(top.proxy(), "mid")  # a permanent supervisor child is restarted
+    assert new_mid is not mid
     new_worker = current(new_mid.proxy(), "w")
     assert new_worker.ask("ping", timeout=5) == "ping"
     assert current(root.proxy(), "top") is top
@@ -190,9 +190,31 @@ def test_escalation_through_two_levels(middle):
     gave_up(new_mid)
     error = gave_up(top)
     assert error.child_id == "mid"
+    assert error.exit.kind == "shutdown"
     assert isinstance(error.exit.exception, ReachedMaxRestartIntensity)
     gave_up(root)
     assert pykka.ActorRegistry.get_all() == []
+
+
+def test_a_transient_supervisor_that_gives_up_is_not_restarted(caplog):
+    # OTP: a supervisor that reached its intensity exits with shutdown, which a transient
+    # parent does not restart (before, it ended with an error and was restarted).
+    events = Inbox()
+
+    def start_mid() -> Any:
+        return Supervisor.start([spec("w", events)], max_restarts=0)
+
+    top = Supervisor.start([ChildSpec("mid", start_mid, type="supervisor", restart="transient")])
+    mid = current(top.proxy(), "mid")
+    caplog.set_level(logging.ERROR)
+    crash(current(mid.proxy(), "w"))
+    error = gave_up(mid)
+    assert "more than 0 restart(s)" in str(error)
+    assert error.child_id == "w"
+    assert current(top.proxy(), "mid") is None
+    assert top.is_alive()
+    assert not [r for r in caplog.records if r.exc_info and r.name == "actors.supervisor"]
+    top.stop(timeout=5)
 
 
 def test_a_supervisor_child_that_gives_up_with_a_stuck_grandchild_is_still_restarted():
@@ -223,5 +245,5 @@ def test_a_supervisor_child_that_gives_up_with_a_stuck_grandchild_is_still_resta
         assert current(top.proxy(), "mid") is not mid
     finally:
         gate.set()
-    assert wait_exit(stuck, 5) is Exit.SHUTDOWN
+    assert wait_exit(stuck, 5) is Exit.KILLED
     top.stop(timeout=5)

@@ -16,6 +16,7 @@ from ollama_actor import (
     RetryPolicy,
     StreamCancelled,
     StreamHandle,
+    _handle,
 )
 from ollama_actor.emulator import error_line, expected_tokens, stall
 
@@ -229,4 +230,5 @@ def test_nothing_is_left_behind_after_hundreds_of_streams(emu):
         time.sleep(0.02)
     assert threading.active_count() == threads
     assert open_fds() <= fds
-    assert not [r for r in pykka.ActorRegistry.get_all() if r.actor_class is StreamWorker]
+    supervisor = _handle.default_supervisor()  # its children are not in Pykka's registry
+    assert supervisor.proxy().count_children().get(timeout=5)["specs"] == 0

@@ -1,0 +1,57 @@
+"""send_request: an ask whose answer calls back, in the answering thread."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pykka
+import pytest
+
+import actors
+from actors import Deferred, Inbox, send_request
+
+
+class Answers(actors.Actor):
+    def on_receive(self, message: Any) -> Any:
+        if message == "fail":
+            raise KeyError("no")
+        if message == "later":
+            reply: Deferred[str] = Deferred()
+            threading.Timer(0.05, reply.resolve, args=("settled",)).start()
+            return reply
+        return (message, threading.current_thread().name)
+
+
+@pytest.fixture
+def ref():
+    actor = Answers.start()
+    yield actor
+    actor.stop(timeout=5)
+
+
+def test_the_reply_calls_back_in_the_actors_thread(ref):
+    inbox = Inbox()
+    send_request(ref, "hi", lambda value, error: inbox.tell((value, error)))
+    (message, thread), error = inbox.receive(timeout=5)
+    assert (message, error) == ("hi", None)
+    assert thread.startswith("Answers-")
+
+
+def test_an_error_and_a_deferred_reply(ref):
+    inbox = Inbox()
+    send_request(ref, "fail", lambda value, error: inbox.tell((value, error)))
+    send_request(ref, "later", lambda value, error: inbox.tell((value, error)))
+    value, error = inbox.receive(timeout=5)
+    assert value is None
+    assert isinstance(error, KeyError)
+    assert inbox.receive(timeout=5) == ("settled", None)
+
+
+def test_a_dead_actor_answers_at_once_with_actor_dead_error():
+    dead = Answers.start()
+    dead.stop(timeout=5)
+    got: list[Any] = []
+    send_request(dead, "hi", lambda value, error: got.append(error))
+    assert len(got) == 1
+    assert isinstance(got[0], pykka.ActorDeadError)
