@@ -57,6 +57,8 @@ BUSY_SECONDS = 1.0
 """How long a host that answered 503 (or 429) comes last in the routing."""
 CHECK_TIMEOUT = Timeout(connect=2.0, read=2.0, total=4.0)
 """The bounds of a probe and of an ``/api/ps`` read."""
+FIRST_READ_WAIT = 1.0
+"""How long a new pool's first requests wait for its first ``/api/ps`` reads, at most."""
 _MAX_CHECK_BODY = 4 * 1024 * 1024
 _DEFAULT_PREFIXES = ("registry.ollama.ai/", "library/")
 
@@ -147,7 +149,8 @@ class Pool:
     ``max_in_flight`` limits each host's requests in flight (None: no limit); beyond it
     requests wait in a queue of at most ``max_queue``. ``refresh`` is the time between reads
     of each host's ``/api/ps``; ``probe`` spaces the probes of a host that is down. Starts
-    reading every host's ``/api/ps`` at once, without waiting for the answers.
+    reading every host's ``/api/ps`` at once, without waiting for the answers; requests that
+    come before they are in wait for them (`when_ready`).
     """
 
     def __init__(
@@ -168,7 +171,30 @@ class Pool:
         self._turn = 0
         self._closed = False
         self._refresh_timer: Any = None
-        call_on_loop(self._check_all, False)
+        self._ready = False
+        self._before_ready: list[Callable[[], None]] = []
+        call_on_loop(self._start)
+
+    def _start(self) -> None:
+        self._check_all(False, self._now_ready)
+        _later(FIRST_READ_WAIT, self, Pool._now_ready)
+
+    def when_ready(self, callback: Callable[[], None]) -> bool:
+        """Until the pool's first ``/api/ps`` reads are in (or `FIRST_READ_WAIT` has passed),
+        hold ``callback`` for then and return True, so that even a new pool's first requests
+        go where their model is; afterwards return False (loop thread)."""
+        if self._ready:
+            return False
+        self._before_ready.append(callback)
+        return True
+
+    def _now_ready(self) -> None:
+        if self._ready:
+            return
+        self._ready = True
+        held, self._before_ready = self._before_ready, []
+        for callback in held:
+            callback()
 
     # -- routing (loop thread) ------------------------------------------------------------------
 

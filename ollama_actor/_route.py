@@ -186,6 +186,8 @@ class _Run:
         if pool.closed:
             self.fail(StreamCancelled("the client was closed"))
             return
+        if pool.when_ready(self.begin):
+            return  # a new pool: routed once it knows where the models are
         first, self._first = self._first, None
         if first is not None and first not in tried and pool.usable(first):
             member: Member | None = first

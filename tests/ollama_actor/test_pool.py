@@ -32,7 +32,7 @@ from ollama_actor import (
     ValidationError,
 )
 from ollama_actor._pool import model_key
-from ollama_actor.emulator import Emulator, cut, delay, status
+from ollama_actor.emulator import Emulator, cut, delay, stall, status
 
 TIMEOUT = Timeout(connect=2, read=10, total=60)
 OPTIONS = {"num_predict": 4}
@@ -150,6 +150,22 @@ def test_requests_go_to_the_host_with_their_model_in_memory(three):
         assert generated(three) == [0, 10, 0]
         assert generated(three, "/api/chat") == [10, 0, 0]
         assert [h["requests"] for h in client.hosts()] == [10, 10, 0]
+
+
+def test_a_new_pool_s_first_request_waits_for_its_first_ps_reads(three):
+    with Ollama([e.url for e in three], timeout=TIMEOUT) as client:  # no refresh() first
+        client.completion(model="qwen3", prompt="first", options=OPTIONS)
+    assert generated(three) == [0, 1, 0]
+
+
+def test_that_wait_is_bounded_when_a_host_does_not_answer_its_ps(three):
+    three[2].inject(stall(after=0), path="/api/ps")
+    started = time.monotonic()
+    with Ollama([e.url for e in three], timeout=TIMEOUT) as client:
+        client.completion(model="qwen3", prompt="first", options=OPTIONS)
+        waited = time.monotonic() - started
+    assert 0.9 < waited < 1.9, waited  # not until the stalled read times out (2 s)
+    assert generated(three) == [0, 1, 0]  # the hosts that answered were known
 
 
 def test_names_are_matched_as_ollama_matches_them(three):
