@@ -333,7 +333,15 @@ def _b5_failover(part: dict[str, Any] | None, goals: Goals) -> str:
             f"{part['seconds']:.2f} s: {ratio:.2f}x the kill's offset + {part['ideal']:.0f} s;"
             f" {part['seconds'] / part['ideal']:.2f}x a stream's own {part['ideal']:.0f} s",
         ],
+        [
+            "first chunks arrived over",
+            f"{part['first_chunks_over']:.2f} s (the supervisor starts the workers one by one)",
+        ],
         ["restarts (to the dead host)", f"{part['restarts']} ({part['restarts_to_dead_host']})"],
+        [
+            "restart messages, after the kill",
+            " to ".join(f"{t:.2f} s" for t in part["restarts_over"]) or "-",
+        ],
         ["kill to the last request routed there", _ms(part["kill_to_last_routed"])],
         ["requests per host", ", ".join(str(r) for r in part["requests_per_host"])],
         ["client CPU, peak RSS", f"{part['cpu']:.2f} s, {part['peak_rss_mb']:.0f} MB"],

@@ -72,6 +72,8 @@ class _Streams:
     def __init__(self, count: int) -> None:
         self.texts: dict[Any, list[str]] = {}
         self.restarts: list[dict[str, Any]] = []
+        self.first_data: dict[Any, float] = {}  # perf_counter() of each stream's first chunk
+        self.restarted_at: list[float] = []
         self.ends: dict[Any, str] = {}
         self.ended_at = 0.0
         self._left = count
@@ -85,10 +87,13 @@ class _Streams:
             def on_receive(self, message: Any) -> None:
                 ref, (kind, payload) = message
                 if kind == "data":
+                    if ref not in streams.texts:
+                        streams.first_data[ref] = time.perf_counter()
                     streams.texts.setdefault(ref, []).append(payload["response"])
                 elif kind == "restart":
                     streams.texts[ref] = []
                     streams.restarts.append(payload)
+                    streams.restarted_at.append(time.perf_counter())
                 else:
                     streams.end(ref, "done" if kind == "done" else repr(payload)[:200])
 
@@ -101,6 +106,11 @@ class _Streams:
             if self._left == 0:
                 self.ended_at = time.perf_counter()
                 self.all_ended.set()
+
+
+def _ends(values: list[float]) -> list[float]:
+    """The first and the last of ``values`` (none if empty)."""
+    return [min(values), max(values)] if values else []
 
 
 def failover(streams: int, tokens: int, rate: float, limit: float) -> dict[str, Any]:
@@ -117,9 +127,11 @@ def failover(streams: int, tokens: int, rate: float, limit: float) -> dict[str, 
         ideal = tokens / rate
         prompts = [f"stream {i}" for i in range(streams)]
         killed_at: list[float] = []
+        killed_perf: list[float] = []
 
         def kill() -> None:
             killed_at.append(time.monotonic())
+            killed_perf.append(time.perf_counter())
             assert victim.pid is not None
             os.kill(victim.pid, 9)
 
@@ -164,6 +176,15 @@ def failover(streams: int, tokens: int, rate: float, limit: float) -> dict[str, 
             "restarts": len(record.restarts),
             "restarts_to_dead_host": sum(r.get("host") == dead["url"] for r in record.restarts),
             "kill_to_last_routed": max(0.0, last_routed - killed_at[0]) if last_routed else 0.0,
+            "first_chunks_over": max(record.first_data.values()) - started,
+            "restarts_over": (
+                [
+                    min(record.restarted_at) - killed_perf[0],
+                    max(record.restarted_at) - killed_perf[0],
+                ]
+                if record.restarted_at
+                else None
+            ),
             "requests_per_host": [h["requests"] for h in hosts],
             "cpu": cpu,
             "peak_rss_mb": peak_rss_mb(),
