@@ -27,15 +27,19 @@ import argparse
 import json
 import math
 import os
+import statistics
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import actors
+from bench import _report
 from bench._common import (
     MODEL,
     cpu_seconds,
+    machine,
     median,
     peak_rss_mb,
     percentile,
@@ -366,24 +370,75 @@ def _share(limit: int | None, requests: int, threads: int) -> dict[str, Any]:
 # -- the runner ----------------------------------------------------------------------------------
 
 
-def run_parts(quick: bool) -> dict[str, Any]:
-    """Every part in its own child process (as `make bench` runs B5)."""
+def run_parts(quick: bool, runs: int = 1) -> dict[str, Any]:
+    """Every part in its own child process, ``runs`` times over; the medians (`combine`)."""
     streams = "300" if quick else "1000"
-    results: dict[str, Any] = {}
-    for part, args, limit in (
+    plan = (
         ("failover", ["--streams", streams], 300),
         ("kills", ["--cycles", "6" if quick else "20"], 600),
         ("routing", ["--rounds", "3" if quick else "7"], 600),
         ("share", ["--requests", "300" if quick else "1200"], 600),
+    )
+    return combine(
+        [
+            {
+                part: run_child("bench.b5_pool", ["--part", part, *args], limit)
+                for part, args, limit in plan
+            }
+            for _ in range(runs)
+        ]
+    )
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several runs' (the machine is shared and noisy): every number is the
+    median of the runs', a part that failed in any run is that failure, and ``each`` keeps
+    each run's headline figures (``raw``: the runs themselves)."""
+    combined: dict[str, Any] = {"runs": len(runs), "each": [_headline(run) for run in runs]}
+    combined["raw"] = runs
+    for part in PARTS:
+        parts = [run.get(part) or {"failed": "not run"} for run in runs]
+        failed = [p for p in parts if "failed" in p]
+        combined[part] = failed[0] if failed else _median_of(parts)
+    return combined
+
+
+def _median_of(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, bool):
+        return all(values)
+    if isinstance(first, int | float):
+        return statistics.median(values)
+    if isinstance(first, dict):
+        keys = list(dict.fromkeys(key for value in values for key in value))
+        return {key: _median_of([v[key] for v in values if key in v]) for key in keys}
+    if isinstance(first, list) and all(
+        isinstance(v, list) and len(v) == len(first) for v in values
     ):
-        results[part] = run_child("bench.b5_pool", ["--part", part, *args], limit)
-    return results
+        return [_median_of(list(column)) for column in zip(*values, strict=True)]
+    return first
+
+
+def _headline(run: dict[str, Any]) -> dict[str, Any]:
+    """The figure each part's goal is judged on, for one run (None where the part failed)."""
+    failover, kills_, routing_, share_ = (run.get(part) or {} for part in PARTS)
+    return {
+        "failover": failover.get("seconds", math.nan) / failover.get("ideal_with_kill", math.nan)
+        if "seconds" in failover
+        else None,
+        "kills_p99": kills_.get("p99"),
+        "routing_cpu_extra": routing_.get("cases", {}).get("whole reply", {}).get("cpu_extra"),
+        "share": share_.get("cases", {}).get("no limit", {}).get("share"),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=PARTS, help="run one part here (else all, each alone)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--runs", type=int, default=1, help="run every part this many times")
+    parser.add_argument("--from-json", nargs="+", type=Path, help="combine saved runs instead")
+    parser.add_argument("--write", type=Path, help="put the B5 section into this document")
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--rate", type=float, default=20.0)
@@ -392,7 +447,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1200)
     args = parser.parse_args()
     if args.part is None:
-        print(json.dumps(run_parts(args.quick)))
+        if args.from_json:
+            saved = [json.loads(path.read_text()) for path in args.from_json]
+            runs = [run for result in saved for run in _runs_of(result)]
+            results = combine(runs)
+        else:
+            results = run_parts(args.quick, args.runs)
+        if args.write:
+            command = f"python -m bench.b5_pool --runs {results['runs']} --write {args.write}"
+            note = f"B5 alone, written {machine().date} by `{command}`."
+            _report.write_b5(args.write, results, note)
+        print(json.dumps(results))
         return
     if args.part == "failover":
         result = failover(args.streams, args.tokens, args.rate, limit=120.0)
@@ -403,6 +468,12 @@ def main() -> None:
     else:
         result = share(args.requests, threads=16)
     print(json.dumps(result))
+
+
+def _runs_of(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs a saved result holds (``raw`` of a combined one; else it is one run)."""
+    raw: list[dict[str, Any]] = result.get("raw", [result])
+    return raw
 
 
 if __name__ == "__main__":
