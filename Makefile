@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint typecheck unit bench soak clean docs mutation
+.PHONY: test demo lint typecheck unit bench soak clean docs params mutation
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: $(BIN)/.installed
 # docs/api.md from the public names' docstrings (a test fails when it is stale).
 docs: $(BIN)/.installed
 	$(BIN)/python docs/gen_api.py
+
+# ollama_actor/_params.py, the endpoints' typed keyword arguments, from their schemas (a test
+# fails when it is stale).
+params: $(BIN)/.installed
+	$(BIN)/python -m ollama_actor._gen_params
 
 # The long soak plus the fault matrix; writes docs/reliability.md (a bounded soak is in make test).
 soak: $(BIN)/.installed

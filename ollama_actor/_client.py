@@ -9,15 +9,18 @@ encoded here and run by the `Engine` on the shared loop thread, and the calling 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import io
 import json
 import os
 import platform
 import ssl
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, BinaryIO, Generic, Literal, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeVar, overload
 
 import httpx
 from pykka import ActorRef
@@ -25,7 +28,7 @@ from pykka import ActorRef
 from actors._monitor import Recipient
 from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
-from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle, stream_to
+from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, stream_to
 from ollama_actor._host import parse_host, without_userinfo
 from ollama_actor._http11 import ACCEPT_ENCODING, encode_request, header_problem
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
@@ -35,9 +38,21 @@ from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Direct, Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
 
-__all__ = ["DEFAULT_MAX_BODY", "Ollama", "base_url_of", "blob_digest"]
+if TYPE_CHECKING:  # generated from the schemas; named by the endpoints' forward references
+    from ollama_actor import _params  # noqa: F401
+
+__all__ = [
+    "CLOUD_URL",
+    "DEFAULT_MAX_BODY",
+    "Ollama",
+    "base_url_of",
+    "blob_digest",
+    "constructor_signature",
+]
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
+CLOUD_URL = "https://ollama.com/api"
+"""ollama.com's hosted API, where ``web_search`` and ``web_fetch`` go."""
 
 _JSON = "application/json"
 _NDJSON = "application/x-ndjson"
@@ -87,47 +102,20 @@ def _is_url_list(value: object) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
 
 
+def constructor_signature(cls: type[Any]) -> inspect.Signature:
+    """What ``cls(...)`` takes, for `inspect.signature` and ``help()``: its ``__init__``'s
+    parameters, since `Ollama.__new__` only picks the class (and takes anything)."""
+    signature = inspect.signature(cls.__init__)
+    parameters = list(signature.parameters.values())[1:]  # without self
+    return signature.replace(parameters=parameters, return_annotation=inspect.Signature.empty)
+
+
 class _Unset:
     def __repr__(self) -> str:
         return "<client default>"
 
 
 _UNSET: Any = _Unset()
-
-
-class _StreamingCall(Protocol):
-    """An endpoint that streams: a dict, a `Streaming`, or a `StreamHandle` by ``stream``."""
-
-    @overload
-    def __call__(
-        self, *, stream: Literal[False] = False, timeout: TimeoutLike = ..., **params: Any
-    ) -> dict[str, Any]: ...
-    @overload
-    def __call__(
-        self, *, stream: Literal[True], timeout: TimeoutLike = ..., **params: Any
-    ) -> Streaming: ...
-    @overload
-    def __call__(
-        self,
-        *,
-        stream: Recipient,
-        timeout: TimeoutLike = ...,
-        supervisor: ActorRef[Any] | None = ...,
-        retry: RetryPolicy = ...,
-        **params: Any,
-    ) -> StreamHandle: ...
-
-
-class _JSONCall(Protocol):
-    """An endpoint that returns Ollama's decoded JSON reply."""
-
-    def __call__(self, *, timeout: TimeoutLike = ..., **params: Any) -> dict[str, Any]: ...
-
-
-class _BoolCall(Protocol):
-    """A yes/no endpoint: True on success, False when Ollama answers 404."""
-
-    def __call__(self, *, timeout: TimeoutLike = ..., **params: Any) -> bool: ...
 
 
 C = TypeVar("C")
@@ -164,7 +152,8 @@ class _Endpoint(Generic[C]):
 
 def _describe(endpoint: Endpoint) -> str:
     """A docstring from the schema: what it does, its route, its parameters."""
-    lines = [f"{endpoint.doc} (``{endpoint.method} /api{endpoint.path}``)", ""]
+    base = CLOUD_URL if endpoint.hosted else "/api"
+    lines = [f"{endpoint.doc} (``{endpoint.method} {base}{endpoint.path}``)", ""]
     if endpoint.stream is not None:
         lines += [
             "``stream=True`` returns a lazy `Streaming`; ``stream=recipient`` a supervised",
@@ -189,7 +178,8 @@ class Ollama:
     ``/api`` added, and when it is omitted ``OLLAMA_HOST`` is read as the official client
     reads it (default ``http://127.0.0.1:11434``). ``api_key`` (or ``OLLAMA_API_KEY``) is sent
     as a Bearer token and never shown. ``headers`` are merged over the defaults: names must be
-    tokens and values printable ASCII, checked here; ``Host`` replaces the default, and
+    tokens and values printable ASCII, checked here; ``Host`` replaces the default, a
+    ``Content-Type`` is not sent with a body (whose type the client knows), and
     ``Content-Length``, ``Transfer-Encoding`` and ``Connection`` are refused (the client alone
     frames requests). ``timeout`` is seconds or a `Timeout`; each call may pass its own.
     ``max_line`` bounds one streamed line, ``max_body`` a whole response. ``verify`` controls
@@ -197,12 +187,15 @@ class Ollama:
     ``proxy`` sends every request through that HTTP proxy (``http://[user:pass@]host:port``);
     without it the environment's ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and
     ``NO_PROXY`` apply, as httpx applies them, except to loopback. ``trust_env=False`` ignores
-    the environment's proxies and certificate settings. See docs/http.md.
+    the environment's proxies and certificate settings. See docs/http.md. ``web_search`` and
+    ``web_fetch`` go to ollama.com's hosted API, ``cloud_url``, with the API key.
 
     Methods block the calling thread, except that ``stream=True`` returns a `Streaming` that
     sends nothing until used. Close the client (or use it as a context manager) to cancel its
     running requests and close its connections.
     """
+
+    __signature__: ClassVar[inspect.Signature]
 
     def __new__(
         cls, base_url: str | Sequence[str] | None = None, *args: Any, **kwargs: Any
@@ -226,38 +219,29 @@ class Ollama:
         max_body: int = DEFAULT_MAX_BODY,
         proxy: str | None = None,
         trust_env: bool = True,
+        cloud_url: str = CLOUD_URL,
     ) -> None:
         if base_url is not None and not isinstance(base_url, str):
             raise ValidationError(
                 "Ollama", "base_url", f"must be a URL or a list of URLs, not {base_url!r:.80}"
             )
         url = base_url_of(base_url)
-        try:
-            parsed = httpx.URL(url)
-            host = parsed.raw_host.decode("ascii")  # IDNA: nothing but ASCII on the wire
-        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-            problem = without_userinfo(str(exc))
-            raise ValidationError("Ollama", "base_url", f"is not a valid URL: {problem}") from None
-        if parsed.scheme not in ("http", "https"):
-            raise ValidationError("Ollama", "base_url", f"must be http or https, not {url!r}")
+        parsed = _parse_url(url, "base_url")
         for name, value in (("max_line", max_line), ("max_body", max_body)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValidationError("Ollama", name, "must be a positive number of bytes")
         self.base_url = url
+        self.cloud_url = cloud_url
         self.timeout = Timeout.coerce(timeout)
         self.max_line = max_line
         self.max_body = max_body
-        https = parsed.scheme == "https"
-        context = httpx.create_ssl_context(verify=verify, trust_env=trust_env) if https else None
-        host = host if ":" not in host else f"[{host}]"
-        port = parsed.port or (443 if https else 80)
-        chosen = _choose_proxy(
-            proxy, trust_env=trust_env, verify=verify, scheme=parsed.scheme, host=host, port=port
-        )
-        self._origin = Origin(parsed.scheme, host, port, context, chosen)
+        connect = functools.partial(_origin, verify=verify, trust_env=trust_env, proxy=proxy)
+        self._origin = connect(parsed)
         self._prefix = parsed.raw_path.decode("ascii").rstrip("/")
         self._user_headers, self._host = _checked_headers(headers, self._origin.host_header)
         self._headers = _default_headers(api_key, self._user_headers, self._origin)
+        cloud, given = _parse_url(cloud_url, "cloud_url"), dict(headers or {})
+        self._cloud = functools.cache(lambda: _Cloud.of(cloud, connect(cloud), api_key, given))
         self._engine = Engine()
 
     def __repr__(self) -> str:
@@ -273,23 +257,25 @@ class Ollama:
         """Cancel running requests and close pooled connections; returns at once."""
         self._engine.close()
 
-    # -- endpoints: one line each; parameters and docs come from the schema table -------------
+    # -- endpoints: one line each; parameters, docs and types come from the schema table ------
 
-    completion = _Endpoint["_StreamingCall"]("completion")
-    chat = _Endpoint["_StreamingCall"]("chat")
-    create_model = _Endpoint["_StreamingCall"]("create_model")
-    pull_model = _Endpoint["_StreamingCall"]("pull_model")
-    push_model = _Endpoint["_StreamingCall"]("push_model")
-    embed = _Endpoint["_JSONCall"]("embed")
-    embeddings = _Endpoint["_JSONCall"]("embeddings")
-    list_models = _Endpoint["_JSONCall"]("list_models")
-    list_running = _Endpoint["_JSONCall"]("list_running")
-    show_model = _Endpoint["_JSONCall"]("show_model")
-    version = _Endpoint["_JSONCall"]("version")
-    copy_model = _Endpoint["_BoolCall"]("copy_model")
-    delete_model = _Endpoint["_BoolCall"]("delete_model")
-    preload = _Endpoint["_BoolCall"]("preload")
-    unload = _Endpoint["_BoolCall"]("unload")
+    completion = _Endpoint["_params.CompletionCall"]("completion")
+    chat = _Endpoint["_params.ChatCall"]("chat")
+    create_model = _Endpoint["_params.CreateModelCall"]("create_model")
+    pull_model = _Endpoint["_params.PullModelCall"]("pull_model")
+    push_model = _Endpoint["_params.PushModelCall"]("push_model")
+    embed = _Endpoint["_params.EmbedCall"]("embed")
+    embeddings = _Endpoint["_params.EmbeddingsCall"]("embeddings")
+    list_models = _Endpoint["_params.ListModelsCall"]("list_models")
+    list_running = _Endpoint["_params.ListRunningCall"]("list_running")
+    show_model = _Endpoint["_params.ShowModelCall"]("show_model")
+    version = _Endpoint["_params.VersionCall"]("version")
+    web_search = _Endpoint["_params.WebSearchCall"]("web_search")
+    web_fetch = _Endpoint["_params.WebFetchCall"]("web_fetch")
+    copy_model = _Endpoint["_params.CopyModelCall"]("copy_model")
+    delete_model = _Endpoint["_params.DeleteModelCall"]("delete_model")
+    preload = _Endpoint["_params.PreloadCall"]("preload")
+    unload = _Endpoint["_params.UnloadCall"]("unload")
 
     def check_blob(self, digest_or_data: str | bytes, *, timeout: TimeoutLike = _UNSET) -> bool:
         """Whether the server has a blob: give its ``sha256:`` digest, or the data itself."""
@@ -444,8 +430,9 @@ class Ollama:
 
     def _fetch(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Any:
         data = _encode(endpoint.name, body) if endpoint.method in ("POST", "DELETE") else None
-        collector = self._run(self._request(endpoint.method, endpoint.path, data, timeout, _JSON))
-        return _answer(endpoint, collector)
+        route = self._cloud().checked(endpoint.name) if endpoint.hosted else None
+        request = self._request(endpoint.method, endpoint.path, data, timeout, _JSON, route=route)
+        return _answer(endpoint, self._run(request))
 
     def _fetch_bool(
         self, name: str, method: str, path: str, data: bytes | None, timeout: Any
@@ -460,7 +447,7 @@ class Ollama:
         binary file is uploaded first with `create_blob`, on this thread.
         """
         out = dict(params)
-        for key in ("files", "adapters"):
+        for key in ("files", "adapters", "draft_files"):
             files = params.get(key)
             if not isinstance(files, Mapping):
                 continue
@@ -489,19 +476,29 @@ class Ollama:
         *,
         blob: bool = False,
         upload: Upload | None = None,
+        route: _Cloud | None = None,
     ) -> Request:
-        headers = self._headers
+        """The request, to the server, or to the hosted API by ``route``."""
+        origin, prefix, host = self._origin, self._prefix, self._host
+        headers = [("Accept", accept), *self._headers]
+        user = self._user_headers
+        if route is not None:
+            origin, prefix, host = route.origin, route.prefix, route.origin.host_header
+            headers = [("Accept", accept), *route.headers]
+            user = route.user_headers
         if body is not None or upload is not None:
             kind = "application/octet-stream" if blob else _JSON
-            headers = [("Content-Type", kind), *headers]
-        headers = [("Accept", accept), *headers]
-        headers = _override(headers, self._user_headers)
-        path = self._prefix + path
+            headers.insert(0, ("Content-Type", kind))
+            # The body's type is the client's to say: a caller's Content-Type (ollama-python
+            # users pass one) must not relabel the JSON it wrote.
+            user = [(n, v) for n, v in user if n.lower() != "content-type"]
+        headers = _override(headers, user)
+        path = prefix + path
         size = upload.size if upload is not None else None
-        target = self._origin.target(path)
-        data = encode_request(method, target, self._host, headers, body, content_length=size)
+        target = origin.target(path)
+        data = encode_request(method, target, host, headers, body, content_length=size)
         again = replayable(method, (name for name, _ in headers))
-        return Request(self._origin, method, path, data, timeout, again, upload)
+        return Request(origin, method, path, data, timeout, again, upload)
 
     def _timeout(self, name: str, timeout: Any) -> Timeout:
         if timeout is _UNSET:
@@ -517,6 +514,74 @@ class Ollama:
         except Exception as exc:
             problem = getattr(exc, "problem", str(exc))
             raise ValidationError(name, "digest", problem) from None
+
+
+Ollama.__signature__ = constructor_signature(Ollama)
+
+
+def _parse_url(url: str, name: str) -> httpx.URL:
+    """``url`` parsed, or a `ValidationError` naming the argument (without any credentials)."""
+    try:
+        parsed = httpx.URL(url)
+        parsed.raw_host.decode("ascii")  # IDNA: nothing but ASCII on the wire
+    except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
+        problem = without_userinfo(str(exc))
+        raise ValidationError("Ollama", name, f"is not a valid URL: {problem}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise ValidationError("Ollama", name, f"must be http or https, not {url!r}")
+    return parsed
+
+
+def _origin(
+    parsed: httpx.URL, *, verify: bool | ssl.SSLContext, trust_env: bool, proxy: str | None
+) -> Origin:
+    """Where requests to ``parsed`` go: its host and port, TLS, and the proxy on the way."""
+    https = parsed.scheme == "https"
+    context = httpx.create_ssl_context(verify=verify, trust_env=trust_env) if https else None
+    host = parsed.raw_host.decode("ascii")
+    host = host if ":" not in host else f"[{host}]"
+    port = parsed.port or (443 if https else 80)
+    chosen = _choose_proxy(
+        proxy, trust_env=trust_env, verify=verify, scheme=parsed.scheme, host=host, port=port
+    )
+    return Origin(parsed.scheme, host, port, context, chosen)
+
+
+@dataclass(frozen=True)
+class _Cloud:
+    """The route to ollama.com's hosted API (``web_search``, ``web_fetch``): its origin, path
+    prefix, and headers. The credentials are the server's, as ollama-python sends them: the
+    caller's Authorization header, else the API key (``api_key`` or ``OLLAMA_API_KEY``) as a
+    Bearer token. The caller's other headers go too, but ``Host``, which names the server."""
+
+    origin: Origin
+    prefix: str
+    headers: list[tuple[str, str]]
+    user_headers: list[tuple[str, str]]
+
+    @classmethod
+    def of(
+        cls,
+        parsed: httpx.URL,
+        origin: Origin,
+        api_key: str | None,
+        headers: Mapping[str, str] | None,
+    ) -> _Cloud:
+        user, _host = _checked_headers(headers, origin.host_header)
+        defaults = _default_headers(api_key, user, origin)
+        prefix = parsed.raw_path.decode("ascii").rstrip("/")
+        return cls(origin, prefix, defaults, user)
+
+    def checked(self, endpoint: str) -> _Cloud:
+        """Itself, if it has a key to send; raises `ValidationError` (before any I/O) if not."""
+        if not any(name.lower() == "authorization" for name, _ in self.headers + self.user_headers):
+            raise ValidationError(
+                endpoint,
+                "api_key",
+                "is required by ollama.com's hosted API: set OLLAMA_API_KEY, pass "
+                "Ollama(api_key=...) or an Authorization header",
+            )
+        return self
 
 
 def _choose_proxy(

@@ -444,15 +444,15 @@ class Call:
             if conn is not None:
                 conn.close()
             return
+        except OllamaError as exc:  # first: a ConnectError is an OSError too
+            if conn is not None:
+                conn.close()
+            self._fail(exc)
+            return
         except (OSError, ssl.SSLError) as exc:
             if conn is not None:
                 conn.close()
             self._fail(ConnectError(f"cannot connect to {where}: {_describe(exc)}"))
-            return
-        except OllamaError as exc:
-            if conn is not None:
-                conn.close()
-            self._fail(exc)
             return
         self._connect_task = None
         if self._done:

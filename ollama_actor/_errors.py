@@ -1,7 +1,10 @@
 """Every error this package raises, as one shallow tree under `OllamaError`.
 
 Foreign exceptions (socket errors, JSON errors, httpx's URL errors) are mapped to these types where
-they enter the package, so callers only ever catch our own. Each error says whether sending the
+they enter the package, so callers only ever catch our own. Where Python has a builtin for the same
+failure, ours subclass it too, so that code written for the official client keeps working: a
+failure to connect is a `ConnectionError` (as ollama-python raises), a lost connection too, a
+timeout a `TimeoutError`, a bad parameter a `ValueError`. Each error says whether sending the
 same request again may help (`retryable`, read through `is_retryable`, the predicate the supervised
 streams' `RetryPolicy` uses by default) and whether the server refused the request as written
 (`refused`: an unknown model, a missing capability, invalid input, no access), so that the caller
@@ -154,7 +157,7 @@ class TransportError(OllamaError):
     retryable = True
 
 
-class ConnectError(TransportError):
+class ConnectError(TransportError, builtins.ConnectionError):
     """No connection could be made (refused, unreachable, name not resolved, TLS failed)."""
 
 
@@ -163,7 +166,7 @@ class NoHostUp(ConnectError):
     connection. Nothing was sent; the message names each host and why."""
 
 
-class ConnectionLost(TransportError):
+class ConnectionLost(TransportError, builtins.ConnectionError):
     """The server closed or reset the connection before the response was complete."""
 
 
@@ -182,8 +185,8 @@ class RequestTimeout(TransportError, builtins.TimeoutError):
     """A time bound set by `Timeout` passed."""
 
 
-class ConnectTimeout(RequestTimeout):
-    """Connecting took longer than the connect bound."""
+class ConnectTimeout(RequestTimeout, builtins.ConnectionError):
+    """Connecting took longer than the connect bound (so no connection was made either)."""
 
 
 class ReadTimeout(RequestTimeout):

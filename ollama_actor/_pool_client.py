@@ -16,12 +16,14 @@ from typing import Any, NoReturn
 from actors import Backoff
 from ollama_actor._client import (
     _UNSET,
+    CLOUD_URL,
     DEFAULT_MAX_BODY,
     BlobSource,
     Ollama,
     _answer,
     _encode,
     base_url_of,
+    constructor_signature,
 )
 from ollama_actor._errors import OllamaError, ValidationError
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
@@ -47,8 +49,9 @@ class OllamaPool(Ollama):
     any, else the one with the fewest requests in flight. A host that refuses connections,
     times out or answers 5xx is marked down and probed (``GET /api/version``, with backoff and
     jitter: ``probe``) until it answers; nothing else is sent to it meanwhile. A request whose
-    host did no work on it (the connection failed, or the host answered 503: busy) is sent to
-    another host; a supervised stream that fails retryably restarts on another host, and its
+    host failed retryably before any of its answer reached the caller (no connection, a cut
+    or a silence before the response, a 5xx or 429; docs/scaling.md) is sent to another host;
+    a supervised stream that fails retryably later restarts on another host, and its
     ``("restart", {...})`` message names it in ``"host"``.
 
     ``max_in_flight`` limits each host's requests in flight (Ollama's ``OLLAMA_NUM_PARALLEL``
@@ -74,6 +77,7 @@ class OllamaPool(Ollama):
         max_body: int = DEFAULT_MAX_BODY,
         proxy: str | None = None,
         trust_env: bool = True,
+        cloud_url: str = CLOUD_URL,
         max_in_flight: int | None = None,
         max_queue: int = 1024,
         refresh: float = 10.0,
@@ -91,6 +95,7 @@ class OllamaPool(Ollama):
                 max_body=max_body,
                 proxy=proxy,
                 trust_env=trust_env,
+                cloud_url=cloud_url,
             )
             for url in base_url
         ]
@@ -100,6 +105,7 @@ class OllamaPool(Ollama):
                 raise ValidationError("Ollama", "base_url", f"names {url!r} twice")
         self.base_urls = tuple(urls)
         self.base_url = urls[0]
+        self.cloud_url = cloud_url
         self.timeout = members[0].timeout
         self.max_line = max_line
         self.max_body = max_body
@@ -176,6 +182,8 @@ class OllamaPool(Ollama):
         return Streaming(Route(self._pool, spec), endpoint.stream, max_line=self.max_line)
 
     def _fetch(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Any:
+        if endpoint.hosted:  # ollama.com's API, the same for every host
+            return self._pool.members[0].client._fetch(endpoint, body, timeout)
         _refuse_loop_thread(f"{endpoint.method} {endpoint.path}")
         if endpoint.name in _LISTS:
             return self._listed(endpoint, timeout)
@@ -322,3 +330,6 @@ def _check_options(
         raise ValidationError("Ollama", "refresh", "must be a number of seconds > 0")
     if not isinstance(probe, Backoff):
         raise ValidationError("Ollama", "probe", "must be an actors.Backoff")
+
+
+OllamaPool.__signature__ = constructor_signature(OllamaPool)

@@ -38,8 +38,13 @@ class ErrorBody:
             self._parts.append(data[:room])
             self._size += min(len(data), room)
 
+    @property
+    def data(self) -> bytes:
+        """The body as collected (at most `MAX_ERROR_BODY` bytes)."""
+        return b"".join(self._parts)
+
     def error(self) -> HTTPError:
-        body = b"".join(self._parts)
+        body = self.data
         text = body.decode("utf-8", "replace").strip()
         try:
             decoded = None if too_deep_at(body) >= 0 else json.loads(text)

@@ -1,14 +1,16 @@
-"""One request's way through a pool: a host is chosen when a run starts, and another host is
-tried only when the first cannot have processed the request.
+"""One request's way through a pool: a host is chosen when a run starts, and the run moves on
+to another host while nothing of an answer has reached its consumer.
 
 `Route` is the `Target` of a pool's request, for its streams and its whole calls alike: each run
 (`Route.start`) asks the `Pool` for a host, encodes the request for it and sends it. The run
-moves on to another host, without its consumer hearing of it, only when the host did no work:
-the connection failed (`ConnectError`, `ConnectTimeout`: nothing was sent), or the host answered
-503 or 429 (its queue was full). Any other failure goes to the consumer as it came; a supervised
-stream's next attempt (`Route.again`) then prefers another host, which the restart message names.
-When every host that is up has its limit of requests in flight, the run waits in the pool's
-queue, at most as long as its read bound (or its total bound, if shorter).
+moves on to another host, without its consumer hearing of it, when the host failed before
+answering and the failure is retryable (docs/protocol.md's table): the connection failed
+(nothing was sent), was cut or went silent before a response, or the status was a 5xx or 429
+whose text does not blame the request (a 503: its queue was full). Once the consumer has had
+part of an answer, a failure goes to it as it came; a supervised stream's next attempt
+(`Route.again`) then prefers another host, which the restart message names. When every host
+that is up has its limit of requests in flight, the run waits in the pool's queue, at most as
+long as its read bound (or its total bound, if shorter).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from ollama_actor._engine import Sink
 from ollama_actor._errors import (
     ConnectError,
     ConnectTimeout,
-    HTTPError,
     OllamaError,
     PoolBusy,
     StreamCancelled,
+    TotalTimeout,
 )
 from ollama_actor._pool import Member, Pool
 from ollama_actor._response import ErrorBody
@@ -199,10 +201,10 @@ class _Run:
             pass  # still no free slot for it: it keeps its place
         elif pool.any_up(tried):
             self._wait()
-        elif isinstance(self._why, HTTPError):
-            self.fail(self._why)  # the only hosts left were busy: their own answer
+        elif self._why is None or isinstance(self._why, ConnectError | ConnectTimeout):
+            self.fail(pool.no_host_up(tried))  # nothing was sent anywhere
         else:
-            self.fail(pool.no_host_up(tried))
+            self.fail(self._why)  # the last host's own failure, as one host's client gives it
 
     def fail(self, exc: OllamaError) -> None:
         """End it with ``exc`` (nothing was sent, or nothing more will be)."""
@@ -213,7 +215,8 @@ class _Run:
         self._sink.on_error(exc)
 
     def moved_on(self, why: OllamaError) -> None:
-        """The host of the latest leg did no work on it: try another (a leg's end)."""
+        """The latest leg's host failed before any of its answer was passed on, retryably:
+        try another host (a leg's end)."""
         self._leg = None
         self._why = why
         self.begin()
@@ -290,63 +293,65 @@ class _Run:
 class _Leg:
     """One host's part of a run: the engine's sink for the call to that host (loop thread).
 
-    It passes the response on to the run's sink, except a 503 or 429 (the host was busy: the
-    run moves on) and a failure to connect (the run moves on); it tells the pool what the host's
-    answer says of its health, and frees the host's slot when the call ends.
+    It passes the response on to the run's sink as it comes, except what says the host did not
+    get to answer: a 5xx or 429 status is held back until its text has come, and a failure
+    before any response (no connection, a cut, a silence past the read bound) is not passed
+    on. When such a failure is retryable (the table in docs/protocol.md) the run moves on to
+    another host; a refused one (a 5xx that blames the request) is passed on as it came. The
+    leg tells the pool what each answer says of the host, and frees the host's slot at the end.
     """
 
-    __slots__ = ("_busy", "_error_body", "_loading", "_released", "call", "member", "run")
+    __slots__ = ("_held", "_loading", "_passed", "_released", "call", "member", "run")
 
     def __init__(self, run: _Run, member: Member, loading: bool) -> None:
         self.run = run
         self.member = member
         self.call: Any = None
         self._loading = loading
-        self._busy: ErrorBody | None = None
-        self._error_body: ErrorBody | None = None
+        self._held: _Held | None = None
+        self._passed = False  # some of the response has reached the run's sink
         self._released = False
 
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         run = self.run
         pool, member, spec = run._pool, self.member, run._spec
         pool.answered(member, status)
-        if status in (429, 503):
-            self._busy = ErrorBody(status, reason, spec.method, self._path())
+        if status >= 500 or status == 429:
+            body = ErrorBody(status, reason, spec.method, self._path())
+            self._held = _Held(status, reason, headers, body)
             return
-        if status >= 500:  # to judge the host by its text when the body has come
-            self._error_body = ErrorBody(status, reason, spec.method, self._path())
-        elif self._loading and status < 300 and spec.model is not None:
+        if self._loading and status < 300 and spec.model is not None:
             pool.loaded(member, spec.model)
+        self._passed = True
         run._sink.on_head(status, reason, headers)
 
     def on_body(self, data: bytes) -> None:
-        if self._busy is not None:
-            self._busy.add(data)
-            return
-        if self._error_body is not None:
-            self._error_body.add(data)
-        self.run._sink.on_body(data)
+        if self._held is not None:
+            self._held.body.add(data)
+        else:
+            self.run._sink.on_body(data)
 
     def on_end(self) -> None:
         self._release()
-        run = self.run
-        if self._busy is not None:
-            run.moved_on(self._busy.error())
-            return
-        if self._error_body is not None:
-            run._pool.failed(self.member, self._error_body.error())
+        run, held = self.run, self._held
+        if held is not None:
+            error = held.body.error()
+            run._pool.failed(self.member, error)
+            if error.retryable:
+                run.moved_on(error)
+                return
+            self._passed = True  # refused: the request's own fault, passed on as it came
+            run._sink.on_head(held.status, held.reason, held.headers)
+            run._sink.on_body(held.body.data)
         run.ended()
         run._sink.on_end()
 
     def on_error(self, exc: OllamaError) -> None:
         self._release()
         run = self.run
-        if self._busy is not None:  # cut while it said it was busy: still no work done
-            run.moved_on(self._busy.error())
-            return
         run._pool.failed(self.member, exc)
-        if isinstance(exc, ConnectError | ConnectTimeout):
-            run.moved_on(exc)
+        if not self._passed and exc.retryable and not isinstance(exc, TotalTimeout):
+            run.moved_on(exc)  # nothing of an answer has come: another host may give one
             return
         run.ended()
         run._sink.on_error(exc)
@@ -359,3 +364,13 @@ class _Leg:
             self._released = True
             run = self.run
             run._pool.release(self.member, run._spec.model, self._loading)
+
+
+@dataclass(slots=True)
+class _Held:
+    """A 5xx or 429 response kept from the run's sink until its text says whose fault it is."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: ErrorBody

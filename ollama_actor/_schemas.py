@@ -1,9 +1,16 @@
 """Parameter schemas: one declaration per endpoint, checked before any I/O.
 
-Each endpoint lists its parameters by Ollama's JSON field names, with a type check, whether it
-is required, and older names it also accepts (the seed library's ``name`` for ``model``). The same
-table documents the client and drives the command line. `validate` returns the JSON body to send
-or raises `ValidationError` naming the parameter and what is wrong with it.
+Each endpoint lists its parameters by Ollama's JSON field names, with a check, whether it is
+required, and older names it also accepts (the seed library's ``name`` for ``model``). A check
+knows the Python type it accepts (`Check.hint`), so the same table documents the client, types its
+keyword arguments (`ollama_actor._params` is generated from it), and drives the command line.
+`validate` returns the JSON body to send or raises `ValidationError` naming the parameter and what
+is wrong with it.
+
+Besides JSON-like values the checks take what ollama-python users pass: any object with a
+``model_dump()`` method (``ollama.Message``, ``ollama.Tool``, ``ollama.Options``, ``ollama.Image``,
+found by duck typing: pydantic is never imported), Python functions as tools (`_tools`), and images
+as bytes, a path or a file name (a string naming an existing file is read, as ollama-python does).
 """
 
 from __future__ import annotations
@@ -11,26 +18,74 @@ from __future__ import annotations
 import base64
 import difflib
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeAlias
 
 from ollama_actor._accumulate import Kind
 from ollama_actor._errors import ValidationError
+from ollama_actor._tools import function_tool
 
 __all__ = [
     "ENDPOINTS",
     "NEWER_OPTIONS_HINT",
     "OPTION_NAMES",
+    "Check",
     "Endpoint",
+    "ImageInput",
+    "MessageInput",
+    "ModelDumps",
+    "OptionsInput",
     "Param",
+    "ToolInput",
     "UncheckedOptions",
+    "option_type",
     "validate",
 ]
 
-Check = Callable[[Any, str], Any]
-"""Checks a value at a path; returns the value to send (possibly converted) or raises _Bad."""
+
+class ModelDumps(Protocol):
+    """An object that turns itself into plain data: a pydantic model such as ``ollama.Message``."""
+
+    def model_dump(self) -> Any: ...
+
+
+MessageInput: TypeAlias = Mapping[str, Any] | ModelDumps
+"""A chat message: a dict (``{"role": "user", "content": "hi"}``) or an ``ollama.Message``."""
+ToolInput: TypeAlias = Mapping[str, Any] | ModelDumps | Callable[..., Any]
+"""A tool: its JSON schema as a dict, an ``ollama.Tool``, or a Python function (`_tools`)."""
+ImageInput: TypeAlias = str | bytes | bytearray | memoryview | os.PathLike[str] | ModelDumps
+"""An image: base64 text, the bytes, a file's path or name, or an ``ollama.Image``."""
+OptionsInput: TypeAlias = Mapping[str, Any] | ModelDumps
+"""Runtime options: a dict or an ``ollama.Options``."""
+
+
+class Check:
+    """Checks a value at a path: returns the value to send (possibly converted) or raises _Bad.
+
+    ``hint`` is the Python type it accepts, as source text (for `ollama_actor._params`).
+    """
+
+    __slots__ = ("_run", "hint")
+
+    def __init__(self, run: Callable[[Any, str], Any], hint: str) -> None:
+        self._run = run
+        self.hint = hint
+
+    def __call__(self, value: Any, path: str) -> Any:
+        return self._run(value, path)
+
+
+def typed(hint: str) -> Callable[[Callable[[Any, str], Any]], Check]:
+    """Declare a check function with the Python type it accepts."""
+
+    def wrap(run: Callable[[Any, str], Any]) -> Check:
+        return Check(run, hint)
+
+    return wrap
 
 
 class _Bad(Exception):
@@ -63,12 +118,14 @@ def _finite(value: int | float, path: str) -> int | float:
     return value
 
 
+@typed("str")
 def string(value: Any, path: str) -> Any:
     if not isinstance(value, str):
         raise _Bad(path, f"must be a string, not {_type_name(value)}")
     return value
 
 
+@typed("str")
 def model_name(value: Any, path: str) -> Any:
     string(value, path)
     if not value.strip():
@@ -76,25 +133,53 @@ def model_name(value: Any, path: str) -> Any:
     return value
 
 
+@typed("bool")
 def boolean(value: Any, path: str) -> Any:
     if not isinstance(value, bool):
         raise _Bad(path, f"must be true or false, not {_type_name(value)}")
     return value
 
 
+@typed("int")
 def integer(value: Any, path: str) -> Any:
     if not _is_int(value):
         raise _Bad(path, f"must be an integer, not {_type_name(value)}")
     return value
 
 
+@typed("float")
 def number(value: Any, path: str) -> Any:
     if not _is_number(value):
         raise _Bad(path, f"must be a number, not {_type_name(value)}")
     return _finite(value, path)
 
 
+def plain(value: Any, path: str) -> Any:
+    """An object with ``model_dump()`` (a pydantic model) as the plain data it dumps, without
+    the fields it leaves unset (None) and with pydantic's aliases (``$defs``); else ``value``."""
+    dump = getattr(value, "model_dump", None)
+    if not callable(dump) or isinstance(value, type):
+        return value
+    try:
+        try:
+            return dump(exclude_none=True, by_alias=True)
+        except TypeError:  # a model_dump of its own, without pydantic's arguments
+            return _without_none(dump())
+    except Exception as exc:
+        raise _Bad(path, f"cannot be turned into data: its model_dump() raised {exc}") from None
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_without_none(v) for v in value]
+    return value
+
+
+@typed("Mapping[str, Any]")
 def mapping(value: Any, path: str) -> Any:
+    value = plain(value, path)
     if not isinstance(value, Mapping):
         raise _Bad(path, f"must be a dict with string keys, not {_type_name(value)}")
     for key in value:
@@ -103,7 +188,14 @@ def mapping(value: Any, path: str) -> Any:
     return dict(value)
 
 
+@typed("Any")
+def anything(value: Any, path: str) -> Any:
+    """Any JSON value, passed on as it is (a field Ollama reads without a fixed type)."""
+    return value
+
+
 def list_of(item: Check) -> Check:
+    @typed(f"Sequence[{item.hint}]")
     def check(value: Any, path: str) -> Any:
         if not isinstance(value, list | tuple):
             raise _Bad(path, f"must be a list, not {_type_name(value)}")
@@ -113,6 +205,7 @@ def list_of(item: Check) -> Check:
 
 
 def one_of(*checks: Check, expected: str) -> Check:
+    @typed(" | ".join(dict.fromkeys(c.hint for c in checks)))
     def check(value: Any, path: str) -> Any:
         for candidate in checks:
             try:
@@ -124,20 +217,14 @@ def one_of(*checks: Check, expected: str) -> Check:
     return check
 
 
-def int_range(low: int, high: int) -> Check:
+def int_range(low: int, high: int | None = None) -> Check:
+    @typed("int")
     def check(value: Any, path: str) -> Any:
         integer(value, path)
-        if not low <= value <= high:
+        if high is None and value < low:
+            raise _Bad(path, f"must be {low} or more, not {value}")
+        if high is not None and not low <= value <= high:
             raise _Bad(path, f"must be between {low} and {high}, not {value}")
-        return value
-
-    return check
-
-
-def choice(*values: str) -> Check:
-    def check(value: Any, path: str) -> Any:
-        if value not in values:
-            raise _Bad(path, f"must be one of {', '.join(map(repr, values))}, not {value!r}")
         return value
 
     return check
@@ -146,6 +233,7 @@ def choice(*values: str) -> Check:
 _DURATION = re.compile(r"-?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|0")
 
 
+@typed("float | str")
 def keep_alive(value: Any, path: str) -> Any:
     """Seconds as a number, or a Go duration with units such as ``"5m"`` or ``"-1s"``."""
     if _is_number(value):
@@ -155,12 +243,14 @@ def keep_alive(value: Any, path: str) -> Any:
     raise _Bad(path, f"must be seconds or a duration with a unit such as '5m', not {value!r}")
 
 
+@typed('bool | Literal["low", "medium", "high", "max"]')
 def think(value: Any, path: str) -> Any:
     if isinstance(value, bool) or value in ("low", "medium", "high", "max"):
         return value
     raise _Bad(path, f"must be true, false, 'low', 'medium', 'high' or 'max', not {value!r}")
 
 
+@typed('Literal["json", ""] | Mapping[str, Any]')
 def response_format(value: Any, path: str) -> Any:
     if value in ("json", ""):
         return value
@@ -169,22 +259,53 @@ def response_format(value: Any, path: str) -> Any:
     raise _Bad(path, f"must be 'json' or a JSON schema dict, not {value!r:.60}")
 
 
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+@typed("ImageInput")
 def image(value: Any, path: str) -> Any:
-    """Base64 text as Ollama expects; raw bytes are encoded for the caller."""
-    if isinstance(value, bytes | bytearray):
+    """Base64 text as Ollama expects it, from what ollama-python takes for an image.
+
+    Bytes are encoded. A path (`os.PathLike`) is read. A string naming an existing file is
+    read too: a file name wins over base64 text, as in ollama-python, so a file named
+    ``tmpabcdefgh`` is sent as its contents, not as those letters; a string ending in
+    .png, .jpg, .jpeg or .webp that names no file is refused. Any other string must be base64.
+    So a string from an untrusted source must not be passed as an image (it may name any file
+    the process can read): decode it to bytes first.
+    """
+    value = plain(value, path)  # an ollama.Image dumps as its base64 text
+    if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(value).decode("ascii")
-    if isinstance(value, str):
-        try:
-            base64.b64decode(value, validate=True)
-        except ValueError:
-            raise _Bad(path, "must be base64-encoded image data (or bytes)") from None
-        return value
-    raise _Bad(path, f"must be base64 text or bytes, not {_type_name(value)}")
+    if isinstance(value, os.PathLike):
+        return _read_image(Path(value), path)
+    if not isinstance(value, str):
+        raise _Bad(path, f"must be base64 text, bytes or a file's path, not {_type_name(value)}")
+    try:
+        exists = Path(value).is_file()
+    except (OSError, ValueError):  # too long for a file name, or a NUL: not a path
+        exists = False
+    if exists:
+        return _read_image(Path(value), path)
+    if value.lower().endswith(_IMAGE_SUFFIXES):
+        raise _Bad(path, f"names no file: {value!r:.200}")
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        raise _Bad(path, "must be base64-encoded image data, bytes or a file's path") from None
+    return value
+
+
+def _read_image(file: Path, path: str) -> str:
+    try:
+        return base64.b64encode(file.read_bytes()).decode("ascii")
+    except OSError as exc:
+        raise _Bad(path, f"cannot be read: {exc.strerror or exc}: {str(file)!r:.200}") from None
 
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
+@typed("str")
 def digest(value: Any, path: str) -> Any:
     if not isinstance(value, str) or not _DIGEST.fullmatch(value):
         raise _Bad(path, f"must be 'sha256:' and 64 lowercase hex digits, not {value!r:.80}")
@@ -192,10 +313,15 @@ def digest(value: Any, path: str) -> Any:
 
 
 def record(
-    fields: Mapping[str, Check], *, required: tuple[str, ...] = (), open_: bool = False
+    fields: Mapping[str, Check],
+    *,
+    required: tuple[str, ...] = (),
+    open_: bool = False,
+    hint: str = "Mapping[str, Any]",
 ) -> Check:
     """A dict with known keys; unknown keys are an error unless ``open_``."""
 
+    @typed(hint)
     def check(value: Any, path: str) -> Any:
         value = mapping(value, path)
         for key in required:
@@ -220,6 +346,7 @@ _GO_INT = range(-(1 << 63), 1 << 63)
 """The values of Go's ``int`` on the 64-bit machines Ollama runs on."""
 
 
+@typed("int")
 def integer_option(value: Any, path: str) -> Any:
     """An integer, or a float with an integral value (JSON has only numbers, and Ollama's
     ``Options.FromMap`` takes ``10.0`` for 10); sent as an integer. It must fit Go's ``int``,
@@ -258,6 +385,16 @@ _REMOVED_OPTIONS = frozenset((
 OPTION_NAMES = frozenset(_OPTIONS)
 """The runtime options this release knows: Ollama's ``Options`` and ``Runner`` fields."""
 
+
+def option_type(name: str) -> type | None:
+    """The type of a runtime option's value, ``int``, ``float``, ``bool`` or ``list`` (of
+    strings), as Ollama's Go ``Options`` field has it; None for a name not on Ollama's list."""
+    check = _OPTIONS.get(name)
+    if check is None:
+        return None
+    return {integer_option: int, number: float, boolean: bool}.get(check, list)
+
+
 NEWER_OPTIONS_HINT = "send it anyway with UncheckedOptions(...)"
 """How the error for an unknown option name says to send one newer than this release."""
 
@@ -284,11 +421,13 @@ def _unknown_option(name: str) -> str:
     return f"{problem}; {NEWER_OPTIONS_HINT}"
 
 
+@typed("OptionsInput")
 def options(value: Any, path: str) -> Any:
     """Runtime options, checked by name and value as Ollama's ``Options.FromMap`` reads them.
 
     A ``None`` value is passed on (Ollama skips it). Names not on Ollama's list are refused
-    with the nearest known name, unless ``value`` is an `UncheckedOptions`.
+    with the nearest known name, unless ``value`` is an `UncheckedOptions`. An
+    ``ollama.Options`` gives the options it sets.
     """
     unchecked = isinstance(value, UncheckedOptions)
     value = mapping(value, path)
@@ -328,11 +467,13 @@ message = record(
         "tool_call_id": string,
     },
     required=("role",),
+    hint="MessageInput",
 )
 
-tool = record(
+_function_tool = record(
     {
-        "type": choice("function"),
+        "type": string,
+        "items": anything,
         "function": record(
             {"name": string, "description": string, "parameters": mapping},
             required=("name",),
@@ -341,6 +482,28 @@ tool = record(
     },
     required=("type", "function"),
 )
+
+
+@typed("ToolInput")
+def tool(value: Any, path: str) -> Any:
+    """A tool as Ollama's ``api.Tool`` reads it: a ``function`` tool is checked (its name
+    required); a tool of another type is passed on as given (Ollama reads its ``type`` and
+    ``items``, and more as it grows). A Python function becomes the tool that describes it, an
+    ``ollama.Tool`` the tool it dumps."""
+    value = plain(value, path)
+    if callable(value) and not isinstance(value, Mapping):
+        try:
+            return function_tool(value)
+        except TypeError as exc:
+            raise _Bad(path, str(exc)) from None
+    value = mapping(value, path)
+    kind = value.get("type")
+    if not isinstance(kind, str):
+        problem = "is required" if kind is None else f"must be a string, not {_type_name(kind)}"
+        raise _Bad(f"{path}.type", problem)
+    if kind == "function":
+        return _function_tool(value, path)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +529,9 @@ class Endpoint:
     streams_by_default: bool = False
     """Ollama streams this route unless the body says ``"stream": false``."""
     result: Literal["json", "bool"] = "json"
+    hosted: bool = False
+    """Sent to ollama.com's hosted API (``Ollama(cloud_url=...)``) with the API key, not to the
+    Ollama server of the client."""
     doc: str = ""
 
 
@@ -380,6 +546,7 @@ _FORMAT = _p(response_format, "'json' or a JSON schema the reply must follow")
 _THINK = _p(think, "think before answering: true/false or 'low'/'medium'/'high'")
 _LEGACY_NAME = {"name": "model"}
 
+_IMAGES = _p(list_of(image), "images for vision models: base64, bytes, or a file's path")
 _GENERATION = {
     "model": _MODEL,
     "format": _FORMAT,
@@ -403,11 +570,14 @@ ENDPOINTS: dict[str, Endpoint] = {
                 **_GENERATION,
                 "prompt": _p(string, "the prompt", required=True),
                 "suffix": _p(string, "text after the completion (fill in the middle)"),
-                "images": _p(list_of(image), "images for vision models (base64 or bytes)"),
+                "images": _IMAGES,
                 "system": _p(string, "system message, overriding the model's"),
                 "template": _p(string, "prompt template, overriding the model's"),
                 "context": _p(list_of(integer), "context from an earlier completion"),
                 "raw": _p(boolean, "send the prompt without a template"),
+                "width": _p(int_range(1), "image width in pixels (image generation models)"),
+                "height": _p(int_range(1), "image height in pixels (image generation models)"),
+                "steps": _p(int_range(1), "diffusion steps (image generation models)"),
             },
             stream="generate",
             streams_by_default=True,
@@ -462,7 +632,13 @@ ENDPOINTS: dict[str, Endpoint] = {
             "show_model",
             "POST",
             "/show",
-            {"model": _MODEL, "verbose": _p(boolean, "include large model details")},
+            {
+                "model": _MODEL,
+                "verbose": _p(boolean, "include large model details"),
+                "system": _p(string, "a system message to show the model with"),
+                "template": _p(string, "a template to show the model with (deprecated)"),
+                "options": _p(options, "options to show the model with"),
+            },
             aliases=_LEGACY_NAME,
             doc="Show a model's details.",
         ),
@@ -484,9 +660,18 @@ ENDPOINTS: dict[str, Endpoint] = {
                 "parameters": _p(mapping, "model parameters"),
                 "messages": _p(list_of(message), "messages to start chats with"),
                 "quantize": _p(string, "quantization, e.g. 'q4_K_M'"),
+                "renderer": _p(string, "the renderer that builds the model's prompts"),
+                "parser": _p(string, "the parser that reads the model's output"),
+                "requires": _p(string, "the oldest Ollama version the model runs on"),
+                "remote_host": _p(string, "the URL of the Ollama the model runs on, if remote"),
+                "draft_files": _p(
+                    record({}, open_=True), "draft model file names mapped to blob digests"
+                ),
+                "draft_quantize": _p(string, "quantization of the draft model"),
+                "info": _p(mapping, "more information about the model"),
                 "modelfile": _p(string, "Modelfile contents (older Ollama versions)"),
             },
-            aliases={**_LEGACY_NAME, "from_": "from"},
+            aliases={**_LEGACY_NAME, "from_": "from", "quantization": "quantize"},
             stream="progress",
             streams_by_default=True,
             doc="Create a model.",
@@ -550,6 +735,26 @@ ENDPOINTS: dict[str, Endpoint] = {
             doc="Unload a model from memory; False if it does not exist.",
         ),
         Endpoint("version", "GET", "/version", doc="The server's version."),
+        Endpoint(
+            "web_search",
+            "POST",
+            "/web_search",
+            {
+                "query": _p(string, "what to search the web for", required=True),
+                "max_results": _p(int_range(1), "how many results at most (ollama.com: 1-10)"),
+            },
+            hosted=True,
+            doc="Search the web with ollama.com's hosted API (needs an API key).",
+        ),
+        Endpoint(
+            "web_fetch",
+            "POST",
+            "/web_fetch",
+            {"url": _p(string, "the page to fetch", required=True)},
+            hosted=True,
+            doc="Fetch a web page's title, text and links with ollama.com's hosted API "
+            "(needs an API key).",
+        ),
     )
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import httpx
+
 __all__ = ["DEFAULT_TIMEOUT", "Timeout", "TimeoutLike"]
 
 
@@ -35,11 +37,14 @@ class Timeout:
 
     @classmethod
     def coerce(cls, value: TimeoutLike) -> Timeout:
-        """Accept a `Timeout`, ``None`` (unbounded) or seconds (bounds connect and read)."""
+        """Accept a `Timeout`, ``None`` (unbounded), seconds (bounds connect and read), or an
+        ``httpx.Timeout`` as ollama-python users pass one (its connect and read bounds)."""
         if isinstance(value, Timeout):
             return value
         if value is None:
             return cls(None, None, None)
+        if isinstance(value, httpx.Timeout):
+            return cls(connect=value.connect, read=value.read, total=None)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(
                 f"timeout must be seconds, a Timeout or None, not {type(value).__name__}"
@@ -47,6 +52,6 @@ class Timeout:
         return cls(connect=value, read=value, total=None)
 
 
-TimeoutLike = Timeout | float | int | None
+TimeoutLike = Timeout | float | int | httpx.Timeout | None
 
 DEFAULT_TIMEOUT = Timeout()

@@ -1,14 +1,16 @@
 """``ollama-actor``: Ollama's command line, on this library's supervised streaming actors.
 
     ollama-actor [--host URL ...] [--proxy URL | --no-proxy] [--json] [--debug]
-                 [--timeout SECONDS] COMMAND ...
+                 [--timeout SECONDS] [-v] COMMAND ...
 
-Commands: ``generate MODEL [PROMPT]``, ``chat MODEL``, ``pull``/``push``/``create MODEL``,
-``list``, ``ps``, ``show MODEL``, ``cp SOURCE DESTINATION``, ``rm MODEL...``, ``version``, and
-``emulator`` (serves the bundled emulator). ``generate`` and ``chat`` print each token as the
-printing actor receives it; ``pull``, ``push`` and ``create`` show a progress bar per layer.
-``--host`` given several times makes a pool of servers (`OllamaPool`): ``generate`` and ``chat``
-go to one of them, ``list`` and ``ps`` show every server's models with a HOST column.
+Commands: ``run MODEL [PROMPT...]`` and ``stop MODEL`` as the ``ollama`` command has them,
+``generate MODEL [PROMPT]``, ``chat MODEL``, ``embed MODEL [TEXT...]``, ``pull``/``push``/
+``create MODEL``, ``list``, ``ps``, ``show MODEL``, ``cp SOURCE DESTINATION``, ``rm MODEL...``,
+``version``, and ``emulator`` (serves the bundled emulator). Answers are printed token by token
+as the printing actor receives them; ``pull``, ``push`` and ``create`` show a progress bar per
+layer; a conversation (``chat``, or ``run`` on a terminal) takes ``ollama run``'s commands.
+``--host`` given several times makes a pool of servers (`OllamaPool`): answers come from one of
+them, ``list`` and ``ps`` show every server's models with a HOST column.
 
 Every error is one line on stderr (``--debug`` adds the traceback), and the exit code says whose
 it was: 0 success, 1 the server or the connection, 2 a request that cannot succeed as written
@@ -32,7 +34,14 @@ from typing import TextIO
 
 from ollama_actor._cli._args import SchemaFlags, build_parser
 from ollama_actor._cli._commands import COMMANDS, Session
-from ollama_actor._cli._exit import BROKEN_PIPE, INTERRUPTED, UsageError, describe, exit_code
+from ollama_actor._cli._exit import (
+    BROKEN_PIPE,
+    INTERRUPTED,
+    OK,
+    UsageError,
+    describe,
+    exit_code,
+)
 from ollama_actor._cli._terminal import for_terminal
 from ollama_actor._client import Ollama
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout
@@ -95,9 +104,14 @@ def main(
             if args.command == "emulator":
                 from ollama_actor.emulator.__main__ import main as emulator_main
 
-                return emulator_main(extras)
+                return emulator_main(extras, prog=f"{parser.prog} emulator")
             if extras:
                 parser.error(f"unrecognized arguments: {' '.join(extras)}")
+            if args.version:
+                args.command = "version"
+            if args.command is None:  # no command: what there is to do
+                parser.print_help()
+                return OK
     except SystemExit as exit:  # --help, or a usage error already printed
         return exit.code if isinstance(exit.code, int) else 2
     except KeyboardInterrupt:

@@ -58,12 +58,16 @@ def json_or_text(text: str) -> Any:
 
 
 def add_schema_flags(
-    parser: argparse.ArgumentParser, endpoint: str, *, positional: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser,
+    endpoint: str,
+    *,
+    positional: tuple[str, ...] = (),
+    omit: tuple[str, ...] = (),
 ) -> None:
-    """Add a flag for each parameter of ``endpoint`` not given positionally."""
+    """Add a flag for each parameter of ``endpoint`` not given positionally nor omitted."""
     schema = SchemaFlags(endpoint)
     for name, param in ENDPOINTS[endpoint].params.items():
-        if name in positional:
+        if name in positional or name in omit:
             continue
         dest = f"param_{name}"
         flag = "--" + name.replace("_", "-")
@@ -269,7 +273,32 @@ def build_parser() -> Parser:
         "HTTP 4xx (e.g. unknown model), 130 interrupted.",
     )
     _add_global(parser, top=True)
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    parser.add_argument(
+        "-v", "--version", action="store_true", help="show this client's and the server's versions"
+    )
+    parser.set_defaults(command=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = _command(
+        commands, "run", "run a model: one answer to PROMPT (and stdin), else a conversation"
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("prompt", metavar="PROMPT", nargs="*", help="the prompt (stdin comes first)")
+    p.add_argument("--system", metavar="TEXT", help="a system message")
+    p.add_argument(
+        "--dimensions", type=int, metavar="N", help="embedding models: the size of the vector"
+    )
+    add_schema_flags(p, "chat", positional=("model", "messages"), omit=("tools",))
+    p.add_argument("--keepalive", dest="param_keep_alive", type=json_or_text, metavar="VALUE",
+                   help="the same as --keep-alive (ollama's spelling)")  # fmt: skip
+    p.add_argument("--insecure", action="store_true",
+                   help="pull a missing model from an insecure registry")  # fmt: skip
+    p.add_argument("--nowordwrap", action="store_true",
+                   help="accepted as ollama takes it: answers are never wrapped here")  # fmt: skip
+    _generation_flags(p)
+
+    p = _command(commands, "stop", "stop a running model (unload it from memory)")
+    p.add_argument("model", metavar="MODEL")
 
     p = _command(commands, "generate", "generate a completion, printing tokens as they arrive")
     p.add_argument("model", metavar="MODEL")
@@ -277,11 +306,18 @@ def build_parser() -> Parser:
     add_schema_flags(p, "completion", positional=("model", "prompt"))
     _generation_flags(p)
 
-    p = _command(commands, "chat", "chat with a model; /bye or end of input ends it")
+    p = _command(
+        commands, "chat", "chat with a model: a question a line (/? for the commands), /bye ends it"
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--system", metavar="TEXT", help="a system message to start the chat with")
     add_schema_flags(p, "chat", positional=("model", "messages"))
     _generation_flags(p)
+
+    p = _command(commands, "embed", "print the embedding of TEXT (else of stdin) as JSON")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("text", metavar="TEXT", nargs="*", help="the text (default: stdin)")
+    add_schema_flags(p, "embed", positional=("model", "input"))
 
     for name, endpoint, text in (
         ("pull", "pull_model", "download a model from the registry"),
@@ -302,9 +338,10 @@ def build_parser() -> Parser:
     p.set_defaults(command="list")
     _command(commands, "ps", "list models loaded in memory")
 
-    p = _command(commands, "show", "show a model's details")
+    p = _command(commands, "show", "show a model's details (--verbose: all of them)")
     p.add_argument("model", metavar="MODEL")
-    add_schema_flags(p, "show_model", positional=("model",))
+    # --system and --template show those parts, as in `ollama show`
+    add_schema_flags(p, "show_model", positional=("model",), omit=("system", "template", "options"))
     for part in ("license", "modelfile", "parameters", "system", "template"):
         p.add_argument(f"--{part}", action="store_true", help=f"show only the {part}")
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import time
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -19,9 +22,12 @@ from ollama_actor._cli._modelfile import read_modelfile
 from ollama_actor._cli._once import Attempts, Held, Output, Screen
 from ollama_actor._cli._printer import run_stream
 from ollama_actor._cli._progress import progress_view
+from ollama_actor._cli._repl import Conversation, Repl
+from ollama_actor._cli._show import show_info
+from ollama_actor._cli._spinner import Spinner, UntilShown
 from ollama_actor._cli._views import JsonView, TokenView, View, dumps
 from ollama_actor._client import Ollama
-from ollama_actor._errors import HTTPError
+from ollama_actor._errors import ConnectError, HTTPError
 from ollama_actor._handle import RetryPolicy, StreamHandle
 from ollama_actor._pool_client import OllamaPool
 
@@ -37,6 +43,11 @@ class Session:
     stdin: TextIO
     out: TextIO
     err: TextIO
+    verbose: bool = field(init=False)
+    """``--verbose`` (``/set verbose`` and ``/set quiet`` change it): timings after answers."""
+
+    def __post_init__(self) -> None:
+        self.verbose = bool(getattr(self.args, "verbose", False))
 
     @property
     def json(self) -> bool:
@@ -71,6 +82,7 @@ class Session:
         if self.json:
             return JsonView(self.out), False
         args = self.args
+        started = time.monotonic()
 
         def make(out: Output | TextIO) -> View:
             return TokenView(
@@ -79,7 +91,8 @@ class Session:
                 self.err,
                 color=self.color,
                 hide_thinking=args.hidethinking,
-                verbose=args.verbose,
+                verbose=self.verbose,
+                started=started,
             )
 
         if args.buffer:
@@ -91,13 +104,32 @@ class Session:
     def run_answer(self, kind: str, start: Callable[[Recipient, RetryPolicy], StreamHandle]) -> Any:
         """Stream a generation (``start(recipient, retry)``) to the screen, a file or JSON lines."""
         view, written_for_good = self.answer(kind)
-        return run_stream(
-            start,
-            view,
-            self.retry,
-            written_for_good=written_for_good,
-            thinking_shown=not self.args.hidethinking,
-        )
+        thinking = not self.args.hidethinking
+        with self.spinner() as spinner:
+            if spinner is not None:
+                view = UntilShown(view, spinner, thinking=thinking)
+            return run_stream(
+                start, view, self.retry, written_for_good=written_for_good, thinking_shown=thinking
+            )
+
+    @contextlib.contextmanager
+    def spinner(self) -> Iterator[Spinner | None]:
+        """A spinner on stderr while waiting, if stderr is a terminal (and not for --json)."""
+        if self.json or not self.err.isatty():
+            yield None
+            return
+        spinner = Spinner(self.err).start()
+        try:
+            yield spinner
+        finally:
+            spinner.stop()
+
+    def load(self, model: str, params: dict[str, Any]) -> bool:
+        """Load the model into memory (a spinner meanwhile), as ``ollama run`` does before a
+        conversation; False if there is no such model."""
+        keep_alive = {"keep_alive": params["keep_alive"]} if "keep_alive" in params else {}
+        with self.spinner():
+            return self.client.preload(model=model, **keep_alive)
 
     def progress_view(self) -> View:
         if self.json:
@@ -132,76 +164,135 @@ def generate(session: Session) -> int:
     return OK
 
 
-_CHAT_HELP = "commands: /bye (or end of input) ends the chat, /clear forgets the conversation"
+def _ask(session: Session) -> Callable[[Conversation, list[dict[str, Any]]], dict[str, Any]]:
+    """How a conversation asks its next question: streamed to the screen, the reply returned."""
 
-
-def _read_line(session: Session, interactive: bool) -> str | None:
-    """The next line the user typed, or None at the end of input."""
-    if interactive:
-        try:
-            return input(">>> ")
-        except EOFError:
-            session.print()
-            return None
-    line = session.stdin.readline()
-    return line if line else None
-
-
-def _chat_turn(
-    session: Session, messages: list[dict[str, Any]], params: dict[str, Any]
-) -> Callable[[Recipient, RetryPolicy], StreamHandle]:
-    """What starts one turn of the chat: the conversation so far, streamed to the recipient."""
-
-    def start(recipient: Recipient, retry: RetryPolicy) -> StreamHandle:
-        return session.client.chat(
-            model=session.args.model,
-            messages=messages,
-            stream=recipient,
-            retry=retry,
-            **params,
+    def ask(chat: Conversation, turn: list[dict[str, Any]]) -> dict[str, Any]:
+        response = session.run_answer(
+            "chat",
+            lambda recipient, retry: session.client.chat(
+                model=chat.model, messages=turn, stream=recipient, retry=retry, **chat.request()
+            ),
         )
+        message: dict[str, Any] = response["message"]
+        return message
 
-    return start
+    return ask
+
+
+def _converse(session: Session, model: str, info: dict[str, Any], params: dict[str, Any]) -> int:
+    """Hold a conversation about ``model`` (its ``show`` reply: ``info``), on the terminal
+    (the model is loaded first, and its own messages shown) or line by line from a pipe (or
+    when the answers go to a file)."""
+    interactive = session.stdin.isatty() and session.out.isatty() and not session.json
+    chat = Conversation(model, params)
+    chat.parent = str((info.get("details") or {}).get("parent_model") or "")
+    chat.stored = list(info.get("messages") or [])
+    if session.args.system:
+        chat.set_system(session.args.system)
+    if interactive:
+        session.load(model, params)
+        for message in chat.stored:
+            if message.get("role") == "user":
+                session.print(f">>> {message.get('content', '')}")
+            elif message.get("role") == "assistant":
+                session.print(f"{message.get('content', '')}\n")
+    return Repl(session, chat, _ask(session), interactive=interactive).run()
 
 
 def chat(session: Session) -> int:
     args = session.args
     params = schema_params(args)
-    session.client.show_model(model=args.model)  # an unknown model fails now, not at line one
-    start: list[dict[str, Any]] = []
-    if args.system:
-        start.append({"role": "system", "content": args.system})
-    history = list(start)
-    interactive = session.stdin.isatty() and not session.json
+    info = session.client.show_model(model=args.model)  # an unknown model fails before line one
+    return _converse(session, args.model, info, params)
+
+
+def _show_or_pull(session: Session, model: str) -> dict[str, Any]:
+    """The model's ``show`` reply; a model that is not here is pulled first (progress on
+    stderr), as ``ollama run`` does (not into a pool of servers: a pull is for one of them)."""
+    try:
+        return session.client.show_model(model=model)
+    except HTTPError as exc:
+        if exc.status != 404 or isinstance(session.client, OllamaPool):
+            raise
+    client = session.client
+    insecure = True if getattr(session.args, "insecure", False) else None  # None: not sent
+    run_stream(
+        lambda recipient, retry: client.pull_model(
+            model=model, stream=recipient, retry=retry, insecure=insecure
+        ),
+        progress_view("auto", session.err, session.err),
+        session.retry,
+    )
+    return client.show_model(model=model)
+
+
+def run(session: Session) -> int:
+    """``run MODEL [PROMPT...]``, as ``ollama run``: one answer to the prompt (with what stdin
+    holds before it, when stdin is not a terminal), or a conversation on a terminal. An
+    embedding model prints the embedding of the prompt."""
+    args = session.args
+    words: list[str] = list(args.prompt)
+    if not session.stdin.isatty():
+        piped = session.stdin.read()
+        if piped:
+            words.insert(0, piped)
+    prompt = " ".join(words)
+    interactive = not words and session.stdin.isatty() and session.out.isatty()
+    info = _show_or_pull(session, args.model)
+    params = schema_params(args)
+    if "embedding" in (info.get("capabilities") or []):
+        if not prompt:
+            raise UsageError(
+                f'embedding models need input text: ollama-actor run {args.model} "your text"'
+            )
+        embed_params = {k: v for k, v in params.items() if k in ("keep_alive", "truncate")}
+        if args.dimensions:
+            embed_params["dimensions"] = args.dimensions
+        return _print_embedding(session, args.model, prompt, embed_params)
     if interactive:
-        session.err.write(f"{_CHAT_HELP}; Ctrl-C stops an answer\n")
-    while True:
-        line = _read_line(session, interactive)
-        if line is None:
-            return OK
-        text = line.strip()
-        if not text:
-            continue
-        if text in ("/bye", "/exit"):
-            return OK
-        if text == "/clear":
-            history = list(start)
-            session.err.write("Cleared the conversation.\n")
-            continue
-        if text.startswith("/"):
-            session.err.write(f"unknown command {text.split()[0]}; {_CHAT_HELP}\n")
-            continue
-        turn = [*history, {"role": "user", "content": line.rstrip("\n")}]
-        try:
-            response = session.run_answer("chat", _chat_turn(session, turn, params))
-        except KeyboardInterrupt:
-            if not interactive:
-                raise
-            session.err.write("[cancelled: this question is not kept]\n")
-            continue
-        history = [*turn, response["message"]]
-        if interactive:
-            session.print()
+        return _converse(session, args.model, info, params)
+    if args.system:
+        params["system"] = args.system
+    client = session.client
+    session.run_answer(
+        "generate",
+        lambda recipient, retry: client.completion(
+            model=args.model, prompt=prompt, stream=recipient, retry=retry, **params
+        ),
+    )
+    return OK
+
+
+def stop(session: Session) -> int:
+    """``stop MODEL``: unload it from memory."""
+    model = session.args.model
+    if not session.client.unload(model=model):
+        raise UsageError(f'couldn\'t find model "{model}" to stop')
+    return OK
+
+
+def _print_embedding(session: Session, model: str, text: str, params: dict[str, Any]) -> int:
+    response = session.client.embed(model=model, input=text, **params)
+    if session.json:
+        session.print_json(response)
+        return OK
+    embeddings = response.get("embeddings") or []
+    if not embeddings:
+        raise UsageError("no embeddings returned")
+    session.print(json.dumps(embeddings[0], separators=(",", ":")))
+    return OK
+
+
+def embed(session: Session) -> int:
+    """``embed MODEL [TEXT...]``: the embedding of the text (else of stdin), one JSON line."""
+    args = session.args
+    text = " ".join(args.text)
+    if not text:
+        if session.stdin.isatty():
+            raise UsageError("give a TEXT, or pipe one into the command")
+        text = session.stdin.read().removesuffix("\n")
+    return _print_embedding(session, args.model, text, schema_params(args))
 
 
 def _progress_command(name: str) -> Callable[[Session], int]:
@@ -222,25 +313,30 @@ def _progress_command(name: str) -> Callable[[Session], int]:
     return command
 
 
+DEFAULT_MODELFILE = "Modelfile"
+
+
 def create(session: Session) -> int:
     """``create MODEL [-f Modelfile]``: upload the Modelfile's local files, then create.
 
-    Each file is hashed and streamed from disk (memory stays flat whatever its size), its
-    progress shown like a pulled layer's.
+    Without ``-f``, and without ``--from`` or ``--files``, the ``Modelfile`` of the current
+    directory is read if there is one (as ``ollama create`` does). Each file is hashed and
+    streamed from disk (memory stays flat whatever its size), its progress shown like a pulled
+    layer's.
     """
     args = session.args
     params: dict[str, Any] = {}
-    if args.file:
-        modelfile = read_modelfile(args.file)
+    flags = schema_params(args)
+    path = args.file
+    if path is None and not {"from", "files"} & set(flags) and Path(DEFAULT_MODELFILE).is_file():
+        path = DEFAULT_MODELFILE
+    if path is not None:
+        modelfile = read_modelfile(path)
         params.update(modelfile.params)
-        uploads = [
-            (key, name, path)
-            for key, files in (("files", modelfile.files), ("adapters", modelfile.adapters))
-            for name, path in files.items()
-        ]
+        uploads = modelfile.uploads()
         if uploads:
             params.update(_upload(session, uploads))
-    params.update(schema_params(args))
+    params.update(flags)
     client = session.client
     run_stream(
         lambda recipient, retry: client.create_model(
@@ -340,44 +436,22 @@ def list_running(session: Session) -> int:
     return OK
 
 
-def _section(title: str, rows: list[tuple[str, str]]) -> list[str]:
-    if not rows:
-        return []
-    width = max(len(name) for name, _ in rows)
-    return [f"  {title}", *[f"    {n.ljust(width)}    {v}".rstrip() for n, v in rows], ""]
+_PARTS = ("license", "modelfile", "parameters", "system", "template")
 
 
 def show(session: Session) -> int:
     args = session.args
+    parts = [part for part in _PARTS if getattr(args, part)]
+    if len(parts) > 1:
+        flags = ", ".join(f"--{part}" for part in _PARTS)
+        raise UsageError(f"only one of {flags} can be given")
     response = session.client.show_model(model=args.model, **schema_params(args))
     if session.json:
         session.print_json(response)
-        return OK
-    for part in ("license", "modelfile", "parameters", "system", "template"):
-        if getattr(args, part):
-            session.print(str(response.get(part, "")).rstrip("\n"))
-            return OK
-    details = response.get("details") or {}
-    info = response.get("model_info") or {}
-    arch = str(info.get("general.architecture") or details.get("family") or "")
-    model_rows = [
-        ("architecture", arch),
-        ("parameters", str(details.get("parameter_size", ""))),
-        ("context length", str(info.get(f"{arch}.context_length", ""))),
-        ("embedding length", str(info.get(f"{arch}.embedding_length", ""))),
-        ("quantization", str(details.get("quantization_level", ""))),
-    ]
-    lines = _section("Model", [(n, v) for n, v in model_rows if v])
-    lines += _section("Capabilities", [(c, "") for c in response.get("capabilities") or []])
-    parameters = str(response.get("parameters") or "")
-    rows = [(*row.split(None, 1), "")[:2] for row in parameters.splitlines()]
-    lines += _section("Parameters", [(name, value) for name, value in rows])
-    if response.get("system"):
-        lines += _section("System", [(line, "") for line in str(response["system"]).splitlines()])
-    license_text = str(response.get("license") or "")
-    if license_text:
-        lines += _section("License", [(line, "") for line in license_text.splitlines()[:2]])
-    session.print("\n".join(["", *lines]).rstrip("\n"))
+    elif parts:
+        session.print(str(response.get(parts[0], "")).rstrip("\n"))
+    else:
+        session.print("\n" + show_info(response, verbose=bool(args.param_verbose)).rstrip("\n"))
     return OK
 
 
@@ -385,7 +459,10 @@ def copy(session: Session) -> int:
     args = session.args
     if not session.client.copy_model(source=args.source, destination=args.destination):
         raise _not_found(session, args.source, "POST", "/copy")
-    if not session.json:
+    if session.json:
+        result = {"status": "success", "source": args.source, "destination": args.destination}
+        session.print_json(result)
+    else:
         session.print(f"copied '{args.source}' to '{args.destination}'")
     return OK
 
@@ -394,7 +471,9 @@ def remove(session: Session) -> int:
     for model in session.args.models:
         if not session.client.delete_model(model=model):
             raise _not_found(session, model, "DELETE", "/delete")
-        if not session.json:
+        if session.json:
+            session.print_json({"status": "success", "deleted": model})
+        else:
             session.print(f"deleted '{model}'")
     return OK
 
@@ -407,18 +486,26 @@ def _client_version() -> str:
 
 
 def show_version(session: Session) -> int:
+    """``version`` (or ``-v``): this client's version and the server's, as far as it answers."""
     if session.json:
         session.print_json(session.client.version())
         return OK
     session.print(f"client version is {_client_version()}")
-    response = session.client.version()
+    try:
+        response = session.client.version()
+    except ConnectError:  # as `ollama -v`: the client's version is still worth knowing
+        session.print("Warning: could not connect to a running Ollama instance")
+        return OK
     session.print(f"server version is {response.get('version', 'unknown')}")
     return OK
 
 
 COMMANDS: dict[str, Callable[[Session], int]] = {
+    "run": run,
+    "stop": stop,
     "generate": generate,
     "chat": chat,
+    "embed": embed,
     "pull": _progress_command("pull_model"),
     "push": _progress_command("push_model"),
     "create": create,

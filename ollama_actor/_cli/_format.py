@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 
-__all__ = ["ago", "human_bytes", "human_ns", "parse_time", "table", "until"]
+__all__ = ["ago", "go_duration", "go_g", "human_bytes", "parse_time", "table", "until"]
 
 _UNITS = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("KB", 1000))
 
@@ -21,17 +23,59 @@ def human_bytes(size: int | float) -> str:
     return f"{int(size)} B"
 
 
-def human_ns(nanoseconds: int | float) -> str:
-    """A duration given in nanoseconds, as Go prints one: ``1.2s``, ``250ms``, ``1.1ms``."""
-    seconds = nanoseconds / 1e9
-    if seconds >= 60:
-        minutes, rest = divmod(seconds, 60)
-        return f"{int(minutes)}m{rest:.1f}s"
-    if seconds >= 1:
-        return f"{seconds:.3g}s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g}ms"
-    return f"{seconds * 1e6:.3g}µs"
+def go_duration(nanoseconds: int | float) -> str:
+    """A duration given in nanoseconds, exactly as Go's ``time.Duration.String`` writes it.
+
+    ``1.5s``, ``174.560334ms``, ``2m3.000000001s``, ``1h0m0s``, ``0s``: a whole number of
+    nanoseconds in the largest unit below a second, or hours, minutes and seconds with their
+    fraction, trailing zeros trimmed (``ollama run --verbose`` prints its timings so).
+    """
+    ns = int(nanoseconds)
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1_000_000_000:
+        for unit, scale in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= scale:
+                return f"{sign}{_fraction(ns, scale)}{unit}"
+    hours, ns = divmod(ns, 3_600_000_000_000)
+    minutes, ns = divmod(ns, 60_000_000_000)
+    text = f"{_fraction(ns, 1_000_000_000)}s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
+
+
+def _fraction(value: int, scale: int) -> str:
+    whole, rest = divmod(value, scale)
+    if not rest:
+        return str(whole)
+    digits = len(str(scale)) - 1
+    return f"{whole}.{rest:0{digits}d}".rstrip("0")
+
+
+def go_g(value: float) -> str:
+    """A float64 as Go's ``%g`` (and ``%v``) writes it: the shortest digits that read back as
+    the same number, in exponent form below 1e-4 and from 1e+06 (``4096``, ``1e+06``)."""
+    if not math.isfinite(value):
+        return {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}[repr(float(value))]
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    sign, digits, exponent = Decimal(repr(float(value))).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    point = len(text) + exponent - 1  # the exponent of the first digit
+    minus = "-" if sign else ""
+    if point < -4 or point >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{minus}{mantissa}e{'-' if point < 0 else '+'}{abs(point):02d}"
+    if point < 0:
+        return f"{minus}0.{'0' * (-point - 1)}{text}"
+    whole = text[: point + 1].ljust(point + 1, "0")
+    rest = text[point + 1 :]
+    return f"{minus}{whole}.{rest}" if rest else f"{minus}{whole}"
 
 
 def parse_time(text: str) -> datetime | None:

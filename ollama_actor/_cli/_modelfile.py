@@ -1,15 +1,18 @@
 """The Modelfile that ``ollama-actor create -f`` reads, turned into ``/api/create`` parameters.
 
-Instructions, case-insensitive, one per line (``#`` starts a comment): ``FROM`` a model name or
-a GGUF file, ``PARAMETER name value`` (repeated ``stop`` values make a list), ``TEMPLATE``,
-``SYSTEM``, ``LICENSE`` (may repeat), ``MESSAGE role text``, ``ADAPTER file``. A value may be
-written bare, in double quotes, or in triple quotes spanning lines. Files are named relative to
-the Modelfile; the command uploads them as blobs and sends their digests.
+Instructions, case-insensitive, one per line (``#`` starts a comment): ``FROM`` a model name, a
+GGUF file or a model's directory, ``PARAMETER name value`` (repeated ``stop`` values make a list),
+``TEMPLATE``, ``SYSTEM``, ``LICENSE`` (may repeat), ``MESSAGE role text``, ``ADAPTER`` and
+``DRAFT`` (a file or a directory), ``RENDERER``, ``PARSER``, ``REQUIRES version``. A value may be
+written bare, in double quotes, or in triple quotes spanning lines. Paths are relative to the
+Modelfile; the command uploads their files as blobs and sends their digests. A directory gives
+the files Ollama takes from one (`model_files`), named by their path in it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +20,13 @@ from typing import Any
 
 from ollama_actor._cli._exit import UsageError
 
-__all__ = ["Modelfile", "parse_modelfile", "read_modelfile"]
+__all__ = ["Modelfile", "model_files", "parse_modelfile", "read_modelfile"]
 
-_INSTRUCTIONS = ("from", "parameter", "template", "system", "adapter", "license", "message")
+_INSTRUCTIONS = (
+    "from", "parameter", "template", "system", "adapter", "license", "message", "draft",
+    "renderer", "parser", "requires",
+)  # fmt: skip
+_SEMVER = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 _ROLES = ("system", "user", "assistant", "tool")
 
 
@@ -32,6 +39,20 @@ class Modelfile:
     """The model's weights: file name -> local path (sent as ``files``)."""
     adapters: dict[str, Path] = field(default_factory=dict)
     """LoRA adapters: file name -> local path (sent as ``adapters``)."""
+    draft_files: dict[str, Path] = field(default_factory=dict)
+    """A draft model's weights: file name -> local path (sent as ``draft_files``)."""
+
+    def uploads(self) -> list[tuple[str, str, Path]]:
+        """``(parameter, file name, local path)`` of every file to upload before creating."""
+        return [
+            (key, name, path)
+            for key, files in (
+                ("files", self.files),
+                ("adapters", self.adapters),
+                ("draft_files", self.draft_files),
+            )
+            for name, path in files.items()
+        ]
 
 
 def _value(text: str) -> Any:
@@ -44,15 +65,52 @@ def _value(text: str) -> Any:
 
 
 def _looks_like_path(value: str, base: Path) -> bool:
-    return value.startswith(("/", "./", "../", "~")) or (base / value).is_file()
+    return value.startswith(("/", "./", "../", "~")) or (base / value).exists()
 
 
-def _path(value: str, base: Path, line: int) -> Path:
+def _local(value: str, base: Path, line: int) -> dict[str, Path]:
+    """The files a path names, by the name each is sent under: a file by its own name, a
+    directory's model files by their path in it."""
     path = Path(value).expanduser()
     path = path if path.is_absolute() else base / path
+    if path.is_dir():
+        found = model_files(path)
+        if not found:
+            raise UsageError(f"Modelfile line {line}: no model files in the directory {value}")
+        return {file.relative_to(path).as_posix(): file for file in found}
     if not path.is_file():
         raise UsageError(f"Modelfile line {line}: no such file: {value}")
-    return path
+    return {path.name: path}
+
+
+def model_files(directory: Path) -> list[Path]:
+    """The files Ollama takes from a model's directory (its ``parser.filesForModel``): the
+    weights (``model*.safetensors``, also one directory down; else ``consolidated*.safetensors``,
+    ``pytorch_model*.bin``, ``consolidated*.pth``, ``*.gguf`` or ``*.bin``), then the JSON files
+    (also one directory down), ``chat_template.jinja`` and ``tokenizer.model``."""
+    weights: list[Path] = []
+    for patterns in (
+        ("model*.safetensors", "*/model*.safetensors"),
+        ("consolidated*.safetensors",),
+        ("pytorch_model*.bin",),
+        ("consolidated*.pth",),
+        ("*.gguf",),
+        ("*.bin",),
+    ):
+        weights = [file for pattern in patterns for file in sorted(directory.glob(pattern))]
+        if weights:
+            break
+    if not weights:
+        return []
+    extra = [
+        *sorted(directory.glob("*.json")),
+        *sorted(directory.glob("*/*.json")),
+        *sorted(directory.glob("chat_template.jinja")),
+    ]
+    tokenizer = sorted(directory.glob("tokenizer.model")) or sorted(
+        directory.glob("*/tokenizer.model")
+    )
+    return [file for file in [*weights, *extra, *tokenizer] if file.is_file()]
 
 
 def _unquote(text: str) -> str:
@@ -98,13 +156,19 @@ def parse_modelfile(text: str, base: Path) -> Modelfile:
             raise UsageError(f"Modelfile line {line}: {instruction.upper()} needs a value")
         if instruction == "from":
             if _looks_like_path(argument, base):
-                path = _path(argument, base, line)
-                result.files[path.name] = path
+                result.files.update(_local(argument, base, line))
             else:
                 params["from"] = argument
         elif instruction == "adapter":
-            path = _path(argument, base, line)
-            result.adapters[path.name] = path
+            result.adapters.update(_local(argument, base, line))
+        elif instruction == "draft":
+            result.draft_files.update(_local(argument, base, line))
+        elif instruction == "requires":
+            if not _SEMVER.fullmatch(argument):
+                raise UsageError(
+                    f"Modelfile line {line}: REQUIRES must be a version such as 0.14.0"
+                )
+            params["requires"] = argument.removeprefix("v")
         elif instruction == "parameter":
             name, _, rest = raw.partition(" ")
             value = _unquote(rest)

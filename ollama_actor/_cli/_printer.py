@@ -26,11 +26,11 @@ import pykka
 import actors
 from actors import Recipient, Ref
 from ollama_actor._cli._exit import PartialAnswer
-from ollama_actor._cli._views import View
+from ollama_actor._cli._views import View, shows_text
 from ollama_actor._errors import is_retryable
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle
 
-__all__ = ["CANCEL_WAIT", "Outcome", "StreamPrinter", "run_stream", "shows_text"]
+__all__ = ["CANCEL_WAIT", "Outcome", "StreamPrinter", "run_stream"]
 
 CANCEL_WAIT = 5.0
 """Seconds to wait for a cancelled stream's terminal message before giving up on it."""
@@ -94,20 +94,6 @@ class StreamPrinter(actors.Actor):
             case "error", BaseException() as error:
                 self.view.error(error)
                 self.outcome.fail(error)
-
-
-def shows_text(chunk: Any, *, thinking: bool = True) -> bool:
-    """Whether a generation's chunk carries text to show (an answer, thinking or a tool call)."""
-    if not isinstance(chunk, dict):
-        return False
-    message = chunk.get("message")
-    source: dict[str, Any] = message if isinstance(message, dict) else chunk
-    return bool(
-        source.get("response")
-        or source.get("content")
-        or source.get("tool_calls")
-        or (thinking and source.get("thinking"))
-    )
 
 
 class _Watch:

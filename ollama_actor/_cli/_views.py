@@ -2,21 +2,22 @@
 
 `TokenView` prints a generation's tokens the moment they arrive, thinking framed by
 ``Thinking...`` and ``...done thinking.`` (and dimmed on a terminal), tool calls as lines, and
-with ``--verbose`` Ollama's timing figures at the end. `JsonView` prints each chunk as it came,
-one JSON document a line. On a terminal the streams they write to show control characters
-visibly (see `_terminal`).
+with ``--verbose`` Ollama's timing figures at the end, and the time to the first token.
+`JsonView` prints each chunk as it came, one JSON document a line. On a terminal the streams
+they write to show control characters visibly (see `_terminal`).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Literal, Protocol, TextIO
 
 from ollama_actor._cli._exit import one_line
-from ollama_actor._cli._format import human_ns
+from ollama_actor._cli._format import go_duration
 from ollama_actor._cli._terminal import write_control
 
-__all__ = ["JsonView", "TokenView", "View"]
+__all__ = ["JsonView", "TokenView", "View", "shows_text", "stats"]
 
 DIM = "\x1b[2m"
 RESET = "\x1b[0m"
@@ -36,6 +37,20 @@ class View(Protocol):
 
     def error(self, exc: BaseException) -> None:
         """The stream failed (the command reports the error itself, once)."""
+
+
+def shows_text(chunk: Any, *, thinking: bool = True) -> bool:
+    """Whether a generation's chunk carries text to show (an answer, thinking or a tool call)."""
+    if not isinstance(chunk, dict):
+        return False
+    message = chunk.get("message")
+    source: dict[str, Any] = message if isinstance(message, dict) else chunk
+    return bool(
+        source.get("response")
+        or source.get("content")
+        or source.get("tool_calls")
+        or (thinking and source.get("thinking"))
+    )
 
 
 _ESCAPES = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
@@ -85,6 +100,7 @@ class TokenView:
         color: bool = False,
         hide_thinking: bool = False,
         verbose: bool = False,
+        started: float | None = None,
     ) -> None:
         self.kind = kind
         self.out = out
@@ -92,6 +108,10 @@ class TokenView:
         self.color = color
         self.hide_thinking = hide_thinking
         self.verbose = verbose
+        self.started = time.monotonic() if started is None else started
+        """When the request was sent (`time.monotonic`), for the time to the first token."""
+        self.first_token: float | None = None
+        """When the first token was shown."""
         self._thinking = False
         self._at_line_start = True
 
@@ -118,6 +138,8 @@ class TokenView:
         self._write("\n...done thinking.\n\n", dim=True)
 
     def data(self, chunk: dict[str, Any]) -> None:
+        if self.first_token is None and shows_text(chunk, thinking=not self.hide_thinking):
+            self.first_token = time.monotonic()
         if self.kind == "generate":
             text, thought, calls = chunk.get("response"), chunk.get("thinking"), None
         else:
@@ -152,30 +174,42 @@ class TokenView:
     def done(self, response: dict[str, Any]) -> None:
         self._end_line()
         if self.verbose:
-            self.err.write(_stats(response))
+            first = None if self.first_token is None else self.first_token - self.started
+            self.err.write(stats(response, first))
             self.err.flush()
 
     def error(self, exc: BaseException) -> None:
         self._end_line()
 
 
-def _rate(count: Any, nanoseconds: Any) -> str:
-    if not isinstance(count, int) or not isinstance(nanoseconds, int) or nanoseconds <= 0:
-        return "n/a"
-    return f"{count / (nanoseconds / 1e9):.2f} tokens/s"
+def _number(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _stats(response: dict[str, Any]) -> str:
-    """Ollama's ``--verbose`` summary of a finished generation."""
-    get = response.get
-    rows = [
-        ("total duration", human_ns(get("total_duration", 0))),
-        ("load duration", human_ns(get("load_duration", 0))),
-        ("prompt eval count", f"{get('prompt_eval_count', 0)} token(s)"),
-        ("prompt eval duration", human_ns(get("prompt_eval_duration", 0))),
-        ("prompt eval rate", _rate(get("prompt_eval_count"), get("prompt_eval_duration"))),
-        ("eval count", f"{get('eval_count', 0)} token(s)"),
-        ("eval duration", human_ns(get("eval_duration", 0))),
-        ("eval rate", _rate(get("eval_count"), get("eval_duration"))),
-    ]
+def stats(response: dict[str, Any], first_token: float | None = None) -> str:
+    """What ``ollama run --verbose`` prints of a finished generation (the figures that are not
+    zero, durations as Go writes them), and then the client's own time to the first token:
+    from sending the request (the first attempt, if it was retried) to showing that token."""
+    figure = {name: _number(response.get(name)) for name in _FIGURES}
+    rows = []
+    if figure["total_duration"] > 0:
+        rows.append(("total duration", go_duration(figure["total_duration"])))
+    if figure["load_duration"] > 0:
+        rows.append(("load duration", go_duration(figure["load_duration"])))
+    for kind in ("prompt eval", "eval"):
+        key = kind.replace(" ", "_")
+        count, duration = figure[f"{key}_count"], figure[f"{key}_duration"]
+        if count > 0:
+            rows.append((f"{kind} count", f"{count} token(s)"))
+        if duration > 0:
+            rows.append((f"{kind} duration", go_duration(duration)))
+            rows.append((f"{kind} rate", f"{count / (duration / 1e9):.2f} tokens/s"))
+    if first_token is not None:
+        rows.append(("time to first token", go_duration(round(first_token * 1e9))))
     return "".join(f"{name + ':':<22}{value}\n" for name, value in rows)
+
+
+_FIGURES = (
+    "total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
+    "eval_duration",
+)  # fmt: skip

@@ -24,6 +24,10 @@ content chunks a request streams, ``expected_reply(...)`` also the thinking, too
 thinking: it thinks unless ``think`` is false), nomic-embed-text (embedding), llava (completion,
 vision); tinyllama and all-minilm can be pulled, as can anything pushed.
 
+It also answers as ollama.com's hosted API does to ``/api/web_search`` and ``/api/web_fetch``
+(with any Bearer token; ``Ollama(cloud_url=emu.base_url)`` sends them there): what they return is
+``search_results(query, max_results)`` and ``fetch_page(url)``.
+
 Log times are ``time.monotonic()`` (CLOCK_MONOTONIC on Linux, shared across processes).
 """
 
@@ -50,6 +54,7 @@ from ._log import OUTCOMES, RequestInfo
 from ._model import ExpectedReply, embedding, expected_reply, expected_tokens
 from ._process import EmulatorProcess
 from ._settings import DEFAULT_VERSION
+from ._web import fetch_page, search_results
 
 __all__ = [
     "DEFAULT_VERSION",
@@ -71,9 +76,11 @@ __all__ = [
     "error_line",
     "expected_reply",
     "expected_tokens",
+    "fetch_page",
     "invalid_utf8",
     "long_line",
     "malformed_line",
+    "search_results",
     "split",
     "stall",
     "status",

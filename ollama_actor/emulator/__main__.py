@@ -18,10 +18,12 @@ from ._base import url_host
 from ._server import Server
 from ._settings import DEFAULT_VERSION, Settings
 
+PROG = "python -m ollama_actor.emulator"
 
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
+
+def _arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m ollama_actor.emulator",
+        prog=prog,
         description="A faithful, fast Ollama emulator with fault injection.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -67,9 +69,9 @@ async def _serve(server: Server, host: str, port: int) -> None:
     await server.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the emulator from the command line."""
-    args = _arguments(argv)
+def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
+    """Run the emulator from the command line (``prog``: how its help names the command)."""
+    args = _arguments(argv, prog)
     settings = Settings(
         token_rate=args.token_rate,
         first_token_delay=args.first_token_delay,

@@ -14,7 +14,9 @@ otherwise let any page program faults and, after DNS rebinding, read the request
 - **Allowed hosts**, only while listening on a loopback address (DNS rebinding): a ``Host`` that
   is not local gets 403 with no body. Local means a loopback, private or unspecified IP,
   ``localhost``, the machine's host name, or a name ending in ``.localhost``, ``.local`` or
-  ``.internal``. An ``OPTIONS`` request to a local host name gets 204.
+  ``.internal``. An ``OPTIONS`` request to a local host name gets 204. ollama.com's hosted
+  routes (``/api/web_search``, ``/api/web_fetch``), which the emulator also answers, are exempt:
+  ollama.com is reached by its own name.
 
 Ollama's own quirks are kept: the ``Origin`` is compared as sent (the allow-list is lower-cased),
 a wildcard matches by prefix and suffix, and ``[::1]`` without a port is not a local host. One
@@ -43,6 +45,9 @@ _SCHEMES = (
     "ms-browser-extension://",
 )
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
+HOSTED_PATHS = frozenset(("/api/web_search", "/api/web_fetch"))
+"""ollama.com's routes, which the emulator also answers: reached by the name ollama.com, they
+are not a local server's, so the ``Host`` check (a local server's guard) does not apply."""
 _ALLOW_HEADERS = (
     "Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With", "OpenAI-Beta",
     "x-stainless-arch", "x-stainless-async", "x-stainless-custom-poll-interval",
@@ -115,7 +120,7 @@ class Access:
             if not self._all:
                 headers.append(("Vary", "Origin"))
             headers.append(self._allow_origin(origin))
-        if self.loopback:
+        if self.loopback and request.path not in HOSTED_PATHS:
             local, named = _local_host(host)
             if not local:
                 return empty(403), headers

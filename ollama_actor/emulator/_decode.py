@@ -323,11 +323,21 @@ CREATE = {
     "system": "string",
     "parameters": "map",
     "messages": "messages",
+    "renderer": "string",
+    "parser": "string",
+    "requires": "string",
+    "remote_host": "string",
+    "draft_files": "strmap",
+    "draft_quantize": "string",
+    "info": "map",
+    "quantization": "string",
 }
 COPY = {"source": "string", "destination": "string"}
 DELETE = {"model": "string", "name": "string"}
 PULL = {"model": "string", "name": "string", "insecure": "bool", "stream": "bool"}
 PULL |= {"username": "string", "password": "string"}
+WEB_SEARCH = {"query": "string", "max_results": "int"}
+WEB_FETCH = {"url": "string"}
 
 
 def _json_kind(value: Any) -> str:

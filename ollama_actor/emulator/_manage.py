@@ -106,6 +106,17 @@ def _model_info(model: Model, verbose: bool) -> dict[str, Any]:
     return _gojson.sorted_map(info)
 
 
+def _tensors(model: Model) -> list[dict[str, Any]]:
+    """A few of the model's tensors, as ``show`` with ``verbose`` lists them (``api.Tensor``)."""
+    width = 3072
+    return [
+        {"name": "token_embd.weight", "type": model.quantization, "shape": [width, 128256]},
+        {"name": "blk.0.attn_norm.weight", "type": "F32", "shape": [width]},
+        {"name": "blk.0.attn_q.weight", "type": model.quantization, "shape": [width, width]},
+        {"name": "output_norm.weight", "type": "F32", "shape": [width]},
+    ]
+
+
 def _modelfile(model: Model) -> str:
     weights = model.layers[0].digest.replace(":", "-")
     lines = [
@@ -163,22 +174,28 @@ class Management:
         if not name.valid:
             raise ApiError(400, "invalid model name")
         model = self._store.get(name)
-        if model is None:
-            raise ApiError(404, f"model '{name.short}' not found")
-        body: dict[str, Any] = {
+        if model is None:  # quoted as given, as Ollama 0.12 does (later ones add the tag)
+            raise ApiError(404, f"model '{model_text}' not found")
+        verbose = fields.get("verbose", False)
+        body: dict[str, Any] = {  # api.ShowResponse's fields in Go's order, empty ones omitted
             "license": model.license,
             "modelfile": _modelfile(model),
             "parameters": _parameters_text(model.parameters),
             "template": model.template,
             "system": model.system,
+            "renderer": model.renderer,
+            "parser": model.parser,
         }
         body = {key: value for key, value in body.items() if value}
-        body |= {
-            "details": model.details(),
-            "model_info": _model_info(model, fields.get("verbose", False)),
-            "capabilities": model.capabilities,
-            "modified_at": rfc3339_ns(model.modified_ns),
-        }
+        body["details"] = model.details()
+        if model.messages:
+            body["messages"] = model.messages
+        body["model_info"] = _model_info(model, verbose)
+        if verbose:
+            body["tensors"] = _tensors(model)
+        body |= {"capabilities": model.capabilities, "modified_at": rfc3339_ns(model.modified_ns)}
+        if model.requires:
+            body["requires"] = model.requires
         return json_reply(200, body)
 
     def copy(self, request: Request) -> Reply:
@@ -304,6 +321,9 @@ class Management:
         model = base.renamed(name)
         if source:
             model.parent = base.name.short
+        for key in ("renderer", "parser", "requires"):
+            if fields.get(key):
+                setattr(model, key, fields[key])
         for key in ("template", "system", "license", "parameters", "messages"):
             value = fields.get(key)
             if not value:
@@ -317,6 +337,10 @@ class Management:
             model.layers.append(layer)
             if key == "parameters":
                 model.parameters = dict(value)
+            elif key == "messages":
+                model.messages = [
+                    {"role": m.get("role", ""), "content": m.get("content", "")} for m in value
+                ]
             elif key in ("template", "system", "license"):
                 setattr(model, key, value if isinstance(value, str) else "\n".join(value))
         yield {"status": "writing manifest"}

@@ -80,7 +80,7 @@ class Name:
 
     @property
     def short(self) -> str:
-        """``llama3.2:latest``: the form ``/api/tags`` lists and ``/api/show`` errors quote."""
+        """``llama3.2:latest``: the form ``/api/tags`` lists."""
         if self.host.lower() != DEFAULT_HOST:
             return f"{self.host}/{self.namespace}/{self.model}:{self.tag}"
         if self.namespace.lower() != DEFAULT_NAMESPACE:

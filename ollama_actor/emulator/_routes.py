@@ -10,6 +10,7 @@ from ._inference import Inference
 from ._manage import Management
 from ._reply import PLAIN, TEXT, ApiError, Reply, json_reply, text
 from ._store import Store
+from ._web import web_fetch, web_search
 
 Handler = Callable[[Request], Reply]
 BLOBS = "/api/blobs/"
@@ -50,6 +51,9 @@ class Api:
             "/api/delete": {"DELETE": manage.delete},
             "/api/pull": {"POST": manage.pull},
             "/api/push": {"POST": manage.push},
+            # ollama.com's hosted API, which the client's cloud_url may name
+            "/api/web_search": {"POST": web_search},
+            "/api/web_fetch": {"POST": web_fetch},
         }
 
     def _methods(self, path: str) -> dict[str, Handler] | None:

@@ -48,6 +48,10 @@ class Model:
     system: str = ""
     license: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    renderer: str = ""
+    parser: str = ""
+    requires: str = ""
     context_length: int = 4096
     parent: str = ""
     modified_ns: int = field(default_factory=time.time_ns)

@@ -46,7 +46,7 @@ def test_chat_json_prints_chunks(cli):
 def test_chat_with_an_unknown_model_fails_before_reading(cli, ollama_emulator):
     result = cli("chat", "nope", input="Hi\n")
     assert result.returncode == 2
-    assert result.stderr == "error: model 'nope:latest' not found (HTTP 404 from POST /api/show)\n"
+    assert result.stderr == "error: model 'nope' not found (HTTP 404 from POST /api/show)\n"
     assert ollama_emulator.request_count("/api/chat") == 0
 
 

@@ -1,5 +1,6 @@
 """The command line's pure parts: formatting, the Modelfile reader, exit codes."""
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from ollama_actor import (
     ValidationError,
 )
 from ollama_actor._cli._exit import UsageError, describe, exit_code
-from ollama_actor._cli._format import ago, human_bytes, human_ns, table, until
-from ollama_actor._cli._modelfile import parse_modelfile
+from ollama_actor._cli._format import ago, go_duration, go_g, human_bytes, table, until
+from ollama_actor._cli._modelfile import model_files, parse_modelfile
+from ollama_actor._cli._repl import parameter_value
+from ollama_actor._cli._show import go_value
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 
@@ -29,10 +32,34 @@ def test_human_bytes(size, text):
     assert human_bytes(size) == text
 
 
-def test_durations():
-    assert human_ns(1_100_000) == "1.1ms"
-    assert human_ns(377_100_000) == "377ms"
-    assert human_ns(2_500_000_000) == "2.5s"
+MINUTE, HOUR = 60 * 10**9, 3600 * 10**9
+
+
+@pytest.mark.parametrize(
+    ("nanoseconds", "text"),
+    # Go's own table (time_test.go, durationTests), and two of `ollama run --verbose`
+    [(0, "0s"), (1, "1ns"), (1100, "1.1µs"), (2_200_000, "2.2ms"), (3_300_000_000, "3.3s"),
+     (4 * MINUTE + 5 * 10**9, "4m5s"), (4 * MINUTE + 5001 * 10**6, "4m5.001s"),
+     (5 * HOUR + 6 * MINUTE + 7001 * 10**6, "5h6m7.001s"), (8 * MINUTE + 1, "8m0.000000001s"),
+     (HOUR, "1h0m0s"), (-1500, "-1.5µs"), (174_560_334, "174.560334ms"),
+     (1_234_567_891, "1.234567891s")],
+)  # fmt: skip
+def test_durations_as_go_writes_them(nanoseconds, text):
+    assert go_duration(nanoseconds) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    # what fmt.Sprintf("%g", float64(v)) writes
+    [(4096, "4096"), (1e6, "1e+06"), (500000, "500000"), (1234567, "1.234567e+06"),
+     (0.1234567, "0.1234567"), (1e-5, "1e-05"), (0.0001, "0.0001"), (100.0, "100"),
+     (123456.7, "123456.7"), (-3.0, "-3"), (1e10, "1e+10"), (2.5e-7, "2.5e-07")],
+)  # fmt: skip
+def test_floats_as_go_writes_them(value, text):
+    assert go_g(value) == text
+
+
+def test_times():
     assert ago("2026-01-08T12:00:00.123456789Z", NOW) == "2 days ago"
     assert ago("2026-01-10T11:59:00Z", NOW) == "About a minute ago"
     assert ago("2026-01-10T11:00:00Z", NOW) == "About an hour ago"
@@ -86,11 +113,98 @@ def test_modelfile(tmp_path):
         ('FROM llama3.2\nSYSTEM """never closed\n', 'line 2: a """ string is never closed'),
         ("FROM ./missing.gguf\n", "line 1: no such file: ./missing.gguf"),
         ("FROM llama3.2\nMESSAGE robot hi\n", "MESSAGE role must be one of"),
+        ("FROM llama3.2\nREQUIRES soon\n", "line 2: REQUIRES must be a version such as"),
+        ("FROM llama3.2\nDRAFT ./gone\n", "line 2: no such file: ./gone"),
+        ("FROM /\n", "line 1: no model files in the directory /"),
     ],
 )
 def test_modelfile_errors(text, problem):
     with pytest.raises(UsageError, match=problem):
         parse_modelfile(text, Path("/nonexistent"))
+
+
+def test_modelfile_directories_drafts_and_the_newer_instructions(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.gguf").write_bytes(b"w")
+    (tmp_path / "model" / "params.json").write_bytes(b"{}")
+    (tmp_path / "draft.gguf").write_bytes(b"d")
+    (tmp_path / "lora").mkdir()
+    (tmp_path / "lora" / "adapter.gguf").write_bytes(b"a")
+    parsed = parse_modelfile(
+        "FROM model\nDRAFT ./draft.gguf\nADAPTER lora\nRENDERER r\nPARSER p\nREQUIRES v0.14.1\n",
+        tmp_path,
+    )
+    assert parsed.files == {
+        "weights.gguf": tmp_path / "model" / "weights.gguf",
+        "params.json": tmp_path / "model" / "params.json",
+    }
+    assert parsed.draft_files == {"draft.gguf": tmp_path / "draft.gguf"}
+    assert parsed.adapters == {"adapter.gguf": tmp_path / "lora" / "adapter.gguf"}
+    assert parsed.params == {"renderer": "r", "parser": "p", "requires": "0.14.1"}
+    assert [key for key, _name, _path in parsed.uploads()] == [
+        "files", "files", "adapters", "draft_files",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("present", "taken"),
+    [
+        # safetensors weights win, also one directory down; then config, template, tokenizer
+        (["model.safetensors", "x/model-1.safetensors", "a.gguf", "config.json",
+          "x/config.json", "chat_template.jinja", "tokenizer.model", "notes.txt"],
+         ["model.safetensors", "x/model-1.safetensors", "config.json", "x/config.json",
+          "chat_template.jinja", "tokenizer.model"]),
+        (["consolidated.00.pth", "params.json", "x/tokenizer.model"],
+         ["consolidated.00.pth", "params.json", "x/tokenizer.model"]),
+        (["pytorch_model.bin", "other.bin"], ["pytorch_model.bin"]),
+        (["b.gguf", "a.gguf", "c.bin"], ["a.gguf", "b.gguf"]),
+        (["c.bin"], ["c.bin"]),
+        (["config.json", "README.md"], []),  # no weights: nothing to take
+    ],
+)  # fmt: skip
+def test_the_files_taken_from_a_models_directory(tmp_path, present, taken):
+    for name in present:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in model_files(tmp_path)] == taken
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "value"),
+    [
+        ("num_ctx", ["8192"], 8192),
+        ("temperature", ["0.5"], 0.5),
+        ("use_mmap", ["F"], False),
+        ("use_mmap", ["true"], True),
+        ("stop", ["<a>", "<b>"], ["<a>", "<b>"]),
+        ("seed", ["1", "2"], 1),  # Ollama reads the first value
+    ],
+)
+def test_set_parameter_values_are_read_as_ollama_reads_them(name, values, value):
+    assert parameter_value(name, values) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "problem"),
+    [
+        ("num_ctx", ["8k"], "invalid int value [8k]"),
+        ("num_ctx", ["1.5"], "invalid int value [1.5]"),
+        ("top_p", ["high", "x"], "invalid float value [high x]"),
+        ("use_mmap", ["yes"], "invalid bool value [yes]"),
+        ("temprature", ["1"], "unknown parameter 'temprature'"),
+    ],
+)
+def test_set_parameter_refusals_say_what_ollama_says(name, values, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        parameter_value(name, values)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(True, "true"), (2, "2"), (0.5, "0.5"), (["a", 1.0], "[a 1]"), (None, "<nil>"), ("s", "s")],
+)
+def test_values_as_go_prints_them(value, text):
+    assert go_value(value) == text
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,13 @@
 """Ctrl-C: the running stream is cancelled, the server sees the connection close, exit 130."""
 
-import contextlib
 import os
-import pty
-import select
 import selectors
 import signal
 import subprocess
-import sys
 import time
 
 from .conftest import CLI, environment
+from .terminal import Pty
 
 PROMPT = "Why is the sky blue?"
 
@@ -72,55 +69,9 @@ def test_ctrl_c_in_a_piped_chat_exits_130(ollama_emulator):
     assert request.outcome == "client_closed"
 
 
-class _Terminal:
-    """The command on a pseudo-terminal: typed input, the screen's text, Ctrl-C as a user's."""
-
-    def __init__(self, args, env):
-        self.pid, self.fd = pty.fork()  # the child gets the terminal as its controlling one
-        if self.pid == 0:  # pragma: no cover - the child
-            os.execve(sys.executable, [sys.executable, "-m", "ollama_actor.cli", *args], env)
-        self.screen = ""
-
-    def type(self, text):
-        os.write(self.fd, text.encode())
-
-    def wait_for(self, text, count=1, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while self.screen.count(text) < count:
-            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, f"{text!r} did not appear; the screen: {self.screen!r}"
-            self.screen += os.read(self.fd, 4096).decode(errors="replace")
-
-    def wait_for_output_after(self, mark, timeout=15.0):
-        """Wait until something is shown after ``mark`` (the first tokens of an answer)."""
-        end = self.screen.index(mark) + len(mark)
-        deadline = time.monotonic() + timeout
-        while len(self.screen) <= end:
-            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, f"nothing after {mark!r}; the screen: {self.screen!r}"
-            self.screen += os.read(self.fd, 4096).decode(errors="replace")
-
-    def exit_code(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.02)
-        raise AssertionError("the command did not exit")
-
-    def close(self):
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        os.close(self.fd)
-
-
 def test_ctrl_c_in_an_interactive_chat_stops_the_answer(ollama_emulator):
     ollama_emulator.set_pacing(token_rate=10)
-    terminal = _Terminal(
-        ["chat", "llama3.2", "-o", "num_predict=200"], environment(ollama_emulator.url)
-    )
+    terminal = Pty(["chat", "llama3.2", "-o", "num_predict=200"], environment(ollama_emulator.url))
     try:
         terminal.wait_for(">>> ")
         terminal.type("Hello\n")

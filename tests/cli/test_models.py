@@ -65,3 +65,51 @@ def test_version(cli):
     assert client_line.startswith("client version is ")
     assert server_line == "server version is 0.12.6"
     assert json.loads(cli("version", "--json").stdout) == {"version": "0.12.6"}
+
+
+def test_show_verbose_adds_the_metadata_and_the_tensors(cli, ollama_emulator):
+    plain = cli("show", "llama3.2").stdout
+    verbose = cli("show", "llama3.2", "--verbose")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "Metadata" not in plain
+    assert "Tensors" not in plain
+    text = verbose.stdout
+    assert ollama_emulator.last_request("/api/show").body == {"model": "llama3.2", "verbose": True}
+    metadata = text[text.index("  Metadata\n") : text.index("  Tensors\n")].splitlines()[1:-1]
+    keys = [line.split()[0] for line in metadata]
+    assert keys == sorted(keys)  # every model_info key, in order
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in metadata}
+    assert rows["general.architecture"] == "llama"
+    assert rows["llama.context_length"] == "131072"
+    assert rows["general.parameter_count"] == "3.2e+09"  # a float64, as Go prints it
+    assert rows["tokenizer.ggml.tokens"] == "[<s> </s> ...+1 more]"  # a long list cut short
+    assert rows["tokenizer.ggml.token_type"] == "[3 3 1]"
+    tensors = text[text.index("  Tensors\n") :].split("\n\n")[0].splitlines()[1:]
+    assert tensors[0].split() == ["token_embd.weight", "Q4_K_M", "[3072", "128256]"]
+
+
+def test_show_cuts_the_system_message_and_license_to_two_lines(cli):
+    created = cli("create", "wordy", "--from", "llama3.2", "--system", "One.\n\nTwo.\nThree.")
+    assert created.returncode == 0, created.stderr
+    text = cli("show", "wordy").stdout
+    assert "  System\n    One.\n    Two.\n    ...\n" in text
+
+
+def test_show_takes_one_part_at_a_time(cli, ollama_emulator):
+    result = cli("show", "llama3.2", "--system", "--license")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: only one of --license, --modelfile")
+    assert ollama_emulator.request_count("/api/show") == 0
+
+
+def test_cp_and_rm_print_a_result_with_json(cli):
+    copied = cli("cp", "llama3.2", "mine", "--json")
+    assert json.loads(copied.stdout) == {
+        "status": "success", "source": "llama3.2", "destination": "mine",
+    }  # fmt: skip
+    cli("cp", "llama3.2", "other")
+    removed = cli("rm", "mine", "other", "--json")
+    assert [json.loads(line) for line in removed.stdout.splitlines()] == [
+        {"status": "success", "deleted": "mine"},
+        {"status": "success", "deleted": "other"},
+    ]

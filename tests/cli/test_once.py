@@ -133,7 +133,8 @@ def test_on_a_terminal_buffer_shows_the_answer_before_the_verbose_figures(ollama
     assert note.startswith("[retry 1 after: ")
     assert answer == ANSWER  # held until complete, and then before the figures that follow it
     assert figures[0].startswith("total duration:")
-    assert figures[-1].startswith("eval rate:")
+    assert figures[-2].startswith("eval rate:")
+    assert figures[-1].startswith("time to first token:")
 
 
 def test_pull_of_a_missing_model_is_one_request_exit_2_and_no_retry_line(cli, ollama_emulator):

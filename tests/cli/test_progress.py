@@ -8,7 +8,7 @@ import sys
 from ollama_actor import blob_digest
 from ollama_actor.emulator import cut
 
-from .conftest import environment
+from .conftest import CLI, environment
 
 LAYER = re.compile(r"^pulling ([0-9a-f]{12}): +(\d+)% ▕[█ ]{20}▏ (.+)$")
 
@@ -135,3 +135,47 @@ def test_create_streams_a_large_file_with_progress(cli, ollama_emulator, tmp_pat
     assert percents[-1] == 100
     assert ollama_emulator.last_request("/api/create").body["files"] == {"big.gguf": digest}
     assert ollama_emulator.last_request(f"/api/blobs/{digest}").method == "POST"
+
+
+def test_create_from_a_models_directory_uploads_the_files_ollama_takes(
+    cli, ollama_emulator, tmp_path
+):
+    model = tmp_path / "weights"
+    (model / "nested").mkdir(parents=True)
+    files = {
+        "model-00001-of-00002.safetensors": b"first half",
+        "model-00002-of-00002.safetensors": b"second half",
+        "config.json": b"{}",
+        "tokenizer.json": b'{"t": 1}',
+        "nested/config.json": b'{"n": 1}',
+        "tokenizer.model": b"sentencepiece",
+        "README.md": b"not sent",
+        "optimizer.bin": b"not sent either: safetensors weights were found",
+    }
+    for name, data in files.items():
+        (model / name).write_bytes(data)
+    (tmp_path / "Modelfile").write_text(
+        "FROM ./weights\nRENDERER qwen3\nPARSER qwen3\nREQUIRES 0.12.0\n", encoding="utf-8"
+    )
+    result = cli("create", "local", "-f", str(tmp_path / "Modelfile"))
+    assert result.returncode == 0, result.stderr
+    sent = {name for name in files if name not in ("README.md", "optimizer.bin")}
+    body = ollama_emulator.last_request("/api/create").body
+    assert body["files"] == {name: blob_digest(files[name]) for name in sent}
+    assert (body["renderer"], body["parser"], body["requires"]) == ("qwen3", "qwen3", "0.12.0")
+    posts = [r.path for r in ollama_emulator.requests if r.method == "POST"]
+    uploaded = {path.removeprefix("/api/blobs/") for path in posts if "/blobs/" in path}
+    assert uploaded == {blob_digest(files[name]) for name in sent}
+    shown = json.loads(cli("show", "local", "--json").stdout)
+    assert (shown["renderer"], shown["requires"]) == ("qwen3", "0.12.0")
+
+
+def test_create_reads_the_modelfile_of_the_current_directory(ollama_emulator, tmp_path):
+    (tmp_path / "Modelfile").write_text("FROM llama3.2\nSYSTEM Be here.\n", encoding="utf-8")
+    result = subprocess.run(
+        [*CLI, "create", "here"], cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        env=environment(ollama_emulator.url), check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    body = ollama_emulator.last_request("/api/create").body
+    assert (body["from"], body["system"]) == ("llama3.2", "Be here.")

@@ -188,6 +188,22 @@ def test_requests_carry_user_agent_accept_and_merged_headers(emu):
     assert post.headers["content-type"] == "application/json"
 
 
+def test_a_callers_content_type_does_not_relabel_json_or_blob_bodies(emu):
+    from ollama_actor import Ollama
+
+    # ollama-python's own test_headers passes Content-Type: text/plain and expects JSON.
+    with Ollama(emu.base_url, headers={"Content-Type": "text/plain"}) as c:
+        c.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+        chat = emu.last_request()
+        c.create_blob(b"weights")
+        blob = emu.last_request()
+        c.list_models()
+        get = emu.last_request()
+    assert chat.headers["content-type"] == "application/json"
+    assert blob.headers["content-type"] == "application/octet-stream"
+    assert get.headers["content-type"] == "text/plain"  # no body: sent as the caller gave it
+
+
 def test_default_user_agent(client, emu):
     client.version()
     assert emu.last_request().headers["user-agent"].startswith("ollama-actor/")

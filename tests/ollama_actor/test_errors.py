@@ -8,6 +8,7 @@ import pytest
 from ollama_actor import (
     ConnectError,
     ConnectionLost,
+    ConnectTimeout,
     DecodeError,
     HTTPError,
     LineTooLong,
@@ -17,6 +18,7 @@ from ollama_actor import (
     ResponseError,
     Timeout,
     TotalTimeout,
+    ValidationError,
 )
 from ollama_actor.emulator import (
     blank_lines,
@@ -155,6 +157,16 @@ def test_total_timeout_bounds_a_stream_that_never_stalls(emu):
     assert time.monotonic() - start < 3.0
 
 
+def test_an_httpx_timeout_as_ollama_python_users_pass_it_bounds_the_read(emu):
+    import httpx
+
+    emu.inject(delay(2.0))
+    assert Timeout.coerce(httpx.Timeout(5, read=None)) == Timeout(connect=5, read=None)
+    bounds = httpx.Timeout(None, connect=5, read=0.3)
+    with Ollama(emu.base_url, timeout=bounds) as c, pytest.raises(ReadTimeout):
+        c.completion(model="llama3.2", prompt=PROMPT)
+
+
 def test_per_call_timeout_overrides_the_clients(client, emu):
     emu.inject(delay(2.0))
     with pytest.raises(ReadTimeout):
@@ -207,6 +219,39 @@ def test_connection_refused_is_connect_error():
                 c.version()
             with pytest.raises(ConnectError):
                 list(c.completion(model="m", prompt="x", stream=True))
+
+
+def test_transport_errors_are_their_builtin_counterparts_too():
+    """Code written for ollama-python catches ``ConnectionError`` and ``TimeoutError``."""
+    assert issubclass(ConnectError, ConnectionError)
+    assert issubclass(ConnectionLost, ConnectionError)
+    assert issubclass(ConnectTimeout, ConnectionError)
+    assert issubclass(ConnectTimeout, TimeoutError)
+    assert issubclass(ReadTimeout, TimeoutError)
+    assert not issubclass(ReadTimeout, ConnectionError)  # the connection was made
+    assert issubclass(ValidationError, ValueError)
+    for error in (ConnectError("x"), ConnectTimeout("y"), ConnectionLost("z")):
+        assert isinstance(error, OllamaError)
+        assert str(error) in ("x", "y", "z")
+        assert error.errno is None
+
+
+def test_except_connection_error_catches_a_refused_connection_streamed_or_not():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: refused
+        with Ollama(f"http://127.0.0.1:{port}") as c:
+            with pytest.raises(ConnectionError, match="cannot connect"):
+                c.chat(model="m", messages=[])
+            with pytest.raises(ConnectionError, match="cannot connect"):
+                for _ in c.chat(model="m", messages=[], stream=True):
+                    pass
+
+
+def test_a_lost_connection_is_a_connection_error(client, emu):
+    emu.inject(cut(after=2))
+    with pytest.raises(ConnectionError, match="closed the connection"):
+        list(stream(client))
 
 
 def test_no_foreign_exception_escapes(client, emu):

@@ -7,6 +7,7 @@ Routing tests run against in-process emulators; crashes are SIGKILLs of emulator
 from __future__ import annotations
 
 import gc
+import inspect
 import itertools
 import threading
 import time
@@ -32,7 +33,7 @@ from ollama_actor import (
     ValidationError,
 )
 from ollama_actor._pool import model_key
-from ollama_actor.emulator import Emulator, cut, delay, stall, status
+from ollama_actor.emulator import Emulator, close_before_response, cut, delay, stall, status
 
 TIMEOUT = Timeout(connect=2, read=10, total=60)
 OPTIONS = {"num_predict": 4}
@@ -102,6 +103,22 @@ def test_a_pool_s_arguments_are_checked_before_anything_starts(args, options, fi
     with pytest.raises(ValidationError) as raised:
         OllamaPool(args, **options)
     assert raised.value.field == field
+
+
+def test_the_constructors_show_what_they_take():
+    assert "headers" in inspect.signature(Ollama).parameters
+    assert "max_in_flight" not in inspect.signature(Ollama).parameters
+    assert "max_in_flight" in inspect.signature(OllamaPool).parameters
+
+
+def test_web_search_goes_to_the_hosted_api_not_to_a_host(three):
+    with Emulator() as cloud:
+        urls = [e.url for e in three]
+        with Ollama(urls, cloud_url=cloud.base_url, api_key="k", timeout=TIMEOUT) as client:
+            client.refresh()
+            assert "results" in client.web_search(query="pools", max_results=1)
+        assert cloud.request_count("/api/web_search") == 1
+        assert {info.path for e in three for info in e.requests} == {"/api/ps"}
 
 
 def test_a_pool_is_made_from_a_list_only(three):
@@ -381,9 +398,8 @@ def test_nothing_but_probes_reach_a_host_while_it_is_down(three):
     with pool_of(three) as client:
         three[1].inject(status(500), path="/api/generate")
         three[1].inject(status(500), path="/api/version", times=1000)
-        with pytest.raises(HTTPError):
-            client.completion(model="qwen3", prompt="boom")
-        assert client.hosts()[1]["up"] is False
+        assert client.completion(model="qwen3", prompt="boom", options=OPTIONS)["done"]
+        assert client.hosts()[1]["up"] is False  # its 500 sent that request elsewhere
         for _ in range(10):
             client.completion(model="qwen3", prompt="elsewhere", options=OPTIONS)
         three[1].wait_for_requests(2, path="/api/version")  # probed meanwhile
@@ -396,8 +412,7 @@ def test_probes_back_off_with_jitter_until_the_host_answers(three):
     with pool_of(three) as client:
         three[1].inject(status(500), path="/api/generate")
         three[1].inject(status(500), path="/api/version", times=3)
-        with pytest.raises(HTTPError):
-            client.completion(model="qwen3", prompt="boom")
+        client.completion(model="qwen3", prompt="boom", options=OPTIONS)
         wait_until(lambda: client.hosts()[1]["up"], what="the fourth probe")
         probes = [i.started_at for i in three[1].requests if i.path == "/api/version"]
         assert len(probes) == 4
@@ -409,15 +424,45 @@ def test_probes_back_off_with_jitter_until_the_host_answers(three):
 def test_a_5xx_that_blames_the_request_leaves_the_host_up(three):
     with pool_of(three) as client:
         three[1].inject(status(500, "model requires more system memory than is available"))
-        with pytest.raises(HTTPError):
-            client.completion(model="qwen3", prompt="x")
+        assert client.completion(model="qwen3", prompt="x", options=OPTIONS)["done"]
         assert client.hosts()[1]["up"] is False
+        assert sum(generated(three)) == 2  # that 500 was retryable: another host answered
+    for emulator in three:
+        emulator.clear_requests()
     with pool_of(three) as client:
         three[1].inject(status(500, "model 'qwen3' not found, try pulling it first"))
         with pytest.raises(HTTPError) as raised:
             client.completion(model="qwen3", prompt="x")
         assert raised.value.refused
+        assert raised.value.error == "model 'qwen3' not found, try pulling it first"
         assert client.hosts()[1]["up"] is True
+        assert generated(three) == [0, 1, 0]  # passed on as it came, not sent elsewhere
+
+
+def test_a_host_that_fails_before_answering_passes_the_request_on(three):
+    with pool_of(three) as client:
+        three[1].inject(close_before_response(), path="/api/generate")
+        assert client.completion(model="qwen3", prompt="x", options=OPTIONS)["done"]
+        assert client.hosts()[1]["up"] is False
+        assert "closed the connection before responding" in client.hosts()[1]["last_error"]
+        three[0].inject(status(500), path="/api/chat")
+        chat = client.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}],
+                           stream=True)  # fmt: skip
+        chunks = list(chat)
+        assert chunks[-1]["done"] is True
+        assert chat.hosts == [three[0].url, chat.hosts[1]]
+        assert chat.hosts[1] != three[0].url
+
+
+def test_the_last_host_s_own_failure_is_what_the_caller_gets(ollama_emulators):
+    (host,) = ollama_emulators(["qwen3"])
+    with pool_of([host]) as client:
+        host.inject(close_before_response(), path="/api/generate")
+        with pytest.raises(ConnectionLost, match="before responding"):
+            client.completion(model="qwen3", prompt="x")
+        host.kill()
+        with pytest.raises(NoHostUp):
+            client.completion(model="qwen3", prompt="x")
 
 
 def test_a_request_that_may_have_been_processed_is_not_sent_elsewhere(three):

@@ -194,9 +194,12 @@ def test_a_refused_connect_is_a_connect_error(emu, client_tls):
         base = f"https://{NAME}:443"
         with (
             Ollama(base, proxy=proxy.url(), verify=client_tls, timeout=BOUNDS) as client,
-            pytest.raises(ConnectError, match=r"refused to CONNECT to ollama\.internal:443: 403"),
+            pytest.raises(
+                ConnectError, match=r"refused to CONNECT to ollama\.internal:443: 403"
+            ) as info,
         ):
             client.version()
+    assert str(info.value).startswith("the proxy ")  # said once, not wrapped as an OSError
 
 
 def test_an_unreachable_proxy_is_named_without_credentials():

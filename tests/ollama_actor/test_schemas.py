@@ -17,9 +17,13 @@ CONTRACT_ENDPOINTS = {
 }  # fmt: skip
 
 
+HOSTED_ENDPOINTS = {"web_search", "web_fetch"}  # ollama.com's, as ollama-python has them
+
+
 def test_every_contract_endpoint_has_a_schema_and_a_method():
-    assert set(ENDPOINTS) == CONTRACT_ENDPOINTS
-    for name in CONTRACT_ENDPOINTS | {"check_blob", "create_blob"}:
+    assert set(ENDPOINTS) == CONTRACT_ENDPOINTS | HOSTED_ENDPOINTS
+    assert {name for name, e in ENDPOINTS.items() if e.hosted} == HOSTED_ENDPOINTS
+    for name in set(ENDPOINTS) | {"check_blob", "create_blob"}:
         assert callable(getattr(client, name))
 
 
@@ -82,12 +86,18 @@ def test_every_contract_endpoint_has_a_schema_and_a_method():
             "tools[0].function.name",
             "required",
         ),
-        (
-            "chat",
-            {"model": "m", "messages": [], "tools": [{"type": "tool", "function": {"name": "f"}}]},
-            "tools[0].type",
-            "'function'",
-        ),
+        ("chat", {"model": "m", "messages": [], "tools": [{}]}, "tools[0].type", "required"),
+        ("chat", {"model": "m", "messages": [], "tools": [{"type": 1}]}, "tools[0].type", "string"),
+        ("chat", {"model": "m", "messages": [], "tools": [max]}, "tools[0]", "parameters"),
+        ("completion", {"model": "m", "prompt": "x", "width": 0}, "width", "1 or more"),
+        ("completion", {"model": "m", "prompt": "x", "steps": 2.0}, "steps", "integer"),
+        ("show_model", {"model": "m", "options": {"temprature": 1}}, "options.temprature", "mean"),
+        ("create_model", {"model": "m", "renderer": 1}, "renderer", "string"),
+        ("create_model", {"model": "m", "info": []}, "info", "dict"),
+        ("create_model", {"model": "m", "quantize": "q", "quantization": "q"}, "quantize", "twice"),
+        ("web_search", {}, "query", "is required"),
+        ("web_search", {"query": "q", "max_results": 0}, "max_results", "1 or more"),
+        ("web_fetch", {"url": 1}, "url", "string"),
         ("embed", {"model": "m"}, "input", "is required"),
         ("embed", {"model": "m", "input": ["a", 2]}, "input", "a string or a list of strings"),
         ("embed", {"model": "m", "input": "a", "dimensions": "8"}, "dimensions", "integer"),

@@ -15,6 +15,8 @@ VALID = {
     "input": "hi",
     "source": "llama3.2",
     "destination": "copy",
+    "query": "why is the sky blue",
+    "url": "https://ollama.com",
 }
 
 

@@ -345,3 +345,14 @@ def test_the_origin_is_compared_with_the_host_go_reads(ollama_emulator):
 def test_hosts_go_does_not_take_as_local(ollama_emulator, host):
     headers = {"Host": host}
     assert exchange(ollama_emulator.port, "GET", "/api/tags", headers=headers).status == 403
+
+
+@pytest.mark.parametrize("path", ["/api/web_search", "/api/web_fetch"])
+def test_ollama_coms_hosted_routes_answer_to_the_name_ollama_com(ollama_emulator, path):
+    port = ollama_emulator.port
+    hosted = exchange(port, "POST", path, {}, headers={"Host": "ollama.com"})
+    assert hosted.status == 401  # answered (no Bearer token), not refused by the Host check
+    assert hosted.json() == {"error": "unauthorized"}
+    assert exchange(port, "GET", "/api/tags", headers={"Host": "ollama.com"}).status == 403
+    foreign = {"Host": "ollama.com", "Origin": EVIL}  # the CORS rule still applies
+    assert exchange(port, "POST", path, {}, headers=foreign).status == 403

@@ -73,7 +73,8 @@ ROWS = [
         '{"error":"model \'nope\' not found"}',
     ),
     ("POST", "/api/chat", {"model": "nope"}, 404, '{"error":"model \'nope\' not found"}'),
-    ("POST", "/api/show", {"model": "nope"}, 404, '{"error":"model \'nope:latest\' not found"}'),
+    ("POST", "/api/show", {"model": "nope"}, 404, '{"error":"model \'nope\' not found"}'),
+    ("POST", "/api/show", {"name": "No-Such"}, 404, '{"error":"model \'No-Such\' not found"}'),
     ("DELETE", "/api/delete", {"model": "nope"}, 404, '{"error":"model \'nope\' not found"}'),
     (
         "POST",
