@@ -19,8 +19,8 @@ from actors._deferred import Deferred
 from actors._exit import Exit
 from actors._future import ReplyFuture
 from actors._loop import refuse_blocking
-from actors._mailbox import Mailbox, ThreadMailbox, answer_unhandled
-from actors._monitor import wait_exit
+from actors._mailbox import Mailbox, ThreadMailbox, answer_unhandled, run_here
+from actors._monitor import refuse_waiting_for_itself, wait_exit
 from actors._pykka import ActorStop, Envelope
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from actors._pykka import ActorInbox, OptExcInfo
 
-__all__ = ["Actor", "ActorBase", "kill", "shutdown", "start_instance"]
+__all__ = ["Actor", "ActorBase", "child_start", "kill", "shutdown", "start_instance"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,19 @@ class _ExitAbnormally(ActorStop):
         return self
 
 
+class _ChildStart(threading.local):
+    """What a supervisor's thread is doing while it runs a child's ``start``."""
+
+    parent: ActorRef[Any] | None = None
+    """The supervisor (a supervisor started meanwhile is its child: it knows its parent)."""
+    started: list[ActorRef[Any]] | None = None
+    """Our actors started meanwhile, taken out of Pykka's registry as they start."""
+
+
+child_start = _ChildStart()
+"""Set by a supervisor on its own thread while it runs a child's ``start``."""
+
+
 class ActorBase(pykka.Actor):
     """What `Actor` and `actors.LoopActor` share: failure handling, teardown, the end.
 
@@ -72,7 +85,9 @@ class ActorBase(pykka.Actor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast("Mailbox", self.actor_inbox).actor = weakref.ref(self)
+        mailbox = cast("Mailbox", self.actor_inbox)
+        mailbox.actor = weakref.ref(self)
+        mailbox.parent = child_start.parent  # known before the actor runs
 
     @staticmethod
     def _create_future() -> Future[Any]:
@@ -99,8 +114,21 @@ class ActorBase(pykka.Actor):
 
     def _stop(self) -> None:
         if self.actor_inbox.killed is not None:  # type: ignore[attr-defined]
-            return  # `kill` stopped it: no on_stop
+            # `kill` stopped it: no on_stop. Its wake-up can come before `kill` has set
+            # the flag that ends the actor's loop, so set it here too.
+            self.actor_stopped.set()
+            return
         super()._stop()
+
+    def _leave_registry_if_supervised(self) -> None:
+        """Call first thing in ``_start_actor_loop``: an actor started by a supervisor's
+        child ``start`` leaves Pykka's registry before it runs, so that
+        ``ActorRegistry.stop_all()`` never stops it behind its supervisor's back (the
+        supervisor puts back any other actor that ``start`` started)."""
+        started = child_start.started
+        if started is not None:
+            pykka.ActorRegistry.unregister(self.actor_ref)
+            started.append(self.actor_ref)
 
     def _on_killed(self) -> None:
         """Hook: runs on the actor's own thread when it finds itself killed, before its end
@@ -120,6 +148,8 @@ class ActorBase(pykka.Actor):
     def _run_on_start(self) -> None:
         # Pykka catches only Exception here; a BaseException would escape the runtime and
         # leave the actor "alive" forever. Neither runs on_failure nor on_stop, as in Pykka.
+        if self.actor_inbox.killed is not None:  # type: ignore[attr-defined]
+            return  # killed before it ran: no hook at all (on_stop would not close it)
         try:
             self.on_start()
         except BaseException:
@@ -250,6 +280,7 @@ class Actor(ActorBase, pykka.ThreadingActor):
         return ThreadMailbox()
 
     def _start_actor_loop(self) -> None:
+        self._leave_registry_if_supervised()
         # A daemon thread always, so that a killed actor stuck in a handler cannot hold up
         # the interpreter's exit; `_keep_alive` keeps the others' non-daemon semantics.
         thread = threading.Thread(
@@ -258,7 +289,15 @@ class Actor(ActorBase, pykka.ThreadingActor):
         thread.daemon = True
         if not self.use_daemon_thread:
             _keep_alive.hold(self.actor_inbox, thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException as exc:  # "can't start new thread": the actor never runs
+            _keep_alive.release(self.actor_inbox)
+            pykka.ActorRegistry.unregister(self.actor_ref)
+            self.actor_stopped.set()
+            self._actor_crash = exc
+            self._finish(None)  # refuses messages, answers asks, tells monitors
+            raise
 
     def _actor_loop(self) -> None:
         try:
@@ -267,6 +306,7 @@ class Actor(ActorBase, pykka.ThreadingActor):
             _keep_alive.release(self.actor_inbox)
 
     def _run_actor_loop(self) -> None:
+        run_here(cast("Mailbox", self.actor_inbox))
         self._run_on_start()
         inbox = self.actor_inbox
         stopped = self.actor_stopped
@@ -341,9 +381,11 @@ def shutdown(ref: ActorRef[Any], timeout: float | None) -> Exit:
 
     Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds (None
     waits forever); the stop stays queued and the actor still stops later. On the shared loop
-    thread it raises `actors.WouldBlockLoop` at once and sends nothing.
+    thread it raises `actors.WouldBlockLoop` at once and sends nothing; so does the actor's
+    own thread, with `RuntimeError`.
     """
     refuse_blocking(f"shutdown({ref})")
+    refuse_waiting_for_itself(ref)
     with contextlib.suppress(ActorDeadError):
         ref.tell(_Shutdown())
     return wait_exit(ref, timeout)

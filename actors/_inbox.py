@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -35,7 +36,7 @@ class Inbox:
     asyncio code uses `areceive`, which waits without blocking its event loop.
     """
 
-    __slots__ = ("_any", "_async_waiters", "_cond", "_queue", "_selective", "_taken")
+    __slots__ = ("_async_waiters", "_cond", "_matching", "_queue", "_selective", "_taken")
 
     def __init__(self) -> None:
         lock = threading.Lock()
@@ -44,6 +45,7 @@ class Inbox:
         self._queue: deque[Any] = deque()
         self._taken = 0  # messages removed so far; tells a scanning receiver to start over
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._matching: int | None = None  # the thread running a ``match`` (holds the lock)
 
     def tell(self, message: Any, /) -> None:
         """Queue ``message`` and wake the receivers that may take it. Any thread; never blocks.
@@ -52,13 +54,18 @@ class Inbox:
         receiver, since only its own predicate can say whether it wants the message: waking
         just one of them could wake one that does not, and leave the one that does asleep.
         """
+        matching = self._matching  # inline `_check_reentry`: a per-message path
+        if matching is not None and matching == threading.get_ident():
+            self._check_reentry("tell")
         with self._cond:
             self._queue.append(message)
             self._cond.notify()
             self._selective.notify_all()
             if self._async_waiters:
                 for loop, waiter in self._async_waiters:
-                    loop.call_soon_threadsafe(_wake, waiter)
+                    # A loop closed with its receiver still waiting will never run it.
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(_wake, waiter)
                 self._async_waiters.clear()
 
     async def areceive(
@@ -71,15 +78,14 @@ class Inbox:
         Raises the builtin `TimeoutError` when nothing (that ``match`` accepts) arrives within
         ``timeout`` seconds. Cancelling the awaiting task leaves every message queued.
         """
+        self._check_reentry("areceive")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             with self._cond:
-                for index, message in enumerate(self._queue):
-                    if match is None or match(message):
-                        del self._queue[index]
-                        self._taken += 1
-                        return message
+                found, message = self._scan(match, 0)
+                if found:
+                    return message
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._async_waiters.append((loop, waiter))
             remaining = None if deadline is None else deadline - loop.time()
@@ -111,10 +117,14 @@ class Inbox:
         With ``match``, the messages it rejects stay queued in their order for later
         ``receive`` calls. Each message is offered to ``match`` once per call: after a
         wake-up only newly arrived messages are examined. ``match`` runs in the calling
-        thread while the inbox is locked (``tell`` waits meanwhile): keep it quick, and do
-        not touch this inbox from it. If it raises, the exception propagates and no
-        message is removed.
+        thread while the inbox is locked (``tell`` waits meanwhile): keep it quick. Calling
+        this inbox's ``tell``, ``receive``, ``areceive`` or ``drain`` from it raises
+        `RuntimeError` (it would wait for itself). If it raises, the exception propagates
+        and no message is removed.
         """
+        matching = self._matching  # inline `_check_reentry`: a per-message path
+        if matching is not None and matching == threading.get_ident():
+            self._check_reentry("receive")
         deadline = None if timeout is None else time.monotonic() + timeout
         queue = self._queue
         with self._cond:
@@ -127,13 +137,34 @@ class Inbox:
             while True:
                 if self._taken != taken:  # another receiver removed messages: rescan
                     scanned, taken = 0, self._taken
-                for index, message in enumerate(itertools.islice(queue, scanned, None), scanned):
-                    if match(message):
-                        del queue[index]
-                        self._taken += 1
-                        return message
+                found, message = self._scan(match, scanned)
+                if found:
+                    return message
                 scanned = len(queue)
                 self._wait(self._selective, deadline, timeout, "no matching message")
+
+    def _scan(self, match: Callable[[Any], bool] | None, start: int) -> tuple[bool, Any]:
+        """Remove and return the first message from ``start`` on that ``match`` accepts, as
+        ``(True, message)``; ``(False, None)`` if none does. The lock is held."""
+        queue = self._queue
+        self._matching = threading.get_ident()
+        try:
+            for index, message in enumerate(itertools.islice(queue, start, None), start):
+                if match is None or match(message):
+                    del queue[index]
+                    self._taken += 1
+                    return True, message
+        finally:
+            self._matching = None
+        return False, None
+
+    def _check_reentry(self, what: str) -> None:
+        """Refuse a call from inside a ``match`` of this inbox (it holds the lock: the
+        call would wait for itself, and every later ``tell`` with it)."""
+        matching = self._matching
+        if matching is not None and matching == threading.get_ident():
+            msg = f"Inbox.{what} called from a match function of the same inbox"
+            raise RuntimeError(msg)
 
     @staticmethod
     def _wait(
@@ -148,6 +179,7 @@ class Inbox:
 
     def drain(self) -> list[Any]:
         """Remove and return every queued message, oldest first, without waiting."""
+        self._check_reentry("drain")
         with self._cond:
             messages = list(self._queue)
             self._queue.clear()

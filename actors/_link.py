@@ -45,34 +45,40 @@ def link(a: ActorRef[Any], b: ActorRef[Any]) -> None:
     (``trap_exits = True``): then it is told ``("EXIT", ref, reason)`` instead, for every end,
     normal or not. A normal end does nothing to an actor that does not trap exits.
 
-    One link per pair; linking again changes nothing. If one of them has already ended, the
-    other gets its exit signal at once, as if they had been linked before. Both must be
-    `actors.Actor` or `actors.LoopActor` (`TypeError` otherwise). Any thread; never blocks.
+    One link per pair; linking again changes nothing, and linking an actor to itself does
+    nothing (as in OTP). If one of them has already ended, the other gets its exit signal at
+    once, as if they had been linked before. Both must be `actors.Actor` or
+    `actors.LoopActor` (`TypeError` otherwise). Any thread; never blocks.
     """
     mailbox_a, mailbox_b = _mailbox(a), _mailbox(b)
-    if a is b:
+    if mailbox_a is mailbox_b or mailbox_a.link(a, mailbox_b, b):
         return
-    ended_a = mailbox_a.add_link(b)
-    ended_b = mailbox_b.add_link(a)
+    # One has ended (its reason is recorded): its end signalled no link to the other.
+    ended_a, ended_b = mailbox_a.exit, mailbox_b.exit
     if ended_a is not None:
-        mailbox_b.remove_link(a)
-        signal(b, a, ended_a)
+        _deliver(b, a, ended_a)
     if ended_b is not None:
-        mailbox_a.remove_link(b)
-        signal(a, b, ended_b)
+        _deliver(a, b, ended_b)
 
 
 def unlink(a: ActorRef[Any], b: ActorRef[Any]) -> None:
-    """Remove the link between ``a`` and ``b``, if any. Any thread; never blocks."""
-    _mailbox(a).remove_link(b)
-    _mailbox(b).remove_link(a)
+    """Remove the link between ``a`` and ``b``, if any. Any thread; never blocks.
+
+    As in OTP, once this returns the link has no effect any more: an exit signal of one
+    that is under way but not yet delivered to the other is dropped.
+    """
+    _mailbox(a).unlink(a, _mailbox(b), b)
 
 
 def signal(to: ActorRef[Any], ended: ActorRef[Any], reason: Exit) -> None:
-    """Deliver the exit signal of ``ended`` (which ended with ``reason``) to ``to``."""
-    mailbox = _mailbox(to)
-    mailbox.remove_link(ended)
-    actor = mailbox.actor()
+    """Deliver the exit signal of ``ended`` (which ended with ``reason``) to ``to``, if
+    they are still linked."""
+    if _mailbox(to).take_link(ended):
+        _deliver(to, ended, reason)
+
+
+def _deliver(to: ActorRef[Any], ended: ActorRef[Any], reason: Exit) -> None:
+    actor = _mailbox(to).actor()
     if isinstance(actor, ActorBase) and actor.trap_exits:
         with contextlib.suppress(ActorDeadError):
             to.tell(("EXIT", ended, reason))

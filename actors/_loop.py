@@ -43,7 +43,9 @@ class WouldBlockLoop(RuntimeError):
     Every `actors.LoopActor`, every stream and every timer runs on that one thread: a wait
     there for something that needs the loop (a loop actor's reply, a supervisor starting loop
     children, a child restarting) can only deadlock it, so it raises this at once instead.
-    The message says what to do instead.
+    The message says what to do instead. Only the wait is refused: an ``ask`` or ``stop``
+    has sent its message by then (Pykka sends before it waits). The reply of a plain Pykka
+    actor is not refused (its futures are Pykka's own).
     """
 
 
@@ -152,13 +154,26 @@ def _start() -> asyncio.AbstractEventLoop:
         return loop
 
 
+def _forget_the_loop_thread() -> None:
+    """After ``fork``, in the child: the parent's loop thread does not exist here, and a new
+    thread may get its identity (thread ids are reused), which would then pass for the loop
+    thread. `event_loop` starts a new loop on first use."""
+    _Shared.lock = threading.Lock()
+    _Shared.thread_id = None
+    _Shared.permitted = 0
+
+
+os.register_at_fork(after_in_child=_forget_the_loop_thread)
+
+
 def set_loop_watchdog(threshold: float | None) -> None:
     """Report a shared loop blocked for more than ``threshold`` seconds, while it lasts.
 
     The watchdog logs one WARNING (logger ``actors.loop``) while the loop thread is blocked,
     with what it runs (a loop actor's handler or ``on_start``, a stream sink, a timer) and
     its stack, and one when it runs again. Default: `DEFAULT_THRESHOLD` seconds. None turns
-    it off. Any thread; starts the loop if it has not started yet.
+    it off. Raises `ValueError` for a threshold that is not a finite number of seconds > 0.
+    Takes effect at once. Any thread; starts the loop if it has not started yet.
     """
     event_loop()
     assert _Shared.watchdog is not None

@@ -13,10 +13,13 @@ from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 from actors._actor import ActorBase
 from actors._deferred import Deferred
+from actors._future import LoopReplyFuture
 from actors._loop import event_loop, in_loop_thread
 from actors._mailbox import Mailbox, refuse
 
 if TYPE_CHECKING:
+    from pykka import Future
+
     from actors._pykka import ActorInbox, Envelope
 
 __all__ = ["LoopActor"]
@@ -78,6 +81,17 @@ class _LoopMailbox(Mailbox):
         """Take the oldest message (loop thread only; the mailbox must not be empty)."""
         return self._queue.popleft()
 
+    def take(self) -> Envelope[Any] | None:
+        """Take the oldest message, or None if there is none (loop thread only).
+
+        Without the lock: `kill` empties the queue from another thread one atomic
+        ``popleft`` at a time, so each message is either taken here or refused there.
+        """
+        try:
+            return self._queue.popleft()
+        except IndexError:
+            return None
+
     def empty(self) -> bool:
         return not self._queue
 
@@ -101,9 +115,14 @@ class _LoopMailbox(Mailbox):
         return self._lock
 
     def _take_all(self) -> list[Envelope[Any]]:
-        items = list(self._queue)
-        self._queue.clear()
-        return items
+        # One popleft at a time: `take` runs on the loop thread without the lock.
+        items = []
+        queue = self._queue
+        while True:
+            try:
+                items.append(queue.popleft())
+            except IndexError:
+                return items
 
     def _append(self, envelope: Envelope[Any]) -> None:
         self._queue.append(envelope)
@@ -149,7 +168,12 @@ class LoopActor(ActorBase):
     def _create_actor_inbox() -> ActorInbox:
         return _LoopMailbox()
 
+    @staticmethod
+    def _create_future() -> Future[Any]:
+        return LoopReplyFuture()
+
     def _start_actor_loop(self) -> None:
+        self._leave_registry_if_supervised()
         cast("_LoopMailbox", self.actor_inbox).start(self._first_turn, self._turn)
 
     def _first_turn(self) -> None:
@@ -165,9 +189,9 @@ class LoopActor(ActorBase):
         handle = self._handle_receive
         clock = time.perf_counter
         for _ in range(BATCH):
-            if mailbox.empty():
+            envelope = mailbox.take()
+            if envelope is None:
                 break
-            envelope = mailbox.get()
             started = clock()
             try:
                 response = handle(envelope.message)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from actors._monitor import Monitor
     from actors._pykka import Envelope
 
-__all__ = ["Mailbox", "ThreadMailbox", "answer_unhandled", "refuse"]
+__all__ = ["Mailbox", "ThreadMailbox", "answer_unhandled", "refuse", "run_here", "running_here"]
 
 
 class Mailbox(abc.ABC):
@@ -44,6 +44,7 @@ class Mailbox(abc.ABC):
         "_state_lock",
         "actor",
         "killed",
+        "loop_waits",
         "parent",
         "started",
     )
@@ -67,6 +68,9 @@ class Mailbox(abc.ABC):
         self._links: set[ActorRef[Any]] | None = set()  # None once the end is announced
         self.parent: ActorRef[Any] | None = None
         """The supervisor of this incarnation, if a supervisor started it."""
+        self.loop_waits = False
+        """Set while the shared loop thread waits for this supervisor's ``on_start`` (it
+        was started there): nothing it starts may wait for the loop meanwhile."""
 
     @abc.abstractmethod
     def put(self, envelope: Envelope[Any], /) -> None:
@@ -111,6 +115,16 @@ class Mailbox(abc.ABC):
     def _woken(self) -> None:  # noqa: B027  (a thread's queue wakes its reader itself)
         """After `_append`, outside the lock: make the runtime come back for it."""
 
+    def loop_waits_above(self) -> bool:
+        """Whether the loop thread waits for the ``on_start`` of this actor or of a
+        supervisor above it: then anything this actor waits for on the loop deadlocks."""
+        mailbox: Any = self
+        while isinstance(mailbox, Mailbox):
+            if mailbox.loop_waits:
+                return True
+            mailbox = None if mailbox.parent is None else mailbox.parent.actor_inbox
+        return False
+
     @property
     def exit(self) -> Exit | None:
         """The exit reason once the actor has fully ended (recorded before any monitor is
@@ -130,18 +144,34 @@ class Mailbox(abc.ABC):
                 return None
             return self._reason
 
-    def add_link(self, other: ActorRef[Any]) -> Exit | None:
-        """Link to ``other``; if this actor has already ended, return its reason instead."""
-        with self._state_lock:
-            if self._links is not None:
-                self._links.add(other)
-                return None
-            return self._reason
+    def link(self, ref: ActorRef[Any], other: Mailbox, other_ref: ActorRef[Any]) -> bool:
+        """Link this actor (``ref``) and ``other`` (``other_ref``) both ways, atomically;
+        False, linking nothing, if either has already begun to announce its end."""
+        first, second = (self, other) if id(self) < id(other) else (other, self)
+        with first._state_lock, second._state_lock:
+            if self._links is None or other._links is None:
+                return False
+            self._links.add(other_ref)
+            other._links.add(ref)
+            return True
 
-    def remove_link(self, other: ActorRef[Any]) -> None:
-        with self._state_lock:
+    def unlink(self, ref: ActorRef[Any], other: Mailbox, other_ref: ActorRef[Any]) -> None:
+        """Remove the link between this actor (``ref``) and ``other``, both ways at once."""
+        first, second = (self, other) if id(self) < id(other) else (other, self)
+        with first._state_lock, second._state_lock:
             if self._links is not None:
-                self._links.discard(other)
+                self._links.discard(other_ref)
+            if other._links is not None:
+                other._links.discard(ref)
+
+    def take_link(self, other: ActorRef[Any]) -> bool:
+        """Remove the link to ``other``; whether there was one (its exit signal then
+        applies: an `unlink` that returned first means it does not)."""
+        with self._state_lock:
+            if self._links is None or other not in self._links:
+                return False
+            self._links.remove(other)
+            return True
 
     def remove_monitor(self, monitor: Monitor) -> None:
         """Forget ``monitor`` (after it was cancelled); no-op when unknown."""
@@ -189,6 +219,21 @@ class Mailbox(abc.ABC):
 
 def _nobody() -> None:
     return None
+
+
+_running = threading.local()
+
+
+def run_here(mailbox: Mailbox) -> None:
+    """Note that the calling thread is the thread of ``mailbox``'s actor (called once, as
+    that thread begins), for `running_here`."""
+    _running.mailbox = mailbox
+
+
+def running_here() -> Mailbox | None:
+    """The mailbox of the thread actor whose thread calls this, or None."""
+    mailbox: Mailbox | None = getattr(_running, "mailbox", None)
+    return mailbox
 
 
 def answer_unhandled(envelopes: list[Envelope[Any]], why: str) -> int:

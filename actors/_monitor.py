@@ -10,11 +10,20 @@ from pykka import ActorRef
 
 from actors._exit import Exit
 from actors._loop import call_on_loop, event_loop, refuse_blocking
-from actors._mailbox import Mailbox
+from actors._mailbox import Mailbox, running_here
 from actors._names import Address, Registration, registered
 from actors._ref import Ref
 
-__all__ = ["Down", "Monitor", "Recipient", "demonitor", "exit_reason", "monitor", "wait_exit"]
+__all__ = [
+    "Down",
+    "Monitor",
+    "Recipient",
+    "demonitor",
+    "exit_reason",
+    "monitor",
+    "refuse_waiting_for_itself",
+    "wait_exit",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -222,14 +231,16 @@ def wait_exit(ref: ActorRef[Any], timeout: float | None) -> Exit:
     """Block until the actor has fully ended (see `exit_reason`) and return how.
 
     ``timeout`` is in seconds; None waits forever. Raises the builtin `TimeoutError` if the
-    actor has not ended in time; the actor is not affected. Do not call it from the actor's
-    own thread (it would wait for itself). On the shared loop thread, waiting for an actor
-    that has not ended raises `actors.WouldBlockLoop` at once (its end may need the loop).
+    actor has not ended in time; the actor is not affected. On the actor's own thread it
+    raises `RuntimeError` at once (it would wait for itself). On the shared loop thread,
+    waiting for an actor that has not ended raises `actors.WouldBlockLoop` at once (its end
+    may need the loop).
     """
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
         if not inbox.ended:
             refuse_blocking(f"waiting for {ref} to end")
+            refuse_waiting_for_itself(ref)
         reason = inbox.wait(timeout)
     else:
         if not ref.actor_stopped.is_set():
@@ -239,3 +250,15 @@ def wait_exit(ref: ActorRef[Any], timeout: float | None) -> Exit:
         msg = f"{ref} did not end within {timeout} s"
         raise TimeoutError(msg)
     return reason
+
+
+def refuse_waiting_for_itself(ref: ActorRef[Any]) -> None:
+    """Raise `RuntimeError` if called on the thread of the actor ``ref``: its end comes
+    only after the handler that would wait for it has returned."""
+    mailbox: object = ref.actor_inbox
+    if running_here() is mailbox:
+        msg = (
+            f"{ref} cannot wait for its own end from its own thread (it would wait forever): "
+            "call self.stop() and return from the handler"
+        )
+        raise RuntimeError(msg)

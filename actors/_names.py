@@ -97,9 +97,11 @@ _Held = tuple[Any, _Forward | None]
 class Registration:
     """One name bound to one supervised child, across the child's incarnations.
 
-    Made by `register`. Its supervisor calls `publish`, `restarting` and `unregister` (from
-    the supervisor's thread only); `tell` and `ask` are safe from any thread and never block
-    (except a blocking ``ask`` waiting for its reply).
+    Made by `register`. Its supervisor (``owner``) calls `publish`, `restarting` and
+    `unregister` (from the supervisor's thread only), naming itself as ``by``: a supervisor
+    that no longer owns the name (a successor took it over while it was still tearing down)
+    changes nothing. `tell` and `ask` are safe from any thread and never block (except a
+    blocking ``ask`` waiting for its reply).
 
     While there is no running incarnation (before the first start, during a restart or its
     backoff, or once a sender found the incarnation dead before its supervisor did),
@@ -137,17 +139,17 @@ class Registration:
         ref = self._ref
         return ref if ref is not None and ref.is_alive() else None
 
-    def publish(self, ref: ActorRef[Any]) -> None:
+    def publish(self, ref: ActorRef[Any], *, by: ActorRef[Any]) -> None:
         """Make ``ref`` current, after delivering the held messages to it in order.
 
         If ``ref`` dies during the delivery, the undelivered rest stays held, in order,
-        for the next incarnation.
+        for the next incarnation. Does nothing unless ``by`` owns the name.
         """
-        self.actor_class = ref.actor_class
         while True:
             with self._lock:
-                if self._closed is not None:
+                if self._closed is not None or self.owner is not by:
                     return
+                self.actor_class = ref.actor_class
                 if not self._buffer:
                     self._ref = ref
                     return
@@ -159,14 +161,22 @@ class Registration:
                     self._buffer.extendleft(reversed(held[done:]))
                 return
 
-    def restarting(self) -> None:
-        """No incarnation runs until the next `publish`: hold messages meanwhile."""
+    def restarting(self, *, by: ActorRef[Any]) -> None:
+        """No incarnation runs until the next `publish`: hold messages meanwhile. Does
+        nothing unless ``by`` owns the name."""
         with self._lock:
-            self._ref = None
+            if self.owner is by:
+                self._ref = None
 
-    def unregister(self, why: str) -> None:
-        """Release the name: no incarnation will come. ``why`` goes into the errors."""
+    def unregister(self, why: str, *, by: ActorRef[Any] | None = None) -> None:
+        """Release the name: no incarnation will come. ``why`` goes into the errors.
+
+        With ``by``, only if ``by`` still owns the name (see `release_subtree` for the
+        unconditional release of a whole subtree's names).
+        """
         with _registry_lock:
+            if by is not None and self.owner is not by:
+                return
             if _names.get(self.name) is self:
                 del _names[self.name]
         self._close(why)
@@ -280,7 +290,9 @@ def register(name: str, owner: ActorRef[Any]) -> Registration:
     Raises `NameTaken` if a live supervisor holds the name. A name whose supervisor has
     ended without releasing it (it is held while that supervisor's own supervisor decides
     whether to restart it: see `release_subtree`) is taken over with the messages it holds,
-    which the new incarnation then receives. Any thread; never blocks.
+    which the new incarnation then receives; from then on the ended supervisor cannot change
+    it, and messages are held for the new incarnation, even if one of the ended
+    supervisor's (killed, still tearing down) still runs. Any thread; never blocks.
     """
     with _registry_lock:
         old = _names.get(name)
@@ -290,7 +302,9 @@ def register(name: str, owner: ActorRef[Any]) -> Registration:
         if old.owner.is_alive():
             msg = f"the name {name!r} is already registered by {old.owner}"
             raise NameTaken(msg)
-        old.owner = owner
+        with old._lock:
+            old.owner = owner
+            old._ref = None
         return old
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import threading
 import time
 from collections.abc import Hashable
 from types import TracebackType
@@ -19,11 +18,11 @@ from typing import Any, Literal, NamedTuple, Self, cast
 from pykka import ActorDeadError, ActorRef, ActorRegistry, Timeout
 from pykka.messages import ProxyGetAttr
 
-from actors._actor import Actor, _Shutdown, kill
+from actors._actor import Actor, _Shutdown, child_start, kill
 from actors._child import Backoff, ChildSpec
 from actors._exit import Exit
 from actors._intensity import RestartWindow
-from actors._loop import WouldBlockLoop, permit_blocking, waiting_on_loop
+from actors._loop import WouldBlockLoop, in_loop_thread, permit_blocking
 from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
 from actors._names import NameTaken, Registration, register, release_subtree
@@ -55,9 +54,6 @@ _READY = ProxyGetAttr(attr_path=("actor_urn",))
 message, so any actor answers it without its ``on_receive`` seeing it."""
 
 ChildState = Literal["running", "restarting", "stopped"]
-
-_starting = threading.local()
-"""``parent``: the supervisor whose thread is running a child's ``start`` (else None)."""
 
 
 class _Wake(NamedTuple):
@@ -134,7 +130,7 @@ class SupervisorBase(Actor):
         self._watched: dict[Ref, Child] = {}
         self._tokens = itertools.count(1)
         self._giving_up = False
-        cast("Mailbox", self.actor_inbox).parent = getattr(_starting, "parent", None)
+        cast("Mailbox", self.actor_inbox).loop_waits = in_loop_thread()  # see `start`
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -156,6 +152,12 @@ class SupervisorBase(Actor):
             msg = f"{ref} ended with {ended!r} while starting"
             raise RuntimeError(msg)
         return ref
+
+    def _run_on_start(self) -> None:
+        try:
+            super()._run_on_start()
+        finally:  # the loop thread, if it waits in `start`, waits no more
+            cast("Mailbox", self.actor_inbox).loop_waits = False
 
     # -- messages -------------------------------------------------------------------------
 
@@ -242,7 +244,7 @@ class SupervisorBase(Actor):
             raise error
         child.state = "restarting"
         if child.registration is not None:
-            child.registration.restarting()
+            child.registration.restarting(by=self.actor_ref)
         backoff = spec.backoff or self._backoff
         delay = 0.0 if backoff is None else backoff.delay(len(child.restarts))
         logger.log(
@@ -291,7 +293,7 @@ class SupervisorBase(Actor):
         child.wake = None
         child.promised = None
         if child.registration is not None:
-            child.registration.publish(ref)
+            child.registration.publish(ref, by=self.actor_ref)
         return ref
 
     def _send_stop(self, child: Child, *, restarting: bool) -> tuple[ActorRef[Any], float | None]:
@@ -305,7 +307,7 @@ class SupervisorBase(Actor):
         child.ref = None
         if restarting:
             if child.registration is not None:
-                child.registration.restarting()
+                child.registration.restarting(by=self.actor_ref)
         else:
             self._release(child, "its child was terminated")
         shutdown = child.spec.shutdown
@@ -354,19 +356,28 @@ class SupervisorBase(Actor):
         registration, child.registration = child.registration, None
         if self._holds_names():
             if registration is not None:
-                registration.restarting()
+                registration.restarting(by=self.actor_ref)
             return
         if registration is not None:
-            registration.unregister(why)
+            registration.unregister(why, by=self.actor_ref)
         if child.last is not None:
             release_subtree(child.last, why)
 
     def _holds_names(self) -> bool:
-        """Whether this supervisor is ending while its own supervisor lives."""
+        """Whether this supervisor is ending while a supervisor above it lives.
+
+        Not only its parent: a parent that a group restart is stopping holds its names
+        for that restart too, and so must its children's (the supervisor still alive
+        above them either restarts the subtree, taking the names over, or releases them).
+        """
         if not (self._giving_up or self.actor_stopped.is_set()):
             return False
         parent = cast("Mailbox", self.actor_inbox).parent
-        return parent is not None and parent.is_alive()
+        while parent is not None:
+            if parent.is_alive():
+                return True
+            parent = getattr(parent.actor_inbox, "parent", None)
+        return False
 
     def _cancel(self, child: Child, why: str) -> None:
         """Cancel ``child``'s pending restart: it has no incarnation and gets none."""
@@ -453,23 +464,33 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
     The monitor is made before the wait, so that an incarnation that ends right after
     ``on_start`` has its DOWN queued by the time it has ended.
     """
-    _starting.parent = watcher  # a supervisor started by ``start`` knows its parent at once
+    child_start.parent = watcher  # a supervisor started by ``start`` knows its parent at once
+    started = child_start.started = []  # our actors leave Pykka's registry as they start
     try:
         ref = spec.start()
     except Exception as exc:
         raise StartChildError(spec.id, exc) from exc
     finally:
-        _starting.parent = None
+        child_start.parent = child_start.started = None
+        for other in started:  # not the child: ``start`` started it for its own reasons
+            if other is not ref and other.is_alive():
+                ActorRegistry.register(other)
     if not isinstance(ref, ActorRef):
         cause = TypeError(f"its start returned {ref!r}, not a pykka.ActorRef")
         raise StartChildError(spec.id, cause)
     # Its supervisor stops it: `ActorRegistry.stop_all()` must not (it stops actors last
-    # started first, children before their supervisors, which would restart them).
-    ActorRegistry.unregister(ref)
+    # started first, children before their supervisors, which would restart them). Our
+    # actors left the registry before they ran; a plain Pykka child leaves it now.
+    if ref not in started:
+        ActorRegistry.unregister(ref)
     inbox = ref.actor_inbox
     if isinstance(inbox, Mailbox):
         inbox.parent = watcher
-    if isinstance(inbox, Mailbox) and inbox.on_loop and waiting_on_loop():
+    if (
+        isinstance(inbox, Mailbox)
+        and inbox.on_loop
+        and cast("Mailbox", watcher.actor_inbox).loop_waits_above()
+    ):
         # Its on_start would run on the loop thread, which waits in Supervisor.start.
         with contextlib.suppress(ActorDeadError):
             ref.tell(_Shutdown())

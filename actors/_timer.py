@@ -79,10 +79,12 @@ def send_after(delay: float, recipient: Recipient, message: Any) -> Timer:
     (so it must not block: every recipient's ``tell`` is meant not to). A recipient that has
     ended by then (`pykka.ActorDeadError`) loses the message quietly, as Erlang's
     ``send_after`` to a dead process does. Any thread; never blocks. Raises `ValueError` for
-    a negative or infinite delay.
+    a negative or infinite delay, `TypeError` for a recipient without ``tell``.
     """
     if not (isinstance(delay, int | float) and 0 <= delay < math.inf):
         raise ValueError(f"send_after needs a delay in seconds >= 0, not {delay!r}")
+    if not isinstance(recipient, Recipient):
+        raise TypeError(f"send_after needs a recipient with a tell method, not {recipient!r}")
     timer = Timer(recipient, message)
     call_on_loop(timer._arm, delay)
     return timer

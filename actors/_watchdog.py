@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 import threading
 import time
@@ -32,6 +33,10 @@ loaded 2-core machine never came near it (see docs/supervision.md); a loop actor
 slower than 0.1 s is already reported, after it returns, by the loop actor itself."""
 
 
+_LONGEST = threading.TIMEOUT_MAX
+"""The longest wait a thread can make: a huge threshold is watched at this pace."""
+
+
 class Watchdog:
     """Watches one loop thread (see the module docstring). Start it with `start`."""
 
@@ -39,7 +44,10 @@ class Watchdog:
         self._loop = loop
         self._thread_id = thread_id
         self.threshold: float | None = DEFAULT_THRESHOLD
-        self._beat = time.monotonic()
+        self._beat = time.monotonic()  # the last heartbeat
+        self._configured = self._beat  # the last change of threshold: no lag counts before
+        self._next: asyncio.TimerHandle | None = None  # the next heartbeat (loop thread only)
+        self._lock = threading.Lock()  # a report is made, or the threshold changed, at once
         self._changed = threading.Event()  # wakes the watchdog thread when settings change
 
     def start(self) -> None:
@@ -48,41 +56,54 @@ class Watchdog:
         threading.Thread(target=self._watch, name="actors-loop-watchdog", daemon=True).start()
 
     def configure(self, threshold: float | None) -> None:
-        """Set the threshold in seconds (> 0), or None to stop watching. Any thread."""
-        if threshold is not None and not threshold > 0:
+        """Set the threshold in seconds (finite, > 0), or None to stop watching. Any thread.
+
+        Takes effect at once: no report is begun after this returns with None, and a
+        lower threshold is not measured against a heartbeat paced for the old one.
+        """
+        if threshold is not None and not 0 < threshold < math.inf:
             msg = f"the loop watchdog threshold must be > 0 seconds or None, not {threshold!r}"
             raise ValueError(msg)
-        self.threshold = threshold
-        self._beat = time.monotonic()
+        with self._lock:
+            self.threshold = threshold
+            self._configured = time.monotonic()
+        self._loop.call_soon_threadsafe(self._repace)
         self._changed.set()
 
     def _heartbeat(self) -> None:
         self._beat = time.monotonic()
         threshold = self.threshold or DEFAULT_THRESHOLD
-        self._loop.call_later(threshold / 4, self._heartbeat)
+        self._next = self._loop.call_later(threshold / 4, self._heartbeat)
+
+    def _repace(self) -> None:
+        """Beat now, and from now on at the pace of the current threshold."""
+        if self._next is not None:
+            self._next.cancel()
+        self._heartbeat()
 
     def _watch(self) -> None:
         blocked_since: float | None = None  # the last beat before a reported block
         while True:
             threshold = self.threshold
-            self._changed.wait(None if threshold is None else threshold / 4)
+            self._changed.wait(None if threshold is None else min(threshold / 4, _LONGEST))
             self._changed.clear()
-            threshold = self.threshold
-            if threshold is None:
-                blocked_since = None
-                continue
-            beat = self._beat
-            if blocked_since is not None:
-                if beat != blocked_since:
-                    logger.warning(
-                        "the shared loop thread runs again after being blocked for %.1f s",
-                        beat - blocked_since,
-                    )
+            with self._lock:
+                threshold = self.threshold
+                if threshold is None:
                     blocked_since = None
-                continue
-            if time.monotonic() - beat > threshold:
-                blocked_since = beat
-                self._report(time.monotonic() - beat)
+                    continue
+                beat = self._beat
+                if blocked_since is not None:
+                    if beat != blocked_since:
+                        logger.warning(
+                            "the shared loop thread runs again after being blocked for %.1f s",
+                            beat - blocked_since,
+                        )
+                        blocked_since = None
+                    continue
+                if time.monotonic() - max(beat, self._configured) > threshold:
+                    blocked_since = beat
+                    self._report(time.monotonic() - beat)
 
     def _report(self, lag: float) -> None:
         frame = sys._current_frames().get(self._thread_id)
@@ -131,4 +152,7 @@ def describe_frame(frame: FrameType) -> str:
 
 def _callback(handle: asyncio.Handle) -> str:
     callback = getattr(handle, "_callback", None)
+    task = getattr(callback, "__self__", None)  # a task's step: name the task's coroutine
+    if isinstance(task, asyncio.Task):
+        return f"of the task {task.get_name()} running {task.get_coro()!r}"
     return getattr(callback, "__qualname__", None) or repr(callback)

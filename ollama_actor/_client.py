@@ -30,10 +30,15 @@ from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, stream_to
 from ollama_actor._host import parse_host, without_userinfo
-from ollama_actor._http11 import ACCEPT_ENCODING, encode_request, header_problem
+from ollama_actor._http11 import (
+    ACCEPT_ENCODING,
+    encode_request,
+    header_problem,
+    shown_header_name,
+)
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
 from ollama_actor._proxy import Proxy, environment_proxy, parse_proxy
-from ollama_actor._response import BodyCollector, wait_or_cancel
+from ollama_actor._response import BodyCollector, hide_secrets, wait_or_cancel
 from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Direct, Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
@@ -147,6 +152,7 @@ class _Endpoint(Generic[C]):
         call.__name__ = name
         call.__qualname__ = f"Ollama.{name}"
         call.__doc__ = self.__doc__
+        call.__dict__["endpoint"] = ENDPOINTS[name]  # as a tool: tools=[client.web_search]
         return call
 
 
@@ -240,6 +246,7 @@ class Ollama:
         self._prefix = parsed.raw_path.decode("ascii").rstrip("/")
         self._user_headers, self._host = _checked_headers(headers, self._origin.host_header)
         self._headers = _default_headers(api_key, self._user_headers, self._origin)
+        self._secrets = _secrets(self._headers + self._user_headers, self._origin)
         cloud, given = _parse_url(cloud_url, "cloud_url"), dict(headers or {})
         self._cloud = functools.cache(lambda: _Cloud.of(cloud, connect(cloud), api_key, given))
         self._engine = Engine()
@@ -459,7 +466,7 @@ class Ollama:
 
     def _run(self, request: Request) -> BodyCollector:
         _refuse_loop_thread(f"{request.method} {request.path}")
-        collector = BodyCollector(request.method, request.path, self.max_body)
+        collector = BodyCollector(request.method, request.path, self.max_body, request.secrets)
         call = self._engine.start(request, collector)
         if request.upload is not None:
             call.send_upload()
@@ -498,7 +505,8 @@ class Ollama:
         target = origin.target(path)
         data = encode_request(method, target, host, headers, body, content_length=size)
         again = replayable(method, (name for name, _ in headers))
-        return Request(origin, method, path, data, timeout, again, upload)
+        secrets = self._secrets if route is None else route.secrets
+        return Request(origin, method, path, data, timeout, again, upload, secrets)
 
     def _timeout(self, name: str, timeout: Any) -> Timeout:
         if timeout is _UNSET:
@@ -558,6 +566,7 @@ class _Cloud:
     prefix: str
     headers: list[tuple[str, str]]
     user_headers: list[tuple[str, str]]
+    secrets: tuple[str, ...]  # hidden in its errors (see `_secrets`)
 
     @classmethod
     def of(
@@ -570,7 +579,7 @@ class _Cloud:
         user, _host = _checked_headers(headers, origin.host_header)
         defaults = _default_headers(api_key, user, origin)
         prefix = parsed.raw_path.decode("ascii").rstrip("/")
-        return cls(origin, prefix, defaults, user)
+        return cls(origin, prefix, defaults, user, _secrets(defaults + user, origin))
 
     def checked(self, endpoint: str) -> _Cloud:
         """Itself, if it has a key to send; raises `ValidationError` (before any I/O) if not."""
@@ -616,7 +625,7 @@ def _checked_headers(
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise ValidationError("Ollama", "headers", "names and values must be strings")
-        shown = repr(name[:40])
+        shown = shown_header_name(name)
         problem = header_problem(name, value)
         if problem is not None:
             raise ValidationError("Ollama", "headers", f"{shown} {problem}")
@@ -654,6 +663,19 @@ def _default_headers(
     return defaults
 
 
+def _secrets(headers: list[tuple[str, str]], origin: Origin) -> tuple[str, ...]:
+    """What no error may show: each hidden header value, the proxy's credentials, and each
+    of these without its scheme (``Bearer``, ``Basic``), longest first; as they are and as a
+    repr shows them."""
+    values = [str.__str__(value) for _, value in headers if isinstance(value, _Secret)]
+    if origin.proxy is not None and origin.proxy.authorization is not None:
+        values.append(origin.proxy.authorization)
+    found = set(values) | {value.partition(" ")[2].strip(" \t") for value in values}
+    found |= {repr(secret)[1:-1] for secret in found}
+    chosen = sorted((secret for secret in found if len(secret) >= 4), key=len, reverse=True)
+    return tuple(_Secret(secret) for secret in chosen)
+
+
 class _Secret(str):
     """A header value that is sent as is but shown as ``<hidden>`` in any repr."""
 
@@ -688,7 +710,7 @@ def _answer(endpoint: Endpoint, collector: BodyCollector) -> Any:
         raise collector.failure
     result = collector.json()
     if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
-        raise ResponseError(str(result["error"]))
+        raise hide_secrets(ResponseError(str(result["error"])), collector.secrets)
     return result
 
 

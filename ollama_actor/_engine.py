@@ -126,7 +126,8 @@ class Request:
     """A request ready for the wire: the encoded bytes plus what the engine needs to send them.
 
     ``data`` is the head (and the body, unless an `Upload` sends it); ``replayable`` is
-    `replayable` of the method and headers, which decides whether a retry is safe.
+    `replayable` of the method and headers, which decides whether a retry is safe; ``secrets``
+    are the credentials it carries, to be hidden in any error (a server may echo them).
     """
 
     origin: Origin
@@ -136,6 +137,7 @@ class Request:
     timeout: Timeout = field(default_factory=Timeout)
     replayable: bool = False
     upload: Upload | None = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 class Engine:
@@ -179,6 +181,10 @@ class Engine:
             conn.close()
         else:
             conn.call = None
+            transport = conn.transport
+            assert transport is not None
+            if not transport.is_reading():  # paused by a slow consumer as the response ended:
+                transport.resume_reading()  # idle, it must read (stale bytes close it)
             conns.append(conn)
 
     def _forget(self, conn: _Connection) -> None:
@@ -247,16 +253,9 @@ class _Connection(asyncio.Protocol):
         where = origin.host_header
 
         def on_head(status: int, reason: str, headers: dict[str, str]) -> None:
-            if not done.done():
-                if 200 <= status < 300:
-                    done.set_result(None)
-                else:
-                    done.set_exception(
-                        ConnectError(
-                            f"the proxy {proxy.url} refused to CONNECT to {where}: "
-                            f"{status} {reason}".rstrip()
-                        )
-                    )
+            if not 200 <= status < 300:
+                answer = f"{status} {reason}".rstrip()
+                raise ConnectError(f"the proxy {proxy.url} refused to CONNECT to {where}: {answer}")
 
         self._tunnel = ResponseParser(on_head, lambda _: None, lambda: None, head_only=True)
         lines = [f"CONNECT {where} HTTP/1.1", f"Host: {where}"]
@@ -271,16 +270,25 @@ class _Connection(asyncio.Protocol):
             self._tunnel_done = None
 
     def _tunnel_data(self, data: bytes) -> None:
+        """The proxy's answer to CONNECT. Nothing may follow a 2xx head: TLS has the client
+        speak first, so any byte (a body, garbage) is the proxy out of step with us."""
         parser, done = self._tunnel, self._tunnel_done
         assert parser is not None
         assert done is not None
+        if done.done():  # after the answer, before TLS took the connection over
+            self.close()
+            return
         try:
             rest = parser.feed(data)
-            if rest and not done.done():
-                raise ProtocolError("the proxy sent bytes after its CONNECT response")
+            if parser.complete:
+                if rest:
+                    raise ProtocolError(
+                        f"the proxy sent {len(rest)} bytes after its 2xx answer to CONNECT, "
+                        "before TLS began"
+                    )
+                done.set_result(None)
         except OllamaError as exc:
-            if not done.done():
-                done.set_exception(exc)
+            done.set_exception(exc)
 
     def close(self) -> None:
         self.lost = True
@@ -461,28 +469,38 @@ class Call:
             self._attach(conn, reused=False)
 
     def _attach(self, conn: _Connection, *, reused: bool) -> None:
-        self._conn = conn
         self._reused = reused
-        conn.call = self
         head_only = self.request.method == "HEAD"
         self._parser = ResponseParser(
-            self._sink.on_head, self._sink.on_body, self._complete, head_only=head_only
+            self._sink.on_head,
+            self._sink.on_body,
+            self._complete,
+            head_only=head_only,
+            paused=self._is_paused,
         )
         transport = conn.transport
         assert transport is not None
         if self._paused:
             transport.pause_reading()
         transport.write(self.request.data)
-        # Closing already: the first send failed, so not a byte of the request left.
+        # Closing already: the first send failed, so not a byte of the request left. Known
+        # before `_conn` is set, so an upload never reads a piece for a head that did not go.
         self._unwritten = transport.is_closing()
+        self._conn = conn
+        conn.call = self
         self._last_rx = event_loop().time()
         self._arm(self._last_rx)
         if self._gate is not None:
             self._writable()
 
     def _can_write(self) -> bool:
+        """Whether the upload's next piece may go (any thread): the head went on this
+        connection, which takes more now. A connection whose head could not be sent gets no
+        body: the call is sent again whole on a fresh one."""
         conn = self._conn
-        return conn is not None and not conn.write_paused and conn.call is self
+        return (
+            conn is not None and not self._unwritten and not conn.write_paused and conn.call is self
+        )
 
     def _writable(self) -> None:
         """The socket takes more of the upload (loop thread): wake the uploading thread."""
@@ -510,11 +528,15 @@ class Call:
         assert parser is not None
         try:
             parser.feed(data)
-        except OllamaError as exc:
-            self._fail(exc)
         except Exception as exc:
-            logger.exception("a stream sink raised")
-            self._fail(OllamaError(f"internal error while reading the response: {exc!r}"))
+            self._read_failed(exc)
+
+    def _read_failed(self, exc: Exception) -> None:
+        """The parser (`OllamaError`) or the sink (a bug) raised on response bytes: end the call."""
+        if not isinstance(exc, OllamaError):
+            logger.error("a stream sink raised", exc_info=exc)
+            exc = OllamaError(f"internal error while reading the response: {exc!r}")
+        self._fail(exc)
 
     def _complete(self) -> None:
         """The parser saw the end of the response (called from inside `_data`)."""
@@ -562,10 +584,20 @@ class Call:
         else:
             self._fail(ConnectionLost(_lost_message("before responding", exc)))
 
+    def _is_paused(self) -> bool:
+        return self._paused
+
     def _set_paused(self, paused: bool) -> None:
         if self._paused == paused or self._done:
             return
         self._paused = paused
+        if not paused and self._parser is not None:
+            try:  # what the parser held back first (it may pause the call again, or end it)
+                self._parser.resume()
+            except Exception as exc:
+                self._read_failed(exc)
+            if self._paused or self._done:
+                return
         conn = self._conn
         if conn is not None and conn.usable:
             assert conn.transport is not None
@@ -573,7 +605,8 @@ class Call:
                 conn.transport.pause_reading()
             else:
                 conn.transport.resume_reading()
-                self._last_rx = event_loop().time()
+                self._last_rx = now = event_loop().time()
+                self._arm(now)  # a timer that fired during the pause left the read bound off
 
     def _arm(self, now: float) -> None:
         """Set the one timer at the nearest bound that applies now."""

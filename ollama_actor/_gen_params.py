@@ -6,7 +6,8 @@
 The endpoints' parameters are declared once, in `_schemas.ENDPOINTS`; their Python types are
 their checks' `Check.hint`. For each endpoint this writes a TypedDict of its parameters
 (``CompletionParams``) and a Protocol typing its method (``CompletionCall``: one overload per
-kind of ``stream`` for the endpoints that stream). A parameter whose name is a Python keyword
+kind of ``stream`` for the endpoints that stream, and one for a ``bool`` known only at run
+time, as ollama-python has). A parameter whose name is a Python keyword
 (``from``) is typed by the alias a call can spell (``from_``). The output is already formatted
 as ``ruff format`` would format it, so a test can compare it with the file.
 """
@@ -117,6 +118,7 @@ def _call(endpoint: Endpoint) -> list[str]:
     lines += _overload("Literal[True]", [], params, "Streaming")
     supervised = ["supervisor: ActorRef[Any] | None = ...", "retry: RetryPolicy | None = ..."]
     lines += _overload("Recipient", supervised, params, "StreamHandle")
+    lines += _overload("bool", [], params, f"{result} | Streaming")  # a flag known at run time
     return lines
 
 

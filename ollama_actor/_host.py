@@ -13,9 +13,12 @@ import urllib.parse
 
 from ollama_actor._errors import ValidationError
 
-__all__ = ["DEFAULT_PORT", "parse_host", "without_userinfo"]
+__all__ = ["AT_AFTER_HOST", "DEFAULT_PORT", "at_after_host", "parse_host", "without_userinfo"]
 
 DEFAULT_PORT = 11434
+AT_AFTER_HOST = (
+    "has an '@' after its host: a password holding '/', '?' or '#' must be percent-encoded"
+)
 _LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
@@ -24,8 +27,9 @@ def parse_host(value: str | None) -> str:
 
     ``None`` or an empty string gives ``http://127.0.0.1:11434``. Credentials in the URL
     (``user:password@``) are dropped, as the official client drops them. Raises
-    `ValidationError` for a port that is not a number, or an address that cannot be parsed (an
-    unclosed ``[``), quoting the value without credentials.
+    `ValidationError` for a port that is not a number, an address that cannot be parsed (an
+    unclosed ``[``), or an ``@`` after the host (see `at_after_host`), quoting the value
+    without credentials.
     """
     text = (value or "").strip().strip("\"'").strip()
     if text.lower() == "ollama.com":
@@ -37,26 +41,26 @@ def parse_host(value: str | None) -> str:
     else:
         scheme = scheme.lower()
         port = {"http": 80, "https": 443}.get(scheme, DEFAULT_PORT)
+    shown = without_userinfo(text)
+    if at_after_host(hostport):
+        raise ValidationError("Ollama", "host", f"{AT_AFTER_HOST}: {shown!r}")
     hostport = _bracket_bare_ipv6(hostport)
-    try:
-        split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
-    except ValueError as exc:  # an unclosed "[": "Invalid IPv6 URL"
-        shown = without_userinfo(text)
+    # Errors are raised outside the `except` blocks: the parser's own message would ride along
+    # as __context__, and the "port" it quotes may be part of a password.
+    split = _urlsplit(f"{scheme}://{hostport}")
+    if split is None:
         raise ValidationError(
-            "Ollama", "host", f"is not a valid address: {shown!r} ({exc})"
-        ) from None
-    try:
-        port = split.port or port
-    except ValueError:
-        raise ValidationError(
-            "Ollama", "host", f"has a port that is not a number: {without_userinfo(text)!r}"
-        ) from None
+            "Ollama", "host", f"is not a valid address: {shown!r} (Invalid IPv6 URL)"
+        )
+    given = _port(split, port)
+    if given is None:
+        raise ValidationError("Ollama", "host", f"has a port that is not a number: {shown!r}")
     host = split.hostname or "127.0.0.1"
     host = _LOOPBACK.get(host, host)
     if _is_ipv6(host):
         host = f"[{host}]"
     path = split.path.strip("/")
-    return f"{scheme}://{host}:{port}/{path}" if path else f"{scheme}://{host}:{port}"
+    return f"{scheme}://{host}:{given}/{path}" if path else f"{scheme}://{host}:{given}"
 
 
 def without_userinfo(url: str) -> str:
@@ -70,6 +74,32 @@ def without_userinfo(url: str) -> str:
         scheme, rest = "", url
     at = rest.rfind("@")
     return url if at < 0 else f"{scheme}{sep}{rest[at + 1 :]}"
+
+
+def at_after_host(url: str) -> bool:
+    """Whether an ``@`` comes after where the host ends (the first ``/``, ``?`` or ``#``).
+
+    That is a password holding one of those characters unencoded (``user:pa/ss@host``): every
+    URL parser reads ``user`` as the host and the password as a port or a path, to be shown in
+    errors and reprs. Such a URL is refused instead.
+    """
+    rest = url.partition("://")[2] if "://" in url else url
+    ends = [at for at in (rest.find(mark) for mark in "/?#") if at >= 0]
+    return "@" in rest[min(ends, default=len(rest)) :]
+
+
+def _urlsplit(url: str) -> urllib.parse.SplitResult | None:
+    try:
+        return urllib.parse.urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL"
+        return None
+
+
+def _port(split: urllib.parse.SplitResult, default: int) -> int | None:
+    try:
+        return split.port or default
+    except ValueError:
+        return None
 
 
 def _is_ipv6(host: str) -> bool:

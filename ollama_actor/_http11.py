@@ -26,6 +26,7 @@ __all__ = [
     "ResponseParser",
     "encode_request",
     "header_problem",
+    "shown_header_name",
 ]
 
 MAX_HEAD = 64 * 1024
@@ -46,6 +47,7 @@ _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*")
 _HEADER_NAME = re.compile(_TOKEN.decode())
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _MAX_LENGTH_DIGITS = 18
+_OWS = " \t"  # HTTP's whitespace; str.strip() alone also takes \x1c-\x1f, \x85 and \xa0
 
 
 def header_problem(name: str, value: str) -> str | None:
@@ -58,6 +60,18 @@ def header_problem(name: str, value: str) -> str | None:
     if not _HEADER_VALUE.fullmatch(value):
         return "has a value with a control character or a character outside ASCII"
     return None
+
+
+def shown_header_name(name: str) -> str:
+    """A request header's name for an error: the name, or for one that is not a token only its
+    valid start and the first character not allowed. Such a name is often a whole header line
+    (``"Authorization: Bearer <key>"``), and what follows may be a secret.
+    """
+    start = _HEADER_NAME.match(name)
+    valid = start.group() if start else ""
+    if valid == name:
+        return repr(name[:40])
+    return f"{valid[:40]!r} (then {name[len(valid)]!r}, not allowed in a name)"
 
 
 def encode_request(
@@ -81,10 +95,10 @@ def encode_request(
     lines += [f"{name}: {value}" for name, value in headers]
     if content_length is not None:
         lines.append(f"Content-Length: {content_length}")
-    try:
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    except UnicodeEncodeError:
-        raise OllamaError(f"the {method} request head is not ASCII") from None
+    text = "\r\n".join(lines) + "\r\n\r\n"
+    if not text.isascii():  # checked, not caught: an encoding error would quote the whole head
+        raise OllamaError(f"the {method} request head is not ASCII")
+    head = text.encode("ascii")
     return head + body if body else head
 
 
@@ -101,6 +115,10 @@ class ResponseParser:
     sends. `keep_alive` tells, after completion, whether the connection may carry another
     request: not if the server said close, nor if bytes came past the end. `eof` handles the
     server closing the connection. ``head_only`` is for HEAD and CONNECT: the final head ends it.
+
+    ``paused()``, if given, tells that the consumer wants no more body for now. Bytes that arrive
+    then are read and their framing removed, but a content-encoded body is not decoded further
+    (a few KiB can inflate to millions of lines) until `resume`, and its completion waits too.
     """
 
     __slots__ = (
@@ -115,6 +133,7 @@ class ResponseParser:
         "_on_body",
         "_on_complete",
         "_on_head",
+        "_paused",
         "_scan",
         "_status_checked",
         "head_only",
@@ -130,6 +149,7 @@ class ResponseParser:
         on_complete: Callable[[], None],
         *,
         head_only: bool = False,
+        paused: Callable[[], bool] | None = None,
     ) -> None:
         self._on_head = on_head
         self._on_body = on_body
@@ -144,6 +164,7 @@ class ResponseParser:
         self._need_crlf = False
         self._interim = 0
         self._decoder: _Decoder | None = None
+        self._paused = paused
         self._complete = False
 
     @property
@@ -176,21 +197,30 @@ class ResponseParser:
         return data
 
     def eof(self) -> bool:
-        """Note that the server closed the connection; True if that completed the response.
+        """Note that the server closed the connection; True if the response's framing had ended
+        or that ended it (its completion may still wait for `resume`).
 
         Raises `DecodeError` if the close ended a content-encoded body early.
         """
         if self._mode == "close":
             self._finish(b"")
-            return True
-        return self._complete
+        return self._mode == "done"
+
+    def resume(self) -> None:
+        """Decode what was held back while ``paused()``, and complete the response if its
+        framing has ended; it may stop again if ``paused()`` turns true meanwhile."""
+        decoder = self._decoder
+        if decoder is not None:
+            decoder.resume()
+            if self._mode == "done" and not self._complete:
+                self._finish(b"")
 
     def _finish(self, rest: bytes) -> bytes:
         self._mode = "done"
         if rest:
             self.keep_alive = False  # the server is out of step with us: never reuse
-        if self._decoder is not None:
-            self._decoder.finish()
+        if self._decoder is not None and not self._decoder.finish():
+            return rest  # decoding was paused: the end comes with `resume`
         self._complete = True
         self._on_complete()
         return rest
@@ -250,7 +280,7 @@ class ResponseParser:
         transfer = headers.get("transfer-encoding")
         length = headers.get("content-length")
         if length is not None:
-            values = {part.strip() for part in length.split(",")}
+            values = {part.strip(_OWS) for part in length.split(",")}
             value = values.pop()
             if values or not value.isascii() or not value.isdigit():
                 raise ProtocolError(f"bad Content-Length: {_preview(length)}")
@@ -276,7 +306,7 @@ class ResponseParser:
         if coding is not None:
             codings = [c for c in _tokens(coding) if c != "identity"]
             if codings:
-                self._decoder = decoder = _Decoder(codings, self._on_body)
+                self._decoder = decoder = _Decoder(codings, self._on_body, self._paused)
                 self._on_body = decoder.feed
 
     # -- chunked framing: the hot path ----------------------------------------------------------
@@ -344,11 +374,20 @@ class ResponseParser:
 
 
 class _Decoder:
-    """Undoes gzip and deflate content codings incrementally, in bounded pieces."""
+    """Undoes gzip and deflate content codings incrementally, in bounded pieces.
 
-    __slots__ = ("_codings", "_held", "_out", "_stages")
+    Before each piece it asks ``paused()``; while that is true, each stage keeps its input
+    undecoded (its backlog) until `resume`.
+    """
 
-    def __init__(self, codings: list[str], out: Callable[[bytes], None]) -> None:
+    __slots__ = ("_backlog", "_codings", "_held", "_out", "_paused", "_stages")
+
+    def __init__(
+        self,
+        codings: list[str],
+        out: Callable[[bytes], None],
+        paused: Callable[[], bool] | None,
+    ) -> None:
         for coding in codings:
             if coding not in ("gzip", "x-gzip", "deflate"):
                 raise DecodeError(
@@ -358,28 +397,50 @@ class _Decoder:
         self._codings = codings[::-1]  # the last coding applied is undone first
         self._stages: list[zlib._Decompress | None] = [None] * len(codings)
         self._held = [b""] * len(codings)  # a stage's first byte, until its second comes
+        self._backlog = [b""] * len(codings)  # a stage's input, held while paused
         self._out = out
+        self._paused = paused or _never
 
     def feed(self, data: bytes) -> None:
         self._push(0, data)
 
-    def finish(self) -> None:
-        """The body's framing ended: every stage must have reached its stream's end."""
+    def resume(self) -> None:
+        """Decode the backlogs, the last stage's first (its input came out of the others)."""
+        for index in reversed(range(len(self._stages))):
+            if self._backlog[index]:
+                self._push(index, b"")
+                if self._backlog[index]:
+                    return  # paused again
+
+    def finish(self) -> bool:
+        """The body's framing ended: every stage must reach its stream's end (`DecodeError`
+        if one cannot). False if decoding is paused: call it again after `resume`."""
+        if any(self._backlog):
+            return False
         for index, stage in enumerate(self._stages):
             if stage is None and not self._held[index]:
                 continue  # no byte ever reached it: an empty body
             if stage is not None:
                 self._push(index + 1, stage.flush())
+                if any(self._backlog):
+                    return False
             if stage is None or not stage.eof:
                 raise DecodeError(f"the {self._codings[index]}-encoded body was cut short")
+        return True
 
     def _push(self, index: int, data: bytes) -> None:
         if index == len(self._stages):
             if data:
                 self._out(data)
             return
+        if self._backlog[index]:
+            data = self._backlog[index] + data
+            self._backlog[index] = b""
         stage = self._stages[index]
         while data:
+            if self._paused():
+                self._backlog[index] = data
+                return
             if stage is None:
                 data = self._held[index] + data
                 if len(data) < 2:  # too little to tell a zlib header from raw deflate
@@ -412,6 +473,10 @@ class _Decoder:
         # "deflate" is zlib-wrapped by the RFC, but some servers send raw deflate.
         wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
         return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+
+
+def _never() -> bool:
+    return False
 
 
 def _take_head(buf: bytes, what: str, scan: int) -> tuple[list[bytes] | None, bytes]:
@@ -489,4 +554,4 @@ def _preview(text: bytes | str) -> str:
 
 def _tokens(value: str) -> list[str]:
     """A comma-separated header value as lower-cased tokens, empty elements dropped."""
-    return [token for part in value.split(",") if (token := part.strip().lower())]
+    return [token for part in value.split(",") if (token := part.strip(_OWS).lower())]

@@ -103,15 +103,18 @@ def _decode_json(line: bytes) -> Any:
     too_deep = _too_deep(line)
     if too_deep is not None:
         raise too_deep
+    # Each error is raised after its `except`: the decoder's own (its __context__) would carry
+    # the whole line, which may quote anything, credentials included.
     try:
         return _loads(line)
     except UnicodeDecodeError as exc:
-        raise DecodeError(f"a streamed line is not valid UTF-8: {exc.reason}") from None
+        problem = f"a streamed line is not valid UTF-8: {exc.reason}"
     except ValueError as exc:
         preview = line[:80].decode("utf-8", "replace")
-        raise DecodeError(f"a streamed line is not valid JSON ({exc}): {preview!r}") from None
+        problem = f"a streamed line is not valid JSON ({exc}): {preview!r}"
     except RecursionError:
-        raise DecodeError(f"a streamed line of {len(line)} bytes is nested too deeply") from None
+        problem = f"a streamed line of {len(line)} bytes is nested too deeply"
+    raise DecodeError(problem)
 
 
 try:
@@ -131,7 +134,8 @@ else:
         try:
             return _orjson_loads(line)
         except _OrjsonError:
-            return _decode_json(line)
+            pass
+        return _decode_json(line)  # outside the `except`, for the reason `_decode_json` gives
 
     _decode = _decode_orjson
     JSON_DECODER = "orjson"

@@ -149,6 +149,14 @@ class CompletionCall(Protocol):
         retry: RetryPolicy | None = ...,
         **params: Unpack[CompletionParams],
     ) -> StreamHandle: ...
+    @overload
+    def __call__(
+        self,
+        *,
+        stream: bool,
+        timeout: TimeoutLike = ...,
+        **params: Unpack[CompletionParams],
+    ) -> dict[str, Any] | Streaming: ...
 
 
 class ChatParams(TypedDict, total=False):
@@ -217,6 +225,14 @@ class ChatCall(Protocol):
         retry: RetryPolicy | None = ...,
         **params: Unpack[ChatParams],
     ) -> StreamHandle: ...
+    @overload
+    def __call__(
+        self,
+        *,
+        stream: bool,
+        timeout: TimeoutLike = ...,
+        **params: Unpack[ChatParams],
+    ) -> dict[str, Any] | Streaming: ...
 
 
 class EmbedParams(TypedDict, total=False):
@@ -348,7 +364,7 @@ class CreateModelParams(TypedDict, total=False):
     system: str | None
     """system message"""
 
-    parameters: Mapping[str, Any] | None
+    parameters: OptionsInput | None
     """model parameters"""
 
     messages: Sequence[MessageInput] | None
@@ -411,6 +427,14 @@ class CreateModelCall(Protocol):
         retry: RetryPolicy | None = ...,
         **params: Unpack[CreateModelParams],
     ) -> StreamHandle: ...
+    @overload
+    def __call__(
+        self,
+        *,
+        stream: bool,
+        timeout: TimeoutLike = ...,
+        **params: Unpack[CreateModelParams],
+    ) -> dict[str, Any] | Streaming: ...
 
 
 class CopyModelParams(TypedDict, total=False):
@@ -485,6 +509,14 @@ class PullModelCall(Protocol):
         retry: RetryPolicy | None = ...,
         **params: Unpack[PullModelParams],
     ) -> StreamHandle: ...
+    @overload
+    def __call__(
+        self,
+        *,
+        stream: bool,
+        timeout: TimeoutLike = ...,
+        **params: Unpack[PullModelParams],
+    ) -> dict[str, Any] | Streaming: ...
 
 
 class PushModelParams(TypedDict, total=False):
@@ -526,6 +558,14 @@ class PushModelCall(Protocol):
         retry: RetryPolicy | None = ...,
         **params: Unpack[PushModelParams],
     ) -> StreamHandle: ...
+    @overload
+    def __call__(
+        self,
+        *,
+        stream: bool,
+        timeout: TimeoutLike = ...,
+        **params: Unpack[PushModelParams],
+    ) -> dict[str, Any] | Streaming: ...
 
 
 class PreloadParams(TypedDict, total=False):

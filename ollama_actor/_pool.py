@@ -163,6 +163,8 @@ class Pool:
         probe: Backoff,
     ) -> None:
         self.members = [Member(client) for client in clients]
+        self.secrets = tuple(dict.fromkeys(s for client in clients for s in client._secrets))
+        """Every host's credentials: hidden in the errors of a request not yet routed."""
         self.limit = max_in_flight
         self.max_queue = max_queue
         self.refresh_every = refresh
@@ -487,8 +489,10 @@ def _later(delay: float, pool: Pool, method: Callable[..., None], *args: Any) ->
 class _Answer(BodyCollector):
     """A probe's or a refresh's response, handed to ``then`` on the loop thread at its end."""
 
-    def __init__(self, path: str, then: Callable[[_Answer], None]) -> None:
-        super().__init__("GET", path, _MAX_CHECK_BODY)
+    def __init__(
+        self, path: str, secrets: tuple[str, ...], then: Callable[[_Answer], None]
+    ) -> None:
+        super().__init__("GET", path, _MAX_CHECK_BODY, secrets)
         self._then = then
 
     def ended(self) -> None:
@@ -500,7 +504,7 @@ def _ask(member: Member, path: str, then: Callable[[_Answer], None]) -> None:
     """``GET /api<path>`` of ``member``, within `CHECK_TIMEOUT` (loop thread)."""
     client = member.client
     request = client._request("GET", path, None, CHECK_TIMEOUT, "application/json")
-    client._engine.start(request, _Answer(request.path, then))
+    client._engine.start(request, _Answer(request.path, request.secrets, then))
 
 
 def _running(answer: _Answer) -> list[str]:

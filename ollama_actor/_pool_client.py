@@ -25,6 +25,7 @@ from ollama_actor._client import (
     base_url_of,
     constructor_signature,
 )
+from ollama_actor._engine import Request
 from ollama_actor._errors import OllamaError, ValidationError
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
 from ollama_actor._pool import DEFAULT_PROBE, Member, Pool, model_key
@@ -190,7 +191,7 @@ class OllamaPool(Ollama):
         if endpoint.name == "unload":
             return self._unloaded(endpoint, body, timeout)
         route = Route(self._pool, self._spec(endpoint, body, timeout, _JSON))
-        collector = BodyCollector(endpoint.method, route.path, self.max_body)
+        collector = BodyCollector(endpoint.method, route.path, self.max_body, self._pool.secrets)
         running = route.start(collector)
         wait_or_cancel(collector.done, running.cancel)
         return _answer(endpoint, collector)
@@ -270,7 +271,7 @@ class OllamaPool(Ollama):
                 continue
             client = member.client
             request = client._request(endpoint.method, endpoint.path, data, timeout, _JSON)
-            collector = _HostAnswer(pool, member, request.method, request.path, self.max_body)
+            collector = _HostAnswer(pool, member, request, self.max_body)
             calls.append(client._engine.start(request, collector))
             outcomes.append((member, collector))
 
@@ -288,8 +289,8 @@ class _HostAnswer(BodyCollector):
     """One host's whole answer to a request sent to every host: what it says of the host's
     health reaches the pool (on the loop thread) before the waiting caller wakes."""
 
-    def __init__(self, pool: Pool, member: Member, method: str, path: str, max_body: int) -> None:
-        super().__init__(method, path, max_body)
+    def __init__(self, pool: Pool, member: Member, request: Request, max_body: int) -> None:
+        super().__init__(request.method, request.path, max_body, request.secrets)
         self._pool = pool
         self._member = member
 

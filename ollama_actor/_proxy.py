@@ -3,12 +3,13 @@
 - ``proxy=URL`` sends every request through that proxy, loopback included.
 - Otherwise, unless ``trust_env=False``: ``http_proxy``/``HTTP_PROXY`` for http origins,
   ``https_proxy``/``HTTPS_PROXY`` for https ones, else ``all_proxy``/``ALL_PROXY``; the lower-case
-  name wins when both are set (as httpx and urllib read them). ``HTTP_PROXY`` in upper case is
-  ignored under CGI (``REQUEST_METHOD`` set), where a client could set it through a ``Proxy:``
-  request header ("httpoxy"). ``no_proxy``/``NO_PROXY`` lists the hosts reached directly:
-  ``*`` (all), host names (the name and its subdomains; a leading dot, its subdomains only),
-  IP addresses and CIDR networks, each optionally with ``:port``. Loopback (``localhost``,
-  ``*.localhost``, 127.0.0.0/8, ``::1``) is never proxied from the environment (Go's rule).
+  name wins when both are set, even set empty (as httpx and urllib read them). ``HTTP_PROXY``
+  in upper case is ignored under CGI (``REQUEST_METHOD`` set), where a client could set it
+  through a ``Proxy:`` request header ("httpoxy"). ``no_proxy``/``NO_PROXY`` lists the hosts
+  reached directly: ``*`` (all), host names (the name and its subdomains; a leading dot, its
+  subdomains only), IP addresses and CIDR networks, each optionally with ``:port``. Loopback
+  (``localhost``, ``*.localhost``, 127.0.0.0/8, ``::1``, ``::ffff:127.0.0.1``) is never proxied
+  from the environment (Go's rule).
 
 A proxy URL without a scheme is ``http://``. Credentials in it (``http://user:pass@proxy:3128``)
 are sent as ``Proxy-Authorization: Basic ...`` and never shown: the `Proxy`'s repr and every
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ollama_actor._errors import ValidationError
-from ollama_actor._host import without_userinfo
+from ollama_actor._host import AT_AFTER_HOST, at_after_host, without_userinfo
 
 __all__ = ["Proxy", "environment_proxy", "parse_proxy"]
 
@@ -59,10 +60,11 @@ def parse_proxy(url: str, verify: bool | ssl.SSLContext = True, trust_env: bool 
     if "://" not in text:
         text = "http://" + text
     shown = without_userinfo(text)
-    try:
-        parsed = httpx.URL(text)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise ValidationError("Ollama", "proxy", f"is not a valid URL: {shown!r}") from None
+    if at_after_host(text):
+        raise ValidationError("Ollama", "proxy", f"{AT_AFTER_HOST}: {shown!r}")
+    parsed = _url(text)
+    if parsed is None:  # raised here, not while handling httpx's error, which may quote it
+        raise ValidationError("Ollama", "proxy", f"is not a valid URL: {shown!r}")
     if parsed.scheme not in ("http", "https"):
         raise ValidationError(
             "Ollama", "proxy", f"must be an http:// or https:// proxy, not {shown!r}"
@@ -84,6 +86,13 @@ def parse_proxy(url: str, verify: bool | ssl.SSLContext = True, trust_env: bool 
     return Proxy(parsed.scheme, host, port, authorization, context)
 
 
+def _url(text: str) -> httpx.URL | None:
+    try:
+        return httpx.URL(text)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+
+
 def environment_proxy(scheme: str, host: str, port: int, environ: Mapping[str, str]) -> str | None:
     """The proxy URL the environment names for an origin, or ``None`` to connect directly."""
     if _is_loopback(host):
@@ -95,10 +104,11 @@ def environment_proxy(scheme: str, host: str, port: int, environ: Mapping[str, s
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
-    lower = environ.get(name)
-    if lower:
-        return lower
-    if name == "http_proxy" and environ.get("REQUEST_METHOD"):
+    """The lower-case variable if set, even empty (it then turns the other off, as urllib and
+    httpx read it), else the upper-case one."""
+    if name in environ:
+        return environ[name] or None
+    if name == "http_proxy" and "REQUEST_METHOD" in environ:
         return None  # httpoxy: under CGI, HTTP_PROXY may come from a request's Proxy header
     return environ.get(name.upper()) or None
 
@@ -115,6 +125,8 @@ def _is_loopback(host: str) -> bool:
     if name == "localhost" or name.endswith(".localhost"):
         return True
     ip = _ip(host)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too, as Go's IsLoopback says
     return ip is not None and ip.is_loopback
 
 
@@ -129,7 +141,8 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
         if entry == "*":
             return True
         entry, entry_port = _split_port(entry)
-        if entry_port is not None and entry_port != port:
+        entry = entry.rstrip(".")  # "example.com." is "example.com", as for the host
+        if not entry or (entry_port is not None and entry_port != port):
             continue
         if ip is not None:
             try:

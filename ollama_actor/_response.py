@@ -5,14 +5,36 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ollama_actor._errors import DecodeError, HTTPError, OllamaError
 from ollama_actor._json_depth import MAX_DEPTH, too_deep_at
 
-__all__ = ["BodyCollector", "ErrorBody", "wait_or_cancel"]
+__all__ = ["BodyCollector", "ErrorBody", "hide_secrets", "wait_or_cancel"]
 
 MAX_ERROR_BODY = 64 * 1024
+
+E = TypeVar("E", bound=OllamaError)
+
+
+def hide_secrets(exc: E, secrets: tuple[str, ...]) -> E:
+    """``exc``, each of ``secrets`` in its text replaced by ``<hidden>`` (in place).
+
+    A server may quote the request it got, credentials included (an echo endpoint, a debugging
+    proxy, an error page), and its words end up in our errors; the credentials must not.
+    """
+    if secrets:
+        exc.args = tuple(_hide(arg, secrets) if isinstance(arg, str) else arg for arg in exc.args)
+        error = getattr(exc, "error", None)
+        if isinstance(error, str):
+            exc.error = _hide(error, secrets)  # type: ignore[attr-defined]
+    return exc
+
+
+def _hide(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "<hidden>")
+    return text
 
 
 class ErrorBody:
@@ -22,21 +44,30 @@ class ErrorBody:
     ``404 page not found``. The error text is Ollama's own either way.
     """
 
-    __slots__ = ("_parts", "_size", "method", "path", "reason", "status")
+    __slots__ = ("_parts", "_size", "method", "path", "reason", "secrets", "status")
 
-    def __init__(self, status: int, reason: str, method: str, path: str) -> None:
+    def __init__(
+        self, status: int, reason: str, method: str, path: str, secrets: tuple[str, ...] = ()
+    ) -> None:
         self.status = status
         self.reason = reason
         self.method = method
         self.path = path
+        self.secrets = secrets  # hidden in the error's text
         self._parts: list[bytes] = []
         self._size = 0
 
     def add(self, data: bytes) -> None:
+        """Keep the body; once it passes `MAX_ERROR_BODY`, raise the `HTTPError` from what
+        came (the call ends and its connection is closed, the rest unread: an endless or
+        decompression-bomb error body cannot hold the call or the loop)."""
         room = MAX_ERROR_BODY - self._size
-        if room > 0:
+        if len(data) > room:
             self._parts.append(data[:room])
-            self._size += min(len(data), room)
+            self._size = MAX_ERROR_BODY
+            raise self.error()
+        self._parts.append(data)
+        self._size += len(data)
 
     @property
     def data(self) -> bytes:
@@ -52,18 +83,25 @@ class ErrorBody:
             decoded = None
         if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
             text = decoded["error"]
-        return HTTPError(
+        error = HTTPError(
             self.status, text or self.reason or "no error text", method=self.method, path=self.path
         )
+        return hide_secrets(error, self.secrets)
 
 
 class BodyCollector:
-    """Engine sink for a whole response: the status and the body, up to ``max_body`` bytes."""
+    """Engine sink for a whole response: the status and the body, up to ``max_body`` bytes.
 
-    def __init__(self, method: str, path: str, max_body: int) -> None:
+    ``secrets`` (the request's credentials) are hidden in every error it gives.
+    """
+
+    def __init__(
+        self, method: str, path: str, max_body: int, secrets: tuple[str, ...] = ()
+    ) -> None:
         self.method = method
         self.path = path
         self.max_body = max_body
+        self.secrets = secrets
         self.status = 0
         self.done = threading.Event()
         self.failure: OllamaError | None = None
@@ -74,7 +112,7 @@ class BodyCollector:
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         self.status = status
         if not 200 <= status < 300:
-            self._error_body = ErrorBody(status, reason, self.method, self.path)
+            self._error_body = ErrorBody(status, reason, self.method, self.path, self.secrets)
 
     def on_body(self, data: bytes) -> None:
         if self._error_body is not None:
@@ -93,7 +131,7 @@ class BodyCollector:
         self.ended()
 
     def on_error(self, exc: OllamaError) -> None:
-        self.failure = exc
+        self.failure = hide_secrets(exc, self.secrets)
         self.ended()
 
     def ended(self) -> None:
@@ -123,14 +161,18 @@ class BodyCollector:
         try:
             return json.loads(body)
         except ValueError as exc:
-            preview = body[:80].decode("utf-8", "replace")
-            raise DecodeError(
-                f"the response to {self.method} {self.path} is not JSON ({exc}): {preview!r}"
-            ) from None
+            problem = str(exc)  # raised below: the JSON error holds the whole body (its .doc)
         except RecursionError:
+            problem = ""
+        if not problem:
             raise DecodeError(
                 f"the response to {self.method} {self.path} is JSON nested too deeply"
-            ) from None
+            )
+        preview = body[:80].decode("utf-8", "replace")
+        error = DecodeError(
+            f"the response to {self.method} {self.path} is not JSON ({problem}): {preview!r}"
+        )
+        raise hide_secrets(error, self.secrets)
 
 
 def wait_or_cancel(done: threading.Event, cancel: Callable[[], None]) -> None:

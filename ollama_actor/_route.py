@@ -94,6 +94,10 @@ class Route:
         return list(self._trail)
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._pool.secrets
+
+    @property
     def details(self) -> Mapping[str, Any]:
         if not self._picked:
             self._picked = True
@@ -317,7 +321,7 @@ class _Leg:
         pool, member, spec = run._pool, self.member, run._spec
         pool.answered(member, status)
         if status >= 500 or status == 429:
-            body = ErrorBody(status, reason, spec.method, self._path())
+            body = ErrorBody(status, reason, spec.method, self._path(), pool.secrets)
             self._held = _Held(status, reason, headers, body)
             return
         if self._loading and status < 300 and spec.model is not None:

@@ -20,6 +20,7 @@ import difflib
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,10 +297,21 @@ def image(value: Any, path: str) -> Any:
 
 
 def _read_image(file: Path, path: str) -> str:
+    """The file's bytes as base64; only a regular file is read (opened without waiting, so a
+    pipe is refused rather than waited on, and a device is not read for ever)."""
     try:
-        return base64.b64encode(file.read_bytes()).decode("ascii")
+        descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                problem = "is not a regular file (a directory, a device or a pipe)"
+                raise _Bad(path, f"{problem}: {str(file)!r:.200}")
+            with open(descriptor, "rb", closefd=False) as opened:
+                data = opened.read()
+        finally:
+            os.close(descriptor)
     except OSError as exc:
         raise _Bad(path, f"cannot be read: {exc.strerror or exc}: {str(file)!r:.200}") from None
+    return base64.b64encode(data).decode("ascii")
 
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -491,6 +503,9 @@ def tool(value: Any, path: str) -> Any:
     ``items``, and more as it grows). A Python function becomes the tool that describes it, an
     ``ollama.Tool`` the tool it dumps."""
     value = plain(value, path)
+    endpoint = getattr(value, "endpoint", None)
+    if callable(value) and isinstance(endpoint, Endpoint):
+        return _endpoint_tool(endpoint)
     if callable(value) and not isinstance(value, Mapping):
         try:
             return function_tool(value)
@@ -504,6 +519,26 @@ def tool(value: Any, path: str) -> Any:
     if kind == "function":
         return _function_tool(value, path)
     return value
+
+
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_JSON_TYPES |= {"Sequence": "array", "Mapping": "object"}
+
+
+def _endpoint_tool(endpoint: Endpoint) -> dict[str, Any]:
+    """A client method as a tool, as ollama-python's web search example passes its
+    ``web_search``: its parameters, Ollama's JSON fields, each typed as its check's first
+    type, described and required as the schema says."""
+    properties = {
+        name: {"type": _JSON_TYPES.get(re.split(r"[\[ |]", param.check.hint)[0], "string")}
+        | {"description": param.doc}
+        for name, param in endpoint.params.items()
+    }
+    required = [name for name, param in endpoint.params.items() if param.required]
+    parameters: dict[str, Any] = {"type": "object"} | ({"required": required} if required else {})
+    parameters["properties"] = properties
+    function = {"name": endpoint.name, "description": endpoint.doc, "parameters": parameters}
+    return {"type": "function", "function": function}
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,7 +692,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                     "license text",
                 ),
                 "system": _p(string, "system message"),
-                "parameters": _p(mapping, "model parameters"),
+                "parameters": _p(Check(mapping, "OptionsInput"), "model parameters"),
                 "messages": _p(list_of(message), "messages to start chats with"),
                 "quantize": _p(string, "quantization, e.g. 'q4_K_M'"),
                 "renderer": _p(string, "the renderer that builds the model's prompts"),

@@ -36,7 +36,7 @@ from ollama_actor._errors import (
     StreamCancelled,
 )
 from ollama_actor._ndjson import LineDecoder
-from ollama_actor._response import ErrorBody, wait_or_cancel
+from ollama_actor._response import ErrorBody, hide_secrets, wait_or_cancel
 
 __all__ = ["Direct", "Running", "Streaming", "Target"]
 
@@ -58,7 +58,8 @@ class Running(Protocol):
 class Target(Protocol):
     """Where a stream's request goes, run after run.
 
-    ``method`` and ``path`` name the request in errors; `start` sends one run (from any thread,
+    ``method`` and ``path`` name the request in errors, which never show its ``secrets`` (its
+    credentials: see `hide_secrets`); `start` sends one run (from any thread,
     without blocking) and reports to the sink on the loop thread; `again` is the target of the
     next run; ``details`` is what a restart message tells of this run (``{}`` for one server);
     ``hosts`` the hosts this run and the runs before it were sent to (``[]`` for one server).
@@ -72,6 +73,9 @@ class Target(Protocol):
 
     @property
     def path(self) -> str: ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
 
     @property
     def details(self) -> Mapping[str, Any]: ...
@@ -95,6 +99,10 @@ class Direct:
     @property
     def path(self) -> str:
         return self.request.path
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.request.secrets
 
     @property
     def details(self) -> Mapping[str, Any]:
@@ -295,7 +303,7 @@ class _ChunkReader:
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         if not 200 <= status < 300:
             target = self._target
-            self._error_body = ErrorBody(status, reason, target.method, target.path)
+            self._error_body = ErrorBody(status, reason, target.method, target.path, target.secrets)
 
     def on_body(self, data: bytes) -> None:
         if self._error_body is not None:
@@ -311,7 +319,7 @@ class _ChunkReader:
             self._decoder.finish(self._chunk)
             self._check_complete()
         except OllamaError as exc:
-            self._sink.on_error(exc)
+            self.on_error(exc)
             return
         response = self._acc.result()
         owner = self._owner()
@@ -320,7 +328,7 @@ class _ChunkReader:
         self._sink.on_done(response)
 
     def on_error(self, exc: OllamaError) -> None:
-        self._sink.on_error(exc)
+        self._sink.on_error(hide_secrets(exc, self._target.secrets))
 
     def _chunk(self, chunk: Any) -> None:
         if not isinstance(chunk, dict):

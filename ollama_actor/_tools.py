@@ -16,13 +16,16 @@ Where ollama-python's schema is wrong this one is not (docs/migrating.md has the
 parameter with a default is not required, a union's types are a list in their order (not one
 string in a random one), lists say their items' type, ``Literal`` and `enum.Enum` say their values,
 and a continuation line of an argument's description is read as one even if it holds a colon.
-Pure: reads only the function.
+A `functools.partial` is described as its function, without the arguments it binds (a key bound
+so is kept from the model); an annotation that does not resolve (a name imported only for type
+checkers) is read as text, the others as their types. Pure: reads only the function.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import enum
+import functools
 import inspect
 import re
 import types
@@ -37,7 +40,8 @@ _ARGS = ("args", "arguments", "parameters", "params", "keyword args", "keyword a
 _SECTIONS = frozenset(
     (*_ARGS, "returns", "return", "yields", "yield", "raises", "example", "examples", "note")
 ).union(("notes", "attributes", "see also", "warning", "warnings", "todo", "references"))
-_ARG = re.compile(r"\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)")
+_ARG = re.compile(r"\*{0,2}(\w+)\s*(?:\((?:[^()]|\([^()]*\))*\))?\s*:\s*(.*)")
+"""``name: text`` or ``name (type): text``; the type may hold parentheses, ``(tuple(int, int))``."""
 
 _SCALARS: dict[Any, str] = {
     str: "string",
@@ -71,15 +75,16 @@ def function_tool(function: Callable[..., Any]) -> dict[str, Any]:
         signature = inspect.signature(function)
     except ValueError as exc:
         raise TypeError(f"cannot read the parameters of {function!r}: {exc}") from None
-    try:
-        hints = typing.get_type_hints(function)
-    except Exception:  # an annotation that does not resolve: read the others as written
-        hints = {}
-    description, described = _docstring(inspect.getdoc(function))
+    described_by = function
+    bound: set[str] = set()
+    if isinstance(function, functools.partial):
+        described_by, bound = function.func, set(function.keywords)
+    hints = _hints(described_by)
+    description, described = _docstring(inspect.getdoc(described_by))
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name, param in signature.parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or name in bound:
             continue  # a model names each argument; *args and **kwargs have no names to give
         annotation = hints.get(name, param.annotation)
         schema, optional = _schema(annotation)
@@ -91,11 +96,32 @@ def function_tool(function: Callable[..., Any]) -> dict[str, Any]:
     if required:
         parameters["required"] = required
     parameters["properties"] = properties
-    name = getattr(function, "__name__", type(function).__name__)
+    name = getattr(described_by, "__name__", type(function).__name__)
     return {
         "type": "function",
         "function": {"name": name, "description": description, "parameters": parameters},
     }
+
+
+def _hints(function: Callable[..., Any]) -> dict[str, Any]:
+    """The parameters' annotations, resolved: ``"int"`` (as ``from __future__ import
+    annotations`` writes it) is `int`. One that does not resolve stays as written, and the
+    others still resolve. A callable object's are those of its ``__call__``."""
+    is_routine = inspect.isroutine(function) or isinstance(function, type)
+    source = function if is_routine else type(function).__call__
+    try:
+        return typing.get_type_hints(source)
+    except Exception:  # one does not resolve (a name imported only for type checkers)
+        pass
+    names = getattr(inspect.unwrap(source), "__globals__", {})
+    hints: dict[str, Any] = {}
+    for name, annotation in getattr(source, "__annotations__", {}).items():
+        alone = types.SimpleNamespace(__annotations__={name: annotation}, __globals__=names)
+        try:
+            hints.update(typing.get_type_hints(alone))
+        except Exception:  # read as text, as an unannotated parameter is
+            continue
+    return hints
 
 
 def _docstring(doc: str | None) -> tuple[str, dict[str, str]]:

@@ -96,6 +96,9 @@ def main(
         if isinstance(stream, io.TextIOWrapper):  # text the terminal cannot encode stays visible
             with contextlib.suppress(ValueError):
                 stream.reconfigure(errors="backslashreplace")
+    if isinstance(stdin, io.TextIOWrapper):  # bytes that are not text: U+FFFD, as Go's JSON
+        with contextlib.suppress(ValueError):  # writes what `ollama run` read (and input() too)
+            stdin.reconfigure(errors="replace")
     _interruptible()
     parser = build_parser()
     try:

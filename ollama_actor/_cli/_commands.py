@@ -18,7 +18,7 @@ from actors import Recipient
 from ollama_actor._cli._args import schema_params
 from ollama_actor._cli._exit import OK, UsageError
 from ollama_actor._cli._format import ago, human_bytes, table, until
-from ollama_actor._cli._modelfile import read_modelfile
+from ollama_actor._cli._modelfile import model_files, parse_modelfile, read_modelfile
 from ollama_actor._cli._once import Attempts, Held, Output, Screen
 from ollama_actor._cli._printer import run_stream
 from ollama_actor._cli._progress import progress_view
@@ -320,18 +320,27 @@ def create(session: Session) -> int:
     """``create MODEL [-f Modelfile]``: upload the Modelfile's local files, then create.
 
     Without ``-f``, and without ``--from`` or ``--files``, the ``Modelfile`` of the current
-    directory is read if there is one (as ``ollama create`` does). Each file is hashed and
-    streamed from disk (memory stays flat whatever its size), its progress shown like a pulled
-    layer's.
+    directory is read if there is one, else the model files in it are taken (``FROM .``), as
+    ``ollama create`` does. Each file is hashed and streamed from disk (memory stays flat
+    whatever its size), its progress shown like a pulled layer's.
     """
     args = session.args
     params: dict[str, Any] = {}
     flags = schema_params(args)
-    path = args.file
-    if path is None and not {"from", "files"} & set(flags) and Path(DEFAULT_MODELFILE).is_file():
-        path = DEFAULT_MODELFILE
-    if path is not None:
-        modelfile = read_modelfile(path)
+    modelfile = None
+    if args.file is not None:
+        modelfile = read_modelfile(args.file)
+    elif not {"from", "files", "modelfile"} & set(flags):  # no source given
+        if Path(DEFAULT_MODELFILE).is_file():
+            modelfile = read_modelfile(DEFAULT_MODELFILE)
+        elif model_files(Path.cwd()):
+            modelfile = parse_modelfile("FROM .\n", Path.cwd())
+        else:
+            raise UsageError(
+                "no Modelfile or model files found in this directory"
+                " (give a Modelfile with -f, or --from MODEL)"
+            )
+    if modelfile is not None:
         params.update(modelfile.params)
         uploads = modelfile.uploads()
         if uploads:

@@ -97,7 +97,12 @@ def model_files(directory: Path) -> list[Path]:
         ("*.gguf",),
         ("*.bin",),
     ):
-        weights = [file for pattern in patterns for file in sorted(directory.glob(pattern))]
+        weights = [
+            file
+            for pattern in patterns
+            for file in sorted(directory.glob(pattern))
+            if file.is_file()  # as Ollama, a match it cannot read (a dangling link) is skipped
+        ]
         if weights:
             break
     if not weights:

@@ -20,6 +20,7 @@ to stdout.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,10 @@ _USAGE_PARAMETERS = """Available Parameters:
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT64 = range(-(2**63), 2**63)
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _go_quote(text: str) -> str:
@@ -120,10 +125,13 @@ def parameter_value(name: str, values: list[str]) -> Any:
         if first not in _TRUE + _FALSE:
             raise ValueError(f"invalid bool value {shown}")
         return first in _TRUE
-    try:
-        return int(first, 10) if kind is int else float(first)
-    except ValueError:
-        raise ValueError(f"invalid {kind.__name__} value {shown}") from None
+    # as Go's strconv reads a number (ASCII digits, no "_"; an int64, a float32), and finite:
+    # Ollama takes "nan" and "inf", and then cannot send the next question (JSON has no NaN)
+    if kind is int and _GO_INT.fullmatch(first) and int(first) in _INT64:
+        return int(first)
+    if kind is float and _GO_FLOAT.fullmatch(first) and abs(float(first)) <= _FLOAT32_MAX:
+        return float(first)
+    raise ValueError(f"invalid {kind.__name__} value {shown}")
 
 
 @dataclass
@@ -227,7 +235,8 @@ class Repl:
         if line.startswith(QUOTES):
             rest = line[len(QUOTES) :]
             if rest.endswith(QUOTES) and rest:
-                return self._question(rest[: -len(QUOTES)])
+                text = rest[: -len(QUOTES)]
+                return self._question(text) if text else True  # as ollama, nothing to send
             self._lines, self._multiline = [rest], "prompt"
             return True
         words = line.split()
@@ -365,7 +374,7 @@ class Repl:
         response = self.session.client.show_model(model=chat.model, **extra)
         what = args[0]
         if what == "info":
-            self._say(show_info(response))
+            self._say(show_info(response), out=True)
         elif what in ("license", "modelfile", "template"):
             missing = {
                 "license": "No license was specified for this model.",
@@ -394,10 +403,10 @@ class Repl:
 
     def _load(self, args: list[str]) -> None:
         if len(args) != 1:
-            self._say("Usage:\n  /load <modelname>", out=True)
+            self._say("Usage:\n  /load <modelname>")
             return
         model = args[0]
-        self._say(f"Loading model '{model}'", out=True)
+        self._say(f"Loading model '{model}'")
         client = self.session.client
         try:
             info = client.show_model(model=model)
@@ -407,7 +416,7 @@ class Repl:
                 raise
             loaded = False
         if not loaded:
-            self._say(f"Couldn't find model '{model}'", out=True)
+            self._say(f"Couldn't find model '{model}'")
             return
         self.chat.model = model
         self.chat.parent = str((info.get("details") or {}).get("parent_model") or "")
@@ -416,7 +425,7 @@ class Repl:
 
     def _save(self, args: list[str]) -> None:
         if len(args) != 1:
-            self._say("Usage:\n  /save <modelname>", out=True)
+            self._say("Usage:\n  /save <modelname>")
             return
         name, chat = args[0], self.chat
         request: dict[str, Any] = {"model": name, "from_": chat.parent or chat.model}
@@ -431,6 +440,6 @@ class Repl:
         except HTTPError as exc:
             if "invalid model name" not in exc.error:
                 raise
-            self._say(f"error: The model name '{name}' is invalid", out=True)
+            self._say(f"error: The model name '{name}' is invalid")
             return
-        self._say(f"Created new model '{name}'", out=True)
+        self._say(f"Created new model '{name}'")

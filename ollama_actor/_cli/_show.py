@@ -23,7 +23,10 @@ _PROJECTIONS = (("embedding length", "embedding_length"), ("dimensions", "projec
 
 
 def _table(title: str, rows: list[list[str]]) -> list[str]:
-    """``  Title`` and the rows in columns four spaces apart, as Ollama's tablewriter lays them."""
+    """``  Title`` and the rows in columns four spaces apart, as Ollama's tablewriter lays them;
+    nothing for no rows (a reply without what the section shows)."""
+    if not rows:
+        return []
     columns = max(len(row) for row in rows)
     widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(columns)]
     lines = [f"  {title}"]
@@ -157,6 +160,7 @@ def show_info(response: dict[str, Any], *, verbose: bool = False) -> str:
         rows = [
             ["", str(t.get("name", "")), str(t.get("type", "")), go_value(t.get("shape", []))]
             for t in tensors
+            if isinstance(t, dict)
         ]
         lines += _table("Tensors", rows)
     for title in ("System", "License"):

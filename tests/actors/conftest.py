@@ -1,4 +1,4 @@
-"""Every test stops what it starts: no registered actor and no new thread may outlive it."""
+"""Every test stops what it starts: no registered actor, name or new thread may outlive it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pykka
 import pytest
+
+import actors._names
 
 
 @pytest.fixture(autouse=True)
@@ -21,5 +23,6 @@ def _no_leftover_actors() -> Iterator[None]:
         if not thread.name.startswith("actors-loop"):
             thread.join(timeout=5.0)
     assert leftovers == [], "the test left actors running"
+    assert actors._names._names == {}, "the test left names registered"
     alive = [t for t in set(threading.enumerate()) - before if not t.name.startswith("actors-loop")]
     assert alive == [], "the test left threads running"

@@ -214,3 +214,22 @@ def test_asks_racing_a_stop_are_always_answered(worker):
             with contextlib.suppress(pykka.ActorDeadError):
                 future.get(timeout=5)  # a value or ActorDeadError, never a pykka.Timeout
         wait_exit(ref, 5)
+
+
+@pytest.mark.parametrize("wait", ["wait_exit", "shutdown"])
+def test_an_actor_waiting_for_its_own_end_is_refused_rather_than_hang(wait):
+    # Regression: it waited for an end that comes only after its handler returns: forever
+    # without a timeout.
+    class Waits(actors.Actor):
+        def on_receive(self, message: Any) -> Any:
+            if message != "wait":
+                return message
+            if wait == "wait_exit":
+                return actors.wait_exit(self.actor_ref, None)
+            return actors.shutdown(self.actor_ref, None)
+
+    ref = Waits.start()
+    with pytest.raises(RuntimeError, match="cannot wait for its own end"):
+        ref.ask("wait", timeout=5)
+    assert ref.ask("still alive", timeout=5) == "still alive"  # nothing was sent to it
+    ref.stop(timeout=5)

@@ -66,3 +66,42 @@ def test_a_killed_child_stuck_in_a_handler_does_not_delay_the_exit(shutdown):
 def test_a_running_actor_keeps_the_process_alive_until_it_ends():
     out, _elapsed = run(WORKER)
     assert out.splitlines() == ["main ends", "worked", "on_stop"]
+
+
+THREAD_START_FAILS = """
+import resource, threading
+import pykka
+from actors import Actor
+
+threading.stack_size(256 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+hogs, release = [], threading.Event()
+try:
+    while len(hogs) < 64:  # use up the address space with thread stacks
+        hog = threading.Thread(target=release.wait, daemon=True)
+        hog.start()
+        hogs.append(hog)
+except RuntimeError:
+    pass
+try:
+    Actor.start()
+except RuntimeError as exc:
+    print("start failed:", exc, flush=True)
+else:
+    print("started", flush=True)
+threading.stack_size(0)
+release.set()
+print(pykka.ActorRegistry.get_all(), pykka.ActorRegistry.stop_all(), flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_AS")
+def test_an_actor_whose_thread_cannot_start_does_not_keep_the_process_alive():
+    # Regression: the actor was held for the exit wait before its thread started; when
+    # the start failed ("can't start new thread") the process never exited, and the actor
+    # stayed in Pykka's registry, where stop_all() waited for it forever.
+    out, elapsed = run(THREAD_START_FAILS)
+    if out.startswith("started"):
+        pytest.skip("this machine started the thread regardless of the limit")
+    assert out == "start failed: can't start new thread\n[] []\n"
+    assert elapsed < 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -184,3 +185,118 @@ def test_linking_while_ending_from_many_threads_never_loses_a_signal():
     got = {events.receive(timeout=5)[1][1] for _ in doomed}  # one EXIT per linked actor
     assert got == set(doomed)
     watcher.stop(timeout=5)
+
+
+@pytest.mark.parametrize("base", KINDS, ids=lambda b: b.__name__)
+def test_unlink_returned_means_the_link_has_no_effect_even_with_the_exit_under_way(base):
+    # Regression: the ending actor took its links, then told its monitors, then signalled
+    # the links it had taken; an unlink that returned in between did not stop the signal
+    # (OTP: once unlink has returned, the link has no effect on the caller any more).
+    events = Inbox()
+    cls = partner(base, events)
+    a, b = cls.start(), cls.start()
+    link(a, b)
+    unlinked = threading.Event()
+
+    class UnlinkOnDown:
+        def tell(self, message: Any) -> None:  # told during a's end, before the links
+            unlink(b, a)
+            unlinked.set()
+
+    monitor(a, UnlinkOnDown())
+    a.tell("crash")
+    wait_exit(a, 5)
+    assert unlinked.is_set()
+    assert b.ask("alive", timeout=5) == "alive"
+    b.stop(timeout=5)
+
+
+@pytest.mark.parametrize("base", KINDS, ids=lambda b: b.__name__)
+def test_linking_an_actor_to_itself_does_nothing(base):
+    events = Inbox()
+    a = partner(base, events, traps=True).start()
+    link(a, a)
+    a.stop(timeout=5)
+    assert wait_exit(a, 5) == Exit.NORMAL
+    assert events.drain() == [(a, "on_stop")]  # no EXIT from itself
+
+
+@pytest.mark.parametrize("base", KINDS, ids=lambda b: b.__name__)
+def test_a_link_cycle_ending_abnormally_at_once_ends_each_once(base):
+    # A links B links A, both crash together, many times over: each ends exactly once,
+    # with its own crash or the other's LinkExit, and nothing hangs.
+    events = Inbox()
+    cls = partner(base, events)
+    for _ in range(300):
+        a, b = cls.start(), cls.start()
+        link(a, b)
+        link(b, a)
+        a.tell("crash")
+        with contextlib.suppress(pykka.ActorDeadError):  # a's end may have killed b already
+            b.tell("crash")
+        for ref, other in ((a, b), (b, a)):
+            reason = wait_exit(ref, 5)
+            assert reason.abnormal
+            if isinstance(reason.exception, LinkExit):
+                assert reason.exception.ref is other
+            else:
+                assert isinstance(reason.exception, Crash)
+    events.drain()
+
+
+def test_unlink_racing_an_exit_from_many_threads_signals_at_most_once():
+    # Each of 200 trapping watchers is linked to one actor that ends while another thread
+    # unlinks: a watcher gets one EXIT if the unlink came too late, none if it came first,
+    # never two, and only for the actor it was linked to.
+    events = Inbox()
+    cls = partner(actors.Actor, events, traps=True)
+    pairs = [(actors.Actor.start(), cls.start()) for _ in range(200)]
+    for doomed, watcher in pairs:
+        link(doomed, watcher)
+    go = threading.Barrier(2)
+
+    def unlink_all() -> None:
+        go.wait(5)
+        for doomed, watcher in pairs:
+            unlink(watcher, doomed)
+
+    unlinker = threading.Thread(target=unlink_all)
+    unlinker.start()
+    go.wait(5)
+    for doomed, _watcher in pairs:
+        doomed.stop()
+    unlinker.join(timeout=10)
+    for doomed, watcher in pairs:
+        wait_exit(doomed, 5)
+        watcher.stop(timeout=5)
+    told: dict[Any, list[Any]] = {}
+    for who, message in events.drain():
+        if message != "on_stop":
+            told.setdefault(who, []).append(message)
+    by_watcher = dict((w, d) for d, w in pairs)
+    for who, messages in told.items():
+        assert messages == [("EXIT", by_watcher[who], Exit.NORMAL)]
+
+
+def test_an_actor_killed_before_it_ran_runs_no_on_start():
+    # Regression: a loop actor killed before its first turn still ran on_start (and, being
+    # killed, never on_stop: whatever on_start opened stayed open).
+    events = Inbox()
+    crashed = partner(actors.Actor, events).start()
+    crashed.tell("crash")
+    wait_exit(crashed, 5)
+
+    class Opens(actors.LoopActor):
+        def on_start(self) -> None:
+            events.tell("on_start")
+
+    def start_and_link() -> Any:
+        ref = Opens.start()  # on the loop thread: its first turn comes after this callback
+        link(crashed, ref)  # crashed ended abnormally: ref is killed at once
+        return ref
+
+    done = Inbox()
+    actors.call_on_loop(lambda: done.tell(start_and_link()))
+    ref = done.receive(timeout=5)
+    assert isinstance(wait_exit(ref, 5).exception, LinkExit)
+    assert events.drain() == [(crashed, "on_failure")]

@@ -6,6 +6,8 @@ thread would wait for work that needs the loop thread.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -171,3 +173,85 @@ def test_a_wait_that_need_not_wait_is_allowed_on_the_loop():
     )
     assert (kind, result) == ("returned", ("in", "queued", "normal"))
     ref.stop(timeout=5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_after_fork_no_thread_of_the_child_passes_for_the_loop_thread():
+    # Regression: the child kept the id of the parent's loop thread; thread ids are reused,
+    # so new threads of the child took it (138 of 200) and had their blocking waits
+    # refused with WouldBlockLoop (and call_on_loop run callbacks on them directly).
+    actors.event_loop()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        status = 1
+        try:
+            seen: list[bool] = []
+            for _ in range(100):
+                thread = threading.Thread(target=lambda: seen.append(actors.in_loop_thread()))
+                thread.start()
+                thread.join()
+            mistaken = sum(seen)
+            done = threading.Event()
+            actors.call_on_loop(done.set)  # the child's own loop starts and runs it
+            os.write(write_end, f"{mistaken} {done.wait(5)}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read_end) as report:
+        assert report.read() == "0 True"
+    assert status == 0
+
+
+def test_other_supervisors_start_loop_children_while_the_loop_starts_a_supervisor():
+    # Regression: while the loop thread waited in a Supervisor.start (of thread children,
+    # which is allowed), every other supervisor, anywhere, had its loop children refused
+    # (StartChildError: WouldBlockLoop), a failure that counted toward its intensity.
+    entered, gate = threading.Event(), threading.Event()
+
+    class SlowStart(actors.Actor):
+        def on_start(self) -> None:
+            entered.set()
+            assert gate.wait(10)
+
+    runner = Runner.start()
+    on_the_loop = runner.proxy().run(lambda: Supervisor.start([ChildSpec("s", SlowStart.start)]))
+    other = actors.DynamicSupervisor.start()
+    try:
+        assert entered.wait(5)
+        started = other.proxy().start_child(ChildSpec("echo", Echo.start))
+        gate.set()  # the loop is free again: the other supervisor's loop child may start
+        echo = started.get(timeout=5)
+        assert echo.ask("hi", timeout=5) == "hi"
+        kind, sup, _elapsed = on_the_loop.get(timeout=5)
+        assert kind == "returned"
+        sup.stop(timeout=5)
+    finally:
+        gate.set()
+        other.stop(timeout=5)
+        runner.stop(timeout=5)
+
+
+def test_a_thread_child_waiting_for_a_loop_actor_while_the_loop_starts_it_is_refused():
+    # Regression: Supervisor.start on the loop thread waits for its children's on_start; a
+    # thread child whose on_start waited for a loop actor waited for the loop that waited
+    # for it: the whole loop hung (until the ask's own timeout, forever without one).
+    echo = Echo.start()
+
+    class AsksTheLoop(actors.Actor):
+        def on_start(self) -> None:
+            echo.ask("hi", timeout=3)
+
+    def start() -> Any:
+        return Supervisor.start([ChildSpec("asks", AsksTheLoop.start)])
+
+    try:
+        error = refused(start, fix="start the supervisor from another thread")
+        assert "while the shared loop thread waits for this actor to start" in str(error)
+        # Outside such a start, the same child starts and waits as any thread may.
+        sup = Supervisor.start([ChildSpec("asks", AsksTheLoop.start)])
+        sup.stop(timeout=5)
+    finally:
+        echo.stop(timeout=5)

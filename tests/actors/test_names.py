@@ -243,13 +243,13 @@ def test_a_send_that_finds_the_incarnation_dead_is_held_for_the_next():
     owner = Recorder.start()
     registration = actors._names.register("direct", owner)
     first = Recorder.start()
-    registration.publish(first)
+    registration.publish(first, by=owner)
     first.stop()
     wait_exit(first, 5)
     Address("direct").tell("kept")
     reply = Address("direct").ask("asked", block=False)
     second = Recorder.start()
-    registration.publish(second)
+    registration.publish(second, by=owner)
     assert reply.get(timeout=5) == ["kept", "asked"]
     registration.unregister("the test is over")
     for ref in (owner, second):
@@ -264,10 +264,10 @@ def test_held_messages_stay_held_if_the_new_incarnation_dies_before_taking_them(
     dead = Recorder.start()
     dead.stop()
     wait_exit(dead, 5)
-    registration.publish(dead)  # it ended after it started: nothing can be delivered
+    registration.publish(dead, by=owner)  # it ended after it started: nothing can be delivered
     assert whereis("flush") is None
     live = Recorder.start()
-    registration.publish(live)
+    registration.publish(live, by=owner)
     assert Address("flush").ask("q", timeout=5) == [1, 2, "q"]
     registration.unregister("the test is over")
     for ref in (owner, live):
@@ -419,3 +419,81 @@ def test_a_nested_supervisor_that_terminates_a_child_releases_its_name():
     with pytest.raises(NoSuchName):
         Address("n").tell("x")
     top.stop(timeout=5)
+
+
+def _until(predicate: Any, timeout: float = 5.0) -> None:
+    """Wait, within ``timeout`` seconds, until ``predicate()`` holds (for states no event
+    announces, such as a supervisor's restart having published its child)."""
+    done = threading.Event()
+    deadline = threading.Timer(timeout, done.set)
+    deadline.start()
+    try:
+        while not predicate():
+            assert not done.wait(0.005), "the condition did not hold in time"
+    finally:
+        deadline.cancel()
+
+
+@pytest.mark.parametrize("shutdown", ["brutal_kill", 0.2])
+def test_a_killed_supervisors_late_teardown_leaves_the_name_to_its_successor(shutdown):
+    # Regression: a nested supervisor killed while busy in a handler stops its children
+    # only once that handler returns. By then its parent had started a successor that took
+    # the name over; the late teardown set the name "restarting" again, so Address("w")
+    # held every message for good (asks timed out, whereis said None).
+    gate = threading.Event()
+
+    class Slow(actors.Actor):
+        def on_start(self) -> None:
+            assert gate.wait(10)
+
+    def start_mid() -> Any:
+        return Supervisor.start([ChildSpec("w", Recorder.start, name="w")])
+
+    top = Supervisor.start(
+        [
+            ChildSpec("mid", start_mid, type="supervisor", shutdown=shutdown),
+            ChildSpec("crasher", Recorder.start),
+        ],
+        strategy="one_for_all",
+    )
+    (_, mid, _), (_, crasher, _) = top.proxy().which_children().get(timeout=5)
+    first = whereis("w")
+    mid.proxy().start_child(ChildSpec("slow", Slow.start))  # mid is busy until the gate
+    crasher.tell("crash")  # top kills mid (busy) and starts a new mid and a new "w"
+    _until(lambda: whereis("w") not in (None, first))
+    second = whereis("w")
+    gate.set()  # the killed mid finds itself killed and stops its children now
+    wait_exit(mid, 5)
+    assert whereis("w") is second
+    assert Address("w").ask("here?", timeout=5) == ["here?"]
+    top.stop(timeout=5)
+
+
+def test_names_hold_messages_through_a_group_restart_two_levels_up():
+    # Regression: top (one_for_all) restarting mid stops mid, which stops leaf, which found
+    # its parent (mid) no longer alive and released the name "w" although top was about to
+    # restart the whole subtree: senders got NoSuchName ("no incarnation will come").
+    def start_leaf() -> Any:
+        return Supervisor.start([ChildSpec("w", Recorder.start, name="w")])
+
+    def start_mid() -> Any:
+        return Supervisor.start([ChildSpec("leaf", start_leaf, type="supervisor")])
+
+    top = Supervisor.start(
+        [
+            ChildSpec("mid", start_mid, type="supervisor"),
+            ChildSpec("crasher", Recorder.start),
+        ],
+        strategy="one_for_all",
+    )
+    first = whereis("w")
+    downs = Inbox()
+    actors.monitor("w", downs)  # a DOWN would say that no incarnation will come
+    crasher = top.proxy().which_children().get(timeout=5)[1][1]
+    crasher.tell("crash")
+    wait_exit(first, 5)
+    assert Address("w").ask("after", timeout=5) == ["after"]
+    assert whereis("w") is not first
+    assert downs.drain() == []
+    top.stop(timeout=5)
+    assert [down.reason for down in downs.drain()] == [actors.Exit.NOPROC]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -19,6 +20,7 @@ from actors import (
     ChildRestarting,
     ChildRunning,
     ChildSpec,
+    DynamicSupervisor,
     Exit,
     Inbox,
     ShutdownTimeout,
@@ -581,3 +583,57 @@ def test_pykka_stop_all_stops_the_tree_top_down_without_restarts(events, caplog)
     assert wait_exit(plain, 5) is Exit.NORMAL
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert pykka.ActorRegistry.get_all() == []
+
+
+@pytest.mark.parametrize("base", [actors.Actor, actors.LoopActor], ids=lambda b: b.__name__)
+def test_a_child_being_started_is_never_in_pykkas_registry(events, base):
+    # Regression: a child was taken out of Pykka's registry only once its ``start`` had
+    # returned; stop_all() in between (at exit, while a supervisor restarts or starts a
+    # child) stopped it behind its supervisor's back, and a permanent one was restarted.
+    # Other actors a ``start`` starts for its own use stay in the registry.
+    entered, gate = threading.Event(), threading.Event()
+    registered: list[bool] = []
+    made: dict[str, pykka.ActorRef[Any]] = {}
+
+    class Child(base):  # type: ignore[valid-type,misc]
+        pass
+
+    def start() -> pykka.ActorRef[Any]:
+        made["helper"] = actors.Actor.start()
+        made["child"] = Child.start()
+        registered.append(made["child"] in pykka.ActorRegistry.get_all())
+        entered.set()
+        assert gate.wait(10)
+        return made["child"]
+
+    sup = DynamicSupervisor.start()
+    started = sup.proxy().start_child(ChildSpec("c", start))
+    assert entered.wait(5)
+    gate.set()
+    assert started.get(timeout=5) is made["child"]
+    assert registered == [False]
+    assert pykka.ActorRegistry.get_all() == [sup, made["helper"]]
+    assert pykka.ActorRegistry.stop_all(timeout=10) == [True, True]
+    assert wait_exit(made["child"], 5) is Exit.SHUTDOWN  # its supervisor stopped it
+
+
+def test_stop_all_racing_start_child_never_stops_a_child_itself():
+    # The same race, hammered: stop_all() while children are being started.
+    for _ in range(30):
+        sup = DynamicSupervisor.start(max_restarts=None)
+        started: list[pykka.ActorRef[Any]] = []
+        first = threading.Event()
+
+        def start_many(sup: Any = sup, started: Any = started, first: Any = first) -> None:
+            spec = ChildSpec("w", actors.Actor.start)
+            with contextlib.suppress(pykka.ActorDeadError):
+                while True:
+                    started.append(sup.proxy().start_child(spec).get(timeout=5))
+                    first.set()
+
+        starter = threading.Thread(target=start_many)
+        starter.start()
+        assert first.wait(5)
+        pykka.ActorRegistry.stop_all(timeout=10)
+        starter.join(timeout=10)
+        assert [r for r in started if wait_exit(r, 5) is not Exit.SHUTDOWN] == []

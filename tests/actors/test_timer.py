@@ -71,3 +71,10 @@ def test_a_dead_recipient_loses_the_message_quietly():
 def test_invalid_delays(delay):
     with pytest.raises(ValueError, match="delay"):
         send_after(delay, Inbox(), "x")
+
+
+@pytest.mark.parametrize("recipient", [None, "consumer", 3])
+def test_a_recipient_without_tell_is_refused_at_once(recipient):
+    # Regression: it was accepted, and its error logged from the loop when the timer fired.
+    with pytest.raises(TypeError, match="recipient with a tell method"):
+        send_after(0, recipient, "x")

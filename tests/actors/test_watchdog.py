@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -141,3 +142,70 @@ def test_a_healthy_loop_is_not_reported(watch):
 def test_invalid_thresholds():
     with pytest.raises(ValueError, match="threshold"):
         set_loop_watchdog(0)
+
+
+def test_lowering_the_threshold_does_not_report_an_idle_loop(watch):
+    # Regression: the heartbeat kept the pace of the old threshold (every 10 s for 40 s), so
+    # right after lowering it the idle loop was reported blocked, then "runs again after
+    # being blocked for 2.0 s".
+    watchdog = actors._loop._Shared.watchdog
+    assert watchdog is not None
+    beat = watchdog._beat
+    set_loop_watchdog(40.0)
+    for _ in range(500):  # until a heartbeat has run since: the next is at the slow pace
+        if watchdog._beat != beat:
+            break
+        threading.Event().wait(0.01)
+    assert watchdog._beat != beat
+    threading.Event().wait(THRESHOLD)  # longer than the fast pace: no fast beat is left
+    set_loop_watchdog(THRESHOLD)
+    threading.Event().wait(THRESHOLD * 4)  # quiet time for the watchdog to look at
+    assert watch.records == []
+
+
+@pytest.mark.parametrize("threshold", [float("inf"), float("nan"), -1.0])
+def test_a_threshold_that_is_not_finite_is_refused_and_the_watchdog_lives_on(watch, threshold):
+    # Regression: set_loop_watchdog(math.inf) was accepted and killed the watchdog thread
+    # (OverflowError in its wait): no blocked loop was ever reported again.
+    with pytest.raises(ValueError, match="threshold"):
+        set_loop_watchdog(threshold)
+    set_loop_watchdog(THRESHOLD)
+    reported_while_blocked(
+        watch, lambda gate: call_on_loop(blocked_until, gate), "the callback blocked_until"
+    )
+
+
+def test_a_huge_threshold_does_not_kill_the_watchdog(watch):
+    set_loop_watchdog(1e12)  # longer than a thread can wait at once
+    threading.Event().wait(0.1)
+    assert [t for t in threading.enumerate() if t.name == "actors-loop-watchdog"]
+    set_loop_watchdog(THRESHOLD)
+    reported_while_blocked(
+        watch, lambda gate: call_on_loop(blocked_until, gate), "the callback blocked_until"
+    )
+
+
+def test_no_report_begins_once_the_watchdog_is_disabled(watch):
+    gate = threading.Event()
+    call_on_loop(blocked_until, gate)
+    try:
+        watch.wait_for(r"has been blocked for")
+        set_loop_watchdog(None)
+        watch.records.clear()
+        threading.Event().wait(THRESHOLD * 2)
+    finally:
+        gate.set()
+    threading.Event().wait(THRESHOLD)
+    assert watch.records == []  # neither a new report nor a recovery
+
+
+def test_a_task_that_blocks_is_named_by_its_coroutine(watch):
+    # It was named by the asyncio internals that step it ("<TaskStepMethWrapper ...>").
+    async def sulking(gate: threading.Event) -> None:
+        blocked_until(gate)
+
+    def block(gate: threading.Event) -> None:
+        asyncio.run_coroutine_threadsafe(sulking(gate), event_loop())
+
+    report = reported_while_blocked(watch, block, "the task")
+    assert "sulking" in report

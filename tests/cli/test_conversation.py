@@ -233,6 +233,38 @@ def test_a_piped_conversation_takes_the_same_lines(cli, ollama_emulator):
     assert result.stdout.count("\n") == 2  # two answers, each on its line
 
 
+def test_a_parameter_value_no_request_can_carry_is_refused_and_the_conversation_goes_on(cli):
+    lines = ["/set parameter temperature nan", "/set parameter num_ctx 1" + "0" * 30, "Hi"]
+    result = cli("chat", "llama3.2", input="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        'Couldn\'t set parameter: "invalid float value [nan]"',
+        f'Couldn\'t set parameter: "invalid int value [1{"0" * 30}]"',
+    ]
+    assert result.stdout.count("\n") == 1  # the answer to "Hi"
+
+
+def test_an_empty_triple_quoted_message_is_not_sent(cli, ollama_emulator):
+    result = cli("chat", "llama3.2", input='""""""\nHi\n')  # ollama sends nothing for it
+    assert result.returncode == 0, result.stderr
+    assert [body["messages"] for body in chats(ollama_emulator)] == [[_user("Hi")]]
+
+
+def test_what_the_commands_say_goes_to_stderr_and_what_show_shows_to_stdout(cli):
+    lines = ["/show info", "/load nope", "/load", "/save Not Valid!", "/save bad:name:x", "Hi"]
+    result = cli("chat", "llama3.2", input="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "Loading model 'nope'\nCouldn't find model 'nope'\n"
+        "Usage:\n  /load <modelname>\n"
+        "Usage:\n  /save <modelname>\n"
+        "error: The model name 'bad:name:x' is invalid\n"
+    )
+    info, answer = result.stdout.rsplit("\n\n", 1)
+    assert info.startswith("  Model\n    architecture        llama\n")
+    assert answer.count("\n") == 1  # the answer to "Hi", alone after what /show showed
+
+
 @pytest.mark.parametrize("command", ["chat", "run"])
 def test_the_model_is_loaded_before_the_first_prompt(ollama_emulator, command):
     terminal = Pty([command, "llama3.2", "--keep-alive", "10m"], environment(ollama_emulator.url))

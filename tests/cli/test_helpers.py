@@ -18,7 +18,7 @@ from ollama_actor._cli._exit import UsageError, describe, exit_code
 from ollama_actor._cli._format import ago, go_duration, go_g, human_bytes, table, until
 from ollama_actor._cli._modelfile import model_files, parse_modelfile
 from ollama_actor._cli._repl import parameter_value
-from ollama_actor._cli._show import go_value
+from ollama_actor._cli._show import go_value, show_info
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 
@@ -169,6 +169,19 @@ def test_the_files_taken_from_a_models_directory(tmp_path, present, taken):
     assert [p.relative_to(tmp_path).as_posix() for p in model_files(tmp_path)] == taken
 
 
+def test_weights_that_are_no_files_do_not_hide_the_real_ones(tmp_path):
+    # Ollama's filesForModel skips a match it cannot read and tries the next kind of weights;
+    # a dangling link or a directory named like weights left only the JSON files to upload
+    (tmp_path / "model.safetensors").symlink_to(tmp_path / "gone")
+    (tmp_path / "old.gguf").mkdir()
+    (tmp_path / "weights.bin").write_bytes(b"GGUF")
+    (tmp_path / "config.json").write_bytes(b"{}")
+    taken = [p.relative_to(tmp_path).as_posix() for p in model_files(tmp_path)]
+    assert taken == ["weights.bin", "config.json"]
+    (tmp_path / "weights.bin").unlink()
+    assert model_files(tmp_path) == []  # no weights at all: nothing to take
+
+
 @pytest.mark.parametrize(
     ("name", "values", "value"),
     [
@@ -195,6 +208,24 @@ def test_set_parameter_values_are_read_as_ollama_reads_them(name, values, value)
     ],
 )
 def test_set_parameter_refusals_say_what_ollama_says(name, values, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        parameter_value(name, values)
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "problem"),
+    [
+        ("num_ctx", ["99999999999999999999999"], "invalid int value [99999999999999999999999]"),
+        ("num_ctx", ["1_000"], "invalid int value [1_000]"),  # Go's base-10 digits only
+        ("num_ctx", ["\u0663"], "invalid int value [\u0663]"),  # an Arabic-Indic three
+        ("temperature", ["1e39"], "invalid float value [1e39]"),  # beyond Go's float32
+        ("temperature", ["1_0"], "invalid float value [1_0]"),
+        ("temperature", ["nan"], "invalid float value [nan]"),  # Ollama takes these, and then
+        ("top_p", ["inf"], "invalid float value [inf]"),  # cannot send the next question
+        ("top_p", ["-Infinity"], "invalid float value [-Infinity]"),
+    ],
+)
+def test_set_parameter_refuses_values_a_request_cannot_carry(name, values, problem):
     with pytest.raises(ValueError, match=re.escape(problem)):
         parameter_value(name, values)
 
@@ -236,3 +267,22 @@ def test_errors_are_one_line():
     assert describe(RuntimeError("x")) == "RuntimeError: x (run with --debug for the traceback)"
     error = ValidationError("completion", "options.seed", "must be an integer, not str")
     assert describe(error, {"options": "--option"}) == "--option seed: must be an integer, not str"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"projector_info": {"clip.has_vision_encoder": True}},  # no architecture to show
+        {"model_info": {}},
+        {"tensors": ["not a tensor", {"name": "t", "type": "F16", "shape": [2]}]},
+    ],
+)
+def test_show_leaves_out_what_it_cannot_show(response):
+    # Ollama's own command panics on such replies; a section with no rows is left out
+    shown = show_info({"details": {"quantization_level": "Q4_0"}, **response}, verbose=True)
+    assert shown.startswith("  Model\n")
+    assert "    quantization    Q4_0\n" in shown
+    assert "Projector" not in shown
+    assert "Metadata" not in shown
+    if "tensors" in response:
+        assert shown.endswith("  Tensors\n    t    F16    [2]\n")

@@ -113,12 +113,36 @@ def test_create_from_a_modelfile_uploads_its_file(cli, ollama_emulator, tmp_path
     assert cli("show", "terse", "--system").stdout == "You are\nterse.\n"
 
 
-def test_create_without_a_source_is_the_users_mistake(cli):
-    result = cli("create", "nothing")
+def test_create_without_a_source_is_the_users_mistake(ollama_emulator, tmp_path):
+    result = subprocess.run(
+        [*CLI, "create", "nothing"], cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        env=environment(ollama_emulator.url), check=False,
+    )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == (
-        "error: neither 'from' or 'files' was specified (HTTP 400 from POST /api/create)\n"
+        "error: no Modelfile or model files found in this directory"
+        " (give a Modelfile with -f, or --from MODEL)\n"
     )
+    assert ollama_emulator.request_count() == 0
+
+
+def test_create_without_a_modelfile_takes_the_model_files_of_the_current_directory(
+    ollama_emulator, tmp_path
+):
+    # as `ollama create NAME` in a model's directory: FROM . when there is no Modelfile
+    files = {"model.safetensors": b"weights", "config.json": b"{}", "notes.txt": b"no"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = subprocess.run(
+        [*CLI, "create", "here", "--system", "Be here."], cwd=tmp_path, capture_output=True,
+        text=True, timeout=30, env=environment(ollama_emulator.url), check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    body = ollama_emulator.last_request("/api/create").body
+    assert body["files"] == {
+        name: blob_digest(files[name]) for name in ("model.safetensors", "config.json")
+    }
+    assert body["system"] == "Be here."
 
 
 def test_create_streams_a_large_file_with_progress(cli, ollama_emulator, tmp_path):

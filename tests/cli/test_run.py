@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+
+import pytest
 
 from ollama_actor import Ollama
 from ollama_actor.emulator import expected_reply
 
-from .conftest import CLI, environment
+from .conftest import CLI, WAIT, environment
 from .terminal import Pty
 
 PROMPT = "Why is the sky blue?"
@@ -145,3 +148,41 @@ def test_run_on_a_terminal_is_a_conversation(ollama_emulator):
     assert expected_reply("llama3.2", [{"role": "user", "content": "Hi"}]).text in answer
     chat = ollama_emulator.last_request("/api/chat").body
     assert chat["messages"] == [{"role": "user", "content": "Hi"}]
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
+@pytest.mark.parametrize("command", ["run", "generate", "chat", "embed"])
+def test_bytes_on_stdin_that_are_not_utf8_are_sent_as_ollama_sends_them(
+    ollama_emulator, command, errors
+):
+    # `ollama run` sends what it read; Go's JSON writes each invalid byte as U+FFFD.
+    # Python's stdin is strict under a UTF-8 locale, surrogateescape under C or POSIX.
+    model = "nomic-embed-text" if command == "embed" else "llama3.2"
+    result = subprocess.run(
+        [*CLI, command, model],
+        input=b"caf\xe9 \xff\xfe ok\n",
+        capture_output=True,
+        timeout=WAIT,
+        env=environment(ollama_emulator.url, PYTHONIOENCODING=f"utf-8:{errors}"),
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, b""), result.stderr.decode(errors="replace")
+    body = ollama_emulator.requests[-1].body
+    text = body.get("prompt") or body.get("input") or body["messages"][-1]["content"]
+    assert text.removesuffix("\n") == "caf\ufffd \ufffd\ufffd ok"
+
+
+def test_a_conversation_on_a_terminal_takes_bytes_that_are_not_utf8(ollama_emulator):
+    terminal = Pty(["chat", "llama3.2"], environment(ollama_emulator.url))
+    try:
+        terminal.wait_for(">>> ")
+        os.write(terminal.fd, b"caf\xe9 \xff ok\n")
+        terminal.wait_for(">>> ", count=2)  # answered, and the conversation goes on
+        terminal.type("/bye\n")
+        assert terminal.exit_code() == 0
+    finally:
+        terminal.close()
+    asked = [r.body["messages"][-1] for r in ollama_emulator.requests if r.path == "/api/chat"]
+    assert len(asked) == 1
+    # readline may drop a byte that starts a character never finished (\xe9 here)
+    assert asked[0]["content"] in ("caf\ufffd \ufffd ok", "caf \ufffd ok")

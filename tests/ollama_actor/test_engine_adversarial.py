@@ -11,19 +11,24 @@ import gzip
 import json
 import logging
 import socket
+import threading
 import time
 import zlib
 
 import pytest
 
+from actors._loop import event_loop
 from ollama_actor import (
     ConnectionLost,
     DecodeError,
+    HTTPError,
     Ollama,
     OllamaError,
     ProtocolError,
+    ReadTimeout,
     Timeout,
 )
+from ollama_actor import _streaming as streaming_module
 from tests.ollama_actor.rawserver import CLOSE, RawServer, chunked, response
 
 BOUNDS = Timeout(connect=5, read=5, total=20)
@@ -201,6 +206,7 @@ CHUNKED = OK + b"Transfer-Encoding: chunked\r\n\r\n"
 
 HYGIENE = {
     "non-ASCII digit in Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n{}",
+    "a NEL after the Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: 2\x85\r\n\r\n{}",
     "a four-digit status": b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",
     "a two-digit status": b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\n{}",
     "HTTP/1.12": b"HTTP/1.12 200 OK\r\nContent-Length: 2\r\n\r\n{}",
@@ -356,6 +362,17 @@ def test_bad_content_coding_is_a_clear_decode_error(coding, body, match):
             list(client.completion(model="m", prompt="x", stream=True))
 
 
+def test_a_decompression_bomb_in_a_whole_response_is_cut_by_max_body():
+    bomb = gzip.compress(b" " * (64 << 20))  # 64 MiB of JSON whitespace, 64 KiB on the wire
+    wire = response(bomb, headers="Content-Encoding: gzip\r\n")
+    with (
+        RawServer(lambda r: [wire, 30.0]) as server,
+        Ollama(server.url, timeout=BOUNDS, max_body=1 << 20) as client,
+        pytest.raises(DecodeError, match="exceeds the 1048576-byte limit"),
+    ):
+        client.version()
+
+
 def test_a_decompression_bomb_is_cut_by_the_line_bound():
     bomb = gzip.compress(b"x" * (64 << 20))  # 64 MiB of one line, 64 KiB on the wire
     wire = chunked([bomb], headers="Content-Encoding: gzip\r\n")
@@ -365,3 +382,156 @@ def test_a_decompression_bomb_is_cut_by_the_line_bound():
         pytest.raises(OllamaError, match="exceeds"),
     ):
         list(client.completion(model="m", prompt="x", stream=True))
+
+
+# -- a consumer that pauses the socket ----------------------------------------------------------
+
+STREAM_LINES = [
+    json.dumps({"model": "m", "response": "x", "done": False}).encode() + b"\n" for _ in range(20)
+]
+
+
+@pytest.fixture
+def low_watermarks(monkeypatch):
+    """A consumer that falls 8 chunks behind pauses the socket (4096 in real use)."""
+    monkeypatch.setattr(streaming_module, "_HIGH_WATER", 8)
+    monkeypatch.setattr(streaming_module, "_LOW_WATER", 2)
+
+
+def loop_has_caught_up() -> None:
+    """Wait until the loop thread has handled what it was doing (the read now being parsed)."""
+    done = threading.Event()
+    event_loop().call_soon_threadsafe(done.set)
+    assert done.wait(5)
+
+
+def bounded(work, seconds: float):
+    """Run ``work`` on a thread; its result or exception, or a failure if it has not ended."""
+    box: list = []
+
+    def run():
+        try:
+            box.append(("ok", work()))
+        except BaseException as exc:  # handed to the test
+            box.append(("raised", exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert box, f"still waiting after {seconds} s: a wait without a bound"
+    return box[0]
+
+
+def test_a_connection_paused_as_its_response_ended_is_pooled_reading(low_watermarks):
+    """The response ends in the read that made the consumer pause: the pooled connection must
+    not stay paused, or the next request waits for the read timeout for an answer it never reads."""
+    done = json.dumps({"model": "m", "response": "", "done": True}).encode() + b"\n"
+    whole = chunked([b"".join(STREAM_LINES) + done])
+
+    def respond(request):
+        return [whole] if request.target.endswith("/generate") else [response(b'{"version":"1"}')]
+
+    with RawServer(respond) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        chunks = iter(client.completion(model="m", prompt="x", stream=True))
+        next(chunks)
+        loop_has_caught_up()  # the whole response was parsed while this thread did not read
+        assert len(list(chunks)) == 20
+        assert bounded(client.version, 3) == ("ok", {"version": "1"})
+        assert server.connections == 1  # it was reused
+
+
+def test_the_read_bound_applies_again_after_a_long_pause(low_watermarks):
+    """A consumer slower than the read timeout, then a server that stalls: a `ReadTimeout`,
+    not an iteration that never ends (there is no total bound by default)."""
+    stalled = chunked(STREAM_LINES)[: -len(b"0\r\n\r\n")]
+
+    with (
+        RawServer(lambda r: [stalled, 60.0]) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=0.5)) as client,
+    ):
+        chunks = client.completion(model="m", prompt="x", stream=True)
+        next(chunks)
+        loop_has_caught_up()
+        time.sleep(1.0)  # the consumer is busy elsewhere for longer than the read bound
+        outcome, value = bounded(lambda: list(chunks), 10)
+        chunks.cancel()
+        assert outcome == "raised"
+        assert isinstance(value, ReadTimeout)
+
+
+# -- error bodies --------------------------------------------------------------------------------
+
+
+def endless_error(request):
+    """A 500 whose body never ends: 16 KiB every 10 ms, for a minute."""
+    yield b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
+    yield b"10\r\n" + b'{"error":"boom"}' + b"\r\n"
+    for _ in range(6000):
+        yield b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+        yield 0.01
+
+
+def endless_gzip_error(request):
+    """The same, gzip-encoded: each piece on the wire inflates to 16 MiB (a decompression bomb
+    that goes on)."""
+    encoder = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    zeros = b"\0" * (16 << 20)
+    yield b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\n"
+    yield b"Transfer-Encoding: chunked\r\n\r\n"
+    for data in [b'{"error":"boom"}', *[zeros] * 6000]:
+        piece = encoder.compress(data) + encoder.flush(zlib.Z_SYNC_FLUSH)
+        yield b"%x\r\n%s\r\n" % (len(piece), piece)
+        yield 0.01
+
+
+@pytest.mark.parametrize("respond", [endless_error, endless_gzip_error])
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_error_body_is_bounded(respond, stream):
+    """Only the first 64 KiB of an error body are wanted: past them the call ends with the
+    `HTTPError`, not when (if ever) the server stops sending."""
+    with (
+        RawServer(respond) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=5)) as client,
+    ):
+        if stream:
+            outcome, value = bounded(
+                lambda: list(client.completion(model="m", prompt="x", stream=True)), 10
+            )
+        else:
+            outcome, value = bounded(client.version, 10)
+        assert outcome == "raised"
+        assert isinstance(value, HTTPError)
+        assert value.status == 500
+        assert str(value).startswith('{"error":"boom"}')
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "gzip, gzip"])
+@pytest.mark.parametrize("framing", ["chunked", "length, then close", "close-delimited"])
+def test_an_encoded_stream_still_pauses_for_a_consumer_that_does_not_read(coding, framing):
+    """Content coding must not defeat backpressure: a few KiB on the wire inflate to 200,000
+    lines, and a consumer that does not read holds a bounded number of them, not all. The end
+    of the response (or of the connection) waits with them and comes once they are read."""
+    line = json.dumps({"model": "m", "response": "x", "done": False}).encode() + b"\n"
+    done = json.dumps({"model": "m", "response": "", "done": True}).encode() + b"\n"
+    body = CODINGS[coding](line * 200_000 + done)
+    if framing == "chunked":
+        wire = [chunked([body], headers=f"Content-Encoding: {coding}\r\n")]
+    elif framing == "length, then close":
+        wire = [response(body, headers=f"Content-Encoding: {coding}\r\n"), CLOSE]
+    else:
+        wire = [f"HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\n\r\n".encode() + body, CLOSE]
+
+    def respond(request):
+        return wire if request.target.endswith("/generate") else [response(b'{"version":"1"}')]
+
+    with RawServer(respond) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        chunks = client.completion(model="m", prompt="x", stream=True)
+        next(chunks)
+        loop_has_caught_up()  # the whole body was read while this thread did not take a chunk
+        held = len(chunks._iteration._items)
+        assert held < 20_000  # 4096 and what one decoded piece (256 KiB) holds
+        assert sum(1 for _ in chunks) == 200_000
+        assert chunks.response["response"] == "x" * 200_000
+        assert client.version() == {"version": "1"}
+        reused = framing == "chunked"  # the connection went back to the pool at the end
+        assert server.connections == (1 if reused else 2)

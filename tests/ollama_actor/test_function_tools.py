@@ -7,14 +7,18 @@ ollama-python gets right are compared with what its ``convert_function_to_tool``
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 from ollama._utils import convert_function_to_tool
 
 from ollama_actor._tools import function_tool
+
+if TYPE_CHECKING:  # a name for type checkers only: at run time its annotation cannot resolve
+    from decimal import Decimal
 
 
 def add_two_numbers(a: int, b: int) -> int:
@@ -247,3 +251,90 @@ def test_a_method_and_a_callable_object():
 def test_a_builtin_without_a_signature_is_refused():
     with pytest.raises(TypeError, match="cannot read the parameters"):
         function_tool(max)
+
+
+def priced(count: int, price: Decimal, tags: list[str], note: str | None = None) -> None:
+    """Price some items.
+
+    Args:
+        count: how many
+        price: each one's price
+        tags: labels
+        note: a remark
+    """
+
+
+def test_an_annotation_that_does_not_resolve_leaves_the_others_typed():
+    # `Decimal` is imported only for type checkers: that one parameter is read as text
+    parameters = function_tool(priced)["function"]["parameters"]
+    properties = parameters["properties"]
+    assert properties["count"] == {"type": "integer", "description": "how many"}
+    assert properties["price"] == {"type": "string", "description": "each one's price"}
+    assert properties["tags"] == {
+        "type": "array",
+        "description": "labels",
+        "items": {"type": "string"},
+    }
+    assert properties["note"] == {"type": "string", "description": "a remark"}
+    assert parameters["required"] == ["count", "price", "tags"]
+
+
+def search(query: str, limit: int, *, api_key: str, region: str = "eu") -> list[str]:
+    """Search the catalogue.
+
+    Args:
+        query: what to look for
+        limit: how many results
+        api_key: the service's key
+        region: where to search
+    """
+    return []
+
+
+def test_a_partial_is_described_as_its_function_without_the_arguments_it_binds():
+    # binding the key keeps it from the model: a bound argument is no parameter of the tool
+    tool = function_tool(functools.partial(search, api_key="secret"))["function"]
+    assert tool["name"] == "search"
+    assert tool["description"] == "Search the catalogue."
+    assert tool["parameters"] == {
+        "type": "object",
+        "required": ["query", "limit"],
+        "properties": {
+            "query": {"type": "string", "description": "what to look for"},
+            "limit": {"type": "integer", "description": "how many results"},
+            "region": {"type": "string", "description": "where to search"},
+        },
+    }
+    bound_first = function_tool(functools.partial(search, "cats"))["function"]["parameters"]
+    assert list(bound_first["properties"]) == ["limit", "api_key", "region"]
+    assert bound_first["properties"]["limit"]["type"] == "integer"
+
+
+def test_a_callable_objects_parameters_are_typed_from_its_call_method():
+    class Converter:
+        """Convert a temperature."""
+
+        def __call__(self, degrees: float, scale: Literal["C", "F"]) -> float:
+            return degrees
+
+    tool = function_tool(Converter())["function"]
+    assert tool["name"] == "Converter"
+    assert tool["description"] == "Convert a temperature."
+    properties = tool["parameters"]["properties"]
+    assert properties["degrees"]["type"] == "number"
+    assert properties["scale"] == {"type": "string", "description": "", "enum": ["C", "F"]}
+
+
+def nested_type(pair: tuple[int, int], names: dict[str, list[str]]) -> None:
+    """Types in parentheses that hold parentheses.
+
+    Args:
+        pair (tuple(int, int)): two numbers
+        names (Dict[str, (list)]): names by group
+    """
+
+
+def test_a_type_in_parentheses_may_hold_parentheses():
+    properties = function_tool(nested_type)["function"]["parameters"]["properties"]
+    assert properties["pair"]["description"] == "two numbers"
+    assert properties["names"]["description"] == "names by group"

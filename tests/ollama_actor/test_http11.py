@@ -108,6 +108,18 @@ def test_chunk_extensions_and_trailers_are_accepted():
     assert rec.completed == 1
 
 
+def test_framing_fields_in_trailers_are_dropped_unread():
+    """RFC 9110 forbids framing fields in trailers and says a recipient must not merge
+    trailers into the head: they are dropped, whatever their values (h11 checks them as head
+    fields and refuses ``Transfer-Encoding: gzip`` there; difference 7 of the differential
+    test)."""
+    rec = Recorder()
+    rest = rec.parser.feed(
+        CHUNKED + b"3\r\nabc\r\n0\r\nContent-Length: 99\r\nTransfer-Encoding: gzip\r\n\r\n"
+    )
+    assert (rest, rec.body, rec.completed, rec.parser.keep_alive) == (b"", [b"abc"], 1, True)
+
+
 @pytest.mark.parametrize(
     "wire",
     [
@@ -144,7 +156,7 @@ import gzip  # noqa: E402
 import zlib  # noqa: E402
 
 from ollama_actor import DecodeError, OllamaError  # noqa: E402
-from ollama_actor._http11 import MAX_HEAD, header_problem  # noqa: E402
+from ollama_actor._http11 import MAX_HEAD, header_problem, shown_header_name  # noqa: E402
 
 OK = b"HTTP/1.1 200 OK\r\n"
 CHUNKED = OK + b"Transfer-Encoding: chunked\r\n\r\n"
@@ -182,6 +194,10 @@ MALFORMED = [
     (OK + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n", "bad Content-Length: '2, 3'"),
     (OK + b"Content-Length: \xb2\r\n\r\n", "bad Content-Length: '\xb2'"),
     (OK + b"Content-Length: \r\n\r\n", "bad Content-Length: ''"),
+    # Latin-1 bytes that Python's str.strip() takes for spaces: not digits, and not OWS either
+    (OK + b"Content-Length: 5\x85\r\n\r\nhello", "bad Content-Length: '5\\x85'"),
+    (OK + b"Content-Length: \xa05\r\n\r\nhello", "bad Content-Length: '\\xa05'"),
+    (OK + b"Content-Length: 5\x1c, 5\r\n\r\nhello", "bad Content-Length: '5\\x1c, 5'"),
     (
         OK + b"Content-Length: " + b"1" * 19 + b"\r\n\r\n",
         "Content-Length too large: '" + "1" * 19 + "'",
@@ -236,6 +252,20 @@ def test_an_encoding_not_asked_for_is_a_decode_error_naming_it():
         "the response is encoded with 'br', which was not asked for "
         "(Accept-Encoding: gzip, deflate)"
     )
+    with pytest.raises(DecodeError, match=r"encoded with 'gzip\\x85', which was not asked"):
+        Recorder().parser.feed(OK + b"Content-Encoding: gzip\x85\r\nContent-Length: 1\r\n\r\nx")
+
+
+def test_shown_header_name():
+    assert shown_header_name("X-Key") == "'X-Key'"
+    long = "X" * 50
+    assert shown_header_name(long) == repr("X" * 40)
+    assert (
+        shown_header_name(long + ": Bearer k")
+        == repr("X" * 40) + " (then ':', not allowed in a name)"
+    )
+    assert shown_header_name("") == "''"
+    assert shown_header_name(" x") == "'' (then ' ', not allowed in a name)"
 
 
 @pytest.mark.parametrize(
@@ -458,6 +488,90 @@ def test_a_decompression_bomb_comes_out_in_bounded_pieces():
     assert max(map(len, rec.body)) == 256 * 1024
 
 
+SMALL = b'{"a":1}\n{"b":2}\n'
+
+
+@pytest.mark.parametrize(
+    ("coding", "encoded"),
+    [
+        ("gzip", gzip0(SMALL)),
+        ("gzip", gzip0(SMALL[:5]) + gzip0(SMALL[5:]) + b"\0\0"),  # two members, then padding
+        ("deflate", zlib.compress(SMALL)),
+        ("deflate", raw_deflate(SMALL)),
+        ("gzip, deflate", zlib.compress(gzip0(SMALL))),
+    ],
+)
+def test_an_encoded_chunked_body_cut_at_every_byte(coding, encoded):
+    """Every place a read can end: inside the head, a chunk-size line and its CRLF, the gzip
+    header, the deflate stream, the trailer; in two reads, and in one read per byte."""
+    pieces = [encoded[:3], encoded[3:4], encoded[4:11], encoded[11:]]  # inside the gzip header
+    wire = OK + f"Content-Encoding: {coding}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    wire += b"".join(b'%x;x="y"\r\n%s\r\n' % (len(p), p) for p in pieces if p)
+    wire += b"0\r\nX-T: 1\r\n\r\n"
+    ways = [[wire[:at], wire[at:]] for at in range(1, len(wire))]
+    ways.append([wire[at : at + 1] for at in range(len(wire))])
+    for reads in ways:
+        rec, returned = parse(*reads)
+        assert (b"".join(rec.body), rec.completed, set(returned)) == (SMALL, 1, {b""}), reads
+
+
+BIG = b"".join(b'{"n":%d}\n' % i for i in range(400_000))  # 3.6 MiB: 15 decoded pieces
+
+
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", gzip0),
+        ("deflate", raw_deflate),
+        ("gzip, gzip", lambda d: gzip0(gzip0(d))),
+        ("gzip", lambda d: gzip0(d[:1000]) + gzip0(d[1000:])),  # two members
+    ],
+)
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_paused_consumer_stops_the_decoding_until_resume(coding, encode, framing):
+    """While ``paused()``, at most one decoded piece more comes out, and the end waits; each
+    `resume` goes on until the next pause, until all came out, in order, and the end once."""
+    encoded = encode(BIG)
+    head = OK + f"Content-Encoding: {coding}\r\n".encode()
+    if framing == "length":
+        wire = head + b"Content-Length: %d\r\n\r\n" % len(encoded) + encoded
+    elif framing == "chunked":
+        wire = head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+            len(encoded),
+            encoded,
+        )
+    else:
+        wire = head + b"\r\n" + encoded
+    paused = [False]
+    body = []
+    completed = []
+
+    def on_body(data):
+        body.append(data)
+        paused[0] = True  # the consumer falls behind at every piece
+
+    parser = ResponseParser(
+        lambda *head: None, on_body, lambda: completed.append(1), paused=lambda: paused[0]
+    )
+    assert parser.feed(wire) == b""
+    assert parser.eof() is True  # the framing ended (or the close ends it); the end waits
+    assert parser.complete is False
+    resumes = 0
+    while not completed:
+        assert len(body) == resumes + 1  # one piece per resume, no more
+        assert sum(map(len, body)) < len(BIG)
+        paused[0] = False
+        parser.resume()
+        resumes += 1
+        assert resumes < 100
+    assert b"".join(body) == BIG
+    assert completed == [1]
+    assert parser.complete
+    parser.resume()  # nothing left: nothing happens
+    assert completed == [1]
+    assert resumes >= len(BIG) // (256 * 1024)
+
+
 def test_header_problem():
     assert header_problem("X-Ok_1!#$%&'*+-.^`|~", "a\tb c~") is None
     assert header_problem("X(Y)", "v") == (
@@ -475,8 +589,9 @@ def test_encode_request_writes_the_framing_itself():
     assert wire == b"POST /p HTTP/1.1\r\nHost: h:1\r\nA: b\r\nContent-Length: 7\r\n\r\n"
     assert encode_request("GET", "/", "h", [], None) == b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
     with pytest.raises(OllamaError) as info:
-        encode_request("GET", "/", "h", [("A", "s3cr\xe9t")], None)
+        encode_request("GET", "/", "h", [("Authorization", "Bearer s3cret"), ("A", "\xe9")], None)
     assert str(info.value) == "the GET request head is not ASCII"
+    assert info.value.__context__ is None  # a UnicodeEncodeError would hold the whole head
 
 
 def test_a_status_line_is_checked_as_soon_as_it_is_whole():

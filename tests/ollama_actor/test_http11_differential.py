@@ -18,6 +18,9 @@ generator either avoids or the comparison allows for:
    over 64 KiB: refused (h11 bounds heads at 16 KiB by default; it is given ours here).
 6. ``Content-Encoding`` is undone; h11 leaves it. The generator sends none (the engine tests
    cover content coding).
+7. Trailer fields are dropped unread, whatever their names and values; h11 checks
+   ``Content-Length`` and ``Transfer-Encoding`` there as in a head and refuses, say, a trailer
+   ``Transfer-Encoding: gzip``. The generator's trailers are not framing fields.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hypothesis import strategies as st
 from ollama_actor import OllamaError
 from ollama_actor._http11 import MAX_HEAD, ResponseParser
 
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 TOKENS = ["X-A", "Server", "Date", "Content-Type", "X-Req", "Via", "ETag"]
 VALUES = ["1", "a b", "text/plain; charset=utf-8", "", "\x80\xff", "v\tw"]
 
@@ -90,6 +94,7 @@ def responses(draw):
 
 
 INTERESTING = [b"\r", b"\n", b" ", b":", b"0", b"9", b"x", b"\x00", b"\t", b",", b";", b"\xb2"]
+INTERESTING += [b"\x85", b"\xa0", b"\x1c", b"\x0b"]  # whitespace to Python's str.strip()
 
 
 def mutate(draw, wire: bytes) -> bytes:
@@ -182,6 +187,10 @@ def allowed_difference(wire: bytes, mine, theirs) -> bool:
 )
 @example((b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "GET"), [])
 @example((b"HTTP/1.1 200 OK\nX: a\n  b\nContent-Length: 1\n\nz", "GET"), [3, 20])
+@example((b"HTTP/1.1 200 OK\r\nContent-Length: 5\x85\r\n\r\nhello", "GET"), [])
+@example(  # a quoted chunk extension holding CRLF: the line ends there, for both
+    (CHUNKED_HEAD + b'5;a="x\r\ny"\r\nhello\r\n0\r\n\r\n', "GET"), [1, 60]
+)
 def test_same_verdict_as_h11(case, cuts):
     wire, method = case
     pieces = split(wire, cuts)

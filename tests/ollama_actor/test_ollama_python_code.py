@@ -7,7 +7,9 @@ emulator, and compares the request bodies the emulator received.
 from __future__ import annotations
 
 import base64
+import os
 import ssl
+import threading
 from pathlib import Path
 
 import ollama
@@ -137,6 +139,33 @@ def test_an_image_that_cannot_be_sent_is_refused_before_any_io(emu, image, probl
     assert emu.request_count() == 0
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_an_image_path_that_is_no_regular_file_is_refused_without_reading_it(emu, tmp_path):
+    # a pipe would block the call until something writes to it; a device (/dev/zero) could be
+    # read for ever; a directory has no bytes
+    pipe = tmp_path / "camera.png"
+    os.mkfifo(pipe)
+    outcome: list[BaseException] = []
+
+    def send(image):
+        with Ollama(emu.base_url, timeout=BOUNDS) as client:
+            try:
+                client.completion(model="llava", prompt="x", images=[image])
+            except ValidationError as exc:
+                outcome.append(exc)
+
+    for image in (pipe, Path(os.devnull), tmp_path):
+        worker = threading.Thread(target=send, args=(image,), daemon=True)
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), f"{image}: the call is still reading it"
+        assert outcome, image
+        problem = outcome.pop().problem
+        assert problem.startswith("is not a regular file (a directory, a device or a pipe)")
+        assert str(image) in problem
+    assert emu.request_count() == 0
+
+
 def test_a_tool_of_another_type_and_a_tools_items_pass_through(emu):
     tools = [
         {"type": "web_search"},
@@ -256,3 +285,30 @@ def test_web_search_reaches_ollama_com_as_ollama_python_does(emu, monkeypatch):
     for request in sent_by_us + sent_by_them:
         assert request.headers["authorization"] == "Bearer key-2"
     assert {seen.target for seen in proxy.seen} == {"ollama.com:443"}
+
+
+def test_the_clients_web_search_and_fetch_are_tools_as_ollama_pythons_are(emu, cloud):
+    """ollama-python's web search example passes its ``web_search`` and ``web_fetch`` as tools
+    and calls the one the model names with the model's arguments; the same code here passes
+    the client's methods."""
+    message = [{"role": "user", "content": "what is ollama's new engine"}]
+    with ollama.Client(host=emu.url) as theirs:
+        theirs.chat(model="qwen3", messages=message, tools=[theirs.web_search, theirs.web_fetch])
+    their_tools = emu.last_request("/api/chat").body["tools"]
+    with Ollama(emu.base_url, cloud_url=cloud.base_url, api_key="k", timeout=BOUNDS) as ours:
+        ours.chat(model="qwen3", messages=message, tools=[ours.web_search, ours.web_fetch])
+        our_tools = emu.last_request("/api/chat").body["tools"]
+        tools = {"web_search": ours.web_search, "web_fetch": ours.web_fetch}
+        found = tools["web_search"](**{"query": "ollama engine", "max_results": 1})
+    for mine, their in zip(our_tools, their_tools, strict=True):
+        assert mine["function"]["name"] == their["function"]["name"]
+        mine_params, their_params = mine["function"]["parameters"], their["function"]["parameters"]
+        assert list(mine_params["properties"]) == list(their_params["properties"])
+        for name, prop in mine_params["properties"].items():
+            assert prop["type"] == their_params["properties"][name]["type"], name
+            assert prop["description"]
+    search = our_tools[0]["function"]
+    assert search["parameters"]["required"] == ["query"]  # theirs requires max_results too
+    assert search["description"].startswith("Search the web")
+    assert our_tools[1]["function"]["parameters"]["required"] == ["url"]
+    assert found == {"results": search_results("ollama engine", 1)}

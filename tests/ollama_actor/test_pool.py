@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import inspect
 import itertools
+import json
 import threading
 import time
 import weakref
@@ -34,6 +35,7 @@ from ollama_actor import (
 )
 from ollama_actor._pool import model_key
 from ollama_actor.emulator import Emulator, close_before_response, cut, delay, stall, status
+from tests.ollama_actor.rawserver import RawServer, response
 
 TIMEOUT = Timeout(connect=2, read=10, total=60)
 OPTIONS = {"num_predict": 4}
@@ -637,3 +639,37 @@ def test_model_key():
     assert model_key("host:5000/me/model") == "host:5000/me/model:latest"
     assert model_key(None) is None
     assert model_key("") is None
+
+
+def test_credentials_a_host_echoes_back_are_hidden_in_what_the_pool_says():
+    key = "sk-PoOlKeY7"
+
+    def echo(request):
+        head = request.head.decode("latin-1")
+        if request.target.endswith("/api/ps") and "ps-ok" in head:
+            return [response(b'{"models": []}')]
+        return [response(json.dumps({"error": head}).encode(), "500 Internal Server Error")]
+
+    with RawServer(echo) as quoting, RawServer(echo) as sane:
+        urls = [f"http://127.0.0.1:{quoting.port}", f"http://127.0.0.1:{sane.port}"]
+        with Ollama(urls, api_key=key, headers={"X-Tag": "t"}, timeout=TIMEOUT) as client:
+            client.refresh()  # both quote the request in a 500: both down
+            report = client.hosts()
+            assert [h["up"] for h in report] == [False, False]
+            assert all("<hidden>" in h["last_error"] and key not in h["last_error"] for h in report)
+            with pytest.raises(NoHostUp) as raised:
+                client.completion(model="m", prompt="x")
+            assert key not in str(raised.value)
+        with Ollama(
+            urls, api_key=key, headers={"X-Tag": "ps-ok"}, timeout=TIMEOUT
+        ) as client:  # their /api/ps answers; their /api/generate quotes the request in a 500
+            client.refresh()
+            with pytest.raises(HTTPError) as first:  # the last host's own, after both
+                client.completion(model="m", prompt="x")
+            with pytest.raises(NoHostUp) as then:  # both are down now
+                list(client.completion(model="m", prompt="x", stream=True))
+            for error in (first.value, then.value):
+                assert "<hidden>" in str(error)
+                assert key not in str(error)
+            assert key not in first.value.error
+            assert all(key not in h["last_error"] for h in client.hosts())

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import base64
 import ssl
+import time
 from contextlib import ExitStack
 
 import pytest
 import trustme
 
-from ollama_actor import ConnectError, HTTPError, Ollama, Timeout
+from ollama_actor import ConnectError, HTTPError, Ollama, ProtocolError, Timeout
 from ollama_actor._proxy import environment_proxy
 from ollama_actor.emulator import expected_tokens
 from tests.ollama_actor.forward_proxy import ForwardProxy
+from tests.ollama_actor.rawserver import RawServer
 
 BOUNDS = Timeout(connect=5, read=10, total=30)
 NAME = "ollama.internal"  # a name Ollama (and the emulator) takes as local
@@ -252,11 +254,17 @@ NO_PROXY_CASES = [
     ("[2001:db9::1]", 80, "2001:db8::/32", False),
     ("ollama.test", 80, "", False),
     ("ollama.test", 80, ",,", False),
+    ("ollama.test", 80, "ollama.test.", True),  # a trailing dot, on either side, is the same name
+    ("ollama.test.", 80, "ollama.test", True),
+    ("a.ollama.test", 80, ".ollama.test.", True),
+    ("ollama.test", 80, ".", False),
     # loopback never goes through a proxy from the environment
     ("localhost", 80, "", True),
     ("api.localhost", 80, "", True),
     ("127.0.0.2", 80, "", True),
     ("[::1]", 80, "", True),
+    ("[::ffff:127.0.0.1]", 80, "", True),  # IPv4-mapped loopback (Go's IsLoopback says yes)
+    ("localhost.", 80, "", True),
 ]
 
 
@@ -267,3 +275,43 @@ def test_no_proxy_rules(host, port, no_proxy, direct):
     assert chosen == (None if direct else "http://proxy:3128")
     lower = {"http_proxy": "http://proxy:3128", "no_proxy": no_proxy}
     assert environment_proxy("http", host, port, lower) == chosen
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 Connection established\r\n\r\nnot TLS",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n\x16\x03\x01",
+    ],
+)
+def test_bytes_after_a_granted_connect_end_the_call_at_once(answer):
+    """TLS has the client speak first, so nothing may follow the proxy's 2xx: bytes that do are
+    a `ProtocolError` at once, not dropped to leave the handshake waiting for the connect bound."""
+    with (
+        RawServer(lambda r: [answer, 30.0]) as proxy,
+        Ollama(
+            "https://ollama.test", proxy=proxy.url, timeout=Timeout(connect=20, read=20)
+        ) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(ProtocolError, match="after its 2xx answer to CONNECT"):
+            client.version()
+        assert time.monotonic() - started < 10
+    assert [r.method for r in proxy.requests] == ["CONNECT"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "proxied"),
+    [
+        ({"http_proxy": "", "HTTP_PROXY": "http://proxy:3128"}, False),  # lower case unsets
+        ({"no_proxy": "", "NO_PROXY": "ollama.test", "HTTP_PROXY": "http://proxy:3128"}, True),
+        ({"http_proxy": "http://proxy:3128", "HTTP_PROXY": ""}, True),
+        ({"all_proxy": "", "ALL_PROXY": "http://proxy:3128"}, False),
+    ],
+)
+def test_an_empty_lower_case_variable_wins_as_in_httpx(environ, proxied):
+    """urllib's and so httpx's reading: a lower-case variable set, even to nothing, is the one
+    that counts (an empty ``http_proxy`` turns off an inherited ``HTTP_PROXY``)."""
+    chosen = environment_proxy("http", "ollama.test", 80, environ)
+    assert chosen == ("http://proxy:3128" if proxied else None)

@@ -8,7 +8,10 @@ carries the API key or URL credentials, whatever fails.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import string
 import subprocess
 import sys
 import traceback
@@ -85,6 +88,25 @@ def test_headers_are_checked_when_the_client_is_built(headers, problem):
     with pytest.raises(ValidationError, match=problem) as info:
         Ollama("http://h", headers=headers)
     assert "s3cr3t" not in str(info.value) + repr(info.value.args)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Authorization: Bearer sk-s3cr3t",  # a whole header line passed as the name
+        "Authorization=Bearer sk-s3cr3t",
+        "Bearer sk-s3cr3t",
+        "X-Key\ts3cr3t",
+    ],
+)
+def test_a_bad_header_name_is_shown_only_up_to_where_it_goes_wrong(name):
+    """A name that is not a token is often a whole header line, secret included: the error
+    names the valid start and the character that is not allowed, never what follows."""
+    with pytest.raises(ValidationError, match="not a valid header name") as info:
+        Ollama("http://h", headers={name: "x"})
+    assert "s3cr3t" not in all_text(info.value)
+    start = name[: len(name) - len(name.lstrip("-!#$%&'*+.^_`|~" + string.ascii_letters))]
+    assert repr(start) in str(info.value)
 
 
 def test_a_callers_authorization_header_is_sent_and_never_shown():
@@ -232,3 +254,93 @@ def test_no_failure_shows_the_api_key_or_any_credentials(caplog):
     assert [r.headers for r in server.requests if r.headers.get("authorization")]  # it was sent
     for secret in (key, proxy_password, url_password):
         assert not [t for t in texts if secret in t], secret
+
+
+SLASHED = [
+    # a password with "/", "?" or "#" left unencoded: every URL parser takes "a" for the host
+    # and the password, or its start, for the port or the path
+    "http://a:SeCrEt/x@h:11434",
+    "http://a:SeCrEt?x@h:11434",
+    "http://a:SeCrEt#x@h:11434",
+    "http://a:12/SeCrEt@h:11434",
+    "a:SeCrEt/x@h",
+]
+
+
+@pytest.mark.parametrize("url", SLASHED)
+@pytest.mark.parametrize("where", ["base_url", "proxy", "HTTP_PROXY"])
+def test_a_password_with_a_slash_never_reaches_an_error_or_the_client(url, where, monkeypatch):
+    """Refused, naming the problem, and the password is nowhere: not in the message, not in
+    the exception the error was raised while handling, not in the client had it been built."""
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if where == "base_url":
+        make = lambda: Ollama(url)  # noqa: E731
+    elif where == "proxy":
+        make = lambda: Ollama("http://ollama.test", proxy=url)  # noqa: E731
+    else:
+        monkeypatch.setenv("HTTP_PROXY", url)
+        make = lambda: Ollama("http://ollama.test")  # noqa: E731
+    with pytest.raises(ValidationError, match="percent-encoded") as info:
+        make()
+    assert "SeCrEt" not in all_text(info.value)
+    assert info.value.__context__ is None
+
+
+@pytest.mark.parametrize("url", ["http://a:SeCrEt@h:notaport", "http://a:SeCrEt@[::1"])
+def test_no_credentials_in_the_exception_a_bad_url_was_raised_from(url):
+    for make in (lambda: Ollama(url), lambda: Ollama("http://h", proxy=url)):
+        with pytest.raises(ValidationError) as info:
+            make()
+        assert "SeCrEt" not in all_text(info.value)
+        assert info.value.__context__ is None
+
+
+def echo_the_head(request):
+    """A server (a debugging proxy, an echo endpoint, some error pages) that quotes the request
+    it got, credentials included, in its answer: as an error, an error line, or not JSON."""
+    head = request.head.decode("latin-1")
+    credentials = " ".join(line for line in head.split("\r\n") if "Authorization" in line)
+    if request.target.endswith("/api/version"):
+        return [response(json.dumps({"error": head}).encode(), "400 Bad Request")]
+    if request.target.endswith("/api/tags"):
+        return [response(json.dumps({"error": head}).encode())]  # a whole 200 {"error": ...}
+    if request.target.endswith("/api/ps"):
+        return [response(credentials.encode())]  # not JSON: its start is quoted
+    if request.target.endswith("/api/show"):
+        return [
+            response(head.encode(), "500 Internal Server Error", "Content-Type: text/plain\r\n")
+        ]
+    if request.target.endswith("/api/chat"):  # a streamed error line
+        return [response(json.dumps({"error": head}).encode() + b"\n")]
+    return [response(credentials.encode() + b"\n")]  # a streamed line that is not JSON
+
+
+def test_credentials_a_server_echoes_back_are_hidden_in_the_error():
+    key, header, proxy_password = "sk-EcHoKeY1", "Bearer HdRsEcReT", "PxYpAsS9"
+    calls = {
+        "version": lambda c: c.version(),
+        "list": lambda c: c.list_models(),
+        "ps": lambda c: c.list_running(),
+        "show": lambda c: c.show_model(model="m"),
+        "chat": lambda c: list(c.chat(model="m", messages=[], stream=True)),
+        "generate": lambda c: list(c.completion(model="m", prompt="x", stream=True)),
+    }
+    with RawServer(echo_the_head) as server:
+        clients = {
+            "api_key": Ollama(server.url, api_key=key, timeout=BOUNDS),
+            "header": Ollama(server.url, headers={"Authorization": header}, timeout=BOUNDS),
+            # the raw server stands as the proxy: it gets the requests in absolute form
+            "proxy": Ollama(
+                "http://ollama.test", proxy=f"http://u:{proxy_password}@127.0.0.1:{server.port}"
+            ),
+        }
+        secrets = (key, "HdRsEcReT", base64.b64encode(f"u:{proxy_password}".encode()).decode())
+        for who, client in clients.items():
+            with client:
+                for name, call in calls.items():
+                    with pytest.raises(OllamaError) as info:
+                        call(client)
+                    text = all_text(info.value)
+                    assert "<hidden>" in text, (who, name, text)
+                    assert not [s for s in secrets if s in text], (who, name, text)

@@ -104,3 +104,55 @@ def test_mypy_refuses_a_misspelt_parameter_and_keeps_the_stream_overloads(tmp_pa
     assert 'did you mean "prompt"?' in report[34][0]
     assert 'Missing named argument "input"' in report[36][0]
     assert 'Unexpected keyword argument "model"' in report[38][0]
+
+
+FLAG_SNIPPET = """
+    from ollama_actor import Ollama
+
+    def ask(client: Ollama, question: str, stream: bool) -> None:
+        reveal_type(client.chat(model="m", messages=[], stream=stream))  # line 4
+        reveal_type(client.completion(model="m", prompt=question, stream=stream))
+        reveal_type(client.pull_model(model="m", stream=stream))
+"""
+
+
+def test_a_stream_flag_known_only_at_run_time_is_accepted(tmp_path):
+    # ollama-python users pass `stream=stream` from a bool of their own; each call's type is
+    # then either result (ollama-python: `ChatResponse | Iterator[ChatResponse]`)
+    snippet = tmp_path / "flag.py"
+    snippet.write_text(textwrap.dedent(FLAG_SNIPPET).lstrip("\n"), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(snippet)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    either = 'Revealed type is "dict[str, Any] | ollama_actor._streaming.Streaming"'
+    lines = [line.split(": note: ")[-1] for line in result.stdout.splitlines()]
+    assert lines == [either] * 3, result.stdout
+
+
+CREATE_SNIPPET = """
+    import ollama
+
+    from ollama_actor import Ollama
+
+    client = Ollama()
+    client.create_model(
+        model="mine",
+        from_="llama3.2",
+        parameters=ollama.Options(temperature=0.2, stop=["###"]),
+        messages=[ollama.Message(role="user", content="hi")],
+        license=["MIT", "more"],
+    )
+    client.create_model(model="mine", from_="llama3.2", parameters={"num_ctx": 4096})
+"""
+
+
+def test_ollama_pythons_create_values_pass(tmp_path):
+    # ollama-python types create's parameters as `Mapping[str, Any] | Options`
+    snippet = tmp_path / "create.py"
+    snippet.write_text(textwrap.dedent(CREATE_SNIPPET).lstrip("\n"), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(snippet)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, ""), result.stdout

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from actors._loop import event_loop
 from ollama_actor import (
     ConnectionLost,
     HTTPError,
@@ -322,3 +324,41 @@ def test_a_source_that_gives_more_than_asked_cannot_overrun_the_framing():
     assert [(r.method, r.body) for r in server.requests] == [("POST", data), ("POST", b"next")]
     assert server.leftovers == [b""] * server.connections  # not a byte past a body
     assert digest == digest_of(data)
+
+
+def test_an_upload_whose_pooled_connection_cannot_send_goes_whole_on_a_fresh_one(weights):
+    """Go's rule sends a request whose head never left again, on a fresh connection; its body
+    must then go whole there, not short of a piece read for the connection that was dead.
+
+    The loop is held, right after the head failed, until the uploading thread has read a piece
+    and handed it on (or a second passes): the thread sees the dead connection still attached.
+    """
+    path, data = weights
+    piece_read = threading.Event()
+
+    class Watched(io.FileIO):
+        def read(self, size=-1):
+            if size == UPLOAD_PIECE:  # sending, not hashing (1 MiB pieces)
+                piece_read.set()
+            return super().read(size)
+
+    with (
+        RawServer(lambda r: [CREATED], sink=True, hold_half_closed=True) as server,
+        Ollama(server.url, timeout=Timeout(connect=5, read=5, total=30)) as client,
+        Watched(path) as source,
+    ):
+        client.create_blob(b"first")
+        (conns,) = client._engine._idle.values()
+        conns[0].transport.get_extra_info("socket").shutdown(socket.SHUT_WR)  # cannot send
+
+        def hold_the_loop():
+            if not client._engine._calls:  # the upload has not begun yet
+                event_loop().call_soon(hold_the_loop)
+                return
+            if piece_read.wait(1):  # the lost connection is noticed after this,
+                time.sleep(0.1)  # and after the thread has handed the piece to the loop
+
+        event_loop().call_soon_threadsafe(hold_the_loop)
+        assert client.create_blob(source) == digest_of(data)
+    uploads = [(r.connection, r.size, r.digest) for r in server.requests]
+    assert uploads == [(1, 5, digest_of(b"first")), (2, len(data), digest_of(data))]
