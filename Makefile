@@ -40,9 +40,18 @@ params: $(BIN)/.installed
 soak: $(BIN)/.installed
 	$(BIN)/python -m tests.reliability.report --streams 20000 --concurrency 5000
 
-# B1-B5 against the official client, raw Pykka and a pool of hosts; writes docs/benchmarks.md (~6 min).
-bench: $(BIN)/.installed
-	$(BIN)/python -m bench
+# B1-B6 against the official client, raw Pykka and a pool of hosts; writes docs/benchmarks.md.
+# B1 runs again in .venv-plain: a plain `pip install .` (no extras) beside the official client;
+# its dependencies are what it is for (the benchmarks import the code from this checkout).
+PLAIN := .venv-plain
+$(PLAIN)/.installed: pyproject.toml
+	test -x $(PLAIN)/bin/python || $(PYTHON) -m venv $(PLAIN)
+	$(PLAIN)/bin/python -m pip install --quiet --upgrade pip
+	$(PLAIN)/bin/python -m pip install --quiet . 'ollama==0.6.3'
+	touch $@
+
+bench: $(BIN)/.installed $(PLAIN)/.installed
+	$(BIN)/python -m bench --plain-python $(PLAIN)/bin/python
 
 # Mutation testing of the modules listed in pyproject.toml's [tool.mutmut] (several minutes).
 mutation: $(BIN)/.installed
@@ -51,4 +60,4 @@ mutation: $(BIN)/.installed
 	$(BIN)/mutmut results
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) $(PLAIN) .mypy_cache .pytest_cache .ruff_cache mutants

@@ -39,7 +39,7 @@ class Deferred(Generic[T]):
         self._done = False
         self._value: T | None = None
         self._error: BaseException | None = None
-        self._callbacks: list[Callable[[T | None, BaseException | None], None]] = []
+        self._callbacks: list[Callable[[T | None, BaseException | None], None]] | None = None
 
     def resolve(self, value: T) -> bool:
         """Settle with ``value``; True if this call settled it. Never blocks."""
@@ -58,8 +58,8 @@ class Deferred(Generic[T]):
             if self._done:
                 return False
             self._done, self._value, self._error = True, value, error
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
+            callbacks, self._callbacks = self._callbacks, None
+        for callback in callbacks or ():
             callback(value, error)
         return True
 
@@ -70,6 +70,8 @@ class Deferred(Generic[T]):
         """
         with self._lock:
             if not self._done:
+                if self._callbacks is None:
+                    self._callbacks = []
                 self._callbacks.append(callback)
                 return
         callback(self._value, self._error)

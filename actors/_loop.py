@@ -128,11 +128,58 @@ def _report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     logger.error("%s: %r", message, where, exc_info=context.get("exception"))
 
 
+class _Loop(asyncio.SelectorEventLoop):
+    """asyncio's selector loop, woken from other threads through an eventfd where the system
+    has one: one write to wake it and one read when it wakes, where asyncio's socket pair
+    takes a send, then receives until one would block (two reads and an exception per
+    wake-up). A `LoopActor` asked from a plain thread pays that wake-up on every ask.
+
+    These override asyncio's private self-pipe methods (the same from 3.11 to 3.13);
+    ``tests/actors/test_loop_wakeup.py`` checks that the loop uses them. The eventfd is never
+    closed: another thread may be writing to it while the loop closes (the shared loop never
+    does), and a closed descriptor's number can be reused for another file.
+    """
+
+    _wake_fd: int | None = None
+
+    def _make_self_pipe(self) -> None:
+        if not hasattr(os, "eventfd"):
+            super()._make_self_pipe()  # type: ignore[misc]
+            return
+        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._internal_fds += 1  # type: ignore[attr-defined]
+        self._add_reader(self._wake_fd, self._read_from_self)  # type: ignore[attr-defined]
+
+    def _close_self_pipe(self) -> None:
+        fd = self._wake_fd
+        if fd is None:
+            super()._close_self_pipe()  # type: ignore[misc]
+            return
+        self._remove_reader(fd)  # type: ignore[attr-defined]
+        self._internal_fds -= 1  # type: ignore[attr-defined]
+
+    def _read_from_self(self) -> None:
+        fd = self._wake_fd
+        if fd is None:
+            super()._read_from_self()  # type: ignore[misc]
+            return
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            os.eventfd_read(fd)
+
+    def _write_to_self(self) -> None:
+        fd = self._wake_fd
+        if fd is None:
+            super()._write_to_self()  # type: ignore[misc]
+            return
+        with contextlib.suppress(OSError):
+            os.eventfd_write(fd, 1)
+
+
 def _start() -> asyncio.AbstractEventLoop:
     with _Shared.lock:
         if _Shared.loop is not None and _Shared.pid == os.getpid():
             return _Shared.loop
-        loop = asyncio.new_event_loop()
+        loop = _Loop()
         loop.set_exception_handler(_report)
         ready = threading.Event()
 

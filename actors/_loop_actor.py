@@ -81,17 +81,6 @@ class _LoopMailbox(Mailbox):
         """Take the oldest message (loop thread only; the mailbox must not be empty)."""
         return self._queue.popleft()
 
-    def take(self) -> Envelope[Any] | None:
-        """Take the oldest message, or None if there is none (loop thread only).
-
-        Without the lock: `kill` empties the queue from another thread one atomic
-        ``popleft`` at a time, so each message is either taken here or refused there.
-        """
-        try:
-            return self._queue.popleft()
-        except IndexError:
-            return None
-
     def empty(self) -> bool:
         return not self._queue
 
@@ -185,12 +174,16 @@ class LoopActor(ActorBase):
 
     def _turn(self) -> None:
         mailbox = cast("_LoopMailbox", self.actor_inbox)
+        # Without the lock: only `kill` (from another thread, one atomic popleft at a time)
+        # takes messages besides this loop, so each is either handled here or refused there.
+        popleft = mailbox._queue.popleft
         stopped = self.actor_stopped
         handle = self._handle_receive
         clock = time.perf_counter
         for _ in range(BATCH):
-            envelope = mailbox.take()
-            if envelope is None:
+            try:
+                envelope = popleft()
+            except IndexError:
                 break
             started = clock()
             try:

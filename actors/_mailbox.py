@@ -57,7 +57,8 @@ class Mailbox(abc.ABC):
         self._label: str | None = None  # the actor's name once closed; None while open
         self._reason: Exit | None = None
         self._done = False
-        self._monitors: dict[Monitor, None] | None = {}  # None once the end is announced
+        # Made by the first monitor or link (most actors have none); dropped at the end.
+        self._monitors: dict[Monitor, None] | None = None
         self._ended: threading.Event | None = None  # created by the first waiter
         self.started = False
         """Set by the actor's runtime once ``on_start`` has returned (not raised)."""
@@ -65,7 +66,7 @@ class Mailbox(abc.ABC):
         """Set by `kill`: the actor handles no more messages and ends with this reason."""
         self.actor: Callable[[], Any] = _nobody
         """A weak reference to the actor (set by its runtime), for its ``trap_exits``."""
-        self._links: set[ActorRef[Any]] | None = set()  # None once the end is announced
+        self._links: set[ActorRef[Any]] | None = None
         self.parent: ActorRef[Any] | None = None
         """The supervisor of this incarnation, if a supervisor started it."""
         self.loop_waits = False
@@ -139,9 +140,10 @@ class Mailbox(abc.ABC):
     def add_monitor(self, monitor: Monitor) -> Exit | None:
         """Register ``monitor``; if the actor has already ended, return its reason instead."""
         with self._state_lock:
-            if self._monitors is not None:
+            if self._reason is None:  # the end is not announced yet
+                if self._monitors is None:
+                    self._monitors = {}
                 self._monitors[monitor] = None
-                return None
             return self._reason
 
     def link(self, ref: ActorRef[Any], other: Mailbox, other_ref: ActorRef[Any]) -> bool:
@@ -149,8 +151,12 @@ class Mailbox(abc.ABC):
         False, linking nothing, if either has already begun to announce its end."""
         first, second = (self, other) if id(self) < id(other) else (other, self)
         with first._state_lock, second._state_lock:
-            if self._links is None or other._links is None:
+            if self._reason is not None or other._reason is not None:
                 return False
+            if self._links is None:
+                self._links = set()
+            if other._links is None:
+                other._links = set()
             self._links.add(other_ref)
             other._links.add(ref)
             return True

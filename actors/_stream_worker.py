@@ -66,15 +66,16 @@ class StreamRun:
         self._source = source
         self._active = False  # an attempt is running (changed on the loop thread only)
         self._cancelled: str | None = None
-        self._done = threading.Event()
+        self._done = False
+        self._ended: threading.Event | None = None  # made by the first `result` that waits
         self._result: Any = None
         self._error: BaseException | None = None
-        self._replies: list[Deferred[Any]] = []
+        self._replies: list[Deferred[Any]] | None = None
 
     @property
     def done(self) -> bool:
         """Whether the stream has ended (the recipient has its terminal message)."""
-        return self._done.is_set()
+        return self._done
 
     @property
     def cancelled(self) -> bool:
@@ -141,6 +142,8 @@ class StreamRun:
 
     def add_reply(self, reply: Deferred[Any]) -> None:
         """Settle ``reply`` with the stream's outcome when it ends."""
+        if self._replies is None:
+            self._replies = []
         self._replies.append(reply)
 
     def succeed(self, result: Any) -> None:
@@ -171,19 +174,35 @@ class StreamRun:
 
         Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds.
         """
-        if not self._done.wait(timeout):
+        ended = None
+        if not self._done:
+            with _waiting:
+                if not self._done:
+                    if self._ended is None:
+                        self._ended = threading.Event()
+                    ended = self._ended
+        if ended is not None and not ended.wait(timeout):
             raise TimeoutError(f"the stream {self.ref} did not end within {timeout} s")
         if self._error is not None:
             raise self._error
         return self._result
 
     def _settle(self) -> None:
-        self._done.set()
-        for reply in self._replies:
+        with _waiting:
+            self._done = True
+            ended = self._ended
+        if ended is not None:
+            ended.set()
+        for reply in self._replies or ():
             if self._error is not None:
                 reply.fail(self._error)
             else:
                 reply.resolve(self._result)
+
+
+_waiting = threading.Lock()
+"""Guards `StreamRun`'s end event, which only a waiting `result` makes: most streams are never
+waited for, and an event costs six objects for the collector to track for the stream's life."""
 
 
 class _Ending:
@@ -288,6 +307,7 @@ class StreamWorker(LoopActor):
             demonitor(self._monitor)
             self._monitor = None
         run, sink = self._run, self._sink
+        self._sink = None  # it points back at this worker: no cycle for the collector
         if run is not None and sink is not None and not sink.ended:
             run.cancel(reason)
 

@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self, cast
 
@@ -20,6 +20,7 @@ from pykka.messages import ProxyGetAttr
 
 from actors._actor import Actor, _Shutdown, child_start, kill
 from actors._child import Backoff, ChildSpec
+from actors._deferred import Deferred
 from actors._exit import Exit
 from actors._intensity import RestartWindow
 from actors._loop import WouldBlockLoop, in_loop_thread, permit_blocking
@@ -27,6 +28,7 @@ from actors._mailbox import Mailbox
 from actors._monitor import Down, demonitor, exit_reason, monitor, wait_exit
 from actors._names import NameTaken, Registration, register, release_subtree
 from actors._ref import Ref
+from actors._request import send_request
 from actors._supervisor_errors import (
     ReachedMaxRestartIntensity,
     ShutdownTimeout,
@@ -34,7 +36,7 @@ from actors._supervisor_errors import (
 )
 from actors._timer import send_after
 
-__all__ = ["Child", "SupervisorBase"]
+__all__ = ["Child", "SupervisorBase", "when_ready"]
 
 logger = logging.getLogger("actors.supervisor")
 
@@ -79,6 +81,7 @@ class Child:
         "registration",
         "restarts",
         "spec",
+        "starting",
         "state",
         "urn",
         "wake",
@@ -98,6 +101,9 @@ class Child:
         self.promised: Exit | None = None
         """The exit for which ``on_exit(exit, True)`` was called and no restart followed yet."""
         self.wake: int | None = None
+        self.starting: Deferred[ActorRef[Any]] | None = None
+        """The reply to the ``start_child`` that started it, while its ``on_start`` may not
+        have returned (`DynamicSupervisor`); settled once it has, or once it failed."""
         self.restarts = RestartWindow(spec.max_restarts, spec.max_seconds or window)
         """This child's restarts: its own budget, and ``n`` for its backoff."""
 
@@ -270,11 +276,12 @@ class SupervisorBase(Actor):
 
     # -- starting and stopping incarnations -------------------------------------------------
 
-    def _launch(self, child: Child) -> ActorRef[Any]:
+    def _launch(self, child: Child, *, wait: bool = True) -> ActorRef[Any]:
         """Start an incarnation of ``child`` and watch it; raises `StartChildError`.
 
-        Blocks until its ``on_start`` has returned. Registers the child's name first (held
-        messages wait), and publishes the new incarnation under it last.
+        Blocks until its ``on_start`` has returned, unless ``wait`` is False and the child is
+        one of our actors (see `_start`). Registers the child's name first (held messages
+        wait), and publishes the new incarnation under it last.
         """
         spec = child.spec
         if spec.name is not None and child.registration is None:
@@ -282,7 +289,7 @@ class SupervisorBase(Actor):
                 child.registration = register(spec.name, self.actor_ref)
             except NameTaken as exc:
                 raise StartChildError(spec.id, exc) from None
-        ref, child.monitor = _start(spec, self.actor_ref)
+        ref, child.monitor = _start(spec, self.actor_ref, wait=wait)
         self._watched[child.monitor] = child
         previous, child.last = child.last, ref
         if previous is not None:  # names its subtree held that this start did not take over
@@ -457,12 +464,16 @@ def _ready(ref: ActorRef[Any]) -> Exit | None:
     return None
 
 
-def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]:
+def _start(
+    spec: ChildSpec, watcher: ActorRef[Any], *, wait: bool = True
+) -> tuple[ActorRef[Any], Ref]:
     """Start one incarnation of ``spec``, monitored by ``watcher``, and wait for its
     ``on_start``; the incarnation and the monitor, or `StartChildError`.
 
     The monitor is made before the wait, so that an incarnation that ends right after
-    ``on_start`` has its DOWN queued by the time it has ended.
+    ``on_start`` has its DOWN queued by the time it has ended. With ``wait`` False, an
+    `actors.Actor` or `actors.LoopActor` is not waited for: the caller learns how its
+    ``on_start`` went from `when_ready` and from its DOWN.
     """
     child_start.parent = watcher  # a supervisor started by ``start`` knows its parent at once
     started = child_start.started = []  # our actors leave Pykka's registry as they start
@@ -501,6 +512,8 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
         )
         raise StartChildError(spec.id, blocked)
     watch = monitor(ref, watcher)
+    if not wait and isinstance(inbox, Mailbox):
+        return ref, watch
     ended = _ready(ref)
     if ended is None:
         return ref, watch
@@ -510,3 +523,22 @@ def _start(spec: ChildSpec, watcher: ActorRef[Any]) -> tuple[ActorRef[Any], Ref]
         raise StartChildError(spec.id, ended.exception) from ended.exception
     cause = RuntimeError(f"{ref} ended with {ended!r} before it finished starting")
     raise StartChildError(spec.id, cause)
+
+
+def when_ready(ref: ActorRef[Any], ready: Callable[[], object]) -> None:
+    """Call ``ready()`` once ``ref``, one of our actors, has finished ``on_start``; never if
+    ``on_start`` failed (its DOWN then says so). Never blocks.
+
+    ``ready`` runs on the actor's own thread (the loop thread for a `LoopActor`) when it
+    answers the ready check, before it handles any message sent after this call, and so
+    before its DOWN is told; it must be quick and must not block.
+    """
+    inbox = ref.actor_inbox
+    assert isinstance(inbox, Mailbox)
+
+    def answered(_value: Any, error: BaseException | None) -> None:
+        # Refused (it ended before answering): it started if on_start had returned.
+        if error is None or inbox.started:
+            ready()
+
+    send_request(ref, _READY, answered)

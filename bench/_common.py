@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import gc
 import json
 import os
 import platform
@@ -124,13 +125,16 @@ def machine() -> Machine:
     )
 
 
-def run_child(module: str, args: list[str], timeout: float) -> dict[str, Any]:
+def run_child(
+    module: str, args: list[str], timeout: float, *, python: str = sys.executable
+) -> dict[str, Any]:
     """Run ``python -m module args`` and return the JSON object it prints last on stdout.
 
     A child that fails or times out yields ``{"failed": "<why>"}`` instead of raising, so one
-    broken case does not lose the rest of the run.
+    broken case does not lose the rest of the run. ``python`` is the interpreter (another
+    virtual environment's, for a plain install); the benchmarks come from this checkout.
     """
-    command = [sys.executable, "-m", module, *args]
+    command = [python, "-m", module, *args]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     try:
@@ -172,3 +176,29 @@ class Lags:
             base = float(calendar.timegm(time.strptime(minute, "%Y-%m-%dT%H:%M:")))
             self._minutes[minute] = base
         self.values.append(handled_at - base - float(created_at[17:].rstrip("Z")))
+
+
+class Collections:
+    """Garbage collections in this process from `start` on: the count per generation and the
+    seconds spent in them (all threads), through ``gc.callbacks`` (the benchmark's own hook;
+    the library sets nothing on the collector)."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._began = 0.0
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> dict[str, list[float]]:
+        gc.callbacks.remove(self._callback)
+        return {"gc_counts": list(self.counts), "gc_seconds": list(self.seconds)}
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            generation = info["generation"]
+            self.counts[generation] += 1
+            self.seconds[generation] += time.perf_counter() - self._began

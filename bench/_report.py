@@ -86,10 +86,13 @@ def render(results: dict[str, Any]) -> str:
     parts = [
         _machine(results),
         _b1(results.get("b1"), goals),
+        *([_b1(results["b1_plain"], goals, plain=True)] if "b1_plain" in results else []),
         _b2(results.get("b2", []), goals),
+        _b5(results.get("b5"), goals),
+        _starts(results.get("starts"), goals),
         _b3(results.get("b3"), goals),
         _b4(results.get("b4_pinned"), results.get("b4"), goals),
-        _b5(results.get("b5"), goals),
+        _b6(results.get("b6"), goals),
     ]
     summary = "## Goals\n\n" + _table(["goal", "figure (this run)", "verdict"], goals.rows)
     return "\n\n".join([parts[0], summary, *parts[1:]])
@@ -107,11 +110,15 @@ def _machine(results: dict[str, Any]) -> str:
     )
 
 
-def _b1(b1: dict[str, Any] | None, goals: Goals) -> str:
+def _b1(b1: dict[str, Any] | None, goals: Goals, *, plain: bool = False) -> str:
     title = "## B1: one stream, as fast as the server sends"
+    where = ""
+    if plain:
+        title += ", from a plain install"
+        where = " (plain `pip install .`)"
     failed = _failed(b1)
     if failed or b1 is None:
-        goals.check("B1", f"failed: {failed}", False)
+        goals.check(f"B1{where}", f"failed: {failed}", False)
         return f"{title}\n\nFailed: {failed}"
     rows = b1["rows"]
     table = _table(
@@ -130,20 +137,26 @@ def _b1(b1: dict[str, Any] | None, goals: Goals) -> str:
     iterate = _find(ours, "reader", lambda name: "for chunk in" in name)
     send_to = _find(ours, "reader", lambda name: "send_to" in name)
     goals.check(
-        "B1: `send_to` >= 1.5x the official client's chunks/s",
+        f"B1{where}: `send_to` >= 2x the official client's chunks/s",
         f"{send_to['vs_official']:.2f}x",
-        send_to["vs_official"] >= 1.5,
+        send_to["vs_official"] >= 2.0,
     )
     goals.check(
-        "B1: iteration >= 2x the official client's chunks/s",
+        f"B1{where}: iteration >= 3x the official client's chunks/s",
         f"{iterate['vs_official']:.2f}x",
-        iterate["vs_official"] >= 2.0,
+        iterate["vs_official"] >= 3.0,
+    )
+    venv = (
+        f" Run with `{b1['python']}`: a virtual environment holding only `pip install .` (no"
+        " extras) and the official client."
+        if plain
+        else ""
     )
     return (
         f"{title}\n\n{b1['tokens']:,} generate chunks (one HTTP chunk per line, as Ollama sends),"
         f" unpaced; each reader's best of {b1['rounds']} rounds, readers taking turns. CPU is"
         f" the client process's, all threads. The project's JSON decoder here:"
-        f" `{b1['decoder']}`.\n\n{table}"
+        f" `{b1['decoder']}`.{venv}\n\n{table}"
     )
 
 
@@ -155,7 +168,7 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
     for c in cases:
         name = CLIENT_NAMES.get(c["client"], c["client"])
         if c.get("failed"):
-            rows.append([f"{c['streams']:,}", name, f"failed: {c['failed']}", *["-"] * 7])
+            rows.append([f"{c['streams']:,}", name, f"failed: {c['failed']}", *["-"] * 8])
             continue
         done = (
             "yes"
@@ -175,8 +188,10 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
                 f"{c['cpu']:.2f} s ({cpu_us:.0f} us/chunk)",
                 f"{c['peak_rss_mb']:.0f} MB",
                 str(c["errors"]),
+                f"{c.get('sent_spread', float('nan')):.2f} s / "
                 f"{c.get('arrival_spread', float('nan')):.2f} s",
                 f"{c['server_cpu']:.2f} s",
+                _collections(c),
             ]
         )
         if c["streams"] == 1_000 and c["client"] != "official":
@@ -196,11 +211,35 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
                 f"{c['peak_rss_mb']:.0f} MB",
                 c["peak_rss_mb"] < 300,
             )
+        if c["streams"] == 2_000 and c["client"] == "loop-actor":
+            goals.check(
+                f"B2: 2,000 supervised streams within 1.25x ideal ({name})",
+                f"{c['seconds'] / c['ideal']:.2f}x",
+                c["finished"] and c["seconds"] <= 1.25 * c["ideal"],
+            )
+            goals.check(
+                f"B2: 2,000 supervised streams, p99 lag < 100 ms ({name})",
+                _ms(c["lag_p99"]),
+                c["lag_p99"] < 0.1,
+            )
         if c["streams"] == 10_000 and c["client"] != "official":
             goals.check(
                 f"B2: 10,000 streams complete without errors ({name})",
                 f"{c['errors']} errors, {c['chunks']:,} of {c['expected_chunks']:,} chunks",
                 c["finished"] and c["errors"] == 0 and c["chunks"] == c["expected_chunks"],
+            )
+        if c["streams"] == 10_000 and c["client"] == "loop-actor":
+            spread = c.get("sent_spread", float("nan"))
+            goals.check(
+                "B2: 10,000 supervised streams, every request sent within 2 s of the first",
+                f"{spread:.2f} s (arrived at the emulator over "
+                f"{c.get('arrival_spread', float('nan')):.2f} s)",
+                spread <= 2.0,
+            )
+            goals.check(
+                "B2: 10,000 supervised streams finish within 8 s",
+                f"{c['seconds']:.2f} s",
+                c["finished"] and c["seconds"] <= 8.0,
             )
     header = [
         "streams",
@@ -211,16 +250,135 @@ def _b2(cases: list[dict[str, Any]], goals: Goals) -> str:
         "client CPU",
         "peak RSS",
         "errors",
-        "requests arrived over",
+        "requests sent over / arrived over",
         "emulator CPU",
+        "collections (gen 0/1/2; seconds in gen 2)",
     ]
     return (
         f"{title}\n\nEach stream: 40 generate chunks at 20/s (plus the final one), so the ideal"
         " time is 2 s. The client and the emulator each run in a fresh process. Lag: from when"
         " the emulator wrote a chunk (the next chunk's `created_at`; see `bench/b2_concurrency.py`)"
         " to when the consumer handled it. Time: from the first call until every stream has"
-        " ended. 'Requests arrived over': the spread of the requests' arrival at the emulator.\n\n"
-        + _table(header, rows)
+        " ended. 'Requests sent over': from the first request handed to its socket to the last"
+        " (the client's side); 'arrived over': the same at the emulator, which also shows how"
+        " fast the emulator accepts and reads them."
+        " Collections: the garbage collector's runs in the client process during the run, by"
+        " generation (supervised clients only).\n\n" + _table(header, rows)
+    )
+
+
+def _collections(case: dict[str, Any]) -> str:
+    counts, seconds = case.get("gc_counts"), case.get("gc_seconds")
+    if not counts or not seconds:
+        return "-"
+    return f"{counts[0]:,}/{counts[1]:,}/{counts[2]:,}; {seconds[2]:.2f} s"
+
+
+B5_CLIENTS = {
+    "supervised": "supervised: `stream=recipient`, a counting `LoopActor` per stream",
+    "floor": "floor: a bare `asyncio.BufferedProtocol` counting lines (reused buffer)",
+    "floor-protocol": "a bare `asyncio.Protocol` counting lines (asyncio's 256 KiB reads)",
+}
+B5_KINDS = {"plain": "imports nothing else", "bench": "imported the official client first"}
+
+
+def _b5(b5: dict[str, Any] | None, goals: Goals) -> str:
+    title = "## B5: CPU per chunk, 1,000 paced supervised streams, beside the floor"
+    failed = _failed(b5)
+    if failed or b5 is None:
+        goals.check("B5", f"failed: {failed}", False)
+        return f"{title}\n\nFailed: {failed}"
+    rows, by = [], {}
+    for r in b5["rows"]:
+        by[(r["kind"], r["client"])] = r
+        if r.get("failed"):
+            rows.append([B5_KINDS[r["kind"]], B5_CLIENTS[r["client"]], f"failed: {r['failed']}"])
+            rows[-1] += ["-"] * 4
+            continue
+        runs = ", ".join(f"{v:.1f}" for v in r["all_cpu_us_per_chunk"])
+        gcs = " / ".join(f"{n:.2f}" for n in r["gc_per_1000_chunks"])
+        rows.append(
+            [
+                B5_KINDS[r["kind"]],
+                B5_CLIENTS[r["client"]],
+                f"{r['cpu_us_per_chunk']:.1f} ({runs})",
+                gcs,
+                f"{r['kib_per_stream']:.1f}",
+                f"{r['seconds']:.2f} s",
+            ]
+        )
+    for kind, bound in (("bench", 18.0), ("plain", 20.0)):
+        ours, floor = by.get((kind, "supervised")), by.get((kind, "floor"))
+        if ours is None or ours.get("failed"):
+            continue
+        figure = f"{ours['cpu_us_per_chunk']:.1f} us"
+        if floor is not None and not floor.get("failed"):
+            figure += f" (floor {floor['cpu_us_per_chunk']:.1f} us)"
+        goals.check(
+            f"B5: CPU per chunk at 1,000 paced supervised streams <= {bound:.0f} us "
+            f"(process that {B5_KINDS[kind]})",
+            figure,
+            ours["cpu_us_per_chunk"] <= bound,
+        )
+    ours, floor = by.get(("plain", "supervised")), by.get(("plain", "floor"))
+    if ours and floor and not ours.get("failed") and not floor.get("failed"):
+        extra = ours["kib_per_stream"] - floor["kib_per_stream"]
+        goals.check(
+            "B5: memory per running supervised stream besides its connection <= 10 KiB",
+            f"{extra:.1f} KiB ({ours['kib_per_stream']:.1f} - floor {floor['kib_per_stream']:.1f})",
+            extra <= 10.0,
+        )
+    header = [
+        "process",
+        "client",
+        "CPU us per chunk: median (each run)",
+        "collections per 1,000 chunks (gen 0 / 1 / 2)",
+        "KiB per running stream",
+        "time (ideal 2 s)",
+    ]
+    return (
+        f"{title}\n\nEach stream: {b5['tokens']} generate chunks at 20/s (plus the final one), so"
+        " each chunk arrives alone (one socket read, one loop turn); 20,000 chunks a second"
+        " through one client process, started fresh for each run (median of"
+        f" {b5['rounds']}). CPU: user + system of the whole client process from the first"
+        " request until every stream ended, per chunk received (a stream's start and end are"
+        " spread over its chunks). KiB per running stream: RSS once every stream had its first"
+        " chunk, minus RSS before the first request, per stream; the floor's is what a bare"
+        " connection costs. See `bench/per_chunk.py`.\n\n" + _table(header, rows)
+    )
+
+
+def _starts(starts: dict[str, Any] | None, goals: Goals) -> str:
+    title = "## Starts: supervised streams handed to the supervisor"
+    failed = _failed(starts)
+    if failed or starts is None:
+        goals.check("Starts", f"failed: {failed}", False)
+        return f"{title}\n\nFailed: {failed}"
+    goals.check(
+        "Starts: >= 5,000 supervised stream starts per second",
+        f"{starts['starts_per_s']:,.0f}/s",
+        starts["starts_per_s"] >= 5_000,
+    )
+    few, many = starts["stop_us_few"], starts["stop_us_many"]
+    goals.check(
+        "Stopping an actor costs O(1) whatever the number alive (beside 20,000 vs alone)",
+        f"{many:.1f} us vs {few:.1f} us ({many / few:.2f}x)",
+        many <= 1.5 * few,
+    )
+    table = _table(
+        ["measure", "figure"],
+        [
+            ["`stream_to` calls (the caller's side)", f"{starts['calls_per_s']:,.0f}/s"],
+            ["streams started and ended", f"{starts['starts_per_s']:,.0f}/s"],
+            ["stopping a `LoopActor`, 2,000 alone", f"{few:.1f} us"],
+            ["stopping a `LoopActor`, 2,000 beside 20,000 idle ones", f"{many:.1f} us"],
+        ],
+    )
+    return (
+        f"{title}\n\n{starts['streams']:,} `stream_to` calls per round from one thread, with a"
+        " source that ends as soon as it starts (no I/O: only the start path), median of"
+        f" {starts['rounds']} rounds; and the cost of stopping an actor with few and with many"
+        " alive. See `bench/stream_starts.py`.\n\n" + table
     )
 
 
@@ -284,6 +442,12 @@ def _b4(pinned: dict[str, Any] | None, free: dict[str, Any] | None, goals: Goals
                     f"{r['speed_ratio']:.2f}x",
                     r["speed_ratio"] >= 0.9,
                 )
+                if r["pair"].startswith("ask: actors.LoopActor"):
+                    goals.check(
+                        "B4: `LoopActor.ask` from a plain thread >= 1.0x raw Pykka (one CPU)",
+                        f"{r['speed_ratio']:.2f}x",
+                        r["speed_ratio"] >= 1.0,
+                    )
     return "\n\n".join(out)
 
 
@@ -291,16 +455,16 @@ def _us(seconds: float) -> str:
     return "-" if math.isnan(seconds) else f"{seconds * 1e6:.1f} us"
 
 
-def write_b5(path: Path, b5: dict[str, Any], note: str) -> None:
-    """Put B5's section and its goals into the generated part of ``path``, keeping the rest:
-    for B5 run alone (``python -m bench.b5_pool --write``). ``note`` says when and how."""
+def write_b6(path: Path, b6: dict[str, Any], note: str) -> None:
+    """Put B6's section and its goals into the generated part of ``path``, keeping the rest:
+    for B6 run alone (``python -m bench.b6_pool --write``). ``note`` says when and how."""
     goals = Goals()
-    section = _b5(b5, goals, note)
+    section = _b6(b6, goals, note)
     text = path.read_text()
     head, rest = text.split(BEGIN, 1)
     generated, tail = rest.split(END, 1)
-    generated = generated.split("\n## B5", 1)[0].rstrip() + "\n\n" + section + "\n\n"
-    lines = [line for line in generated.split("\n") if not line.startswith("| B5")]
+    generated = generated.split("\n## B6", 1)[0].rstrip() + "\n\n" + section + "\n\n"
+    lines = [line for line in generated.split("\n") if not line.startswith("| B6")]
     end = lines.index("## Goals") + 1
     while not lines[end].startswith("|"):  # to the goals table
         end += 1
@@ -310,20 +474,20 @@ def write_b5(path: Path, b5: dict[str, Any], note: str) -> None:
     path.write_text(head + BEGIN + "\n".join(lines) + END + tail)
 
 
-def _b5(b5: dict[str, Any] | None, goals: Goals, note: str = "") -> str:
-    title = "## B5: a pool of three hosts"
-    if b5 is None:
+def _b6(b6: dict[str, Any] | None, goals: Goals, note: str = "") -> str:
+    title = "## B6: a pool of three hosts"
+    if b6 is None:
         return f"{title}\n\nNot run."
-    runs = b5.get("runs", 1)
+    runs = b6.get("runs", 1)
     intro = (
         f"{title}\n\n`Ollama([url, url, url])` over three emulator processes; each part in a"
-        " fresh client process (`bench/b5_pool.py`)."
+        " fresh client process (`bench/b6_pool.py`)."
     )
     if runs > 1:
         each = "; ".join(
             f"{e['failover']:.2f}x, {_ms(e['kills_p99'])}, {_us(e['routing_cpu_extra'])},"
             f" {e['share']:.0%}"
-            for e in b5["each"]
+            for e in b6["each"]
             if None not in e.values()
         )
         intro += (
@@ -331,33 +495,33 @@ def _b5(b5: dict[str, Any] | None, goals: Goals, note: str = "") -> str:
             f" ideal, kill-to-last-route p99, routing's extra CPU, model share: {each})."
         )
     out = [intro + (f" {note}" if note else "")]
-    out.append(_b5_failover(b5.get("failover"), goals))
-    out.append(_b5_kills(b5.get("kills"), goals))
-    out.append(_b5_routing(b5.get("routing"), goals))
-    out.append(_b5_share(b5.get("share"), goals))
+    out.append(_b6_failover(b6.get("failover"), goals))
+    out.append(_b6_kills(b6.get("kills"), goals))
+    out.append(_b6_routing(b6.get("routing"), goals))
+    out.append(_b6_share(b6.get("share"), goals))
     return "\n\n".join(out)
 
 
-def _b5_failover(part: dict[str, Any] | None, goals: Goals) -> str:
+def _b6_failover(part: dict[str, Any] | None, goals: Goals) -> str:
     failed = _failed(part)
     if failed or part is None:
-        goals.check("B5: failover", f"failed: {failed}", False)
+        goals.check("B6: failover", f"failed: {failed}", False)
         return f"Failover: failed: {failed}"
     n = part["streams"]
     whole = part["whole"] == n and part["finished"]
     ratio = part["seconds"] / part["ideal_with_kill"]
     goals.check(
-        f"B5: {n:,} streams over 3 hosts, one SIGKILLed half-way: every one `done`, whole text",
+        f"B6: {n:,} streams over 3 hosts, one SIGKILLed half-way: every one `done`, whole text",
         f"{part['whole']:,} of {n:,}",
         whole,
     )
     goals.check(
-        "B5: that run within 1.5x the ideal (the kill's offset + one stream)",
+        "B6: that run within 1.5x the ideal (the kill's offset + one stream)",
         f"{part['seconds']:.2f} s ({ratio:.2f}x of {part['ideal_with_kill']:.2f} s)",
         whole and ratio <= 1.5,
     )
     goals.check(
-        "B5: the same against a stream's own 2 s (out of reach: a stream the kill cuts at 1 s"
+        "B6: the same against a stream's own 2 s (out of reach: a stream the kill cuts at 1 s"
         " starts its answer again, so it cannot end before 3 s, 1.5x)",
         f"{part['seconds'] / part['ideal']:.2f}x",
         None,
@@ -392,13 +556,13 @@ def _b5_failover(part: dict[str, Any] | None, goals: Goals) -> str:
     return "Failover of supervised streams:\n\n" + _table(["", ""], rows)
 
 
-def _b5_kills(part: dict[str, Any] | None, goals: Goals) -> str:
+def _b6_kills(part: dict[str, Any] | None, goals: Goals) -> str:
     failed = _failed(part)
     if failed or part is None:
-        goals.check("B5: kill to last request routed there", f"failed: {failed}", False)
+        goals.check("B6: kill to last request routed there", f"failed: {failed}", False)
         return f"Kills: failed: {failed}"
     goals.check(
-        "B5: from a SIGKILL to the last request routed to that host, p99 < 1 s",
+        "B6: from a SIGKILL to the last request routed to that host, p99 < 1 s",
         f"{_ms(part['p99'])} ({part['cycles']} kills)",
         part["p99"] < 1.0,
     )
@@ -412,10 +576,10 @@ def _b5_kills(part: dict[str, Any] | None, goals: Goals) -> str:
     )
 
 
-def _b5_routing(part: dict[str, Any] | None, goals: Goals) -> str:
+def _b6_routing(part: dict[str, Any] | None, goals: Goals) -> str:
     failed = _failed(part)
     if failed or part is None:
-        goals.check("B5: routing cost", f"failed: {failed}", False)
+        goals.check("B6: routing cost", f"failed: {failed}", False)
         return f"Routing: failed: {failed}"
     rows = []
     for name, case in part["cases"].items():
@@ -430,7 +594,7 @@ def _b5_routing(part: dict[str, Any] | None, goals: Goals) -> str:
         )
     extra = part["cases"]["whole reply"]["cpu_extra"]
     goals.check(
-        "B5: routing < 20 us per request beside one host's client", _us(extra), extra < 20e-6
+        "B6: routing < 20 us per request beside one host's client", _us(extra), extra < 20e-6
     )
     header = ["request", "CPU one host / pool", "pool's extra CPU", "wall one host / pool", "extra"]
     return (
@@ -442,10 +606,10 @@ def _b5_routing(part: dict[str, Any] | None, goals: Goals) -> str:
     )
 
 
-def _b5_share(part: dict[str, Any] | None, goals: Goals) -> str:
+def _b6_share(part: dict[str, Any] | None, goals: Goals) -> str:
     failed = _failed(part)
     if failed or part is None:
-        goals.check("B5: model share", f"failed: {failed}", False)
+        goals.check("B6: model share", f"failed: {failed}", False)
         return f"Model share: failed: {failed}"
     rows = []
     for label, case in part["cases"].items():
@@ -453,7 +617,7 @@ def _b5_share(part: dict[str, Any] | None, goals: Goals) -> str:
         rows.append([label, per_host, f"{case['share']:.0%}"])
     free = part["cases"]["no limit"]["share"]
     goals.check(
-        "B5: a model in memory on one host of three: >= 90% of its requests go there",
+        "B6: a model in memory on one host of three: >= 90% of its requests go there",
         f"{free:.0%}",
         free >= 0.9,
     )

@@ -42,6 +42,7 @@ import ollama
 
 import actors
 from bench._common import (
+    Collections,
     Lags,
     cpu_seconds,
     generate_params,
@@ -51,7 +52,7 @@ from bench._common import (
     raise_fd_limit,
     run_child,
 )
-from ollama_actor import Ollama
+from ollama_actor import Ollama, _engine
 from ollama_actor.emulator import EmulatorProcess
 
 CLIENTS = ("loop-actor", "thread-actor", "async-for", "official")
@@ -118,6 +119,8 @@ def run_actors(
     client = Ollama(url)
     params = generate_params(tokens)
     setup = time.perf_counter() - setup
+    collections = Collections()
+    collections.start()
     cpu, started = cpu_seconds(), time.perf_counter()
     for recipient in recipients:
         client.completion(stream=recipient, **params)
@@ -125,9 +128,11 @@ def run_actors(
     finished = finish.wait(limit)
     ended = finish.ended_at if finished else time.perf_counter()
     cpu = cpu_seconds() - cpu
+    gcs = collections.stop()
     for recipient in recipients:
         recipient.stop(block=False)
-    return _report(finish, lags, ended - started, cpu, finished, setup=setup, launch=launched)
+    report = _report(finish, lags, ended - started, cpu, finished, setup=setup, launch=launched)
+    return report | gcs
 
 
 def run_async(
@@ -217,10 +222,26 @@ def _report(
     }
 
 
+def _note_requests_sent() -> list[float]:
+    """Record when each request is handed to its socket (``time.monotonic()``), by wrapping the
+    engine's private ``Call._attach`` in this benchmark process: the client's side of "every
+    request sent", apart from how fast the emulator accepts and reads them."""
+    sent: list[float] = []
+    attach = _engine.Call._attach
+
+    def attach_and_note(call: _engine.Call, conn: Any, *, reused: bool) -> None:
+        attach(call, conn, reused=reused)
+        sent.append(time.monotonic())
+
+    _engine.Call._attach = attach_and_note  # type: ignore[method-assign,assignment]
+    return sent
+
+
 def client_main(args: argparse.Namespace) -> None:
     """The child process: run one client against the emulator at ``args.url``; print JSON."""
     raise_fd_limit(args.streams + 1024)
     actors._loop.event_loop()
+    sent = _note_requests_sent()
     base_rss = peak_rss_mb()
     if args.client in ("loop-actor", "thread-actor"):
         base: type[Any] = actors.LoopActor if args.client == "loop-actor" else actors.Actor
@@ -230,6 +251,9 @@ def client_main(args: argparse.Namespace) -> None:
             args.client, args.url, args.streams, args.tokens, args.limit, base_rss=base_rss
         )
     result["base_rss_mb"] = base_rss
+    if sent:
+        result["sent_spread"] = max(sent) - min(sent)
+        result["sent"] = len(sent)
     print(json.dumps(result))
 
 

@@ -7,7 +7,11 @@ supervisor started the workers (until every stream's terminal message reached th
 ``--read-worker`` also reads ``handle.worker`` right after each call (which builds the first worker
 in the caller's thread instead of the supervisor's).
 
-    .venv/bin/python bench/stream_starts.py [--streams 10000] [--rounds 5] [--read-worker]
+It also measures what stopping an actor costs with few and with many actors alive: 2,000
+`LoopActor`\\ s started and stopped, alone and beside 20,000 idle ones (Pykka's registry list
+made each stop a scan of every actor alive).
+
+    .venv/bin/python -m bench.stream_starts [--streams 10000] [--rounds 5] [--read-worker]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import statistics
 import time
 from typing import Any
 
+import actors
 from actors import Inbox, Ref
 from actors._loop import call_on_loop
 from actors._stream import StreamSink
@@ -60,6 +65,25 @@ def _round(streams: int, read_worker: bool) -> tuple[float, float]:
     return returned - started, ended - started
 
 
+def stop_seconds(alive: int, actors_: int = 2_000) -> float:
+    """Seconds per actor to stop (and wait for) ``actors_`` loop actors with ``alive`` others."""
+    idle = [actors.LoopActor.start() for _ in range(alive)]
+    refs = [actors.LoopActor.start() for _ in range(actors_)]
+    for ref in refs:
+        ref.ask("started?", timeout=60)  # every on_start has run
+    gc.collect()
+    started = time.perf_counter()
+    futures = [ref.stop(block=False) for ref in refs]
+    for future in futures:
+        future.get(timeout=60)
+    elapsed = time.perf_counter() - started
+    for ref in idle:
+        ref.stop(block=False)
+    for ref in idle:
+        actors.wait_exit(ref, 60)
+    return elapsed / actors_
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--streams", type=int, default=10_000)
@@ -78,13 +102,18 @@ def main() -> None:
         "calls_per_s": args.streams / statistics.median(calls),
         "starts_per_s": args.streams / statistics.median(ends),
     }
+    few = statistics.median(stop_seconds(0) for _ in range(3))
+    many = statistics.median(stop_seconds(20_000) for _ in range(3))
+    result |= {"stop_us_few": few * 1e6, "stop_us_many": many * 1e6}
     if args.json:
         print(json.dumps(result))
     else:
         calls_rate, starts_rate = result["calls_per_s"], result["starts_per_s"]
         print(
             f"{args.streams} streams, median of {args.rounds} rounds: "
-            f"calls {calls_rate:,.0f}/s, started and ended {starts_rate:,.0f}/s"
+            f"calls {calls_rate:,.0f}/s, started and ended {starts_rate:,.0f}/s; "
+            f"stopping an actor {result['stop_us_few']:.1f} us alone, "
+            f"{result['stop_us_many']:.1f} us beside 20,000"
         )
 
 

@@ -26,9 +26,10 @@ class Accumulator:
         self._kind = kind
         self._last: dict[str, Any] | None = None
         self._text: list[str] = []
-        self._thinking: list[str] = []
-        self._tool_calls: list[Any] = []
-        self._logprobs: list[Any] = []
+        # Made by their first item: most streams have none (fewer objects for the collector).
+        self._thinking: list[str] | None = None
+        self._tool_calls: list[Any] | None = None
+        self._logprobs: list[Any] | None = None
         self._images: Any = None
 
     def add(self, chunk: dict[str, Any]) -> None:
@@ -70,12 +71,18 @@ class Accumulator:
         if text:
             self._text.append(text)
         if thinking:
+            if self._thinking is None:
+                self._thinking = []
             self._thinking.append(thinking)
         if calls:
+            if self._tool_calls is None:
+                self._tool_calls = []
             self._tool_calls.extend(calls)
         if source and source.get("images"):
             self._images = source["images"]
         if logprobs:
+            if self._logprobs is None:
+                self._logprobs = []
             self._logprobs.extend(logprobs)
 
     @property
@@ -91,12 +98,12 @@ class Accumulator:
     @property
     def thinking(self) -> str:
         """The thinking so far."""
-        return "".join(self._thinking)
+        return "".join(self._thinking or ())
 
     @property
     def tool_calls(self) -> list[Any]:
         """The tool calls so far."""
-        return list(self._tool_calls)
+        return list(self._tool_calls or ())
 
     def result(self) -> dict[str, Any]:
         """The response so far: the last chunk with text, thinking and tool calls joined in."""

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeVar, ove
 import httpx
 from pykka import ActorRef
 
-from actors._monitor import Recipient
 from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, stream_to
@@ -404,7 +403,8 @@ class Ollama:
             params = self._upload_create_files(params, timeout)
         body = validate(endpoint, params)
         bounds = self._timeout(name, timeout)
-        if not isinstance(stream, Recipient) or isinstance(stream, bool):
+        recipient = _is_recipient(stream)
+        if not recipient or isinstance(stream, bool):
             for given, value in (("supervisor", supervisor), ("retry", retry)):
                 if value is not None:
                     raise ValidationError(name, given, "applies only with stream=recipient")
@@ -420,7 +420,7 @@ class Ollama:
         streaming = self._stream(endpoint, body, bounds)
         if stream is True:
             return streaming
-        if isinstance(stream, Recipient):
+        if recipient:
             if supervisor is not None and not isinstance(supervisor, ActorRef):
                 raise ValidationError(name, "supervisor", "must be a supervisor's ActorRef")
             if retry is not None and not isinstance(retry, RetryPolicy):
@@ -693,6 +693,14 @@ def _override(
         return defaults
     names = {name.lower() for name, _ in user}
     return [(n, v) for n, v in defaults if n.lower() not in names] + user
+
+
+def _is_recipient(value: object) -> bool:
+    """``isinstance(value, actors.Recipient)`` as the runtime-checkable protocol answers it (a
+    ``tell`` on the class, or on the instance, that is not None), without typing's protocol
+    check: ~18 us a call on Python 3.11, which every ``stream=recipient`` call paid twice."""
+    on_class = getattr(type(value), "tell", None)
+    return on_class is not None or getattr(value, "tell", None) is not None
 
 
 def _encode(name: str, body: dict[str, Any]) -> bytes:

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import ssl
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,8 +52,12 @@ __all__ = ["Call", "Engine", "Origin", "Request", "Sink", "Upload", "replayable"
 logger = logging.getLogger(__name__)
 
 MAX_IDLE_PER_ORIGIN = 32
+READ_SIZE = 256 * 1024
+"""The most bytes one socket read takes (asyncio's own read size)."""
 UPLOAD_PIECE = 256 * 1024
 """How much of an upload the caller's thread reads and hands to the loop at a time."""
+
+_monotonic = time.monotonic  # asyncio's loop.time()
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -193,7 +198,14 @@ class Engine:
                 conns.remove(conn)
 
 
-class _Connection(asyncio.Protocol):
+_read_buffer = memoryview(bytearray(READ_SIZE))
+"""Where every connection's socket reads land (loop thread only). Each read is copied out, as
+bytes of its own size, before the next: asyncio's own reads would allocate `READ_SIZE` bytes
+per read and shrink them, which costs an mmap and page faults per read until the allocator
+raises its mmap threshold (in a process that has never freed so large a block)."""
+
+
+class _Connection(asyncio.BufferedProtocol):
     """One TCP (or TLS) connection; hands every read to the call that currently owns it."""
 
     def __init__(self, engine: Engine) -> None:
@@ -213,7 +225,11 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = bytes(_read_buffer[:nbytes])
         call = self.call
         if call is not None:
             call._data(data)
@@ -522,7 +538,7 @@ class Call:
             gate.notify()
 
     def _data(self, data: bytes) -> None:
-        self._last_rx = self._loop.time()
+        self._last_rx = _monotonic()  # what the loop's time() reads, one call less
         self._received = True
         parser = self._parser
         assert parser is not None
@@ -543,21 +559,19 @@ class Call:
         if self._done:
             return
         conn, parser = self._conn, self._parser
-        self._finish()
+        sink = self._finish()
         if conn is not None and parser is not None:
             if parser.keep_alive and not self._body_left:
                 self._engine._release(conn, self.request.origin)
             else:
                 conn.close()
         try:
-            self._sink.on_end()
+            sink.on_end()
         except Exception as exc:
             # A bug in a sink must not leave its consumer waiting for an end that never comes.
             logger.exception("a stream sink raised in on_end")
             with contextlib.suppress(Exception):
-                self._sink.on_error(
-                    OllamaError(f"internal error at the end of the response: {exc!r}")
-                )
+                sink.on_error(OllamaError(f"internal error at the end of the response: {exc!r}"))
 
     def _lost(self, exc: Exception | None) -> None:
         if self._done:
@@ -647,7 +661,7 @@ class Call:
         if self._done:
             return
         conn = self._conn
-        self._finish()
+        sink = self._finish()
         if self._connect_task is not None:
             self._connect_task.cancel()
             self._connect_task = None
@@ -655,12 +669,17 @@ class Call:
             conn.call = None
             conn.close()
         try:
-            self._sink.on_error(exc)
+            sink.on_error(exc)
         except Exception:
             logger.exception("a stream sink raised in on_error")
 
-    def _finish(self) -> None:
+    def _finish(self) -> Sink:
+        """The call is over: stop its timer, leave its connection, wake an uploading thread;
+        the sink, to be told the end. The call lets go of its parser and sink, whose bound
+        methods point back at it: no cycle outlives the call for the collector to find."""
         self._done = True
+        sink, self._sink = self._sink, _ENDED
+        self._parser = None
         self._engine._calls.discard(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -671,6 +690,26 @@ class Call:
         if gate is not None:
             with gate:
                 gate.notify()
+        return sink
+
+
+class _Ended:
+    """The sink of a call that is over: hears nothing more."""
+
+    def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
+        pass
+
+    def on_body(self, data: bytes) -> None:
+        pass
+
+    def on_end(self) -> None:
+        pass
+
+    def on_error(self, exc: OllamaError) -> None:
+        pass
+
+
+_ENDED = _Ended()
 
 
 def _describe(exc: BaseException) -> str:

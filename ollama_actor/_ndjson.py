@@ -5,11 +5,12 @@ read, blank lines between them. `LineDecoder` hands each decoded object to a cal
 keeps at most one partial line (never more than the limit plus one read), and raises as soon as
 a line is too long or is not UTF-8 JSON, after the good lines before it have been handed on.
 
-Lines are decoded with ``orjson`` when it is installed (the ``fast`` extra; about five times
-faster per chunk than ``json``), else with the standard library. A line ``orjson`` refuses is
-decoded again by ``json``, so both paths accept and reject the same lines with the same errors
-(``NaN``, lone surrogates and the like included); the one difference is that ``orjson`` reads an
-integer beyond 64 bits as a float, which Ollama (Go) never sends. A line nested deeper than
+Lines are decoded with ``orjson`` (a runtime dependency; about five times faster per chunk than
+``json``), or with the standard library where orjson is missing (a platform it has no wheel
+for). A line ``orjson`` refuses is decoded again by ``json``, so both paths accept and reject the
+same lines with the same errors (``NaN``, lone surrogates and the like included); the one
+difference is that ``orjson`` reads an integer beyond 64 bits as a float, which Ollama (Go)
+never sends. A line nested deeper than
 `MAX_DEPTH` levels is a `DecodeError` before either decoder sees it, never a ``RecursionError``.
 """
 
@@ -119,7 +120,7 @@ def _decode_json(line: bytes) -> Any:
 
 try:
     import orjson
-except ImportError:  # the ``fast`` extra is not installed
+except ImportError:  # only where orjson could not be installed: the tested fallback
     _decode = _decode_json
     JSON_DECODER = "json"
 else:

@@ -9,6 +9,7 @@ import hashlib
 import inspect
 import queue
 import textwrap
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -104,3 +105,74 @@ def test_a_threading_future_is_settled_once():
     future.set(1)
     with pytest.raises(queue.Full):
         future.set(2)
+
+
+@pytest.mark.parametrize("qualname", sorted(_pykka.REGISTRY_USES))
+def test_the_registry_code_that_uses_our_ref_table_is_the_code_we_reviewed(qualname):
+    owner, attribute = qualname.split(".")
+    function = getattr(getattr(pykka, owner), attribute)
+    assert digest(function) == _pykka.REGISTRY_USES[qualname], (
+        f"Pykka's {qualname} changed: check that RefTable has every operation it uses "
+        "(CONTRIBUTING.md)"
+    )
+
+
+def test_the_registry_keeps_its_refs_in_our_table():
+    assert isinstance(pykka.ActorRegistry._actor_refs, _pykka.RefTable)
+    assert isinstance(pykka.ActorRegistry._actor_refs_lock, type(threading.RLock()))
+
+
+class _CountingRef:
+    """Stands in for an ActorRef in the registry; counts the equality checks made on it."""
+
+    compared = 0
+
+    def __init__(self, urn: str) -> None:
+        self.actor_urn = urn
+        self.actor_class = _CountingRef
+
+    def __eq__(self, other: object) -> bool:
+        _CountingRef.compared += 1
+        return self is other
+
+    __hash__ = object.__hash__
+
+
+def test_the_registry_behaves_as_pykkas_list_and_unregisters_without_a_scan():
+    table = _pykka.RefTable()
+    saved = pykka.ActorRegistry._actor_refs
+    refs = [_CountingRef(f"urn:{n}") for n in range(1_000)]
+    pykka.ActorRegistry._actor_refs = table  # type: ignore[assignment]
+    try:
+        for ref in refs:
+            pykka.ActorRegistry.register(ref)  # type: ignore[arg-type]
+        assert pykka.ActorRegistry.get_all() == refs  # registration order
+        assert pykka.ActorRegistry.get_by_urn("urn:500") is refs[500]
+        assert pykka.ActorRegistry.get_by_class(_CountingRef) == refs  # type: ignore[type-var]
+        _CountingRef.compared = 0
+        pykka.ActorRegistry.unregister(refs[0])  # type: ignore[arg-type]
+        pykka.ActorRegistry.unregister(refs[0])  # type: ignore[arg-type]  # not there: no error
+        pykka.ActorRegistry.unregister(refs[999])  # type: ignore[arg-type]
+        assert _CountingRef.compared == 0  # a list would have compared with each ref before it
+        assert pykka.ActorRegistry.get_all() == refs[1:999]
+        assert len(table) == 998
+        assert table[:] == refs[1:999]
+        with pytest.raises(ValueError, match="not registered"):
+            table.remove(refs[0])  # type: ignore[arg-type]
+    finally:
+        pykka.ActorRegistry._actor_refs = saved
+
+
+def test_installing_the_table_keeps_what_was_registered_and_is_idempotent():
+    saved = pykka.ActorRegistry._actor_refs
+    refs = [_CountingRef(f"urn:{n}") for n in range(3)]
+    pykka.ActorRegistry._actor_refs = list(refs)  # type: ignore[assignment]
+    try:
+        _pykka.install_ref_table()
+        table = pykka.ActorRegistry._actor_refs
+        assert isinstance(table, _pykka.RefTable)
+        _pykka.install_ref_table()
+        assert pykka.ActorRegistry._actor_refs is table
+        assert pykka.ActorRegistry.get_all() == refs
+    finally:
+        pykka.ActorRegistry._actor_refs = saved

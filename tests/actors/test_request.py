@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Any
 
@@ -55,3 +56,37 @@ def test_a_dead_actor_answers_at_once_with_actor_dead_error():
     send_request(dead, "hi", lambda value, error: got.append(error))
     assert len(got) == 1
     assert isinstance(got[0], pykka.ActorDeadError)
+
+
+class PlainAnswers(pykka.ThreadingActor):
+    def on_receive(self, message: Any) -> Any:
+        if message == "fail":
+            raise KeyError("plain no")
+        return message
+
+
+def test_a_plain_pykka_actor_answers_through_its_own_loop():
+    plain = PlainAnswers.start()
+    inbox = Inbox()
+    try:
+        send_request(plain, "hi", lambda value, error: inbox.tell((value, error)))
+        send_request(plain, "fail", lambda value, error: inbox.tell((value, error)))
+        assert inbox.receive(timeout=5) == ("hi", None)
+        value, error = inbox.receive(timeout=5)
+        assert value is None
+        assert isinstance(error, KeyError)
+    finally:
+        plain.stop(timeout=5)
+
+
+def test_a_reply_is_set_once():
+    from actors._request import _Reply
+
+    calls: list[Any] = []
+    reply = _Reply(lambda value, error: calls.append((value, error)))
+    reply.set(1)
+    with pytest.raises(queue.Full):
+        reply.set(2)
+    with pytest.raises(queue.Full):
+        reply.set_exception((KeyError, KeyError("x"), None))
+    assert calls == [(1, None)]

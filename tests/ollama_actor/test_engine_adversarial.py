@@ -535,3 +535,24 @@ def test_an_encoded_stream_still_pauses_for_a_consumer_that_does_not_read(coding
         assert client.version() == {"version": "1"}
         reused = framing == "chunked"  # the connection went back to the pool at the end
         assert server.connections == (1 if reused else 2)
+
+
+def test_each_read_is_handed_on_as_bytes_of_its_own():
+    """Connections read into one shared buffer; what a read hands on must not change with the
+    next read on any connection (a decoder keeps a partial line across reads)."""
+    from ollama_actor._engine import Engine, _Connection
+
+    kept: list[bytes] = []
+
+    class Keeper:
+        def _data(self, data: bytes) -> None:
+            kept.append(data)
+
+    first, second = _Connection(Engine()), _Connection(Engine())
+    first.call = second.call = Keeper()  # type: ignore[assignment]
+    for conn, piece in ((first, b'{"a": "partial'), (second, b"X" * 64), (first, b' line"}\n')):
+        buffer = conn.get_buffer(-1)
+        buffer[: len(piece)] = piece
+        conn.buffer_updated(len(piece))
+    assert kept == [b'{"a": "partial', b"X" * 64, b' line"}\n']
+    assert all(type(data) is bytes for data in kept)

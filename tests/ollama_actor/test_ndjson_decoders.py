@@ -1,10 +1,14 @@
-"""Both JSON paths of the NDJSON decoder: orjson (the ``fast`` extra) and the standard library.
+"""Both JSON paths of the NDJSON decoder: orjson (a runtime dependency) and the standard library
+(the fallback where orjson cannot be installed).
 
-The stdlib path is what a plain install runs, so it is tested here even when orjson is present;
-the orjson path must accept and reject exactly the lines the stdlib does, with the same errors.
+The stdlib path is what runs where orjson cannot be installed, so it is tested here although
+orjson is present; the orjson path must accept and reject exactly the lines the stdlib does, with
+the same errors.
 """
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -55,6 +59,25 @@ def test_orjson_is_used_when_installed():
     pytest.importorskip("orjson")
     assert ndjson.JSON_DECODER == "orjson"
     assert ndjson._decode is ndjson._decode_orjson
+
+
+FALLBACK = """
+import sys
+sys.modules["orjson"] = None  # as where orjson could not be installed: its import fails
+from ollama_actor import _ndjson, Ollama
+out = []
+decoder = _ndjson.LineDecoder()
+decoder.feed(b'{"response": "caf\\u00e9", "done": false}\\n{"done": true}\\n', out.append)
+print(_ndjson.JSON_DECODER, _ndjson._decode is _ndjson._decode_json, out)
+"""
+
+
+def test_without_orjson_the_standard_library_decodes():
+    done = subprocess.run(
+        [sys.executable, "-c", FALLBACK], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "json True [{'response': 'café', 'done': False}, {'done': True}]"
 
 
 @pytest.mark.parametrize(

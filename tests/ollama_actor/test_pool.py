@@ -578,18 +578,21 @@ def test_closing_the_pool_ends_queued_requests(three):
     assert three[0].request_count("/api/generate") == 1
 
 
+def collected(ref: weakref.ref[object]) -> bool:
+    gc.collect()
+    return ref() is None
+
+
 def test_a_pool_nobody_holds_stops_probing(three):
     client = pool_of(three)
     pool = weakref.ref(client._pool)
     client.close()
     del client
-    gc.collect()
-    assert pool() is None
+    wait_until(lambda: collected(pool), what="the closed pool collected")  # once the loop let go
     client = pool_of(three, refresh=0.05)
     pool = weakref.ref(client._pool)
     del client
-    gc.collect()
-    assert pool() is None  # its timers held it weakly
+    wait_until(lambda: collected(pool), what="the dropped pool collected")  # timers hold it weakly
     before = generated(three, "/api/ps")
     time.sleep(0.3)
     assert generated(three, "/api/ps") == before

@@ -1,8 +1,10 @@
 """Supervised streams: retryable failures restart the worker; the message sequence is exact."""
 
+import gc
 import itertools
 import threading
 import time
+import weakref
 
 import pykka
 import pytest
@@ -320,3 +322,68 @@ def test_a_recipient_whose_tell_raises_still_ends_the_stream(client, emu, fail_o
     assert actors.wait_exit(handle.worker, 5) is not None
     assert recipient.told.count("error") <= 1
     assert "ValueError: the recipient broke" in caplog.text  # logged: nobody else hears of it
+
+
+def test_thousands_of_supervised_streams_start_without_a_serial_wait(ollama_emulator_process):
+    """The supervisor takes every stream's start while the loop thread is held up (no start
+    waits for a loop turn), and the requests then reach the server within a generous bound."""
+    streams = 2_000
+    emu = ollama_emulator_process
+    emu.set_pacing(token_rate=2.0)  # the streams stay open until cancelled
+    client = Ollama(emu.base_url)
+    inbox = Inbox()
+    release, held = threading.Event(), threading.Event()
+
+    def hold_the_loop():
+        held.set()
+        release.wait(30)
+
+    actors.call_on_loop(hold_the_loop)
+    try:
+        assert held.wait(5)
+        handles = [
+            client.completion(model="llama3.2", prompt=PROMPT, stream=inbox) for _ in range(streams)
+        ]
+        counts = default_supervisor().proxy().count_children().get(timeout=30)
+    finally:
+        release.set()
+    assert counts["specs"] == streams
+    arrived = emu.wait_for_requests(streams, timeout=60, path="/api/generate")
+    assert len(arrived) == streams
+    for handle in handles:
+        handle.cancel()
+    ended = 0
+    while ended < streams:
+        _ref, (kind, payload) = inbox.receive(timeout=30)
+        if kind == "error":
+            assert isinstance(payload, StreamCancelled)
+            ended += 1
+        else:
+            assert kind == "data"
+    assert all(handle.done for handle in handles)
+    client.close()
+
+
+def test_a_finished_stream_leaves_no_cycle_for_the_collector(client, emu):
+    """Everything a supervised stream made is freed when its last reference goes, without
+    waiting for a full collection (which, with thousands of streams alive, costs seconds)."""
+    inbox = Inbox()
+    gc.collect()
+    gc.disable()
+    try:
+        handle = completion(client, inbox)
+        handle.result(timeout=10)
+        worker = handle.worker
+        actors.wait_exit(worker, 5)
+        default_supervisor().proxy().count_children().get(timeout=5)  # it handled the exit
+        streaming = weakref.ref(handle._run._source)  # holds the call, its parser and reader
+        run = weakref.ref(handle._run)
+        actor = worker._actor_weakref
+        assert streaming() is not None
+        del handle, worker
+        inbox.drain()
+        assert streaming() is None
+        assert run() is None
+        assert actor() is None
+    finally:
+        gc.enable()

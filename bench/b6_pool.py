@@ -1,4 +1,4 @@
-"""B5: a pool of three hosts (``Ollama([url, url, url])``): failover, routing cost, model share.
+"""B6: a pool of three hosts (``Ollama([url, url, url])``): failover, routing cost, model share.
 
 Each part runs in a fresh child process that starts its own emulator subprocesses:
 
@@ -18,7 +18,7 @@ Each part runs in a fresh child process that starts its own emulator subprocesse
   requests that go to its host under concurrent mixed traffic (no per-host limit), and with a
   limit of 4 requests in flight per host (the host is then often full and the rest spill over).
 
-    .venv/bin/python -m bench.b5_pool [--quick] [--part failover] [--streams 1000]
+    .venv/bin/python -m bench.b6_pool [--quick] [--part failover] [--streams 1000]
 """
 
 from __future__ import annotations
@@ -382,7 +382,7 @@ def run_parts(quick: bool, runs: int = 1) -> dict[str, Any]:
     return combine(
         [
             {
-                part: run_child("bench.b5_pool", ["--part", part, *args], limit)
+                part: run_child("bench.b6_pool", ["--part", part, *args], limit)
                 for part, args, limit in plan
             }
             for _ in range(runs)
@@ -438,7 +438,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=1, help="run every part this many times")
     parser.add_argument("--from-json", nargs="+", type=Path, help="combine saved runs instead")
-    parser.add_argument("--write", type=Path, help="put the B5 section into this document")
+    parser.add_argument("--write", type=Path, help="put the B6 section into this document")
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--rate", type=float, default=20.0)
@@ -454,9 +454,9 @@ def main() -> None:
         else:
             results = run_parts(args.quick, args.runs)
         if args.write:
-            command = f"python -m bench.b5_pool --runs {results['runs']} --write {args.write}"
-            note = f"B5 alone, written {machine().date} by `{command}`."
-            _report.write_b5(args.write, results, note)
+            command = f"python -m bench.b6_pool --runs {results['runs']} --write {args.write}"
+            note = f"B6 alone, written {machine().date} by `{command}`."
+            _report.write_b6(args.write, results, note)
         print(json.dumps(results))
         return
     if args.part == "failover":
