@@ -549,7 +549,10 @@ def _b6_failover(part: dict[str, Any] | None, goals: Goals) -> str:
             "restart messages, after the kill",
             " to ".join(f"{t:.2f} s" for t in part["restarts_over"]) or "-",
         ],
-        ["kill to the last request routed there", _ms(part["kill_to_last_routed"])],
+        [
+            "kill to the last request routed there",
+            _ms(part["kill_to_last_routed"]) if part["kill_to_last_routed"] > 0 else "none after",
+        ],
         ["requests per host", ", ".join(str(r) for r in part["requests_per_host"])],
         ["client CPU, peak RSS", f"{part['cpu']:.2f} s, {part['peak_rss_mb']:.0f} MB"],
     ]
@@ -571,8 +574,8 @@ def _b6_kills(part: dict[str, Any] | None, goals: Goals) -> str:
         f"From a SIGKILL to the last request the pool routed to that host, over {part['cycles']}"
         f" kills (the host restarted between them) under {part['threads']} threads of"
         f" back-to-back calls: p50 {_ms(part['p50'])}, p99 {_ms(part['p99'])}, max"
-        f" {_ms(part['max'])}. The calls' outcomes: {outcomes} (a whole call cut by the crash"
-        " may have been processed, so it is not sent again)."
+        f" {_ms(part['max'])}. The calls' outcomes: {outcomes} (a call the crash cut before its"
+        " answer began went to another host; one cut mid-answer reaches its caller)."
     )
 
 
