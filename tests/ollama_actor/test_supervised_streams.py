@@ -376,6 +376,10 @@ def test_a_finished_stream_leaves_no_cycle_for_the_collector(client, emu):
         worker = handle.worker
         actors.wait_exit(worker, 5)
         default_supervisor().proxy().count_children().get(timeout=5)  # it handled the exit
+        # ...and scheduled the child spec's on_exit hook on the loop: let the loop run it.
+        ran = threading.Event()
+        actors.call_on_loop(ran.set)
+        assert ran.wait(5)
         streaming = weakref.ref(handle._run._source)  # holds the call, its parser and reader
         run = weakref.ref(handle._run)
         actor = worker._actor_weakref
