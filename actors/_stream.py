@@ -5,16 +5,19 @@ on the shared loop thread: `on_chunk` for each item, then exactly one of `on_don
 `Delivery` is the sink that turns those calls into the messages a recipient reads::
 
     (ref, ("data", chunk))
-    (ref, ("restart", {"attempt": n, "error": exc}))
+    (ref, ("restart", {"attempt": n, "error": exc, ...}))
     (ref, ("done", result))
     (ref, ("error", exc))
 
-It guarantees one terminal message per ref and nothing after it.
+It guarantees one terminal message per ref and nothing after it. A source may say more about a
+new attempt in the restart message (an Ollama pool names the host it chose): its optional
+``restart_details`` mapping is added to the message.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import pykka
@@ -53,7 +56,12 @@ class StreamSource(Protocol):
         """
 
     def again(self) -> StreamSource:
-        """A fresh, unstarted run of the same request, with the same ref."""
+        """A fresh, unstarted run of the same request, with the same ref.
+
+        The fresh run may have a ``restart_details`` mapping (it is optional, so not declared
+        here): what the restart message tells about the attempt it begins, besides its number
+        and the error that ended the previous one.
+        """
 
 
 class Delivery:
@@ -81,10 +89,18 @@ class Delivery:
         if not self._ended:
             self._tell((self.ref, ("data", chunk)))
 
-    def on_restart(self, attempt: int, error: BaseException) -> None:
-        """Tell that a retry begins; the data that follows starts the response again."""
+    def on_restart(
+        self, attempt: int, error: BaseException, details: Mapping[str, Any] | None = None
+    ) -> None:
+        """Tell that a retry begins; the data that follows starts the response again.
+
+        ``details`` (such as the host a pool chose) are added to the message's mapping.
+        """
         if not self._ended:
-            self._tell((self.ref, ("restart", {"attempt": attempt, "error": error})))
+            info = {"attempt": attempt, "error": error}
+            for key, value in (details or {}).items():
+                info.setdefault(key, value)  # a detail never replaces the number or the error
+            self._tell((self.ref, ("restart", info)))
 
     def on_done(self, result: Any) -> None:
         self._end(("done", result))

@@ -98,7 +98,8 @@ class StreamRun:
         if self._cancelled is not None:  # cancelled while the restart was pending
             self._source.cancel(self._cancelled)
         else:
-            self.delivery.on_restart(self.attempt, error)
+            details = getattr(self._source, "restart_details", None)
+            self.delivery.on_restart(self.attempt, error, details)
         return self._source
 
     def may_retry(self, exc: BaseException) -> bool:

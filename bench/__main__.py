@@ -20,6 +20,7 @@ from typing import Any
 from bench import _report
 from bench._common import ROOT, machine, run_child
 from bench.b2_concurrency import run_case
+from bench.b6_pool import run_parts as run_pools
 
 
 def _log(message: str) -> None:
@@ -27,7 +28,7 @@ def _log(message: str) -> None:
 
 
 def run_all(quick: bool, plain_python: str | None) -> dict[str, Any]:
-    """Run B1-B5 and the start rate; the results of each, and the machine they ran on."""
+    """Run B1-B6 and the start rate; the results of each, and the machine they ran on."""
     results: dict[str, Any] = {"machine": machine().__dict__, "quick": quick}
     started = time.perf_counter()
 
@@ -71,6 +72,9 @@ def run_all(quick: bool, plain_python: str | None) -> dict[str, Any]:
         "bench.b4_actors", ["--json", "--rounds", rounds_b4, "--pin", "1"], 600
     )
     results["b4"] = run_child("bench.b4_actors", ["--json", "--rounds", rounds_b4], 600)
+
+    _log("B6: a pool of three hosts: failover, kills, routing cost, model share ...")
+    results["b6"] = run_pools(quick)
 
     results["seconds"] = time.perf_counter() - started
     return results

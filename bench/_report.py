@@ -92,6 +92,7 @@ def render(results: dict[str, Any]) -> str:
         _starts(results.get("starts"), goals),
         _b3(results.get("b3"), goals),
         _b4(results.get("b4_pinned"), results.get("b4"), goals),
+        _b6(results.get("b6"), goals),
     ]
     summary = "## Goals\n\n" + _table(["goal", "figure (this run)", "verdict"], goals.rows)
     return "\n\n".join([parts[0], summary, *parts[1:]])
@@ -448,3 +449,185 @@ def _b4(pinned: dict[str, Any] | None, free: dict[str, Any] | None, goals: Goals
                         r["speed_ratio"] >= 1.0,
                     )
     return "\n\n".join(out)
+
+
+def _us(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1e6:.1f} us"
+
+
+def write_b6(path: Path, b6: dict[str, Any], note: str) -> None:
+    """Put B6's section and its goals into the generated part of ``path``, keeping the rest:
+    for B6 run alone (``python -m bench.b6_pool --write``). ``note`` says when and how."""
+    goals = Goals()
+    section = _b6(b6, goals, note)
+    text = path.read_text()
+    head, rest = text.split(BEGIN, 1)
+    generated, tail = rest.split(END, 1)
+    generated = generated.split("\n## B6", 1)[0].rstrip() + "\n\n" + section + "\n\n"
+    lines = [line for line in generated.split("\n") if not line.startswith("| B6")]
+    end = lines.index("## Goals") + 1
+    while not lines[end].startswith("|"):  # to the goals table
+        end += 1
+    while end < len(lines) and lines[end].startswith("|"):  # past its last row
+        end += 1
+    lines[end:end] = ["| " + " | ".join(row) + " |" for row in goals.rows]
+    path.write_text(head + BEGIN + "\n".join(lines) + END + tail)
+
+
+def _b6(b6: dict[str, Any] | None, goals: Goals, note: str = "") -> str:
+    title = "## B6: a pool of three hosts"
+    if b6 is None:
+        return f"{title}\n\nNot run."
+    runs = b6.get("runs", 1)
+    intro = (
+        f"{title}\n\n`Ollama([url, url, url])` over three emulator processes; each part in a"
+        " fresh client process (`bench/b6_pool.py`)."
+    )
+    if runs > 1:
+        each = "; ".join(
+            f"{e['failover']:.2f}x, {_ms(e['kills_p99'])}, {_us(e['routing_cpu_extra'])},"
+            f" {e['share']:.0%}"
+            for e in b6["each"]
+            if None not in e.values()
+        )
+        intro += (
+            f" Every figure is the median of {runs} runs (each run's failover time against its"
+            f" ideal, kill-to-last-route p99, routing's extra CPU, model share: {each})."
+        )
+    out = [intro + (f" {note}" if note else "")]
+    out.append(_b6_failover(b6.get("failover"), goals))
+    out.append(_b6_kills(b6.get("kills"), goals))
+    out.append(_b6_routing(b6.get("routing"), goals))
+    out.append(_b6_share(b6.get("share"), goals))
+    return "\n\n".join(out)
+
+
+def _b6_failover(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B6: failover", f"failed: {failed}", False)
+        return f"Failover: failed: {failed}"
+    n = part["streams"]
+    whole = part["whole"] == n and part["finished"]
+    ratio = part["seconds"] / part["ideal_with_kill"]
+    goals.check(
+        f"B6: {n:,} streams over 3 hosts, one SIGKILLed half-way: every one `done`, whole text",
+        f"{part['whole']:,} of {n:,}",
+        whole,
+    )
+    goals.check(
+        "B6: that run within 1.5x the ideal (the kill's offset + one stream)",
+        f"{part['seconds']:.2f} s ({ratio:.2f}x of {part['ideal_with_kill']:.2f} s)",
+        whole and ratio <= 1.5,
+    )
+    goals.check(
+        "B6: the same against a stream's own 2 s (out of reach: a stream the kill cuts at 1 s"
+        " starts its answer again, so it cannot end before 3 s, 1.5x)",
+        f"{part['seconds'] / part['ideal']:.2f}x",
+        None,
+    )
+    rows = [
+        ["streams, chunks at /s", f"{n:,}, {part['tokens']} at {part['rate']:.0f}/s"],
+        ["SIGKILL of one host", f"{part['kill_offset']:.2f} s after the first call"],
+        [
+            "ended `done` with the whole text",
+            f"{part['whole']:,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in part["outcomes"].items())
+            + ")",
+        ],
+        [
+            "time to finish",
+            f"{part['seconds']:.2f} s: {ratio:.2f}x the kill's offset + {part['ideal']:.0f} s;"
+            f" {part['seconds'] / part['ideal']:.2f}x a stream's own {part['ideal']:.0f} s",
+        ],
+        [
+            "first chunks arrived over",
+            f"{part['first_chunks_over']:.2f} s (the supervisor starts the workers one by one)",
+        ],
+        ["restarts (to the dead host)", f"{part['restarts']} ({part['restarts_to_dead_host']})"],
+        [
+            "restart messages, after the kill",
+            " to ".join(f"{t:.2f} s" for t in part["restarts_over"]) or "-",
+        ],
+        [
+            "kill to the last request routed there",
+            _ms(part["kill_to_last_routed"]) if part["kill_to_last_routed"] > 0 else "none after",
+        ],
+        ["requests per host", ", ".join(str(r) for r in part["requests_per_host"])],
+        ["client CPU, peak RSS", f"{part['cpu']:.2f} s, {part['peak_rss_mb']:.0f} MB"],
+    ]
+    return "Failover of supervised streams:\n\n" + _table(["", ""], rows)
+
+
+def _b6_kills(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B6: kill to last request routed there", f"failed: {failed}", False)
+        return f"Kills: failed: {failed}"
+    goals.check(
+        "B6: from a SIGKILL to the last request routed to that host, p99 < 1 s",
+        f"{_ms(part['p99'])} ({part['cycles']} kills)",
+        part["p99"] < 1.0,
+    )
+    outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(part["outcomes"].items()))
+    return (
+        f"From a SIGKILL to the last request the pool routed to that host, over {part['cycles']}"
+        f" kills (the host restarted between them) under {part['threads']} threads of"
+        f" back-to-back calls: p50 {_ms(part['p50'])}, p99 {_ms(part['p99'])}, max"
+        f" {_ms(part['max'])}. The calls' outcomes: {outcomes} (a call the crash cut before its"
+        " answer began went to another host; one cut mid-answer reaches its caller)."
+    )
+
+
+def _b6_routing(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B6: routing cost", f"failed: {failed}", False)
+        return f"Routing: failed: {failed}"
+    rows = []
+    for name, case in part["cases"].items():
+        rows.append(
+            [
+                name,
+                f"{_us(case['single']['cpu'])} / {_us(case['pool']['cpu'])}",
+                _us(case["cpu_extra"]),
+                f"{_us(case['single']['wall'])} / {_us(case['pool']['wall'])}",
+                _us(case["wall_extra"]),
+            ]
+        )
+    extra = part["cases"]["whole reply"]["cpu_extra"]
+    goals.check(
+        "B6: routing < 20 us per request beside one host's client", _us(extra), extra < 20e-6
+    )
+    header = ["request", "CPU one host / pool", "pool's extra CPU", "wall one host / pool", "extra"]
+    return (
+        f"Routing cost: the same requests through one host's client and through the pool, which"
+        f" sends them all to that same host (the only one with the model in memory). CPU: the"
+        f" client process's, median of {part['rounds']} rounds of {part['count']} calls each,"
+        f" the two clients alternating; wall: median per call, the two clients' calls"
+        f" interleaved. `Pool.choose` alone: {_us(part['choose'])}.\n\n" + _table(header, rows)
+    )
+
+
+def _b6_share(part: dict[str, Any] | None, goals: Goals) -> str:
+    failed = _failed(part)
+    if failed or part is None:
+        goals.check("B6: model share", f"failed: {failed}", False)
+        return f"Model share: failed: {failed}"
+    rows = []
+    for label, case in part["cases"].items():
+        per_host = ", ".join(str(n) for n in case["qwen3_per_host"])
+        rows.append([label, per_host, f"{case['share']:.0%}"])
+    free = part["cases"]["no limit"]["share"]
+    goals.check(
+        "B6: a model in memory on one host of three: >= 90% of its requests go there",
+        f"{free:.0%}",
+        free >= 0.9,
+    )
+    return (
+        f"Model share: {part['requests']:,} calls from {part['threads']} threads, half for qwen3"
+        " (in memory on the second host only), half for llama3.2 (on all three). With a limit of"
+        " 4 requests in flight per host the qwen3 host is often full; the rest spill over, and the"
+        " hosts they load it on are then preferred as well.\n\n"
+        + _table(["per-host limit", "qwen3 requests per host", "share on its host"], rows)
+    )

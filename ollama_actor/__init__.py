@@ -1,8 +1,9 @@
 """An Ollama client whose streams are delivered to actors.
 
-`Ollama` is the client; ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a
-supervised `StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every error
-is an `OllamaError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
+`Ollama` is the client (``Ollama([url, ...])``: an `OllamaPool`, one client for several
+hosts); ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a supervised
+`StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every error is an
+`OllamaError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
 unless the application configures logging.
 
 The names are loaded on first use: ``import ollama_actor`` alone (as the pytest plugin and the
@@ -24,7 +25,9 @@ from ollama_actor._errors import (
     HTTPError,
     IncompleteStream,
     LineTooLong,
+    NoHostUp,
     OllamaError,
+    PoolBusy,
     ProtocolError,
     ReadTimeout,
     RecipientDead,
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from ollama_actor._client import Ollama, blob_digest
     from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
     from ollama_actor._host import parse_host
+    from ollama_actor._pool_client import OllamaPool
     from ollama_actor._schemas import UncheckedOptions
     from ollama_actor._status import StatusServer
     from ollama_actor._stream_reply import StreamReply
@@ -58,6 +62,7 @@ _LAZY = {
     "StreamHandle": "_handle",
     "default_supervisor": "_handle",
     "parse_host": "_host",
+    "OllamaPool": "_pool_client",
     "UncheckedOptions": "_schemas",
     "StatusServer": "_status",
     "StreamReply": "_stream_reply",
@@ -102,8 +107,11 @@ __all__ = [
     "HTTPError",
     "IncompleteStream",
     "LineTooLong",
+    "NoHostUp",
     "Ollama",
     "OllamaError",
+    "OllamaPool",
+    "PoolBusy",
     "ProtocolError",
     "ReadTimeout",
     "RecipientDead",

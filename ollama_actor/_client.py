@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import io
 import json
 import os
 import platform
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeVar, overload
 
 import httpx
 from pykka import ActorRef
@@ -38,13 +39,20 @@ from ollama_actor._ndjson import DEFAULT_MAX_LINE
 from ollama_actor._proxy import Proxy, environment_proxy, parse_proxy
 from ollama_actor._response import BodyCollector, hide_secrets, wait_or_cancel
 from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
-from ollama_actor._streaming import Streaming, _refuse_loop_thread
+from ollama_actor._streaming import Direct, Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike
 
 if TYPE_CHECKING:  # generated from the schemas; named by the endpoints' forward references
     from ollama_actor import _params  # noqa: F401
 
-__all__ = ["CLOUD_URL", "DEFAULT_MAX_BODY", "Ollama", "blob_digest"]
+__all__ = [
+    "CLOUD_URL",
+    "DEFAULT_MAX_BODY",
+    "Ollama",
+    "base_url_of",
+    "blob_digest",
+    "constructor_signature",
+]
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
 CLOUD_URL = "https://ollama.com/api"
@@ -80,6 +88,27 @@ def _file_digest(file: BinaryIO, start: int) -> tuple[str, int]:
         size += len(piece)
     file.seek(start)
     return "sha256:" + sha.hexdigest(), size
+
+
+def base_url_of(host: str | None) -> str:
+    """The API's base URL for a host as `Ollama` takes it: ``OLLAMA_HOST``'s rules, and
+    ``/api`` added to a URL without a path; ``None`` reads ``OLLAMA_HOST``."""
+    if host is None:
+        return parse_host(os.environ.get("OLLAMA_HOST")) + "/api"
+    url = parse_host(host)
+    return url + "/api" if url.count("/") == 2 else url
+
+
+def _is_url_list(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
+
+
+def constructor_signature(cls: type[Any]) -> inspect.Signature:
+    """What ``cls(...)`` takes, for `inspect.signature` and ``help()``: its ``__init__``'s
+    parameters, since `Ollama.__new__` only picks the class (and takes anything)."""
+    signature = inspect.signature(cls.__init__)
+    parameters = list(signature.parameters.values())[1:]  # without self
+    return signature.replace(parameters=parameters, return_annotation=inspect.Signature.empty)
 
 
 class _Unset:
@@ -145,7 +174,7 @@ def _describe(endpoint: Endpoint) -> str:
 
 
 class Ollama:
-    """A client for one Ollama server.
+    """A client for one Ollama server (a list of URLs makes an `OllamaPool` of several).
 
     ``base_url`` is the API's URL (``http://host:11434/api``); a URL without a path gets
     ``/api`` added, and when it is omitted ``OLLAMA_HOST`` is read as the official client
@@ -168,9 +197,21 @@ class Ollama:
     running requests and close its connections.
     """
 
+    __signature__: ClassVar[inspect.Signature]
+
+    def __new__(
+        cls, base_url: str | Sequence[str] | None = None, *args: Any, **kwargs: Any
+    ) -> Ollama:
+        """A sequence of URLs (``Ollama([url, url, ...])``) makes a pool: an `OllamaPool`."""
+        if cls is Ollama and _is_url_list(base_url):
+            from ollama_actor._pool_client import OllamaPool  # it imports this module
+
+            return super().__new__(OllamaPool)
+        return super().__new__(cls)
+
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         *,
         headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
@@ -182,12 +223,11 @@ class Ollama:
         trust_env: bool = True,
         cloud_url: str = CLOUD_URL,
     ) -> None:
-        if base_url is None:
-            url = parse_host(os.environ.get("OLLAMA_HOST")) + "/api"
-        else:
-            url = parse_host(base_url)
-            if url.count("/") == 2:
-                url += "/api"
+        if base_url is not None and not isinstance(base_url, str):
+            raise ValidationError(
+                "Ollama", "base_url", f"must be a URL or a list of URLs, not {base_url!r:.80}"
+            )
+        url = base_url_of(base_url)
         parsed = _parse_url(url, "base_url")
         for name, value in (("max_line", max_line), ("max_body", max_body)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -374,17 +414,7 @@ class Ollama:
         if endpoint.stream is None:
             raise ValidationError(name, "stream", "is not supported by this endpoint")
         body["stream"] = True
-        request = self._request(
-            endpoint.method, endpoint.path, _encode(name, body), bounds, _NDJSON
-        )
-        model = body.get("model")
-        streaming = Streaming(
-            self._engine,
-            request,
-            endpoint.stream,
-            max_line=self.max_line,
-            model=model if isinstance(model, str) else None,
-        )
+        streaming = self._stream(endpoint, body, bounds)
         if stream is True:
             return streaming
         if recipient:
@@ -395,19 +425,24 @@ class Ollama:
             return stream_to(streaming, stream, supervisor=supervisor, retry=retry or DEFAULT_RETRY)
         raise ValidationError(name, "stream", "must be True, False or a recipient with .tell()")
 
+    def _stream(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Streaming:
+        """The `Streaming` of a request with ``stream: true`` (nothing is sent yet)."""
+        assert endpoint.stream is not None, "an endpoint that streams"
+        data = _encode(endpoint.name, body)
+        request = self._request(endpoint.method, endpoint.path, data, timeout, _NDJSON)
+        model = body.get("model")
+        return Streaming(
+            Direct(self._engine, request),
+            endpoint.stream,
+            max_line=self.max_line,
+            model=model if isinstance(model, str) else None,
+        )
+
     def _fetch(self, endpoint: Endpoint, body: dict[str, Any], timeout: Timeout) -> Any:
         data = _encode(endpoint.name, body) if endpoint.method in ("POST", "DELETE") else None
         route = self._cloud().checked(endpoint.name) if endpoint.hosted else None
         request = self._request(endpoint.method, endpoint.path, data, timeout, _JSON, route=route)
-        collector = self._run(request)
-        if endpoint.result == "bool":
-            return _yes_or_no(collector)
-        if collector.failure is not None:
-            raise collector.failure
-        result = collector.json()
-        if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
-            raise hide_secrets(ResponseError(str(result["error"])), request.secrets)
-        return result
+        return _answer(endpoint, self._run(request))
 
     def _fetch_bool(
         self, name: str, method: str, path: str, data: bytes | None, timeout: Any
@@ -490,6 +525,9 @@ class Ollama:
         except Exception as exc:
             problem = getattr(exc, "problem", str(exc))
             raise ValidationError(name, "digest", problem) from None
+
+
+Ollama.__signature__ = constructor_signature(Ollama)
 
 
 def _parse_url(url: str, name: str) -> httpx.URL:
@@ -673,6 +711,18 @@ def _encode(name: str, body: dict[str, Any]) -> bytes:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise ValidationError(name, "parameters", f"cannot be encoded as JSON: {exc}") from None
+
+
+def _answer(endpoint: Endpoint, collector: BodyCollector) -> Any:
+    """What an endpoint returns for a whole response: the decoded JSON (or yes/no), or raise."""
+    if endpoint.result == "bool":
+        return _yes_or_no(collector)
+    if collector.failure is not None:
+        raise collector.failure
+    result = collector.json()
+    if isinstance(result, dict) and "error" in result:  # as a streamed {"error": ...} line
+        raise hide_secrets(ResponseError(str(result["error"])), collector.secrets)
+    return result
 
 
 def _yes_or_no(collector: BodyCollector) -> bool:

@@ -24,7 +24,9 @@ __all__ = [
     "HTTPError",
     "IncompleteStream",
     "LineTooLong",
+    "NoHostUp",
     "OllamaError",
+    "PoolBusy",
     "ProtocolError",
     "ReadTimeout",
     "RecipientDead",
@@ -159,6 +161,11 @@ class ConnectError(TransportError, builtins.ConnectionError):
     """No connection could be made (refused, unreachable, name not resolved, TLS failed)."""
 
 
+class NoHostUp(ConnectError):
+    """No host of a pool could take the request: each is down, or refused this request's
+    connection. Nothing was sent; the message names each host and why."""
+
+
 class ConnectionLost(TransportError, builtins.ConnectionError):
     """The server closed or reset the connection before the response was complete."""
 
@@ -188,6 +195,13 @@ class ReadTimeout(RequestTimeout):
 
 class TotalTimeout(RequestTimeout):
     """The whole request took longer than the total bound."""
+
+
+class PoolBusy(OllamaError):
+    """Every host of a pool that is up has its limit of requests in flight, and the pool's
+    queue is full, or the request waited in it past its time bound. Nothing was sent."""
+
+    retryable = True
 
 
 class DecodeError(OllamaError):

@@ -91,11 +91,12 @@ class StreamHandle:
     ``(ref, ("error", StreamCancelled(...)))``.
     """
 
-    __slots__ = ("_incarnations", "_run")
+    __slots__ = ("_incarnations", "_run", "_streaming")
 
-    def __init__(self, run: StreamRun, incarnations: _Incarnations) -> None:
+    def __init__(self, run: StreamRun, incarnations: _Incarnations, streaming: Streaming) -> None:
         self._run = run
         self._incarnations = incarnations
+        self._streaming = streaming
 
     def __repr__(self) -> str:
         state = "done" if self._run.done else "running"
@@ -118,6 +119,12 @@ class StreamHandle:
     def done(self) -> bool:
         """Whether the stream has ended (its terminal message has been told)."""
         return self._run.done
+
+    @property
+    def hosts(self) -> list[str]:
+        """The URLs of the hosts its attempts were sent to so far, in order: a pool's stream
+        (``Ollama([url, ...])``); empty for a client of one server."""
+        return self._streaming.hosts
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait for the accumulated response of the attempt that succeeded, or raise."""
@@ -196,7 +203,7 @@ def stream_to(
     # introspects the actor for each new proxy: ~0.2 ms), and with a reply that reports a
     # refused start to the stream itself rather than being polled for.
     send_request(target, ProxyCall(("start_child",), (spec,), {}), started)
-    return StreamHandle(run, incarnations)
+    return StreamHandle(run, incarnations, streaming)
 
 
 def _never(_exc: BaseException) -> bool:

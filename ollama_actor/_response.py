@@ -69,8 +69,13 @@ class ErrorBody:
         self._parts.append(data)
         self._size += len(data)
 
+    @property
+    def data(self) -> bytes:
+        """The body as collected (at most `MAX_ERROR_BODY` bytes)."""
+        return b"".join(self._parts)
+
     def error(self) -> HTTPError:
-        body = b"".join(self._parts)
+        body = self.data
         text = body.decode("utf-8", "replace").strip()
         try:
             decoded = None if too_deep_at(body) >= 0 else json.loads(text)
@@ -123,10 +128,18 @@ class BodyCollector:
     def on_end(self) -> None:
         if self._error_body is not None:
             self.failure = self._error_body.error()
-        self.done.set()
+        self.ended()
 
     def on_error(self, exc: OllamaError) -> None:
         self.failure = hide_secrets(exc, self.secrets)
+        self.ended()
+
+    def ended(self) -> None:
+        """The response is over (``failure`` says if it failed): wake the waiting thread.
+
+        Loop thread. A subclass that must act on the outcome before the caller wakes
+        extends this.
+        """
         self.done.set()
 
     @property

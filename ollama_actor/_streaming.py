@@ -5,6 +5,9 @@ removes the HTTP chunk framing, `_ChunkReader` splits and decodes NDJSON lines, 
 Ollama's ``{"error": ...}`` line, adds the chunk to the `Accumulator`, and hands it to one
 `StreamSink`: a `Delivery` that tells a recipient (`send_to`, `StreamWorker`), or the
 `_IterationSink` that a consuming thread pulls from (`for chunk in streaming`).
+
+Where the request goes is the stream's `Target`: `Direct` (one server, through its client's
+`Engine`), or a pool's route, which picks a host each time a run starts (`ollama_actor._pool`).
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import pykka
 
 from actors import Delivery, Recipient, Ref, StreamSink, call_on_loop, in_loop_thread
 from ollama_actor._accumulate import Accumulator, Kind
-from ollama_actor._engine import Call, Engine, Request
+from ollama_actor._engine import Engine, Request, Sink
 from ollama_actor._errors import (
     DecodeError,
     IncompleteStream,
@@ -34,10 +40,93 @@ from ollama_actor._ndjson import LineDecoder
 from ollama_actor._response import ErrorBody, hide_secrets, wait_or_cancel
 from ollama_actor._stream_events import StreamSpan, wanted
 
-__all__ = ["Streaming"]
+__all__ = ["Direct", "Running", "Streaming", "Target"]
 
 _HIGH_WATER = 4096
 _LOW_WATER = 1024
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+
+
+class Running(Protocol):
+    """One run of a request under way (an engine's `Call`); each method works from any thread."""
+
+    def cancel(self, reason: str = "the stream was cancelled") -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class Target(Protocol):
+    """Where a stream's request goes, run after run.
+
+    ``method`` and ``path`` name the request in errors, which never show its ``secrets`` (its
+    credentials: see `hide_secrets`); `start` sends one run (from any thread,
+    without blocking) and reports to the sink on the loop thread; `again` is the target of the
+    next run; ``details`` is what a restart message tells of this run (``{}`` for one server);
+    ``hosts`` the hosts this run and the runs before it were sent to (``[]`` for one server);
+    ``url`` the server this run goes to (a pool's: the host of the run once it has one).
+    """
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def hosts(self) -> list[str]: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+    def start(self, sink: Sink) -> Running: ...
+
+    def again(self) -> Target: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Direct:
+    """The `Target` of a client of one server: the same request, run by its `Engine`."""
+
+    engine: Engine
+    request: Request
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    @property
+    def url(self) -> str:
+        return self.request.origin.url
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.request.secrets
+
+    @property
+    def details(self) -> Mapping[str, Any]:
+        return _NO_DETAILS
+
+    @property
+    def hosts(self) -> list[str]:
+        return []
+
+    def start(self, sink: Sink) -> Running:
+        return self.engine.start(self.request, sink)
+
+    def again(self) -> Direct:
+        return self
 
 
 class Streaming:
@@ -52,8 +141,7 @@ class Streaming:
 
     def __init__(
         self,
-        engine: Engine,
-        request: Request,
+        target: Target,
         kind: Kind,
         *,
         max_line: int,
@@ -65,11 +153,10 @@ class Streaming:
         """The model the request names (for telemetry and status views), if any."""
         self.span: StreamSpan | None = None
         """The stream's telemetry (`ollama_actor._stream_events`), None when nobody listens."""
-        self._engine = engine
-        self._request = request
+        self._target = target
         self._kind: Kind = kind
         self._max_line = max_line
-        self._call: Call | None = None
+        self._call: Running | None = None
         self._started = False
         self._cancelled: str | None = None
         self._iteration: _IterationSink | None = None
@@ -77,7 +164,19 @@ class Streaming:
         self._response: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
-        return f"<Streaming {self.ref} {self._request.method} {self._request.path}>"
+        return f"<Streaming {self.ref} {self._target.method} {self._target.path}>"
+
+    @property
+    def restart_details(self) -> Mapping[str, Any]:
+        """What the restart message of a supervised stream tells of this run, besides its
+        number and error: ``{"host": url}`` for a pool's stream, nothing for one server's."""
+        return self._target.details
+
+    @property
+    def hosts(self) -> list[str]:
+        """The URLs of the hosts this request was sent to so far, in order, over every run
+        (`again` included): a pool's stream; empty for a client of one server."""
+        return self._target.hosts
 
     @property
     def response(self) -> dict[str, Any] | None:
@@ -102,7 +201,7 @@ class Streaming:
         if span is not None:
             span.attempt_started()
         reader = _ChunkReader(self, sink)
-        self._call = call = self._engine.start(self._request, reader)
+        self._call = call = self._target.start(reader)
         if self._cancelled is not None:
             call.cancel(self._cancelled)
 
@@ -119,8 +218,7 @@ class Streaming:
     def again(self) -> Streaming:
         """A fresh, unstarted run of the same request with the same `ref` (for retries)."""
         fresh = Streaming(
-            self._engine,
-            self._request,
+            self._target.again(),
             self._kind,
             max_line=self._max_line,
             ref=self.ref,
@@ -131,10 +229,8 @@ class Streaming:
 
     def new_span(self, *, supervised: bool) -> StreamSpan:
         """Begin this stream's telemetry (emits its ``START``)."""
-        request = self._request
-        return StreamSpan(
-            self.ref, self.model, request.origin.url, request.path, supervised=supervised
-        )
+        target = self._target
+        return StreamSpan(self.ref, self.model, target.url, target.path, supervised=supervised)
 
     def send_to(self, recipient: Recipient) -> dict[str, Any]:
         """Run the whole stream, telling ``recipient`` the message protocol; blocks until done.
@@ -232,16 +328,16 @@ class _ChunkReader:
         "_kind",
         "_owner",
         "_ref",
-        "_request",
         "_sink",
         "_span",
+        "_target",
         "_waiting_first",
     )
 
     def __init__(self, stream: Streaming, sink: StreamSink) -> None:
         self._owner = weakref.ref(stream)
         self._ref = stream.ref
-        self._request = stream._request
+        self._target = stream._target
         self._sink = sink
         self._kind = stream._kind
         self._decoder = LineDecoder(stream._max_line)
@@ -255,10 +351,8 @@ class _ChunkReader:
 
     def on_head(self, status: int, reason: str, headers: dict[str, str]) -> None:
         if not 200 <= status < 300:
-            request = self._request
-            self._error_body = ErrorBody(
-                status, reason, request.method, request.path, request.secrets
-            )
+            target = self._target
+            self._error_body = ErrorBody(status, reason, target.method, target.path, target.secrets)
 
     def on_body(self, data: bytes) -> None:
         if self._error_body is not None:
@@ -286,7 +380,7 @@ class _ChunkReader:
             span.stop(response, None)
 
     def on_error(self, exc: OllamaError) -> None:
-        self._fail(hide_secrets(exc, self._request.secrets))
+        self._fail(hide_secrets(exc, self._target.secrets))
 
     def _fail(self, error: OllamaError) -> None:
         span = self._span
@@ -301,8 +395,10 @@ class _ChunkReader:
         self._chunk(chunk)
         if self._waiting_first:  # the other lines of the same read come here too
             self._waiting_first = False
-            assert self._span is not None
-            self._span.first_chunk(at)
+            span = self._span
+            assert span is not None
+            span.host = self._target.url  # a pool's run has its host by now
+            span.first_chunk(at)
 
     def _chunk(self, chunk: Any) -> None:
         if not isinstance(chunk, dict):
@@ -329,7 +425,7 @@ class _IterationSink:
     """Hands chunks from the loop thread to one consuming thread, with backpressure."""
 
     def __init__(self) -> None:
-        self.call: Call | None = None
+        self.call: Running | None = None
         self._items: deque[dict[str, Any]] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._end: BaseException | None = None
@@ -396,7 +492,7 @@ class _AsyncIterationSink:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.call: Call | None = None
+        self.call: Running | None = None
         self._loop = loop
         self._items: deque[dict[str, Any]] = deque()
         self._end: BaseException | None = None

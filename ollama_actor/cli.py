@@ -1,7 +1,7 @@
 """``ollama-actor``: Ollama's command line, on this library's supervised streaming actors.
 
-    ollama-actor [--host URL] [--proxy URL | --no-proxy] [--json] [--debug] [--timeout SECONDS]
-                 [-v] COMMAND ...
+    ollama-actor [--host URL ...] [--proxy URL | --no-proxy] [--json] [--debug]
+                 [--timeout SECONDS] [-v] COMMAND ...
 
 Commands: ``run MODEL [PROMPT...]`` and ``stop MODEL`` as the ``ollama`` command has them,
 ``generate MODEL [PROMPT]``, ``chat MODEL``, ``embed MODEL [TEXT...]``, ``pull``/``push``/
@@ -9,6 +9,8 @@ Commands: ``run MODEL [PROMPT...]`` and ``stop MODEL`` as the ``ollama`` command
 ``version``, and ``emulator`` (serves the bundled emulator). Answers are printed token by token
 as the printing actor receives them; ``pull``, ``push`` and ``create`` show a progress bar per
 layer; a conversation (``chat``, or ``run`` on a terminal) takes ``ollama run``'s commands.
+``--host`` given several times makes a pool of servers (`OllamaPool`): answers come from one of
+them, ``list`` and ``ps`` show every server's models with a HOST column.
 
 Every error is one line on stderr (``--debug`` adds the traceback), and the exit code says whose
 it was: 0 success, 1 the server or the connection, 2 a request that cannot succeed as written
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+_ONE_HOST = frozenset({"pull", "push", "create", "cp", "rm"})
+
 
 def _interruptible() -> None:
     """Make Ctrl-C raise KeyboardInterrupt even if SIGINT was ignored by whoever started us."""
@@ -68,6 +72,16 @@ def _timeout(args: argparse.Namespace) -> Timeout:
     if args.timeout is None:
         return DEFAULT_TIMEOUT
     return Timeout(connect=args.timeout, read=args.timeout)
+
+
+def _hosts(args: argparse.Namespace) -> str | list[str] | None:
+    """``--host`` once (or not at all): one server; several times: a pool of them."""
+    hosts: list[str] = args.host or []
+    if len(hosts) <= 1:
+        return hosts[0] if hosts else None
+    if args.command in _ONE_HOST:
+        raise UsageError(f"{args.command} manages the models of one server: give --host once")
+    return hosts
 
 
 def main(
@@ -123,7 +137,7 @@ def main(
         if args.proxy is not None and args.no_proxy:
             raise UsageError("--proxy and --no-proxy cannot be used together")
         client = Ollama(
-            args.host, timeout=_timeout(args), proxy=args.proxy, trust_env=not args.no_proxy
+            _hosts(args), timeout=_timeout(args), proxy=args.proxy, trust_env=not args.no_proxy
         )
         with client:
             return COMMANDS[args.command](Session(args, client, stdin, out, err))

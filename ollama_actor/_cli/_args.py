@@ -156,8 +156,10 @@ def _add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument(
         "--host",
         metavar="URL",
+        action="append",
         default=default(None),
-        help="the Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)",
+        help="the Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434); given several "
+        "times, a pool of servers that shares the work (docs/scaling.md)",
     )
     group.add_argument(
         "--proxy",

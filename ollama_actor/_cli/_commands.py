@@ -29,6 +29,7 @@ from ollama_actor._cli._views import JsonView, TokenView, View, dumps
 from ollama_actor._client import Ollama
 from ollama_actor._errors import ConnectError, HTTPError
 from ollama_actor._handle import RetryPolicy, StreamHandle
+from ollama_actor._pool_client import OllamaPool
 
 __all__ = ["COMMANDS", "Session"]
 
@@ -208,11 +209,11 @@ def chat(session: Session) -> int:
 
 def _show_or_pull(session: Session, model: str) -> dict[str, Any]:
     """The model's ``show`` reply; a model that is not here is pulled first (progress on
-    stderr), as ``ollama run`` does."""
+    stderr), as ``ollama run`` does (not into a pool of servers: a pull is for one of them)."""
     try:
         return session.client.show_model(model=model)
     except HTTPError as exc:
-        if exc.status != 404:
+        if exc.status != 404 or isinstance(session.client, OllamaPool):
             raise
     client = session.client
     insecure = True if getattr(session.args, "insecure", False) else None  # None: not sent
@@ -378,21 +379,39 @@ def _upload(session: Session, uploads: list[tuple[str, str, Path]]) -> dict[str,
     return digests
 
 
+def _host_table(
+    session: Session,
+    header: tuple[str, ...],
+    response: dict[str, Any],
+    row: Callable[[dict[str, Any]], tuple[str, ...]],
+) -> None:
+    """A table of ``response["models"]``; for a pool, with each model's host first, and a
+    warning on stderr for each host that did not answer."""
+    models = response.get("models", [])
+    rows = [row(m) for m in models]
+    if isinstance(session.client, OllamaPool):
+        header = ("HOST", *header)
+        rows = [(str(m.get("host", "")), *r) for m, r in zip(models, rows, strict=True)]
+        for failed in response.get("errors", []):
+            session.err.write(f"warning: {failed.get('host')}: {failed.get('error')}\n")
+    session.print(table(header, rows))
+
+
 def list_models(session: Session) -> int:
     response = session.client.list_models()
     if session.json:
         session.print_json(response)
         return OK
-    rows = [
-        (
+
+    def row(m: dict[str, Any]) -> tuple[str, ...]:
+        return (
             str(m.get("name", "")),
             str(m.get("digest", ""))[:12],
             human_bytes(int(m.get("size") or 0)),
             ago(str(m.get("modified_at", ""))),
         )
-        for m in response.get("models", [])
-    ]
-    session.print(table(("NAME", "ID", "SIZE", "MODIFIED"), rows))
+
+    _host_table(session, ("NAME", "ID", "SIZE", "MODIFIED"), response, row)
     return OK
 
 
@@ -411,8 +430,9 @@ def list_running(session: Session) -> int:
     if session.json:
         session.print_json(response)
         return OK
-    rows = [
-        (
+
+    def row(m: dict[str, Any]) -> tuple[str, ...]:
+        return (
             str(m.get("name", "")),
             str(m.get("digest", ""))[:12],
             human_bytes(int(m.get("size") or 0)),
@@ -420,9 +440,8 @@ def list_running(session: Session) -> int:
             str(m.get("context_length", "")),
             until(str(m.get("expires_at", ""))),
         )
-        for m in response.get("models", [])
-    ]
-    session.print(table(("NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"), rows))
+
+    _host_table(session, ("NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"), response, row)
     return OK
 
 

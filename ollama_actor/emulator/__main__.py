@@ -47,6 +47,11 @@ def _arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
         help="web origins allowed besides Ollama's defaults, comma-separated, as OLLAMA_ORIGINS "
         "(its default)",
     )
+    parser.add_argument(
+        "--loaded",
+        default="",
+        help="local models in memory from the start (/api/ps), comma-separated",
+    )
     return parser.parse_args(argv)
 
 
@@ -74,10 +79,11 @@ def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
         max_queue=args.max_queue,
         version=args.version,
         origins=tuple(split_origins(args.origins)),
+        loaded=tuple(name.strip() for name in args.loaded.split(",") if name.strip()),
     )
     try:
         server = Server(settings)
-    except ValueError as exc:  # a bad OLLAMA_ORIGINS entry: Ollama does not start either
+    except ValueError as exc:  # a bad OLLAMA_ORIGINS entry (Ollama does not start either), --loaded
         print(f"error: {exc}", file=sys.stderr)
         return 2
     asyncio.run(_serve(server, args.host, args.port))

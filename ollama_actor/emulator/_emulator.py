@@ -23,8 +23,9 @@ class Emulator(EmulatorBase):
     ``token_rate`` (tokens/s per stream, None: as fast as possible) and ``first_token_delay`` pace
     generations; ``num_parallel``/``max_queue`` mirror ``OLLAMA_NUM_PARALLEL``/``OLLAMA_MAX_QUEUE``
     and ``origins`` the entries of ``OLLAMA_ORIGINS`` (web origins allowed besides Ollama's
-    defaults; a bad entry raises ValueError, as Ollama refuses to start). The control methods are
-    thread-safe and act at once.
+    defaults; a bad entry raises ValueError, as Ollama refuses to start); ``loaded`` names local
+    models that are in memory from the start (``/api/ps``), as if each had just been used. The
+    control methods are thread-safe and act at once.
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class Emulator(EmulatorBase):
         max_queue: int = 512,
         version: str = DEFAULT_VERSION,
         origins: Sequence[str] = (),
+        loaded: Sequence[str] = (),
     ) -> None:
         super().__init__(host, port)
         self._settings = Settings(
@@ -47,6 +49,7 @@ class Emulator(EmulatorBase):
             max_queue=max_queue,
             version=version,
             origins=tuple(origins),
+            loaded=tuple(loaded),
         )
         self._server = Server(self._settings)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -42,6 +42,7 @@ class EmulatorProcess(EmulatorBase):
         max_queue: int = 512,
         version: str = DEFAULT_VERSION,
         origins: Sequence[str] = (),
+        loaded: Sequence[str] = (),
         python: str = sys.executable,
         startup_timeout: float = 15.0,
     ) -> None:
@@ -53,6 +54,7 @@ class EmulatorProcess(EmulatorBase):
             "--max-queue": max_queue,
             "--version": version,
             "--origins": ",".join(origins),  # always given: the child's OLLAMA_ORIGINS is ignored
+            "--loaded": ",".join(loaded) or None,
         }
         self._python = python
         self._startup_timeout = startup_timeout

@@ -41,6 +41,7 @@ class Server:
         self.settings = settings
         self.clock = Clock()
         self.store = Store()
+        self.store.load_at_start(settings.loaded)
         self.log = RequestLog(settings.log_limit, settings.log_budget)
         self.access = Access(settings.origins)
         self.rules = Rules()

@@ -27,3 +27,5 @@ class Settings:
     """Bytes of request heads and bodies the log keeps (the oldest bodies are dropped first)."""
     origins: tuple[str, ...] = ()
     """Origins allowed besides Ollama's defaults, as ``OLLAMA_ORIGINS`` lists them."""
+    loaded: tuple[str, ...] = ()
+    """Local models in memory from the start (``/api/ps``), as if each had just been used."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,6 +247,14 @@ class Store:
         duration = DEFAULT_KEEP_ALIVE_NS if keep_alive_ns is None else keep_alive_ns
         self.loaded[model.name.key] = Loaded(model, time.time_ns() + duration)
         return was_loaded
+
+    def load_at_start(self, names: Iterable[str]) -> None:
+        """Put these local models in memory (default keep-alive); ValueError for one not here."""
+        for text in names:
+            model = self.get(Name.parse(text))
+            if model is None:
+                raise ValueError(f"cannot load {text!r} at start: it is not a local model")
+            self.load(model, None)
 
     def unload(self, name: Name) -> None:
         """Drop a model from memory (``keep_alive: 0``)."""

@@ -149,3 +149,31 @@ def test_terminating_a_running_stream_ends_it_once(proxy):
     assert wait_exit(worker, 5) is Exit.SHUTDOWN
     assert [m[0] for m in messages(run, inbox)] == ["data", "error"]
     assert inbox.drain() == []
+
+
+class DetailedSource(ScriptedSource):
+    """A source whose runs say which try they are in the restart message."""
+
+    @property
+    def restart_details(self) -> dict[str, Any]:
+        return {"try": f"number {self.attempt}", "attempt": "not this"}
+
+    def again(self) -> DetailedSource:
+        return DetailedSource(self.outcomes, self.ref, self.attempt + 1)
+
+
+def test_a_source_s_restart_details_join_the_restart_message(proxy):
+    inbox = Inbox()
+    run = StreamRun(
+        DetailedSource([Retryable("1"), {"response": "ok"}]),
+        inbox,
+        retryable=lambda exc: isinstance(exc, Retryable),
+    )
+    spec = ChildSpec(run.ref, lambda: StreamWorker.start(run=run), restart="transient")
+    proxy.start_child(spec).get(timeout=5)
+    received = messages(run, inbox)
+    (restart,) = [m[1] for m in received if m[0] == "restart"]
+    assert list(restart) == ["attempt", "error", "try"]
+    assert restart["attempt"] == 1  # the run's own count wins over a detail of that name
+    assert restart["try"] == "number 1"
+    assert str(restart["error"]) == "1"

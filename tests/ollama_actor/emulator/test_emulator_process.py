@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import signal
 import subprocess
@@ -131,3 +132,22 @@ def test_kill_and_restart_on_the_same_port() -> None:
 def test_unknown_request_id(ollama_emulator_process: EmulatorProcess) -> None:
     with pytest.raises(KeyError):
         ollama_emulator_process.wait_until_ended(12345, timeout=0.1)
+
+
+def test_loaded_models_are_in_memory_from_the_start_and_again_after_a_restart() -> None:
+    with EmulatorProcess(loaded=("qwen3", "llama3.2")) as emulator:
+        names = {m["name"] for m in exchange(emulator.port, "GET", "/api/ps").json()["models"]}
+        assert names == {"qwen3:latest", "llama3.2:latest"}
+        emulator.kill()
+        emulator.start()
+        names = {m["name"] for m in exchange(emulator.port, "GET", "/api/ps").json()["models"]}
+        assert names == {"qwen3:latest", "llama3.2:latest"}
+        generate = exchange(emulator.port, "POST", "/api/generate", GENERATE)
+        last = json.loads(generate.lines()[-1])
+        assert last["load_duration"] < 100_000_000  # warm: not the modelled cold load
+
+
+def test_loading_a_model_that_is_not_local_is_refused_at_start() -> None:
+    process = EmulatorProcess(loaded=("tinyllama",))
+    with pytest.raises(RuntimeError, match="exited"):
+        process.start()
