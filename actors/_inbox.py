@@ -75,17 +75,24 @@ class Inbox:
     ) -> Any:
         """`receive` for asyncio: the same semantics, awaited without blocking the loop.
 
+        As with `receive`, each message is offered to ``match`` once per call (after a
+        wake-up only the newly arrived ones are), unless another receiver removed messages
+        meanwhile: then the queue is examined again from its start.
         Raises the builtin `TimeoutError` when nothing (that ``match`` accepts) arrives within
         ``timeout`` seconds. Cancelling the awaiting task leaves every message queued.
         """
         self._check_reentry("areceive")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        scanned, taken = 0, self._taken
         while True:
             with self._cond:
-                found, message = self._scan(match, 0)
+                if self._taken != taken:  # another receiver removed messages: rescan
+                    scanned, taken = 0, self._taken
+                found, message = self._scan(match, scanned)
                 if found:
                     return message
+                scanned = len(self._queue)
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._async_waiters.append((loop, waiter))
             remaining = None if deadline is None else deadline - loop.time()

@@ -41,7 +41,9 @@ def test_selective_receive_waits_for_a_matching_message():
     assert inbox.drain() == ["other", "noise", "more"]
 
 
-def test_selective_receive_offers_each_message_to_match_once():
+@pytest.mark.parametrize("how", ["receive", "areceive"])
+def test_selective_receive_offers_each_message_to_match_once(how):
+    # Regression (areceive): after each wake-up it offered every queued message to match again.
     inbox = Inbox()
     offered: list[int] = []
     for i in range(100):
@@ -53,7 +55,10 @@ def test_selective_receive_offers_each_message_to_match_once():
 
     sender = threading.Timer(0.05, lambda: [inbox.tell(i) for i in range(100, 1_001)])
     sender.start()
-    assert inbox.receive(timeout=5, match=wanted) == 1_000
+    if how == "receive":
+        assert inbox.receive(timeout=5, match=wanted) == 1_000
+    else:
+        assert asyncio.run(inbox.areceive(timeout=5, match=wanted)) == 1_000
     sender.join(timeout=5)
     assert sorted(offered) == list(range(1_001))  # nothing examined twice
     assert len(inbox) == 1_000
