@@ -66,7 +66,7 @@ class CompletionParams(TypedDict, total=False):
     """model name, e.g. 'llama3.2'"""
 
     format: Literal["json", ""] | Mapping[str, Any] | None
-    """'json' or a JSON schema the reply must follow"""
+    """'json' or a JSON schema the reply must follow ('' for none)"""
 
     options: OptionsInput | None
     """runtime options such as temperature, num_ctx, seed"""
@@ -75,7 +75,7 @@ class CompletionParams(TypedDict, total=False):
     """how long the model stays loaded: seconds or '5m'"""
 
     think: bool | Literal["low", "medium", "high", "max"] | None
-    """think before answering: true/false or 'low'/'medium'/'high'"""
+    """think before answering: true/false or 'low'/'medium'/'high'/'max'"""
 
     truncate: bool | None
     """truncate input that exceeds the context"""
@@ -166,7 +166,7 @@ class ChatParams(TypedDict, total=False):
     """model name, e.g. 'llama3.2'"""
 
     format: Literal["json", ""] | Mapping[str, Any] | None
-    """'json' or a JSON schema the reply must follow"""
+    """'json' or a JSON schema the reply must follow ('' for none)"""
 
     options: OptionsInput | None
     """runtime options such as temperature, num_ctx, seed"""
@@ -175,7 +175,7 @@ class ChatParams(TypedDict, total=False):
     """how long the model stays loaded: seconds or '5m'"""
 
     think: bool | Literal["low", "medium", "high", "max"] | None
-    """think before answering: true/false or 'low'/'medium'/'high'"""
+    """think before answering: true/false or 'low'/'medium'/'high'/'max'"""
 
     truncate: bool | None
     """truncate input that exceeds the context"""

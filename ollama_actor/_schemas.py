@@ -577,8 +577,8 @@ def _p(check: Check, doc: str = "", *, required: bool = False) -> Param:
 _MODEL = _p(model_name, "model name, e.g. 'llama3.2'", required=True)
 _KEEP_ALIVE = _p(keep_alive, "how long the model stays loaded: seconds or '5m'")
 _OPTIONS_PARAM = _p(options, "runtime options such as temperature, num_ctx, seed")
-_FORMAT = _p(response_format, "'json' or a JSON schema the reply must follow")
-_THINK = _p(think, "think before answering: true/false or 'low'/'medium'/'high'")
+_FORMAT = _p(response_format, "'json' or a JSON schema the reply must follow ('' for none)")
+_THINK = _p(think, "think before answering: true/false or 'low'/'medium'/'high'/'max'")
 _LEGACY_NAME = {"name": "model"}
 
 _IMAGES = _p(list_of(image), "images for vision models: base64, bytes, or a file's path")
