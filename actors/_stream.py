@@ -49,10 +49,13 @@ class StreamSource(Protocol):
     def start(self, sink: StreamSink) -> None:
         """Begin without blocking; the sink is called back on the loop thread."""
 
-    def cancel(self, reason: str = "the stream was cancelled") -> None:
+    def cancel(self, reason: str = "caller") -> None:
         """End the stream from any thread; the sink hears `on_error` unless it had ended.
 
-        ``reason`` becomes the message of the cancelled error the sink hears.
+        ``reason`` says who cancelled, as one word the cancelled error the sink hears carries:
+        ``"caller"``, ``"recipient_died"`` (the worker's monitor saw the recipient end),
+        ``"shutdown"`` (the worker was stopped), ``"worker_failed"``; a source may add its own
+        (an Ollama `Streaming`'s are `ollama_actor.StreamCancelled.reason`).
         """
 
     def again(self) -> StreamSource:

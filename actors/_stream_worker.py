@@ -120,7 +120,7 @@ class StreamRun:
         """The attempt started by `next_source` has ended (loop thread)."""
         self._active = False
 
-    def cancel(self, reason: str = "the stream was cancelled") -> None:
+    def cancel(self, reason: str = "caller") -> None:
         """End the stream from any thread; the recipient hears ``("error", <cancelled>)``.
 
         It takes effect at once, also between attempts (while a restart waits out its
@@ -288,13 +288,13 @@ class StreamWorker(LoopActor):
             case _Failed(error=error):
                 self.exit_abnormally(error)  # a retry is due: no crash report
             case Down(ref=ref) if ref == self._monitor and self._run is not None:
-                self._run.cancel(f"the recipient of {self._run.ref} has stopped")
+                self._run.cancel("recipient_died")
             case _:
                 return super().on_receive(message)
         return None
 
     def on_stop(self) -> None:
-        self._end_attempt("the stream's worker was stopped")
+        self._end_attempt("shutdown")
 
     def on_failure(
         self,
@@ -302,7 +302,7 @@ class StreamWorker(LoopActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._end_attempt("the stream's worker failed")
+        self._end_attempt("worker_failed")
 
     def _begin(self, run: StreamRun) -> None:
         run.worker = self.actor_ref

@@ -181,9 +181,14 @@ class Supervisor(SupervisorBase):
         present = self._children.get(spec.id)
         if present is not None:
             if present.state == "running" and present.ref is not None:
-                msg = f"child {spec.id!r} is already running"
+                msg = f"child {spec.id!r} is already running (its ref is on this error: .ref)"
                 raise ChildAlreadyStarted(msg, present.ref)
-            raise ChildAlreadyPresent(f"child {spec.id!r} is already present")
+            msg = (
+                f"child {spec.id!r} is already present but not running: call"
+                f" restart_child({spec.id!r}) to start it again, or delete_child({spec.id!r})"
+                " first to start it with this new spec"
+            )
+            raise ChildAlreadyPresent(msg)
         child = self._new_child(spec)
         try:
             ref = self._launch(child)
@@ -301,9 +306,10 @@ class Supervisor(SupervisorBase):
     def _find_stopped(self, id: Hashable) -> Child:
         child = self._find(id)
         if child.state == "running":
-            raise ChildRunning(f"child {id!r} is running")
+            raise ChildRunning(f"child {id!r} is running: terminate_child({id!r}) first")
         if child.state == "restarting":
-            raise ChildRestarting(f"child {id!r} is restarting")
+            msg = f"child {id!r} is waiting for its restart: terminate_child({id!r}) first"
+            raise ChildRestarting(msg)
         return child
 
     def _retire(self, child: Child, exit: Exit) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -37,11 +38,12 @@ from ollama_actor._errors import (
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
+    InternalError,
     OllamaError,
     ProtocolError,
     ReadTimeout,
-    StreamCancelled,
     TotalTimeout,
+    cancelled,
 )
 from ollama_actor._http11 import ResponseParser
 from ollama_actor._proxy import Proxy
@@ -166,7 +168,7 @@ class Engine:
     def _close(self) -> None:
         self._closed = True
         for call in list(self._calls):
-            call._fail(StreamCancelled("the client was closed"))
+            call._fail(cancelled("closed"))
         for conns in self._idle.values():
             for conn in conns:
                 conn.close()
@@ -361,9 +363,9 @@ class Call:
 
     # -- any thread ---------------------------------------------------------------------------
 
-    def cancel(self, reason: str = "the stream was cancelled") -> None:
+    def cancel(self, reason: str = "caller") -> None:
         """End the call with `StreamCancelled` and close its connection; returns at once."""
-        call_on_loop(self._fail, StreamCancelled(reason))
+        call_on_loop(self._fail, cancelled(reason))
 
     def pause_reading(self) -> None:
         """Stop reading from the socket (backpressure), until `resume_reading`."""
@@ -402,7 +404,7 @@ class Call:
                 if upload.progress is not None:
                     upload.progress(sent)
         except BaseException:
-            self.cancel("the upload was interrupted")
+            self.cancel("interrupted")
             raise
 
     # -- loop thread --------------------------------------------------------------------------
@@ -412,7 +414,7 @@ class Call:
             return
         engine = self._engine
         if engine._closed:
-            self._fail(StreamCancelled("the client was closed"))
+            self._fail(cancelled("closed"))
             return
         engine._calls.add(self)
         loop = event_loop()
@@ -476,7 +478,8 @@ class Call:
         except (OSError, ssl.SSLError) as exc:
             if conn is not None:
                 conn.close()
-            self._fail(ConnectError(f"cannot connect to {where}: {_describe(exc)}"))
+            why = f"{_describe(exc)}{_remedy(exc, direct=proxy is None)}"
+            self._fail(ConnectError(f"cannot connect to {where}: {why}"))
             return
         self._connect_task = None
         if self._done:
@@ -551,7 +554,9 @@ class Call:
         """The parser (`OllamaError`) or the sink (a bug) raised on response bytes: end the call."""
         if not isinstance(exc, OllamaError):
             logger.error("a stream sink raised", exc_info=exc)
-            exc = OllamaError(f"internal error while reading the response: {exc!r}")
+            internal = InternalError(f"internal error while reading the response: {exc!r}")
+            internal.__cause__ = exc
+            exc = internal
         self._fail(exc)
 
     def _complete(self) -> None:
@@ -570,8 +575,10 @@ class Call:
         except Exception as exc:
             # A bug in a sink must not leave its consumer waiting for an end that never comes.
             logger.exception("a stream sink raised in on_end")
+            internal = InternalError(f"internal error at the end of the response: {exc!r}")
+            internal.__cause__ = exc
             with contextlib.suppress(Exception):
-                sink.on_error(OllamaError(f"internal error at the end of the response: {exc!r}"))
+                sink.on_error(internal)
 
     def _lost(self, exc: Exception | None) -> None:
         if self._done:
@@ -710,6 +717,19 @@ class _Ended:
 
 
 _ENDED = _Ended()
+
+
+def _remedy(exc: BaseException, *, direct: bool) -> str:
+    """What to check, for the failures to connect whose cause is common and clear."""
+    if isinstance(exc, ConnectionRefusedError):
+        if not direct:
+            return " (is the proxy running, on that port?)"
+        return " (is Ollama running there? `ollama serve` starts it; or pass another URL)"
+    if isinstance(exc, socket.gaierror):
+        return " (the host name did not resolve: check the URL)"
+    if isinstance(exc, ssl.SSLError):
+        return " (TLS failed: check the URL's scheme, and the server's certificate)"
+    return ""
 
 
 def _describe(exc: BaseException) -> str:

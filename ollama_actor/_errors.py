@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import re
+from typing import Any
 
 __all__ = [
     "ConnectError",
@@ -23,6 +24,7 @@ __all__ = [
     "DecodeError",
     "HTTPError",
     "IncompleteStream",
+    "InternalError",
     "LineTooLong",
     "NoHostUp",
     "OllamaError",
@@ -35,6 +37,7 @@ __all__ = [
     "StreamCancelled",
     "TotalTimeout",
     "TransportError",
+    "UsageError",
     "ValidationError",
     "is_retryable",
 ]
@@ -212,9 +215,66 @@ class LineTooLong(DecodeError):
     """A streamed line exceeded the client's maximum line length."""
 
 
+class UsageError(OllamaError, builtins.RuntimeError):
+    """The package was called in a way it does not support: a `Streaming` started twice, a
+    call that blocks made on the shared loop thread (where it would wait for itself). A bug
+    in the calling code; the message says what to call instead. Raised before any I/O."""
+
+
+class InternalError(OllamaError):
+    """A defect: code that ran for the stream raised where it must not (the package's own, or
+    a stream sink's). The original exception is chained (``__cause__``) and was logged; the
+    stream ended rather than hang. Not retried: please report it."""
+
+
+CANCEL_REASONS = {
+    "caller": "the stream was cancelled",
+    "dropped": "the Streaming was dropped before it ended",
+    "recipient_died": "the recipient has stopped",
+    "shutdown": "the stream's worker was stopped",
+    "worker_failed": "the stream's worker failed",
+    "closed": "the client was closed",
+    "interrupted": "the call was interrupted",
+}
+"""The `StreamCancelled.reason` of each cancel the package makes, and its message."""
+
+
 class StreamCancelled(OllamaError):
-    """The stream was cancelled by the caller, by its handle or by stopping its worker."""
+    """The stream was ended before its end; `reason` says who ended it.
+
+    ``"caller"``: ``cancel()`` on its handle, `Streaming` or worker (or leaving a ``with
+    streaming:`` block, or cancelling the task of an ``async for``); ``"dropped"``: a running
+    `Streaming` was garbage-collected; ``"recipient_died"``: its recipient stopped (always a
+    `RecipientDead`); ``"shutdown"``: its worker, or the supervisor it was given, was stopped;
+    ``"worker_failed"``: its worker crashed; ``"closed"``: the client was closed;
+    ``"interrupted"``: Ctrl-C during a call that blocks. ``cancel(reason)`` with another
+    word keeps that word. A timeout is never a cancel: a `Timeout` bound ends the stream with
+    a `RequestTimeout`.
+    """
+
+    def __init__(self, reason: str = "caller", message: str | None = None) -> None:
+        self.reason = reason
+        self._message = message
+        super().__init__(message or CANCEL_REASONS.get(reason, reason))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason, self._message)
 
 
-class RecipientDead(OllamaError):
-    """The actor receiving a stream has stopped, so the stream was ended."""
+class RecipientDead(StreamCancelled):
+    """The actor receiving a stream has stopped, so the stream was ended (``reason`` is
+    ``"recipient_died"``), however it was noticed: its monitor, or a ``tell`` that failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__("recipient_died", message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self._message,)
+
+
+def cancelled(reason: str, message: str | None = None) -> StreamCancelled:
+    """The error a stream cancelled for ``reason`` ends with: a `RecipientDead` when its
+    recipient died, however that was noticed, so the outcome does not depend on timing."""
+    if reason == "recipient_died":
+        return RecipientDead(message)
+    return StreamCancelled(reason, message)

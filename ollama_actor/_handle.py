@@ -32,7 +32,7 @@ from actors import (
     send_request,
     start_instance,
 )
-from ollama_actor._errors import is_retryable
+from ollama_actor._errors import StreamCancelled, is_retryable
 from ollama_actor._stream_events import wanted
 from ollama_actor._streaming import Streaming
 
@@ -195,7 +195,11 @@ def stream_to(
     )
 
     def started(_worker: Any, error: BaseException | None) -> None:
-        if error is not None:  # the supervisor refused it, or has ended
+        if isinstance(error, pykka.ActorDeadError):  # the supervisor has ended
+            gone = StreamCancelled("shutdown", f"the stream's supervisor {target} has stopped")
+            gone.__cause__ = error
+            error = gone
+        if error is not None:  # the supervisor refused it (an actors.SupervisorError)
             call_on_loop(incarnations.refused, error)
 
     target = supervisor if supervisor is not None else default_supervisor()

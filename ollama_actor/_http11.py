@@ -19,7 +19,7 @@ import re
 import zlib
 from collections.abc import Callable
 
-from ollama_actor._errors import DecodeError, OllamaError, ProtocolError
+from ollama_actor._errors import DecodeError, ProtocolError, UsageError
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -87,7 +87,7 @@ def encode_request(
 
     The engine alone writes ``Host`` and ``Content-Length`` (of ``body``, or ``content_length``
     for a body sent afterwards); ``headers`` must have been checked with `header_problem` and
-    hold no framing header. Raises `OllamaError`, never quoting the head, if a value is not ASCII.
+    hold no framing header. Raises `UsageError`, never quoting the head, if a value is not ASCII.
     """
     if body is not None:
         content_length = len(body)
@@ -97,7 +97,7 @@ def encode_request(
         lines.append(f"Content-Length: {content_length}")
     text = "\r\n".join(lines) + "\r\n\r\n"
     if not text.isascii():  # checked, not caught: an encoding error would quote the whole head
-        raise OllamaError(f"the {method} request head is not ASCII")
+        raise UsageError(f"the {method} request head is not ASCII")
     head = text.encode("ascii")
     return head + body if body else head
 

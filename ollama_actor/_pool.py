@@ -463,7 +463,7 @@ class Pool:
                 member.probe.cancel()
                 member.probe = None
         while self.waiting:
-            self.waiting.popleft().fail(StreamCancelled("the client was closed"))
+            self.waiting.popleft().fail(StreamCancelled("closed"))
 
 
 def _host_failure(exc: BaseException) -> bool:

@@ -281,9 +281,9 @@ class OllamaPool(Ollama):
             calls.append(client._engine.start(request, collector))
             outcomes.append((member, collector))
 
-        def cancel_all() -> None:
+        def cancel_all(reason: str) -> None:
             for call in calls:
-                call.cancel("interrupted")
+                call.cancel(reason)
 
         for _member, answer in outcomes:
             if answer is not None:

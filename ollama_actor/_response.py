@@ -175,8 +175,9 @@ class BodyCollector:
         raise hide_secrets(error, self.secrets)
 
 
-def wait_or_cancel(done: threading.Event, cancel: Callable[[], None]) -> None:
-    """Block until ``done``; if the wait is interrupted (Ctrl-C), cancel before re-raising.
+def wait_or_cancel(done: threading.Event, cancel: Callable[[str], None]) -> None:
+    """Block until ``done``; if the wait is interrupted (Ctrl-C), cancel (reason
+    ``"interrupted"``) before re-raising.
 
     The engine's timers bound every call, so the wait ends once a bound passes.
     """
@@ -184,5 +185,5 @@ def wait_or_cancel(done: threading.Event, cancel: Callable[[], None]) -> None:
         while not done.wait(1.0):
             pass
     except BaseException:
-        cancel()
+        cancel("interrupted")
         raise

@@ -26,8 +26,8 @@ from ollama_actor._errors import (
     ConnectTimeout,
     OllamaError,
     PoolBusy,
-    StreamCancelled,
     TotalTimeout,
+    cancelled,
 )
 from ollama_actor._pool import Member, Pool
 from ollama_actor._response import ErrorBody
@@ -179,7 +179,7 @@ class _Run:
 
     # -- any thread -----------------------------------------------------------------------------
 
-    def cancel(self, reason: str = "the stream was cancelled") -> None:
+    def cancel(self, reason: str = "caller") -> None:
         call_on_loop(self._cancel, reason)
 
     def pause_reading(self) -> None:
@@ -195,11 +195,11 @@ class _Run:
         if self._ended or self._leg is not None:
             return
         if self._cancelled is not None:
-            self.fail(StreamCancelled(self._cancelled))
+            self.fail(cancelled(self._cancelled))
             return
         pool, tried = self._pool, self._tried
         if pool.closed:
-            self.fail(StreamCancelled("the client was closed"))
+            self.fail(cancelled("closed"))
             return
         if pool.when_ready(self.begin):
             return  # a new pool: routed once it knows where the models are
@@ -291,7 +291,7 @@ class _Run:
         if leg is not None and leg.call is not None:
             leg.call.cancel(reason)  # its end comes back through the leg
         elif leg is None:
-            self.fail(StreamCancelled(reason))
+            self.fail(cancelled(reason))
 
     def _pause(self, paused: bool) -> None:
         self._paused = paused

@@ -34,7 +34,8 @@ from ollama_actor._errors import (
     OllamaError,
     RecipientDead,
     ResponseError,
-    StreamCancelled,
+    UsageError,
+    cancelled,
 )
 from ollama_actor._ndjson import LineDecoder
 from ollama_actor._response import ErrorBody, hide_secrets, wait_or_cancel
@@ -50,7 +51,7 @@ _NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
 class Running(Protocol):
     """One run of a request under way (an engine's `Call`); each method works from any thread."""
 
-    def cancel(self, reason: str = "the stream was cancelled") -> None: ...
+    def cancel(self, reason: str = "caller") -> None: ...
 
     def pause_reading(self) -> None: ...
 
@@ -187,13 +188,13 @@ class Streaming:
         """Send the request without blocking; ``sink`` is called back on the loop thread.
 
         The sink gets each chunk, then exactly one `on_done` (with the accumulated response)
-        or `on_error` (with an `OllamaError`). Raises `OllamaError` if already started.
+        or `on_error` (with an `OllamaError`). Raises `UsageError` if already started.
         """
         if self._started:
-            raise OllamaError(f"{self!r} was already started; use .again() for a fresh run")
+            raise UsageError(f"{self!r} was already started; use .again() for a fresh run")
         self._started = True
         if self._cancelled is not None:  # cancelled before it began: nothing is sent
-            call_on_loop(sink.on_error, StreamCancelled(self._cancelled))
+            call_on_loop(sink.on_error, cancelled(self._cancelled))
             return
         span = self.span
         if span is None and wanted():
@@ -205,8 +206,9 @@ class Streaming:
         if self._cancelled is not None:
             call.cancel(self._cancelled)
 
-    def cancel(self, reason: str = "the stream was cancelled") -> None:
-        """End the stream from any thread; the consumer sees `StreamCancelled`. Idempotent.
+    def cancel(self, reason: str = "caller") -> None:
+        """End the stream from any thread; the consumer sees `StreamCancelled` whose ``reason``
+        is ``reason`` (see its doc; `RecipientDead` for ``"recipient_died"``). Idempotent.
 
         The connection is closed on the loop thread at once, even if a read is pending.
         """
@@ -289,7 +291,7 @@ class Streaming:
         try:
             return await sink.next()
         except asyncio.CancelledError:
-            self.cancel("the task consuming the stream was cancelled")
+            self.cancel("caller")  # the task consuming it was cancelled
             raise
 
     async def aclose(self) -> None:
@@ -308,7 +310,7 @@ class Streaming:
         call = self._call
         if call is not None and self._response is None:
             with contextlib.suppress(Exception):
-                call.cancel("the Streaming was dropped before it ended")
+                call.cancel("dropped")
 
     def _finished(self, response: dict[str, Any]) -> None:
         self._response = response
@@ -409,7 +411,7 @@ class _ChunkReader:
         try:
             self._sink.on_chunk(chunk)
         except pykka.ActorDeadError:
-            raise RecipientDead(f"the recipient of {self._ref} has stopped") from None
+            raise RecipientDead() from None
 
     def _check_complete(self) -> None:
         """A body that ended cleanly must still have carried Ollama's final chunk."""
@@ -554,7 +556,7 @@ def _settle(waiter: asyncio.Future[None]) -> None:
 
 def _refuse_loop_thread(what: str) -> None:
     if in_loop_thread():
-        raise OllamaError(
+        raise UsageError(
             f"{what} blocks, and this is the event loop thread it would wait for: "
             "use stream=recipient or StreamWorker from a loop actor instead"
         )

@@ -58,7 +58,7 @@ class ScriptedSource:
         elif outcome is not None:
             self.sink.on_done(outcome)
 
-    def cancel(self, reason: str = "the stream was cancelled") -> None:
+    def cancel(self, reason: str = "caller") -> None:
         sink, self.sink = self.sink, None
         if sink is not None:
             event_loop().call_soon_threadsafe(sink.on_error, RuntimeError(reason))

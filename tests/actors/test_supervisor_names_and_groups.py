@@ -309,12 +309,17 @@ def test_the_api_errors_name_the_child():
     proxy = sup.proxy()
     with pytest.raises(actors.ChildNotFound, match=r"^no child 'zz' in Supervisor \("):
         proxy.terminate_child("zz").get(timeout=5)
-    with pytest.raises(actors.ChildRunning, match=r"^child 'a' is running$"):
+    with pytest.raises(
+        actors.ChildRunning, match=r"^child 'a' is running: terminate_child\('a'\) first$"
+    ):
         proxy.delete_child("a").get(timeout=5)
     waiting = children(sup)["w"]
     waiting.stop()
     wait_exit(waiting, 5)
-    with pytest.raises(actors.ChildRestarting, match=r"^child 'w' is restarting$"):
+    with pytest.raises(
+        actors.ChildRestarting,
+        match=r"^child 'w' is waiting for its restart: terminate_child\('w'\)",
+    ):
         proxy.restart_child("w").get(timeout=5)
     sup.stop(timeout=5)
 

@@ -7,7 +7,7 @@ import time
 import pykka
 import pytest
 
-from actors import Actor, Inbox
+from actors import Actor, DynamicSupervisor, Inbox
 from actors._stream_worker import StreamWorker
 from ollama_actor import (
     Ollama,
@@ -157,31 +157,65 @@ def test_cancel_a_stalled_stream_closes_it_within_100_ms(client, emu, how):
     ref, (kind, error) = inbox.receive(timeout=5)
     assert (ref, kind) == (handle.ref, "error")
     assert isinstance(error, StreamCancelled)
+    assert error.reason == ("shutdown" if how == "worker_stop" else "caller")
     assert_nothing_more(inbox, handle.ref)
     with pytest.raises(StreamCancelled):
         handle.result(timeout=1)
     assert worker.actor_stopped.wait(5)
 
 
+def test_closing_the_client_cancels_its_streams_with_reason_closed(emu):
+    inbox = Inbox()
+    client = Ollama(emu.base_url, timeout=10)
+    handle, request = started_stalled(client, emu, inbox)
+    client.close()
+    ref, (kind, error) = inbox.receive(timeout=5)
+    assert (ref, kind) == (handle.ref, "error")
+    assert type(error) is StreamCancelled
+    assert (error.reason, str(error)) == ("closed", "the client was closed")
+    assert emu.wait_until_ended(request.id).outcome == "client_closed"
+
+
+def test_a_stream_given_a_stopped_supervisor_ends_cancelled_not_with_a_pykka_error(client):
+    # Regression: the recipient was told pykka.ActorDeadError, which is not an OllamaError.
+    supervisor = DynamicSupervisor.start()
+    supervisor.stop()
+    inbox = Inbox()
+    handle = completion(client, stream=inbox, supervisor=supervisor)
+    ref, (kind, error) = inbox.receive(timeout=5)
+    assert (ref, kind) == (handle.ref, "error")
+    assert isinstance(error, StreamCancelled)
+    assert error.reason == "shutdown"
+    assert "supervisor" in str(error)
+    assert isinstance(error.__cause__, pykka.ActorDeadError)
+    with pytest.raises(StreamCancelled):
+        handle.result(timeout=5)
+    assert_nothing_more(inbox, handle.ref)
+
+
 @pytest.mark.parametrize("kind", ["actors", "pykka"])
 def test_a_dead_recipient_ends_a_stalled_stream_within_a_second(client, emu, kind):
+    told = threading.Event()
+
     class Recipient(Actor if kind == "actors" else pykka.ThreadingActor):
         def on_receive(self, message):
-            pass
+            told.set()
 
     recipient = Recipient.start()
     emu.inject(stall(after=1))
     handle = completion(client, stream=recipient)
     request = emu.last_request("/api/generate")
     emu.wait_for_requests(1, path="/api/generate")
-    time.sleep(0.1)  # let the first chunk be told
+    assert told.wait(5)  # the first chunk was told: the stream now stalls
     stopped = time.monotonic()
     recipient.stop()
     info = emu.wait_until_ended(request.id, timeout=5)
     assert info.outcome == "client_closed"
     assert info.closed_at - stopped < 1.0
-    with pytest.raises((StreamCancelled, RecipientDead)):
+    # Noticed by the monitor (no chunk is due): the same error as a tell that fails.
+    with pytest.raises(RecipientDead) as info:
         handle.result(timeout=5)
+    assert info.value.reason == "recipient_died"
     assert handle.worker.actor_stopped.wait(5)
 
 
@@ -194,8 +228,9 @@ def test_a_recipient_that_dies_while_data_flows(client, emu):
     while len(recipient.proxy().got.get()) < 3:
         time.sleep(0.01)
     recipient.stop()
-    with pytest.raises((RecipientDead, StreamCancelled)):
+    with pytest.raises(RecipientDead) as info:  # whichever noticed first: monitor or tell
         handle.result(timeout=5)
+    assert info.value.reason == "recipient_died"
     info = emu.wait_until_ended(emu.last_request("/api/generate").id)
     assert info.outcome == "client_closed"
 

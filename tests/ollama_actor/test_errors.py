@@ -215,8 +215,11 @@ def test_connection_refused_is_connect_error():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: refused
         with Ollama(f"http://127.0.0.1:{port}") as c:
-            with pytest.raises(ConnectError, match="cannot connect"):
+            with pytest.raises(ConnectError, match="cannot connect") as info:
                 c.version()
+            # where, and what to check (the remedy)
+            assert f"Ollama at http://127.0.0.1:{port}" in str(info.value)
+            assert "is Ollama running there?" in str(info.value)
             with pytest.raises(ConnectError):
                 list(c.completion(model="m", prompt="x", stream=True))
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from actors import Inbox
-from ollama_actor import OllamaError, StreamCancelled
+from ollama_actor import InternalError, OllamaError, StreamCancelled, UsageError
 from ollama_actor.emulator import coalesce, drip, expected_tokens, split, stall
 
 PROMPT = "Tell me about the sea."
@@ -134,7 +134,7 @@ def test_again_runs_the_same_request_under_the_same_ref(client, emu):
     assert again.ref == s.ref
     assert [c["response"] for c in again] == [c["response"] for c in first]
     assert emu.request_count("/api/generate") == 2
-    with pytest.raises(OllamaError, match="already started"):
+    with pytest.raises(UsageError, match=r"already started; use \.again\(\)"):
         s.send_to(Inbox())
 
 
@@ -154,4 +154,34 @@ def test_iterating_on_the_loop_thread_is_refused_not_deadlocked(client):
 
     event_loop().call_soon_threadsafe(on_loop)
     assert done.wait(5)
+    assert isinstance(failure[0], UsageError)
     assert "event loop thread" in str(failure[0])
+
+
+def test_a_sink_that_raises_ends_the_stream_with_an_internal_error(client, caplog):
+    class Sink:
+        def __init__(self):
+            self.errors = []
+            self.ended = threading.Event()
+
+        def on_chunk(self, chunk):
+            raise KeyError("a bug in the sink")
+
+        def on_done(self, result):
+            self.ended.set()
+
+        def on_error(self, exc):
+            self.errors.append(exc)
+            self.ended.set()
+
+    sink = Sink()
+    streaming = stream(client)  # held: dropping a running Streaming cancels it
+    streaming.start(sink)
+    assert sink.ended.wait(5)
+    (error,) = sink.errors
+    assert isinstance(error, InternalError)
+    assert isinstance(error, OllamaError)  # existing except clauses still catch it
+    assert isinstance(error.__cause__, KeyError)
+    assert "a bug in the sink" in str(error)
+    assert not error.retryable
+    assert any("a stream sink raised" in r.getMessage() for r in caplog.records)

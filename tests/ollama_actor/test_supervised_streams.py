@@ -262,6 +262,7 @@ def test_handle_worker_is_an_actor_ref_before_the_supervisor_starts_it(client, e
         worker.stop(timeout=5)  # it is the stream's worker: stopping it ends the stream
         (error,) = [p for k, p in messages_of(inbox, handle.ref) if k == "error"]
         assert isinstance(error, StreamCancelled)
+        assert error.reason == "shutdown"
         assert "worker was stopped" in str(error)
     finally:
         supervisor.stop()

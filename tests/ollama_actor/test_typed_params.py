@@ -162,7 +162,7 @@ def test_each_literal_a_parameter_accepts_is_named_in_its_doc():
     # Regression: think's doc listed 'low'/'medium'/'high' but its check also accepts 'max'.
     for name, endpoint in ENDPOINTS.items():
         for param, spec in endpoint.params.items():
-            for literal in re.findall(r'Literal\[([^\]]*)\]', spec.check.hint):
+            for literal in re.findall(r"Literal\[([^\]]*)\]", spec.check.hint):
                 for value in re.findall(r'"([^"]*)"', literal):
                     assert f"'{value}'" in spec.doc, (name, param, value, spec.doc)
                     spec.check(value, param)  # and the check accepts it
