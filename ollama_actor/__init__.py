@@ -2,8 +2,10 @@
 
 `Ollama` is the client (``Ollama([url, ...])``: an `OllamaPool`, one client for several
 hosts); ``stream=True`` gives a lazy `Streaming`, ``stream=recipient`` a supervised
-`StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every error is an
-`OllamaError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
+`StreamHandle`, whose messages a recipient can fold with `StreamReply`. Every failure of a
+request is an `OllamaError`; a bounded wait that ends (``handle.result(timeout)``) raises the
+builtin `TimeoutError`, and a supervisor of yours that refuses a stream's worker its
+`actors.SupervisorError`. As a library it logs to the ``ollama_actor`` loggers and prints nothing
 unless the application configures logging.
 
 The names are loaded on first use: ``import ollama_actor`` alone (as the pytest plugin and the

@@ -1,4 +1,8 @@
-"""Every error this package raises, as one shallow tree under `OllamaError`.
+"""Every failure of a request, and every misuse, as one shallow tree under `OllamaError`.
+
+Two things are not: a bounded wait that ends (``StreamHandle.result(timeout)``) raises the
+builtin `TimeoutError`, since the stream goes on; and a supervisor of the caller's that refuses
+a stream's worker ends the stream with its own `actors.SupervisorError`.
 
 Foreign exceptions (socket errors, JSON errors, httpx's URL errors) are mapped to these types where
 they enter the package, so callers only ever catch our own. Where Python has a builtin for the same

@@ -18,7 +18,10 @@ class Timeout:
     - ``read``: the longest silence while waiting for the next byte; a stalled stream ends with
       `ReadTimeout` once it passes. A model that loads slowly sends nothing until its first token,
       so the default is generous (Ollama's own load timeout is five minutes).
-    - ``total``: the whole request, from the call until the last byte.
+    - ``total``: one attempt of the request, from sending it until its last byte. Each attempt
+      has its own: a supervised stream's retry (`RetryPolicy`) and a pool's move to another
+      host start it afresh, so what bounds a retried stream as a whole is its retry budget.
+      A wait in a pool's queue is bounded apart, by the smaller of ``read`` and ``total``.
     """
 
     connect: float | None = 10.0

@@ -22,6 +22,7 @@ from ollama_actor import (
     RetryPolicy,
     StreamCancelled,
     Timeout,
+    TotalTimeout,
     default_supervisor,
 )
 from ollama_actor.emulator import (
@@ -392,3 +393,22 @@ def test_a_finished_stream_leaves_no_cycle_for_the_collector(client, emu):
         assert actor() is None
     finally:
         gc.enable()
+
+
+def test_the_total_bound_is_per_attempt_each_retry_has_its_own(emu):
+    # Timeout.total bounds one attempt, not the whole supervised stream: the first attempt
+    # spends all of it (TotalTimeout, retryable), and the retry still has the whole bound.
+    emu.inject(stall(after=1), path="/api/generate")
+    inbox = Inbox()
+    with Ollama(emu.base_url, timeout=Timeout(connect=5, read=None, total=1.0)) as client:
+        began = time.monotonic()
+        handle = completion(client, inbox, retry=FAST)
+        response = handle.result(timeout=30)
+        took = time.monotonic() - began
+    assert response["response"] == "".join(TOKENS)
+    assert took > 1.0  # the stream as a whole outlasted the bound
+    messages = messages_of(inbox, handle.ref)
+    assert_protocol(messages)
+    restarts = [payload for kind, payload in messages if kind == "restart"]
+    assert len(restarts) == 1
+    assert isinstance(restarts[0]["error"], TotalTimeout)
