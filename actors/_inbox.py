@@ -48,7 +48,9 @@ class Inbox:
         self._matching: int | None = None  # the thread running a ``match`` (holds the lock)
 
     def tell(self, message: Any, /) -> None:
-        """Queue ``message`` and wake the receivers that may take it. Any thread; never blocks.
+        """Queue ``message`` and wake the receivers that may take it. Any thread; it waits for
+        no receiver, only (briefly) for a selective receiver's ``match`` running under the
+        inbox's lock.
 
         One receiver without ``match`` is woken (it takes any message), and every selective
         receiver, since only its own predicate can say whether it wants the message: waking

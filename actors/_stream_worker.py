@@ -172,11 +172,16 @@ class StreamRun:
         self._settle()
 
     def give_up(self, exc: BaseException | None = None) -> None:
-        """No restart will follow: end with the last error (for supervisors; idempotent)."""
+        """No restart will follow: end with the last error, else ``exc`` (for supervisors;
+        loop thread; idempotent). An attempt still running (its worker was killed, so it did
+        not cancel it) is cancelled: its connection does not outlive the stream."""
         error = self.last_error or exc
         if error is None:
             error = RuntimeError(f"the worker for {self.ref} ended before its stream finished")
+        active = self._active and not self.done
         self.fail(error)
+        if active:
+            self._source.cancel("worker_failed")
 
     def result(self, timeout: float | None = None) -> Any:
         """Block until the stream ends; return its result or raise its error.

@@ -32,7 +32,7 @@ from actors import (
     send_request,
     start_instance,
 )
-from ollama_actor._errors import StreamCancelled, is_retryable
+from ollama_actor._errors import OllamaError, StreamCancelled, cancelled, is_retryable
 from ollama_actor._stream_events import wanted
 from ollama_actor._streaming import Streaming
 
@@ -181,7 +181,7 @@ def stream_to(
 
     def on_exit(exit: Exit, restarting: bool) -> None:
         if not restarting:
-            call_on_loop(run.give_up, exit.exception)
+            call_on_loop(run.give_up, _worker_ended(exit))
 
     spec = ChildSpec(
         run.ref,
@@ -212,6 +212,17 @@ def stream_to(
 
 def _never(_exc: BaseException) -> bool:
     return False
+
+
+def _worker_ended(exit: Exit) -> OllamaError:
+    """What a stream ends with when its worker ended for good before any attempt failed (it
+    was killed, or crashed outside the request): an `OllamaError`, whatever ended it."""
+    if isinstance(exit.exception, OllamaError):
+        return exit.exception
+    reason = "worker_failed" if exit.abnormal else "shutdown"
+    error = cancelled(reason, f"the stream's worker ended ({exit!r}) before its stream finished")
+    error.__cause__ = exit.exception
+    return error
 
 
 class _Incarnations:

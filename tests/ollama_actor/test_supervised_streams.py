@@ -412,3 +412,24 @@ def test_the_total_bound_is_per_attempt_each_retry_has_its_own(emu):
     restarts = [payload for kind, payload in messages if kind == "restart"]
     assert len(restarts) == 1
     assert isinstance(restarts[0]["error"], TotalTimeout)
+
+
+def test_a_killed_worker_ends_its_stream_cancelled_and_closes_the_connection(client, emu):
+    # Regression: the recipient was told a RuntimeError (not an OllamaError), and the killed
+    # worker's request stayed open until a timeout, since a killed actor runs no on_stop.
+    from actors._actor import kill
+
+    emu.inject(stall(after=1))
+    inbox = Inbox()
+    handle = completion(client, inbox, retry=RetryPolicy(restart="temporary"))
+    assert inbox.receive(timeout=5)[1][0] == "data"
+    request = emu.last_request("/api/generate")
+    kill(handle.worker)
+    with pytest.raises(StreamCancelled) as info:
+        handle.result(timeout=5)
+    assert info.value.reason == "worker_failed"
+    assert "Exit.KILLED" in str(info.value)
+    assert emu.wait_until_ended(request.id, timeout=5).outcome == "client_closed"
+    messages = messages_of(inbox, handle.ref)
+    assert kinds(messages) == ["error"]
+    assert_nothing_more(inbox, handle.ref)
