@@ -105,7 +105,7 @@ class DynamicSupervisor(SupervisorBase):
         try:
             ref = self._launch(child, wait=False)
         except StartChildError:
-            self._release(child, "its child failed to start")
+            self._release_names(child, "its child failed to start")
             raise
         self._children[child.key] = child
         if not isinstance(ref.actor_inbox, Mailbox):
@@ -126,10 +126,10 @@ class DynamicSupervisor(SupervisorBase):
             raise ChildNotFound(f"{ref} is not a child of {self}")
         if child.state == "running":
             exit = self._stop_child(child, restarting=False)
-            self._discard(child, exit, "its child was terminated")
+            self._remove_child(child, exit, "its child was terminated")
         else:
-            self._forget(child)
-            self._cancel(child, "its child was terminated")
+            self._unindex(child)
+            self._cancel_restart(child, "its child was terminated")
 
     def which_children(
         self,
@@ -155,11 +155,11 @@ class DynamicSupervisor(SupervisorBase):
         if child is not None and child.starting is not None and not child.starting.done():
             # It ended before its on_start returned: a failed start_child, not an exit.
             del self._watched[down.ref]
-            self._forget(child)
+            self._unindex(child)
             child.monitor = child.ref = None
             child.state = "stopped"
             release_subtree(down.actor, "its supervisor failed to start")  # type: ignore[arg-type]
-            self._release(child, "its child failed to start")
+            self._release_names(child, "its child failed to start")
             self._fail_start(child, down.reason)
             return
         super()._on_down(down)
@@ -204,20 +204,21 @@ class DynamicSupervisor(SupervisorBase):
 
     # -- bookkeeping --------------------------------------------------------------------------
 
-    def _forget(self, child: Child) -> None:
+    def _unindex(self, child: Child) -> None:
+        """Take ``child`` out of the lookup tables (by key, by URN, by restart token) only."""
         del self._children[child.key]
         if child.urn is not None:
             del self._by_urn[child.urn]
         if child.wake is not None:
             del self._waiting[child.wake]
 
-    def _retire(self, child: Child, exit: Exit) -> None:
-        self._discard(child, exit, "its child ended and is not restarted")
+    def _ended_for_good(self, child: Child, exit: Exit) -> None:
+        self._remove_child(child, exit, "its child ended and is not restarted")
 
-    def _discard(self, child: Child, exit: Exit, why: str) -> None:
-        self._forget(child)
+    def _remove_child(self, child: Child, exit: Exit, why: str) -> None:
+        self._unindex(child)
         child.state = "stopped"
-        self._release(child, why)
+        self._release_names(child, why)
         self._fail_start(child, exit)
         self._notify(child, exit, restarting=False)
 
@@ -231,7 +232,7 @@ class DynamicSupervisor(SupervisorBase):
             if child.state == "running":
                 stopping.append((child, *self._send_stop(child, restarting=False)))
             else:
-                self._cancel(child, "its supervisor has stopped")
+                self._cancel_restart(child, "its supervisor has stopped")
         for child, ref, deadline in stopping:
             exit = self._await_stop(child, ref, deadline)
             child.state = "stopped"

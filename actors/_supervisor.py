@@ -105,7 +105,7 @@ class Supervisor(SupervisorBase):
 
     **Hooks.** Each child's ``on_exit(exit, restarting)`` is called on this thread once per
     ended incarnation or failed restart attempt, and again with ``restarting=False`` when a
-    promised restart is cancelled (see `actors.ChildSpec`).
+    restart announced by ``on_exit(exit, True)`` is cancelled (see `actors.ChildSpec`).
 
     Never call the API from a child's ``on_start`` or ``start`` (the supervisor is waiting
     for it: deadlock), nor block on it from the shared loop thread while it starts a
@@ -138,7 +138,7 @@ class Supervisor(SupervisorBase):
                 self._launch(child)
             except BaseException:  # StartChildError, or a KeyboardInterrupt from a start
                 del self._children[child.key]
-                self._release(child, "its child failed to start")
+                self._release_names(child, "its child failed to start")
                 self._terminate_all()
                 raise
 
@@ -193,7 +193,7 @@ class Supervisor(SupervisorBase):
         try:
             ref = self._launch(child)
         except StartChildError:
-            self._release(child, "its child failed to start")
+            self._release_names(child, "its child failed to start")
             raise
         self._children[spec.id] = child
         return ref
@@ -208,9 +208,9 @@ class Supervisor(SupervisorBase):
         child = self._find(id)
         if child.state == "running":
             exit = self._stop_child(child, restarting=False)
-            self._retire(child, exit)
+            self._ended_for_good(child, exit)
         elif child.state == "restarting":
-            self._cancel(child, "its child was terminated")
+            self._cancel_restart(child, "its child was terminated")
 
     def restart_child(self, id: Hashable) -> ActorRef[Any]:
         """Start the stopped child ``id`` again; its new `ActorRef`.
@@ -223,7 +223,7 @@ class Supervisor(SupervisorBase):
         try:
             return self._launch(child)
         except StartChildError:
-            self._release(child, "its child failed to start")
+            self._release_names(child, "its child failed to start")
             raise
 
     def delete_child(self, id: Hashable) -> None:
@@ -249,7 +249,7 @@ class Supervisor(SupervisorBase):
                 continue
             if sibling.spec.restart == "temporary":
                 exit = self._stop_child(sibling, restarting=False)
-                self._discard(sibling, exit, "its child was terminated")
+                self._remove_child(sibling, exit, "its child was terminated")
             else:
                 exit = self._stop_child(sibling, restarting=True)
                 self._notify(sibling, exit, restarting=True)
@@ -312,17 +312,17 @@ class Supervisor(SupervisorBase):
             raise ChildRestarting(msg)
         return child
 
-    def _retire(self, child: Child, exit: Exit) -> None:
+    def _ended_for_good(self, child: Child, exit: Exit) -> None:
         if child.spec.restart == "temporary":
-            self._discard(child, exit, "its temporary child ended")
+            self._remove_child(child, exit, "its temporary child ended")
             return
         child.state = "stopped"
-        self._release(child, "its child ended and is not restarted")
+        self._release_names(child, "its child ended and is not restarted")
         self._notify(child, exit, restarting=False)
 
-    def _discard(self, child: Child, exit: Exit, why: str) -> None:
+    def _remove_child(self, child: Child, exit: Exit, why: str) -> None:
         del self._children[child.key]
-        self._release(child, why)
+        self._release_names(child, why)
         self._notify(child, exit, restarting=False)
 
     def _terminate_all(self) -> None:
@@ -331,5 +331,5 @@ class Supervisor(SupervisorBase):
                 exit = self._stop_child(child, restarting=False)
                 self._notify(child, exit, restarting=False)
             else:
-                self._cancel(child, "its supervisor has stopped")
+                self._cancel_restart(child, "its supervisor has stopped")
         self._children.clear()

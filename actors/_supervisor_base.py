@@ -99,10 +99,10 @@ class Child:
     """
 
     __slots__ = (
+        "announced_restart",
         "key",
         "last",
         "monitor",
-        "promised",
         "ref",
         "registration",
         "restarts",
@@ -124,8 +124,9 @@ class Child:
         """The URN of the latest incarnation."""
         self.monitor: Ref | None = None
         self.registration: Registration | None = None
-        self.promised: Exit | None = None
-        """The exit for which ``on_exit(exit, True)`` was called and no restart followed yet."""
+        self.announced_restart: Exit | None = None
+        """The exit whose restart ``on_exit(exit, True)`` announced, until that restart
+        happens; a restart cancelled meanwhile calls ``on_exit(exit, False)`` with it."""
         self.wake: int | None = None
         self.starting: Deferred[ActorRef[Any]] | None = None
         """The reply to the ``start_child`` that started it, while its ``on_start`` may not
@@ -337,7 +338,7 @@ class SupervisorBase(Actor):
         spec = child.spec
         restart = spec.restart == "permanent" or (spec.restart == "transient" and exit.abnormal)
         if not restart:
-            self._retire(child, exit)
+            self._ended_for_good(child, exit)
             return
         now = time.monotonic()
         if not child.restarts.add(now):
@@ -357,11 +358,11 @@ class SupervisorBase(Actor):
                     {"restarts": len(child.restarts)},
                     {"supervisor": self.actor_ref, "child": spec.id, "reason": exit},
                 )
-            self._discard(child, exit, "its child was given up")
+            self._remove_child(child, exit, "its child was given up")
             return
         if not self._intensity.add(now):
             self._giving_up = True
-            self._discard(child, exit, "its supervisor gave up")
+            self._remove_child(child, exit, "its supervisor gave up")
             max_restarts = self._intensity.max_restarts
             assert max_restarts is not None
             error = ReachedMaxRestartIntensity(
@@ -425,7 +426,7 @@ class SupervisorBase(Actor):
         child.urn = ref.actor_urn
         child.state = "running"
         child.wake = None
-        child.promised = None
+        child.announced_restart = None
         if child.registration is not None:
             child.registration.publish(ref, by=self.actor_ref)
         return ref
@@ -443,7 +444,7 @@ class SupervisorBase(Actor):
             if child.registration is not None:
                 child.registration.restarting(by=self.actor_ref)
         else:
-            self._release(child, "its child was terminated")
+            self._release_names(child, "its child was terminated")
         shutdown = child.spec.shutdown
         if shutdown == "brutal_kill":
             kill(ref)
@@ -483,7 +484,7 @@ class SupervisorBase(Actor):
 
     # -- bookkeeping ------------------------------------------------------------------------
 
-    def _release(self, child: Child, why: str) -> None:
+    def _release_names(self, child: Child, why: str) -> None:
         """No incarnation of ``child`` will come from this supervisor: unregister its name
         and those held below it, unless this supervisor is ending and has a supervisor that
         may restart it (then they hold messages for that restart: see `release_subtree`)."""
@@ -513,17 +514,17 @@ class SupervisorBase(Actor):
             parent = getattr(parent.actor_inbox, "parent", None)
         return False
 
-    def _cancel(self, child: Child, why: str) -> None:
+    def _cancel_restart(self, child: Child, why: str) -> None:
         """Cancel ``child``'s pending restart: it has no incarnation and gets none."""
         child.state = "stopped"
         child.wake = None
-        self._release(child, why)
-        if child.promised is not None:
-            self._notify(child, child.promised, restarting=False)
+        self._release_names(child, why)
+        if child.announced_restart is not None:
+            self._notify(child, child.announced_restart, restarting=False)
 
     def _notify(self, child: Child, exit: Exit, *, restarting: bool) -> None:
         """Call ``child``'s ``on_exit`` hook; log what it raises."""
-        child.promised = exit if restarting else None
+        child.announced_restart = exit if restarting else None
         hook = child.spec.on_exit
         if hook is None:
             return
@@ -542,11 +543,11 @@ class SupervisorBase(Actor):
         """Start the restarts marked with ``token``."""
         raise NotImplementedError
 
-    def _retire(self, child: Child, exit: Exit) -> None:
+    def _ended_for_good(self, child: Child, exit: Exit) -> None:
         """``child`` ended and is not restarted: keep or remove its spec, call its hook."""
         raise NotImplementedError
 
-    def _discard(self, child: Child, exit: Exit, why: str) -> None:
+    def _remove_child(self, child: Child, exit: Exit, why: str) -> None:
         """Remove ``child`` for good (no incarnation runs) and call its hook."""
         raise NotImplementedError
 
