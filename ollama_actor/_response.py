@@ -142,11 +142,6 @@ class BodyCollector:
         """
         self.done.set()
 
-    @property
-    def http_error(self) -> HTTPError | None:
-        """The `HTTPError` when the status was not a success."""
-        return self.failure if isinstance(self.failure, HTTPError) else None
-
     def body(self) -> bytes:
         return b"".join(self._parts)
 

@@ -42,11 +42,6 @@ class Slots:
         self.running = 0
         self._waiting: deque[Ticket] = deque()
 
-    @property
-    def waiting(self) -> int:
-        """Requests queued for a slot."""
-        return len(self._waiting)
-
     def acquire(self, on_grant: Callable[[Ticket], None]) -> Ticket | None:
         """A ticket (``on_grant(ticket)`` runs now or when a slot frees up), or None if the queue is
         full."""
