@@ -137,17 +137,6 @@ class DynamicSupervisor(SupervisorBase):
         """``[(id, child, type), ...]`` in start order; ``child`` as for `Supervisor`."""
         return [(c.spec.id, c.status, c.spec.type) for c in self._children.values()]
 
-    def count_children(self) -> dict[str, int]:
-        """``{"specs", "active", "supervisors", "workers"}`` counts, as for `Supervisor`."""
-        children = self._children.values()
-        supervisors = sum(1 for c in children if c.spec.type == "supervisor")
-        return {
-            "specs": len(self._children),
-            "active": sum(1 for c in children if c.ref is not None and c.ref.is_alive()),
-            "supervisors": supervisors,
-            "workers": len(self._children) - supervisors,
-        }
-
     # -- starts and restarts ------------------------------------------------------------------
 
     def _on_down(self, down: Down) -> None:

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from actors._loop import refuse_blocking
+from actors._loop import refuse_blocking, wake_waiter
 
 __all__ = ["Inbox"]
 
@@ -67,7 +67,7 @@ class Inbox:
                 for loop, waiter in self._async_waiters:
                     # A loop closed with its receiver still waiting will never run it.
                     with contextlib.suppress(RuntimeError):
-                        loop.call_soon_threadsafe(_wake, waiter)
+                        loop.call_soon_threadsafe(wake_waiter, waiter)
                 self._async_waiters.clear()
 
     async def areceive(
@@ -205,8 +205,3 @@ class Inbox:
 
     def __repr__(self) -> str:
         return f"<Inbox with {len(self._queue)} queued>"
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

@@ -27,6 +27,7 @@ __all__ = [
     "refuse_blocking",
     "set_loop_watchdog",
     "waiting_on_loop",
+    "wake_waiter",
 ]
 
 FIXES = (
@@ -225,3 +226,11 @@ def set_loop_watchdog(threshold: float | None) -> None:
     event_loop()
     assert _Shared.watchdog is not None
     _Shared.watchdog.configure(threshold)
+
+
+def wake_waiter(waiter: asyncio.Future[None]) -> None:
+    """Resolve the future an ``await`` waits on, unless it is done (cancelled, say) already.
+
+    Run it on the waiter's own loop (``loop.call_soon_threadsafe(wake_waiter, waiter)``)."""
+    if not waiter.done():
+        waiter.set_result(None)

@@ -154,20 +154,6 @@ class Supervisor(SupervisorBase):
         """
         return [(c.key, c.status, c.spec.type) for c in self._children.values()]
 
-    def count_children(self) -> dict[str, int]:
-        """``{"specs", "active", "supervisors", "workers"}`` counts, as OTP's.
-
-        ``active`` counts running incarnations; ``supervisors``/``workers`` count specs.
-        """
-        children = self._children.values()
-        supervisors = sum(1 for c in children if c.spec.type == "supervisor")
-        return {
-            "specs": len(self._children),
-            "active": sum(1 for c in children if c.ref is not None and c.ref.is_alive()),
-            "supervisors": supervisors,
-            "workers": len(self._children) - supervisors,
-        }
-
     def start_child(self, spec: ChildSpec) -> ActorRef[Any]:
         """Add ``spec`` as the last child and start it; its `ActorRef`.
 

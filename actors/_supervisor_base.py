@@ -239,6 +239,20 @@ class SupervisorBase(Actor):
         """Whether `drain` was called: ``start_child`` is refused."""
         return self._draining is not None
 
+    def count_children(self) -> dict[str, int]:
+        """``{"specs", "active", "supervisors", "workers"}`` counts, as OTP's.
+
+        ``active`` counts running incarnations; ``supervisors``/``workers`` count specs.
+        """
+        children = self._children.values()
+        supervisors = sum(1 for c in children if c.spec.type == "supervisor")
+        return {
+            "specs": len(self._children),
+            "active": sum(1 for c in children if c.ref is not None and c.ref.is_alive()),
+            "supervisors": supervisors,
+            "workers": len(self._children) - supervisors,
+        }
+
     def describe(self, limit: int = 100) -> dict[str, Any]:
         """A snapshot for a status view: this supervisor and up to ``limit`` of its children.
 

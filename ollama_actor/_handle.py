@@ -173,7 +173,9 @@ def stream_to(
     ``("error", exc)`` like any other failure.
     """
     transient = retry.restart == "transient"
-    run = StreamRun(streaming, recipient, retryable=retry.retryable if transient else _never)
+    run = StreamRun(streaming, recipient)  # retries nothing, unless transient:
+    if transient:
+        run.retryable = retry.retryable
     if wanted():  # telemetry: the stream begins now, and ends with its run
         span = streaming.span = streaming.new_span(supervised=True)
         run.on_end(span.stop)
@@ -208,10 +210,6 @@ def stream_to(
     # refused start to the stream itself rather than being polled for.
     send_request(target, ProxyCall(("start_child",), (spec,), {}), started)
     return StreamHandle(run, incarnations, streaming)
-
-
-def _never(_exc: BaseException) -> bool:
-    return False
 
 
 def _worker_ended(exit: Exit) -> OllamaError:

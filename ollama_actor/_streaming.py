@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import pykka
 
 from actors import Delivery, Recipient, Ref, StreamSink, call_on_loop, in_loop_thread
+from actors._loop import wake_waiter
 from ollama_actor._accumulate import Accumulator, Kind
 from ollama_actor._engine import Engine, Request, Sink
 from ollama_actor._errors import (
@@ -524,7 +525,7 @@ class _AsyncIterationSink:
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
-            self._loop.call_soon_threadsafe(_settle, waiter)
+            self._loop.call_soon_threadsafe(wake_waiter, waiter)
 
     # the consumer's loop
 
@@ -547,11 +548,6 @@ class _AsyncIterationSink:
                 self._waiter = None
                 continue
             await waiter
-
-
-def _settle(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 def _refuse_loop_thread(what: str) -> None:
