@@ -46,9 +46,10 @@ from ollama_actor._errors import (
 
 if TYPE_CHECKING:
     from ollama_actor._client import Ollama, blob_digest
-    from ollama_actor._handle import RetryPolicy, StreamHandle, default_supervisor
+    from ollama_actor._handle import StreamHandle, default_supervisor, stop_default_supervisor
     from ollama_actor._host import parse_host
     from ollama_actor._pool_client import OllamaPool
+    from ollama_actor._retry import RetryPolicy
     from ollama_actor._schemas import UncheckedOptions
     from ollama_actor._status import StatusServer
     from ollama_actor._stream_reply import StreamReply
@@ -62,9 +63,10 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 _LAZY = {
     "Ollama": "_client",
     "blob_digest": "_client",
-    "RetryPolicy": "_handle",
+    "RetryPolicy": "_retry",
     "StreamHandle": "_handle",
     "default_supervisor": "_handle",
+    "stop_default_supervisor": "_handle",
     "parse_host": "_host",
     "OllamaPool": "_pool_client",
     "UncheckedOptions": "_schemas",
@@ -138,4 +140,5 @@ __all__ = [
     "default_supervisor",
     "is_retryable",
     "parse_host",
+    "stop_default_supervisor",
 ]

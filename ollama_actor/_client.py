@@ -26,8 +26,9 @@ from pykka import ActorRef
 
 import actors
 from ollama_actor._engine import Engine, Origin, Request, Upload, replayable
+from ollama_actor._error_body import hide_secrets
 from ollama_actor._errors import HTTPError, ResponseError, ValidationError
-from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, stream_to
+from ollama_actor._handle import stream_to
 from ollama_actor._host import parse_host, without_userinfo
 from ollama_actor._http11 import (
     ACCEPT_ENCODING,
@@ -37,7 +38,8 @@ from ollama_actor._http11 import (
 )
 from ollama_actor._ndjson import DEFAULT_MAX_LINE
 from ollama_actor._proxy import Proxy, environment_proxy, parse_proxy
-from ollama_actor._response import BodyCollector, hide_secrets, wait_or_cancel
+from ollama_actor._response import BodyCollector, wait_or_cancel
+from ollama_actor._retry import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._schemas import ENDPOINTS, Endpoint, digest, validate
 from ollama_actor._streaming import Direct, Streaming, _refuse_loop_thread
 from ollama_actor._timeout import DEFAULT_TIMEOUT, Timeout, TimeoutLike

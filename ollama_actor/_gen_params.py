@@ -45,7 +45,8 @@ from typing import Any, Literal, Protocol, Required, TypedDict, Unpack, overload
 from pykka import ActorRef
 
 from actors._monitor import Recipient
-from ollama_actor._handle import RetryPolicy, StreamHandle
+from ollama_actor._handle import StreamHandle
+from ollama_actor._retry import RetryPolicy
 from ollama_actor._schemas import ImageInput, MessageInput, OptionsInput, ToolInput
 from ollama_actor._streaming import Streaming
 from ollama_actor._timeout import TimeoutLike

@@ -11,16 +11,14 @@ error, so every stream gets exactly one terminal message whatever the supervisor
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pykka
 from pykka.messages import ProxyCall
 
 from actors import (
-    Backoff,
     ChildSpec,
     DynamicSupervisor,
     Exit,
@@ -31,53 +29,14 @@ from actors import (
     call_on_loop,
     send_request,
     start_instance,
+    wait_exit,
 )
-from ollama_actor._errors import OllamaError, StreamCancelled, cancelled, is_retryable
+from ollama_actor._errors import OllamaError, StreamCancelled, cancelled
+from ollama_actor._retry import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._stream_events import wanted
 from ollama_actor._streaming import Streaming
 
-__all__ = ["RetryPolicy", "StreamHandle", "default_supervisor", "stream_to"]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How a supervised stream retries: its own restart budget and the wait between tries.
-
-    ``restart="transient"`` retries the failures ``retryable(exc)`` accepts (default:
-    `is_retryable`, the table in docs/protocol.md), at most ``max_restarts`` times within
-    ``max_seconds``; ``"temporary"`` never retries. ``backoff`` spaces the attempts
-    (exponential, with jitter) so that a busy server is not hammered. ``retryable`` is called on
-    the shared loop thread when an attempt fails, after every chunk of that attempt was told:
-    it must be quick and must not block. If it raises, the failure is not retried (the stream
-    ends with it) and the exception is logged.
-    """
-
-    max_restarts: int = 3
-    max_seconds: float = 5.0
-    backoff: Backoff | None = field(default_factory=lambda: Backoff(min=0.05, max=2.0))
-    restart: Literal["transient", "temporary"] = "transient"
-    retryable: Callable[[BaseException], bool] = is_retryable
-
-    def __post_init__(self) -> None:
-        """Refuse what a stream cannot run with, here rather than at the call that uses it
-        (a ``"permanent"`` stream would be restarted for ever after it ended)."""
-        if self.restart not in ("transient", "temporary"):
-            raise ValueError(
-                f"RetryPolicy.restart must be 'transient' or 'temporary', not {self.restart!r}"
-            )
-        restarts = self.max_restarts
-        if not isinstance(restarts, int) or isinstance(restarts, bool) or restarts < 0:
-            raise ValueError(f"RetryPolicy.max_restarts must be an int >= 0, not {restarts!r}")
-        seconds = self.max_seconds
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not seconds > 0:
-            raise ValueError(f"RetryPolicy.max_seconds must be a number > 0, not {seconds!r}")
-        if self.backoff is not None and not isinstance(self.backoff, Backoff):
-            raise TypeError(f"RetryPolicy.backoff must be a Backoff or None, not {self.backoff!r}")
-        if not callable(self.retryable):
-            raise TypeError(f"RetryPolicy.retryable must be callable, not {self.retryable!r}")
-
-
-DEFAULT_RETRY = RetryPolicy()
+__all__ = ["StreamHandle", "default_supervisor", "stop_default_supervisor", "stream_to"]
 
 
 class StreamHandle:
@@ -157,6 +116,22 @@ def default_supervisor() -> pykka.ActorRef[Any]:
         if ref is None or not ref.is_alive():
             ref = _Default.supervisor = _StreamSupervisor.start(max_restarts=None)
         return ref
+
+
+def stop_default_supervisor(timeout: float = 10.0) -> None:
+    """Stop the package's default supervisor if it runs; the next stream starts a fresh one.
+
+    Its streams end: each recipient hears ``("error", StreamCancelled(...))`` with reason
+    ``"shutdown"``. For tests that want no stream of one test to outlive it, and for an
+    orderly exit. Blocks until it has ended, at most ``timeout`` seconds (then the builtin
+    `TimeoutError`); not on the shared loop thread (`actors.WouldBlockLoop`).
+    """
+    with _Default.lock:
+        ref, _Default.supervisor = _Default.supervisor, None
+    if ref is not None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            ref.stop(block=False)
+        wait_exit(ref, timeout)
 
 
 def stream_to(

@@ -21,6 +21,7 @@ from typing import Any
 
 from actors import call_on_loop, event_loop
 from ollama_actor._engine import Sink
+from ollama_actor._error_body import ErrorBody
 from ollama_actor._errors import (
     ConnectError,
     ConnectTimeout,
@@ -30,7 +31,6 @@ from ollama_actor._errors import (
     cancelled,
 )
 from ollama_actor._pool import Member, Pool
-from ollama_actor._response import ErrorBody
 from ollama_actor._timeout import Timeout
 
 __all__ = ["RequestSpec", "Route"]

@@ -29,6 +29,7 @@ from actors import Delivery, Recipient, Ref, StreamSink, call_on_loop, in_loop_t
 from actors._loop import wake_waiter
 from ollama_actor._accumulate import Accumulator, Kind
 from ollama_actor._engine import Engine, Request, Sink
+from ollama_actor._error_body import ErrorBody, hide_secrets
 from ollama_actor._errors import (
     DecodeError,
     IncompleteStream,
@@ -39,7 +40,7 @@ from ollama_actor._errors import (
     cancelled,
 )
 from ollama_actor._ndjson import LineDecoder
-from ollama_actor._response import ErrorBody, hide_secrets, wait_or_cancel
+from ollama_actor._response import wait_or_cancel
 from ollama_actor._stream_events import StreamSpan, wanted
 
 __all__ = ["Direct", "Running", "Streaming", "Target"]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ollama_actor import Ollama, Timeout, _handle
+from ollama_actor import Ollama, Timeout, stop_default_supervisor
 from ollama_actor.emulator import Emulator
 
 
@@ -27,7 +27,4 @@ def client(emu: Emulator) -> Iterator[Ollama]:
 def _fresh_default_supervisor() -> Iterator[None]:
     """Each test that streams to a recipient gets the package's default supervisor afresh."""
     yield
-    supervisor = _handle._Default.supervisor
-    if supervisor is not None:
-        _handle._Default.supervisor = None
-        supervisor.stop(timeout=10)
+    stop_default_supervisor(timeout=10)

@@ -28,8 +28,9 @@ from ollama_actor._cli._spinner import Spinner, UntilShown
 from ollama_actor._cli._views import JsonView, TokenView, View, dumps
 from ollama_actor._client import Ollama
 from ollama_actor._errors import ConnectError, HTTPError
-from ollama_actor._handle import RetryPolicy, StreamHandle
+from ollama_actor._handle import StreamHandle
 from ollama_actor._pool_client import OllamaPool
+from ollama_actor._retry import RetryPolicy
 
 __all__ = ["COMMANDS", "Session"]
 

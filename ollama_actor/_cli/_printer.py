@@ -28,7 +28,8 @@ from actors import Recipient, Ref
 from ollama_actor._cli._exit import PartialAnswer
 from ollama_actor._cli._views import View, shows_text
 from ollama_actor._errors import is_retryable
-from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy, StreamHandle
+from ollama_actor._handle import StreamHandle
+from ollama_actor._retry import DEFAULT_RETRY, RetryPolicy
 
 __all__ = ["CANCEL_WAIT", "Outcome", "StreamPrinter", "run_stream"]
 

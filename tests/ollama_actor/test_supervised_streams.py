@@ -24,6 +24,7 @@ from ollama_actor import (
     Timeout,
     TotalTimeout,
     default_supervisor,
+    stop_default_supervisor,
 )
 from ollama_actor.emulator import (
     cut,
@@ -433,3 +434,21 @@ def test_a_killed_worker_ends_its_stream_cancelled_and_closes_the_connection(cli
     messages = messages_of(inbox, handle.ref)
     assert kinds(messages) == ["error"]
     assert_nothing_more(inbox, handle.ref)
+
+
+def test_stop_default_supervisor_ends_its_streams_and_the_next_stream_gets_a_fresh_one(
+    client, emu
+):
+    emu.inject(stall(after=1))
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    assert inbox.receive(timeout=5)[1][0] == "data"
+    first = default_supervisor()
+    stop_default_supervisor(timeout=10)
+    assert not first.is_alive()
+    with pytest.raises(StreamCancelled) as info:
+        handle.result(timeout=5)
+    assert info.value.reason == "shutdown"
+    stop_default_supervisor(timeout=10)  # none runs: nothing to do
+    assert completion(client, Inbox()).result(timeout=10)["done"] is True
+    assert default_supervisor() is not first
