@@ -58,10 +58,16 @@ class Running:
         self.events = []
         self.code = None
         handler = f"app-test-{id(self)}"
+        self.seen = {name: threading.Event() for name in ("ready", "drain", "stop")}
+
+        def heard(event, m, md, _):
+            self.events.append((event[-1], dict(m), dict(md)))
+            self.seen[event[-1]].set()
+
         telemetry.attach_many(
             handler,
             [telemetry.APPLICATION_READY, telemetry.APPLICATION_DRAIN, telemetry.APPLICATION_STOP],
-            lambda event, m, md, _: self.events.append((event[-1], dict(m), dict(md))),
+            heard,
         )
         self._handler = handler
         self.ready = threading.Event()
@@ -73,13 +79,11 @@ class Running:
             self.code = self.app.run()
         finally:
             self.ready.set()
+            self.seen["ready"].set()  # a run that ended before it was ready wakes wait_ready
 
     def wait_ready(self):
-        deadline = time.monotonic() + WAIT
-        while self.app.state is not actors.State.RUNNING:
-            assert self.app.state in (actors.State.STARTING, actors.State.NEW), self.app.state
-            assert time.monotonic() < deadline, "the application never became ready"
-            time.sleep(0.01)
+        assert self.seen["ready"].wait(WAIT), "the application never became ready"
+        assert self.app.state is actors.State.RUNNING, self.app.state
 
     def join(self):
         self.thread.join(WAIT)
@@ -96,17 +100,15 @@ def test_stop_drains_the_jobs_refuses_new_ones_then_stops_the_tree_top_down():
     started = [jobs.proxy().start_child(job_spec(n)).get(timeout=5) for n in range(3)]
     service = actors.whereis("service")
     app.stop()
-    deadline = time.monotonic() + WAIT
-    while app.state is not actors.State.DRAINING:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    assert running.seen["drain"].wait(WAIT), "the application never began to drain"
+    assert app.state is actors.State.DRAINING
     deadline = time.monotonic() + WAIT
     while jobs.proxy().draining.get(timeout=5) is False:  # the drain reaches it by its mailbox
         assert time.monotonic() < deadline, "the supervisor never drained"
         time.sleep(0.01)
     with pytest.raises(Draining, match="is draining"):
         jobs.proxy().start_child(job_spec(99)).get(timeout=5)
-    time.sleep(0.2)
+    time.sleep(0.2)  # time must pass: an application that did not wait would stop meanwhile
     assert app.state is actors.State.DRAINING, "it waits for the running jobs"
     assert all(ref.is_alive() for ref in started)
     for ref in started:

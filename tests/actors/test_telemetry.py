@@ -13,18 +13,30 @@ import actors
 from actors import ChildSpec, DynamicSupervisor, Supervisor, telemetry
 
 
+class Heard(list):
+    """The events a handler recorded, in order; `wait_for` waits until a condition holds."""
+
+    def __init__(self):
+        super().__init__()
+        self.changed = threading.Condition()
+
+    def wait_for(self, predicate, what, timeout=10.0):
+        with self.changed:
+            assert self.changed.wait_for(lambda: predicate(self), timeout), f"{what}: {self}"
+
+
 @pytest.fixture
 def heard():
     """Attach a recording handler to the given events; detached after the test."""
     attached = []
 
     def attach(*events, handler_id=None):
-        got = []
-        lock = threading.Lock()
+        got = Heard()
 
         def record(event, measurements, metadata, config):
-            with lock:
+            with got.changed:
                 got.append((event, dict(measurements), dict(metadata), config))
+                got.changed.notify_all()
 
         handler_id = handler_id or f"test-{len(attached)}"
         telemetry.attach_many(handler_id, events, record, {"mine": True})
@@ -164,10 +176,7 @@ def test_a_child_given_up_is_an_event(heard):
             .get(timeout=5)
         )
         ref.tell("crash")
-        deadline = time.monotonic() + 5
-        while not got:
-            assert time.monotonic() < deadline, "no child_given_up event"
-            time.sleep(0.01)
+        got.wait_for(bool, "no child_given_up event", timeout=5)
     finally:
         sup.stop()
     ((_event, measurements, metadata, _),) = got
@@ -182,10 +191,7 @@ def test_the_loop_reports_its_lag_and_a_block(heard):
     actors.set_loop_watchdog(0.2)
     try:
         actors.call_on_loop(time.sleep, 0.6)  # blocks the loop for 0.6 s
-        deadline = time.monotonic() + 10
-        while len(blocks) < 2:
-            assert time.monotonic() < deadline, f"no block and recovery reported: {blocks}"
-            time.sleep(0.01)
+        blocks.wait_for(lambda b: len(b) >= 2, "no block and recovery reported")
     finally:
         actors.set_loop_watchdog(1.0)
     (blocked, m1, md1, _), (recovered, m2, _, _) = blocks
@@ -194,8 +200,9 @@ def test_the_loop_reports_its_lag_and_a_block(heard):
     assert "sleep" in md1["running"]
     assert recovered[-1] == "recovered"
     assert m2["blocked"] >= m1["blocked"]
-    deadline = time.monotonic() + 5
-    while not any(m["lag"] >= 0.3 for _, m, _, _ in lags):
-        assert time.monotonic() < deadline, f"the heartbeat after the block was not late: {lags}"
-        time.sleep(0.01)
+    lags.wait_for(
+        lambda got: any(m["lag"] >= 0.3 for _, m, _, _ in got),
+        "the heartbeat after the block was not late",
+        timeout=5,
+    )
     assert all(m["lag"] >= 0 for _, m, _, _ in lags)

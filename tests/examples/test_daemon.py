@@ -48,7 +48,7 @@ def test_daemon_survives_the_server_being_killed_and_restarted():
         try:
             wait_for(lambda: summary()["done"] >= 5, 20, "the first answers")
             emu.kill()  # a crash: every open stream is cut, new connections are refused
-            time.sleep(0.5)
+            time.sleep(0.5)  # time must pass: an outage of half a second
             emu.start()  # the same port again
             after_restart = summary()["done"]
             wait_for(lambda: summary()["done"] >= after_restart + 10, 30, "answers after restart")

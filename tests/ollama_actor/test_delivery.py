@@ -37,9 +37,12 @@ class Collector(pykka.ThreadingActor):
         super().__init__()
         self.got = []
         self.ended = threading.Event()
+        self.three = threading.Event()  # three messages came
 
     def on_receive(self, message):
         self.got.append(message)
+        if len(self.got) == 3:
+            self.three.set()
         if message[1][0] in ("done", "error"):
             self.ended.set()
 
@@ -225,8 +228,7 @@ def test_a_recipient_that_dies_while_data_flows(client, emu):
     handle = client.completion(
         model="llama3.2", prompt=PROMPT, stream=recipient, options={"num_predict": 1000}
     )
-    while len(recipient.proxy().got.get()) < 3:
-        time.sleep(0.01)
+    assert recipient.proxy().three.get(timeout=5).wait(5)
     recipient.stop()
     with pytest.raises(RecipientDead) as info:  # whichever noticed first: monitor or tell
         handle.result(timeout=5)

@@ -594,7 +594,7 @@ def test_a_pool_nobody_holds_stops_probing(three):
     del client
     wait_until(lambda: collected(pool), what="the dropped pool collected")  # timers hold it weakly
     before = generated(three, "/api/ps")
-    time.sleep(0.3)
+    time.sleep(0.3)  # time must pass: six refresh periods, in which a live timer would read
     assert generated(three, "/api/ps") == before
 
 
@@ -621,7 +621,7 @@ def test_many_threads_through_kills_and_restarts_leave_no_slot_taken(ollama_emul
         for round_ in range(3):
             victim = hosts[round_ % 3]
             victim.kill()
-            time.sleep(0.3)
+            time.sleep(0.3)  # time must pass: an outage the workers' requests run into
             victim.start()
             wait_until(lambda: all(h["up"] for h in client.hosts()), what="every host back")
         stop.set()

@@ -118,7 +118,7 @@ def test_a_slow_consumer_stops_the_server_instead_of_growing_memory(client, emu)
     while lines() != previous:
         assert time.monotonic() < deadline, "the server never stopped: no backpressure"
         previous = lines()
-        time.sleep(0.3)
+        time.sleep(0.3)  # time must pass: a server still producing would add lines meanwhile
     assert lines() < 200_000
     # Consuming again resumes the stream.
     for _ in range(20_000):

@@ -66,18 +66,25 @@ MODEL = "llama3.2"
 
 
 class Collector(actors.LoopActor):
-    """Keeps every stream's messages; sets `finished` when all expected streams have ended."""
+    """Keeps every stream's messages; sets `all_heard` once each expected stream has told
+    something, and `finished` when all have ended."""
 
     def __init__(self, expected: int) -> None:
         super().__init__()
         self.expected = expected
         self.streams: dict[Any, list[tuple[str, Any]]] = {}
         self.ended = 0
+        self.all_heard = threading.Event()
         self.finished = threading.Event()
 
     def on_receive(self, message: Any) -> None:
         ref, (kind, payload) = message
-        self.streams.setdefault(ref, []).append((kind, payload))
+        messages = self.streams.get(ref)
+        if messages is None:
+            messages = self.streams[ref] = []
+            if len(self.streams) >= self.expected:
+                self.all_heard.set()
+        messages.append((kind, payload))
         if kind in ("done", "error"):
             self.ended += 1
             if self.ended >= self.expected:

@@ -42,9 +42,10 @@ def test_streams_and_a_tree_survive_a_server_crash_and_restart():
                     retry=RETRY,
                 )
                 prompts[handle.ref] = prompt
-            time.sleep(0.3)  # every stream is now mid-answer
+            heard = collector.proxy().all_heard.get()
+            assert heard.wait(30), "some streams never began"  # each is now mid-answer
             emu.kill()
-            time.sleep(0.5)
+            time.sleep(0.5)  # time must pass: an outage of half a second
             emu.start()
             assert collector.proxy().finished.get().wait(60), "some streams never ended"
             results = collector.proxy().streams.get()
