@@ -436,9 +436,7 @@ def test_a_killed_worker_ends_its_stream_cancelled_and_closes_the_connection(cli
     assert_nothing_more(inbox, handle.ref)
 
 
-def test_stop_default_supervisor_ends_its_streams_and_the_next_stream_gets_a_fresh_one(
-    client, emu
-):
+def test_stop_default_supervisor_ends_its_streams_and_the_next_gets_a_fresh_one(client, emu):
     emu.inject(stall(after=1))
     inbox = Inbox()
     handle = completion(client, inbox)
