@@ -121,3 +121,54 @@ def test_a_hostile_chunk_ends_the_stream_cleanly(caplog, kind, fields, message):
     assert kinds == ["data", "error"]
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not logged, [r.getMessage() for r in logged]
+
+
+def _lp(token, logprob):
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+
+
+@pytest.mark.parametrize("kind", ["generate", "chat"])
+def test_logprobs_of_every_chunk_survive_accumulation_in_order(kind):
+    # Ollama's non-streamed reply carries the log probabilities of every token; the
+    # accumulated stream must too (a chunk without any, or with [] or null, adds none).
+    key = "response" if kind == "generate" else "content"
+
+    def chunk(text, logprobs, done=False):
+        body = {key: text} if kind == "generate" else {"message": {key: text}}
+        if logprobs is not ...:
+            body["logprobs"] = logprobs
+        return {"model": "m", "done": done, **body}
+
+    acc = Accumulator(kind)
+    acc.add(chunk("The", [_lp("The", -0.1)]))
+    acc.add(chunk(" sky", [_lp(" sky", -0.2), _lp(" is", -0.3)]))
+    acc.add(chunk("", []))
+    acc.add(chunk("", None))
+    acc.add(chunk("", ...))
+    acc.add(chunk("", [_lp(".", -0.4)], done=True))
+    result = acc.result()
+    assert result["logprobs"] == [
+        _lp("The", -0.1),
+        _lp(" sky", -0.2),
+        _lp(" is", -0.3),
+        _lp(".", -0.4),
+    ]
+    without = Accumulator(kind)
+    without.add(chunk("hi", ..., done=True))
+    assert "logprobs" not in without.result()
+
+
+def test_a_streamed_reply_keeps_its_logprobs_end_to_end():
+    lines = [
+        {"model": "m", "response": "Hi", "logprobs": [_lp("Hi", -0.5)], "done": False},
+        {"model": "m", "response": "!", "logprobs": [_lp("!", -0.25)], "done": False},
+        {"model": "m", "response": "", "done": True, "done_reason": "stop"},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n"
+    reply += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    with tiny_server(lambda head: reply) as (port, _), Ollama(f"http://127.0.0.1:{port}") as c:
+        handle = c.completion(model="m", prompt="x", logprobs=True, stream=Inbox())
+        response = handle.result(timeout=10)
+    assert response["response"] == "Hi!"
+    assert response["logprobs"] == [_lp("Hi", -0.5), _lp("!", -0.25)]

@@ -236,3 +236,27 @@ def test_a_whole_reply_that_is_an_error_raises_it(client, emu):
     with pytest.raises(ResponseError, match="file does not exist") as info:
         client.pull_model(model="llama3.2")
     assert info.value.refused
+
+
+CALLS = {
+    "completion": ("/api/generate", {"model": "llama3.2", "prompt": "hi"}),
+    "chat": ("/api/chat", {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}),
+    "pull_model": ("/api/pull", {"model": "llama3.2"}),
+    "push_model": ("/api/push", {"model": "llama3.2"}),
+    "create_model": ("/api/create", {"model": "mine", "from_": "llama3.2"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_call_not_streamed_says_stream_false_to_a_route_that_streams_by_default(
+    client, emu, name
+):
+    # Ollama streams these unless the body says "stream": false; a body without it would be
+    # answered with a stream the whole-response path cannot read as one object.
+    path, params = CALLS[name]
+    answer = getattr(client, name)(**params)
+    body = emu.last_request(path).body
+    assert body["stream"] is False
+    assert isinstance(answer, dict)
+    list(getattr(client, name)(**params, stream=True))
+    assert emu.last_request(path).body["stream"] is True

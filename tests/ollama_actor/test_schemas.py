@@ -271,3 +271,36 @@ def test_a_key_that_is_not_a_string_is_named():
             "options",
             "must have string keys, not 1 (int)",
         )
+
+
+@pytest.mark.parametrize(("value", "ok"), [(-1, False), (0, True), (20, True), (21, False)])
+def test_top_logprobs_bounds_are_inclusive(value, ok):
+    # Ollama takes 0 to 20, both ends included.
+    params = {"model": "m", "prompt": "x", "top_logprobs": value}
+    if ok:
+        assert validate(ENDPOINTS["completion"], params)["top_logprobs"] == value
+    else:
+        with pytest.raises(ValidationError, match=f"must be between 0 and 20, not {value}"):
+            validate(ENDPOINTS["completion"], params)
+
+
+@pytest.mark.parametrize(("value", "ok"), [(0, False), (1, True), (4096, True)])
+def test_a_lower_bound_alone_is_inclusive(value, ok):
+    params = {"model": "m", "prompt": "x", "width": value}
+    if ok:
+        assert validate(ENDPOINTS["completion"], params)["width"] == value
+    else:
+        with pytest.raises(ValidationError, match=f"must be 1 or more, not {value}"):
+            validate(ENDPOINTS["completion"], params)
+
+
+@pytest.mark.parametrize(
+    ("image", "named"), [(3, "int"), (None, "None"), (2.5, "float"), ([b"x"], "list")]
+)
+def test_an_image_of_the_wrong_type_is_refused_naming_its_type(image, named):
+    params = {"model": "m", "prompt": "x", "images": ["aGk=", image]}
+    with pytest.raises(ValidationError) as info:
+        validate(ENDPOINTS["completion"], params)
+    assert info.value.field == "images[1]"
+    assert "must be base64 text, bytes or a file's path" in info.value.problem
+    assert named in info.value.problem
