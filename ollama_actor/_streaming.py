@@ -307,7 +307,7 @@ class Streaming:
         """Leaving a ``with`` block cancels the stream if it is still running."""
         self.cancel()
 
-    def __del__(self) -> None:
+    def __del__(self) -> None:  # pragma: no mutate block (a finalizer cannot run mutmut's)
         """A stream dropped while running (a ``break`` out of a loop) closes its connection."""
         call = self._call
         if call is not None and self._response is None:

@@ -119,7 +119,7 @@ def test_a_transient_child_that_ends_normally_releases_its_name():
 @pytest.mark.parametrize("strategy", ["one_for_all", "rest_for_one"])
 def test_a_sibling_stopped_by_a_group_restart_holds_its_messages(strategy):
     events = Inbox()
-    backoff = Backoff(min=0.3, max=0.3, jitter=0)
+    backoff = Backoff(min=1.0, max=1.0, jitter=0)  # long enough to look at, even when slow
     specs = [member("a", events), member("s", events, name="s")]
     sup = Supervisor.start(specs, strategy=strategy, backoff=backoff)
     old = children(sup)
