@@ -264,3 +264,25 @@ def test_no_foreign_exception_escapes(client, emu):
         _, exc = consume(stream(client))
         assert isinstance(exc, OllamaError), fault
         assert type(exc).__module__.startswith("ollama_actor"), fault
+
+
+def test_cancel_errors_keep_their_reason_and_class_through_pickling():
+    # (Errors cross processes: a Ray cluster's recipients get them pickled.)
+    import pickle
+
+    from ollama_actor import RecipientDead, StreamCancelled
+    from ollama_actor._errors import cancelled
+
+    for error in (
+        StreamCancelled(),
+        StreamCancelled("closed"),
+        StreamCancelled("shutdown", "the supervisor X has stopped"),
+        RecipientDead(),
+        cancelled("recipient_died"),
+    ):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert (copy.reason, str(copy)) == (error.reason, str(error))
+    assert type(cancelled("recipient_died")) is RecipientDead
+    assert str(StreamCancelled()) == "the stream was cancelled"
+    assert StreamCancelled("my own words").reason == "my own words"  # kept as given
