@@ -136,7 +136,7 @@ class Accumulator:
 
 _JSON_TYPES = {
     str: "a string", int: "a number", float: "a number", bool: "a boolean",
-    list: "an array", dict: "an object",
+    list: "an array", dict: "an object", type(None): "null",
 }  # fmt: skip
 
 
