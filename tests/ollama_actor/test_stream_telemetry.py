@@ -185,3 +185,28 @@ def test_a_stream_with_telemetry_leaves_no_cycle_for_the_collector(client, event
         assert streaming() is None
     finally:
         gc.enable()
+
+
+def test_a_handler_that_exits_is_detached_and_the_stream_and_the_loop_go_on(client, events, caplog):
+    """``sys.exit()`` in a handler raises SystemExit on the shared loop thread: it must be
+    logged and detached like any raising handler, not end the loop thread (every stream and
+    loop actor would then hang, time bounds included)."""
+
+    def leave(*_args):
+        raise SystemExit("a handler called sys.exit()")
+
+    telemetry.attach("leaves", FIRST_CHUNK, leave)
+    box: list = []
+    try:
+        streaming = client.completion(model="llama3.2", prompt="hi", stream=True)
+        thread = threading.Thread(target=lambda: box.append(list(streaming)), daemon=True)
+        thread.start()
+        thread.join(10)
+    finally:
+        telemetry.detach("leaves")
+    assert box, "the stream never ended: the handler's SystemExit took the shared loop down"
+    assert "".join(c["response"] for c in box[0]) == "".join(
+        expected_reply("llama3.2", "hi").content
+    )
+    assert "telemetry handler 'leaves' raised" in caplog.text
+    wait_for_stop(events, streaming.ref)
