@@ -483,11 +483,13 @@ class _IterationSink(_Backpressure):
     # loop thread
 
     def on_chunk(self, chunk: dict[str, Any]) -> None:
-        self._items.append(chunk)
+        items = self._items
+        items.append(chunk)
         if self._waiting:
             with self._cond:
                 self._cond.notify()
-        self._filled()
+        if len(items) >= _HIGH_WATER:  # tested here: no call per chunk below the mark
+            self._filled()
 
     def on_done(self, result: Any) -> None:
         self._finish(None)
@@ -511,7 +513,8 @@ class _IterationSink(_Backpressure):
             except IndexError:
                 pass
             else:
-                self._drained()
+                if self._paused:  # tested here: no call per chunk while reading
+                    self._drained()
                 return item
             if self._ended and not items:
                 if self._end is not None:
@@ -545,9 +548,11 @@ class _AsyncIterationSink(_Backpressure):
     # engine's loop thread
 
     def on_chunk(self, chunk: dict[str, Any]) -> None:
-        self._items.append(chunk)
+        items = self._items
+        items.append(chunk)
         self._wake()
-        self._filled()
+        if len(items) >= _HIGH_WATER:
+            self._filled()
 
     def on_done(self, result: Any) -> None:
         self._ended = True
@@ -570,7 +575,8 @@ class _AsyncIterationSink(_Backpressure):
         while True:
             if items:
                 item = items.popleft()
-                self._drained()
+                if self._paused:
+                    self._drained()
                 return item
             if self._ended:
                 if self._end is not None:
