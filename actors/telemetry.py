@@ -187,13 +187,14 @@ def execute(
         try:
             handler.function(event, measurements, meta, handler.config)
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is _MAIN:
+            if isinstance(exc, KeyboardInterrupt) and _in_main_thread():
                 raise  # Ctrl-C landed in the handler: not the handler's fault, nor ours to eat
             logger.exception("telemetry handler %r raised on %s; it is detached", handler.id, event)
             detach(handler.id)
 
 
-_MAIN = threading.main_thread()
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()  # after a fork too
 
 
 def list_handlers(prefix: Event = ()) -> list[Handler]:
