@@ -374,10 +374,12 @@ class _ChunkReader:
         owner = self._owner()
         if owner is not None:
             owner._finished(response)
-        self._sink.on_done(response)
-        span = self._span
-        if span is not None and not span.supervised:
-            span.stop(response, None)
+        try:
+            self._sink.on_done(response)
+        finally:  # a sink that raises (a bug) still ends the stream's telemetry
+            span = self._span
+            if span is not None and not span.supervised:
+                span.stop(response, None)
 
     def on_error(self, exc: OllamaError) -> None:
         self._fail(hide_secrets(exc, self._target.secrets))
@@ -386,9 +388,11 @@ class _ChunkReader:
         span = self._span
         if span is not None:
             span.last_error = error
-        self._sink.on_error(error)
-        if span is not None and not span.supervised:
-            span.stop(None, error)
+        try:
+            self._sink.on_error(error)
+        finally:
+            if span is not None and not span.supervised:
+                span.stop(None, error)
 
     def _first_chunk(self, chunk: Any) -> None:
         at = time.monotonic()
@@ -566,7 +570,9 @@ class _AsyncIterationSink(_Backpressure):
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
-            self._loop.call_soon_threadsafe(_settle, waiter)
+            # RuntimeError: its loop has closed (asyncio.run ended), so nobody waits.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_settle, waiter)
 
     # the consumer's loop
 

@@ -210,3 +210,29 @@ def test_a_handler_that_exits_is_detached_and_the_stream_and_the_loop_go_on(clie
     )
     assert "telemetry handler 'leaves' raised" in caplog.text
     wait_for_stop(events, streaming.ref)
+
+
+@pytest.mark.parametrize("ending", ["done", "error"])
+def test_a_sink_that_raises_at_the_end_still_stops_the_streams_telemetry(
+    client, emu, events, ending
+):
+    if ending == "error":
+        emu.inject(cut(after=2))
+    ended = threading.Event()
+
+    class Broken:
+        def on_chunk(self, chunk):
+            pass
+
+        def on_done(self, result):
+            ended.set()
+            raise RuntimeError("a bug in the sink")
+
+        on_error = on_done
+
+    streaming = client.completion(model="llama3.2", prompt="hi", stream=True)
+    streaming.start(Broken())
+    assert ended.wait(10)
+    wait_for_stop(events, streaming.ref)
+    stop = of(events, streaming.ref)[-1]
+    assert stop[2]["outcome"] == ending
