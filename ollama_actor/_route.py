@@ -135,6 +135,7 @@ class _Run:
     __slots__ = (
         "_avoid",
         "_cancelled",
+        "_deadline",
         "_ended",
         "_first",
         "_leg",
@@ -174,6 +175,9 @@ class _Run:
         self._paused = False
         self._cancelled: str | None = None
         self._ended = False
+        total = spec.timeout.total
+        self._deadline = None if total is None else event_loop().time() + total
+        """The total bound is the whole request's, over every host it goes to (loop time)."""
         self.host: Member | None = None
         """The host of the latest leg."""
 
@@ -203,6 +207,11 @@ class _Run:
             return
         if pool.when_ready(self.begin):
             return  # a new pool: routed once it knows where the models are
+        if self._deadline is not None and event_loop().time() >= self._deadline:
+            self.fail(
+                TotalTimeout(f"the request took longer than {self._spec.timeout.total} s in all")
+            )
+            return
         first, self._first = self._first, None
         if first is not None and first not in tried and pool.usable(first):
             member: Member | None = first
@@ -247,6 +256,7 @@ class _Run:
         self.host = member
         client = member.client
         request = client._request(spec.method, spec.path, spec.body, spec.timeout, spec.accept)
+        request.deadline = self._deadline
         leg = self._leg = _Leg(self, member, loading)
         call = client._engine.start(request, leg)
         leg.call = call
@@ -265,10 +275,14 @@ class _Run:
             )
             return
         self._queued = True
-        timeout = self._spec.timeout
-        bounds = [b for b in (timeout.read, timeout.total) if b is not None]
+        loop = event_loop()
+        read = self._spec.timeout.read
+        bounds = [] if read is None else [read]
+        if self._deadline is not None:
+            bounds.append(self._deadline - loop.time())
         if bounds:
-            self._timer = event_loop().call_later(min(bounds), self._waited_too_long, min(bounds))
+            wait = max(0.0, min(bounds))
+            self._timer = loop.call_later(wait, self._waited_too_long, round(wait, 3))
 
     def _waited_too_long(self, seconds: float) -> None:
         self._timer = None
