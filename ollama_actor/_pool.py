@@ -89,7 +89,8 @@ class Waiter(Protocol):
     """A request waiting in the pool's queue for a host with a free slot (loop thread)."""
 
     def begin(self) -> None:
-        """Try again to find a host (it leaves the queue if it finds one)."""
+        """Try again to find a host: it leaves the queue if it finds one, and ends (with
+        its last host's failure, or `NoHostUp`) if no host it has not tried is up."""
 
     def fail(self, exc: OllamaError) -> None:
         """End it with ``exc`` without sending anything."""
@@ -323,10 +324,8 @@ class Pool:
         member.set_models(())  # unknown until it answers again
         logger.warning("%s is down: %s", member.url, exc)
         self._schedule_probe(member)
-        if not self.any_up():
-            error = self.no_host_up()
-            while self.waiting:
-                self.waiting.popleft().fail(error)
+        for waiter in list(self.waiting):  # those with no host left to try end now
+            waiter.begin()
 
     def no_host_up(self, tried: Iterable[Member] = ()) -> NoHostUp:
         """The error of a request no host could take: each host, and why not."""

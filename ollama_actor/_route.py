@@ -219,10 +219,9 @@ class _Run:
             member = pool.choose(self._spec.model, self._avoid, tried)
         if member is not None:
             self._send(member)
-        elif self._queued:
-            pass  # still no free slot for it: it keeps its place
         elif pool.any_up(tried):
-            self._wait()
+            if not self._queued:  # else still no free slot for it: it keeps its place
+                self._wait()
         elif self._why is None or isinstance(self._why, ConnectError | ConnectTimeout):
             self.fail(pool.no_host_up(tried))  # nothing was sent anywhere
         else:
@@ -359,11 +358,13 @@ class _Leg:
             self.run._sink.on_body(data)
 
     def on_end(self) -> None:
-        self._release()
         run, held = self.run, self._held
-        if held is not None:
+        if held is None:
+            self._release()
+        else:
             error = held.body.error()
-            run._pool.failed(self.member, error)
+            run._pool.failed(self.member, error)  # before its slot goes to a request waiting
+            self._release()
             if error.retryable:
                 run.moved_on(error)
                 return
@@ -374,9 +375,9 @@ class _Leg:
         run._sink.on_end()
 
     def on_error(self, exc: OllamaError) -> None:
-        self._release()
         run = self.run
-        run._pool.failed(self.member, exc)
+        run._pool.failed(self.member, exc)  # before its slot goes to a request waiting
+        self._release()
         if not self._passed and exc.retryable and not isinstance(exc, TotalTimeout):
             run.moved_on(exc)  # nothing of an answer has come: another host may give one
             return
