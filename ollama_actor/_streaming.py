@@ -386,6 +386,7 @@ class _ChunkReader:
         span = self._span
         if span is not None:
             span.last_error = error
+            span.host = self._target.url  # a pool's run may have failed before a chunk
         self._sink.on_error(error)
         if span is not None and not span.supervised:
             span.stop(None, error)

@@ -6,19 +6,27 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
+import actors
+from actors import telemetry
 from ollama_actor import (
     ConnectionLost,
     HTTPError,
     Ollama,
     OllamaError,
     OllamaPool,
+    RetryPolicy,
+    StreamCancelled,
     Timeout,
     TotalTimeout,
 )
-from ollama_actor.emulator import Emulator, delay, stall, status
+from ollama_actor._status import Observer
+from ollama_actor.emulator import Emulator, cut, delay, stall, status
+from ollama_actor.prometheus import PrometheusMetrics
+from ollama_actor.telemetry import STREAM_EVENTS
 from tests.ollama_actor.test_pool import wait_until
 
 
@@ -118,3 +126,99 @@ class Collected:
     def on_error(self, exc: BaseException) -> None:
         self.error = exc
         self.ended.set()
+
+
+# -- telemetry -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stream_events() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Each stream event as ``(kind, metadata)``, in the order they came."""
+    got: list[tuple[str, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def record(event, _measurements, metadata, _config):
+        with lock:
+            got.append((event[-1], dict(metadata)))
+
+    telemetry.attach_many("pool-attack", STREAM_EVENTS, record)
+    yield got
+    telemetry.detach("pool-attack")
+
+
+def hosts_of(events, ref, kind):
+    return [meta["host"] for k, meta in events if meta["ref"] == ref and k == kind]
+
+
+def test_stream_telemetry_names_the_host_each_attempt_went_to(two, stream_events):
+    """qwen3 is in memory on the first host only: a stream goes there, is cut, restarts on the
+    second host; its first chunks and its stop name the hosts the attempts really went to."""
+    with pool_of(two, timeout=Timeout(connect=2, read=10)) as client:
+        two[0].inject(cut(after=2), path="/api/generate")
+        handle = client.completion(
+            model="qwen3",
+            prompt="x",
+            options={"num_predict": 3},
+            stream=actors.Inbox(),
+            retry=RetryPolicy(backoff=None),
+        )
+        handle.result(timeout=30)
+        wait_until(lambda: hosts_of(stream_events, handle.ref, "stop"), what="the stop event")
+        assert handle.hosts == [two[0].url, two[1].url]
+        assert hosts_of(stream_events, handle.ref, "first_chunk") == handle.hosts
+        assert hosts_of(stream_events, handle.ref, "stop") == [two[1].url]
+
+
+def test_a_stream_that_fails_before_a_chunk_stops_naming_the_host_it_went_to(two, stream_events):
+    """The second host has the model; it answers 404: the stop names it, not the pool's first."""
+    with pool_of(two[::-1]) as client:  # the host with qwen3 is listed second
+        two[0].inject(status(404), path="/api/generate")
+        streaming = client.completion(model="qwen3", prompt="x", stream=True)
+        with pytest.raises(HTTPError):
+            list(streaming)
+        assert streaming.hosts == [two[0].url]
+        wait_until(lambda: hosts_of(stream_events, streaming.ref, "stop"), what="the stop")
+        assert hosts_of(stream_events, streaming.ref, "stop") == [two[0].url]
+
+
+def test_a_pool_s_streams_in_flight_gauge_comes_back_to_zero_on_every_host(two):
+    """The Prometheus gauge of streams in flight goes up at a stream's start and down at its
+    stop, by host: a pool's stream must do both on the same label, whichever host it ran on."""
+    metrics = PrometheusMetrics().attach()
+    try:
+        with pool_of(two[::-1]) as client:  # the host with qwen3 is listed second
+            for _ in range(2):
+                list(client.completion(model="qwen3", prompt="x", options={"num_predict": 2},
+                                       stream=True))  # fmt: skip
+            text = metrics.exposition()
+    finally:
+        metrics.detach()
+    gauges = [line for line in text.splitlines() if line.startswith("ollama_actor_streams_in_f")]
+    assert gauges, text
+    assert all(line.endswith(" 0") for line in gauges), gauges
+
+
+def test_the_status_view_shows_a_pool_s_stream_on_the_host_it_went_to(two):
+    """``/status``'s hosts and streams: a pool's stream running on the second host is counted
+    there (not under the pool's first host), and leaves no count behind when it ends."""
+    observer = Observer()
+    telemetry.attach_many("pool-attack-status", observer.handlers, observer.handle)
+    try:
+        two[0].set_pacing(token_rate=20)
+        with pool_of(two[::-1]) as client:  # the host with qwen3 is listed second
+            streaming = client.completion(model="qwen3", prompt="x", stream=True,
+                                          options={"num_predict": 1000})  # fmt: skip
+            next(iter(streaming))
+            running = observer.snapshot(10)
+            streaming.cancel()
+            with pytest.raises(StreamCancelled):
+                list(streaming)
+            wait_until(lambda: observer.snapshot(10)["streams"]["in_flight"] == 0, what="stop")
+            ended = observer.snapshot(10)
+    finally:
+        telemetry.detach("pool-attack-status")
+    assert [s["host"] for s in running["streams"]["oldest"]] == [two[0].url]
+    assert {h["host"]: h["in_flight"] for h in running["hosts"] if h["in_flight"]} == {
+        two[0].url: 1
+    }
+    assert all(h["in_flight"] == 0 for h in ended["hosts"]), ended["hosts"]
