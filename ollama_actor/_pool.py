@@ -371,7 +371,8 @@ class Pool:
                 self._up(member)
             elif not member.up and not self._closed:
                 member.last_error = str(answer.failure)
-                self._schedule_probe(member)
+                if member.probe is None:  # else it came up and went down meanwhile: probed
+                    self._schedule_probe(member)
 
         _ask(member, "/version", then)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import actors
-from actors import telemetry
+from actors import Backoff, telemetry
 from ollama_actor import (
     ConnectionLost,
     HTTPError,
@@ -222,3 +222,24 @@ def test_the_status_view_shows_a_pool_s_stream_on_the_host_it_went_to(two):
         two[0].url: 1
     }
     assert all(h["in_flight"] == 0 for h in ended["hosts"]), ended["hosts"]
+
+
+def test_a_host_that_flaps_while_probed_has_one_probe_at_a_time(two):
+    """A probe is under way (stalled) when a refresh brings the host back and a request marks
+    it down again: the stalled probe's failure must not start a second chain of probes."""
+    steady = Backoff(min=0.25, max=0.25, jitter=0)
+    with pool_of(two, probe=steady, timeout=Timeout(connect=2, read=10)) as client:
+        two[0].inject(stall(after=0), path="/api/version")  # the first probe: fails at 2 s
+        two[0].inject(status(500), path="/api/version", times=1000)  # every later one
+        two[0].inject(status(500), path="/api/generate", times=2)
+        client.completion(model="qwen3", prompt="x", options={"num_predict": 1})
+        wait_until(lambda: two[0].request_count("/api/version") == 1, what="the first probe")
+        client.refresh()  # its /api/ps answers: up
+        assert client.hosts()[0]["up"] is True
+        client.completion(model="qwen3", prompt="x", options={"num_predict": 1})  # down again
+        assert client.hosts()[0]["up"] is False
+        time.sleep(2.5)  # the stalled probe has failed by now
+        before = two[0].request_count("/api/version")
+        time.sleep(2.0)
+        probes = two[0].request_count("/api/version") - before
+        assert probes <= 10, f"{probes} probes in 2 s, 0.25 s apart: more than one chain"
