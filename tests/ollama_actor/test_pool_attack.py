@@ -243,3 +243,39 @@ def test_a_host_that_flaps_while_probed_has_one_probe_at_a_time(two):
         time.sleep(2.0)
         probes = two[0].request_count("/api/version") - before
         assert probes <= 10, f"{probes} probes in 2 s, 0.25 s apart: more than one chain"
+
+
+def test_opentelemetry_counts_a_pool_s_stream_in_flight_on_one_host(two):
+    """The OpenTelemetry in-flight counter of a pool's streams comes back to 0 on every host,
+    and each stream's span names the host it went to."""
+    sdk = pytest.importorskip("opentelemetry.sdk.metrics")
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from ollama_actor.otel import OpenTelemetry
+
+    reader, spans, tracing = InMemoryMetricReader(), InMemorySpanExporter(), TracerProvider()
+    tracing.add_span_processor(SimpleSpanProcessor(spans))
+    meters = sdk.MeterProvider(metric_readers=[reader])
+    exporter = OpenTelemetry(meter_provider=meters, tracer_provider=tracing).attach()
+    try:
+        with pool_of(two[::-1]) as client:  # the host with qwen3 is listed second
+            for _ in range(2):
+                list(client.completion(model="qwen3", prompt="x", options={"num_predict": 2},
+                                       stream=True))  # fmt: skip
+            wait_until(lambda: len(spans.get_finished_spans()) == 2, what="both spans")
+    finally:
+        exporter.detach()
+    in_flight = [
+        (dict(point.attributes)["host"], point.value)
+        for resource in reader.get_metrics_data().resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "ollama_actor.streams.in_flight"
+        for point in metric.data.data_points
+    ]
+    assert in_flight, "no in-flight points"
+    assert all(value == 0 for _, value in in_flight), in_flight
+    assert [span.attributes["host"] for span in spans.get_finished_spans()] == [two[0].url] * 2
