@@ -390,9 +390,9 @@ class Pool:
                     member.set_models(_running(answer))
                 except OllamaError as exc:  # the answer is not /api/ps's JSON
                     failure = exc
-            if failure is not None:
+            if failure is not None and _host_failure(failure):
                 self.down(member, failure)
-            else:
+            else:  # it answered: up, even if with a 4xx (no /api/ps there: models unknown)
                 self._up(member, check=False)  # this was the check
             if done is not None:
                 done()

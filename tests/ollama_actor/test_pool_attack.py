@@ -279,3 +279,15 @@ def test_opentelemetry_counts_a_pool_s_stream_in_flight_on_one_host(two):
     assert in_flight, "no in-flight points"
     assert all(value == 0 for _, value in in_flight), in_flight
     assert [span.attributes["host"] for span in spans.get_finished_spans()] == [two[0].url] * 2
+
+
+def test_a_host_whose_ps_answers_404_is_up_and_takes_requests(two):
+    """A 4xx says nothing of the host, from /api/ps too (an Ollama without it, or a proxy in
+    front that does not pass it): the host stays in rotation, its models unknown."""
+    two[1].inject(status(404, "404 page not found"), path="/api/ps", times=1000)
+    with pool_of(two[1:], probe=Backoff(min=30, max=60)) as client:
+        assert client.hosts()[0]["up"] is True
+        assert client.completion(model="qwen3", prompt="x", options={"num_predict": 1})["done"]
+        client.refresh()
+        assert client.hosts()[0]["up"] is True
+        assert client.hosts()[0]["last_error"] is None
