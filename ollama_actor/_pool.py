@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from actors import Backoff, call_on_loop, event_loop
+from actors import Backoff, call_on_loop, event_loop, telemetry
 from ollama_actor._errors import (
     HTTPError,
     IncompleteStream,
@@ -43,6 +43,7 @@ from ollama_actor._errors import (
 )
 from ollama_actor._response import BodyCollector
 from ollama_actor._timeout import Timeout
+from ollama_actor.telemetry import POOL_HOST_DOWN, POOL_HOST_UP
 
 if TYPE_CHECKING:
     from ollama_actor._client import Ollama
@@ -323,6 +324,10 @@ class Pool:
         member.failures = 0
         member.set_models(())  # unknown until it answers again
         logger.warning("%s is down: %s", member.url, exc)
+        if telemetry.attached(POOL_HOST_DOWN):
+            telemetry.execute(
+                POOL_HOST_DOWN, {"system_time": time.time()}, {"host": member.url, "error": exc}
+            )
         self._schedule_probe(member)
         for waiter in list(self.waiting):  # those with no host left to try end now
             waiter.begin()
@@ -343,12 +348,15 @@ class Pool:
         if member.up or self._closed:
             return
         member.up = True
+        down_for = time.monotonic() - member.down_since if member.down_since is not None else 0.0
         member.down_since = None
         member.failures = 0
         if member.probe is not None:
             member.probe.cancel()
             member.probe = None
         logger.warning("%s is up again", member.url)
+        if telemetry.attached(POOL_HOST_UP):
+            telemetry.execute(POOL_HOST_UP, {"down_for": down_for}, {"host": member.url})
         if check:
             self._check(member)
         if self.waiting:

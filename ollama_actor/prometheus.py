@@ -30,7 +30,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors import telemetry
-from ollama_actor.telemetry import STREAM_FIRST_CHUNK, STREAM_RESTART, STREAM_START, STREAM_STOP
+from ollama_actor.telemetry import (
+    POOL_HOST_DOWN,
+    POOL_HOST_UP,
+    STREAM_FIRST_CHUNK,
+    STREAM_RESTART,
+    STREAM_START,
+    STREAM_STOP,
+)
 
 __all__ = ["CONTENT_TYPE", "PrometheusMetrics"]
 
@@ -121,6 +128,10 @@ class PrometheusMetrics:
         self._counter(
             f"{p}_generated_tokens", "Tokens Ollama generated (eval_count).", ("model", "host")
         )
+        self._gauge(
+            f"{p}_host_up", "1 while a pool has a host in rotation, 0 while it is down.", ("host",)
+        )
+        self._counter(f"{p}_host_down", "Times a pool took a host out of rotation.", ("host",))
         self._counter("actors_supervisor_restarts", "Children restarted by a supervisor.", ())
         self._counter(
             "actors_supervisor_children_given_up", "Children that used up their own budget.", ()
@@ -136,6 +147,8 @@ class PrometheusMetrics:
             STREAM_FIRST_CHUNK: self._on_first_chunk,
             STREAM_RESTART: self._on_restart,
             STREAM_STOP: self._on_stop,
+            POOL_HOST_DOWN: self._on_host_down,
+            POOL_HOST_UP: self._on_host_up,
             telemetry.SUPERVISOR_RESTART: self._count("actors_supervisor_restarts"),
             telemetry.SUPERVISOR_CHILD_GIVEN_UP: self._count("actors_supervisor_children_given_up"),
             telemetry.SUPERVISOR_GIVE_UP: self._count("actors_supervisor_give_ups"),
@@ -204,6 +217,14 @@ class PrometheusMetrics:
             self._add(f"{p}_prompt_tokens", where, m["prompt_eval_count"])
         if "eval_count" in m:
             self._add(f"{p}_generated_tokens", where, m["eval_count"])
+
+    def _on_host_down(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        host = (str(md.get("host") or ""),)
+        self._families[f"{self._prefix}_host_up"].values[host] = 0
+        self._add(f"{self._prefix}_host_down", host)
+
+    def _on_host_up(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        self._families[f"{self._prefix}_host_up"].values[(str(md.get("host") or ""),)] = 1
 
     def _on_lag(self, m: Mapping[str, Any], _md: Mapping[str, Any]) -> None:
         self._observe("actors_loop_lag_seconds", (), m["lag"])
