@@ -90,7 +90,8 @@ class Waiter(Protocol):
     """A request waiting in the pool's queue for a host with a free slot (loop thread)."""
 
     def begin(self) -> None:
-        """Try again to find a host (it leaves the queue if it finds one)."""
+        """Try again to find a host: it leaves the queue if it finds one, and ends (with
+        its last host's failure, or `NoHostUp`) if no host it has not tried is up."""
 
     def fail(self, exc: OllamaError) -> None:
         """End it with ``exc`` without sending anything."""
@@ -328,10 +329,8 @@ class Pool:
                 POOL_HOST_DOWN, {"system_time": time.time()}, {"host": member.url, "error": exc}
             )
         self._schedule_probe(member)
-        if not self.any_up():
-            error = self.no_host_up()
-            while self.waiting:
-                self.waiting.popleft().fail(error)
+        for waiter in list(self.waiting):  # those with no host left to try end now
+            waiter.begin()
 
     def no_host_up(self, tried: Iterable[Member] = ()) -> NoHostUp:
         """The error of a request no host could take: each host, and why not."""
@@ -380,7 +379,8 @@ class Pool:
                 self._up(member)
             elif not member.up and not self._closed:
                 member.last_error = str(answer.failure)
-                self._schedule_probe(member)
+                if member.probe is None:  # else it came up and went down meanwhile: probed
+                    self._schedule_probe(member)
 
         _ask(member, "/version", then)
 
@@ -398,9 +398,9 @@ class Pool:
                     member.set_models(_running(answer))
                 except OllamaError as exc:  # the answer is not /api/ps's JSON
                     failure = exc
-            if failure is not None:
+            if failure is not None and _host_failure(failure):
                 self.down(member, failure)
-            else:
+            else:  # it answered: up, even if with a 4xx (no /api/ps there: models unknown)
                 self._up(member, check=False)  # this was the check
             if done is not None:
                 done()

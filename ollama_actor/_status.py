@@ -134,6 +134,11 @@ class Observer:
         stream = self._streams.get(md["ref"])
         if stream is not None:
             stream.first_chunk = m["time_to_first_chunk"]
+            host = str(md.get("host") or "")
+            if host != stream.host:  # a pool's stream: now on the host it went to
+                self._hosts[stream.host].in_flight -= 1
+                self._hosts[host].in_flight += 1
+                stream.host = host
 
     def _on_restart(self, m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
         stream = self._streams.get(md["ref"])

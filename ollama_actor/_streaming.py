@@ -388,6 +388,7 @@ class _ChunkReader:
         span = self._span
         if span is not None:
             span.last_error = error
+            span.host = self._target.url  # a pool's run may have failed before a chunk
         try:
             self._sink.on_error(error)
         finally:

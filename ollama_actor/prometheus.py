@@ -94,6 +94,9 @@ class PrometheusMetrics:
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, ...]] = {}
         self._families: dict[str, _Family] = {}
+        self._in_flight: dict[Any, Labels] = {}
+        """Each stream in flight (by ref) and the labels it is counted under as in flight: a
+        pool's stream moves to its host's when its first chunk names the host."""
         p = prefix
         self._counter(f"{p}_streams_started", "Streams begun.", ("model", "host"))
         self._counter(
@@ -183,13 +186,18 @@ class PrometheusMetrics:
         where = _where(md)
         self._add(f"{self._prefix}_streams_started", where)
         self._add(f"{self._prefix}_streams_in_flight", where)
+        self._in_flight[md["ref"]] = where
 
     def _on_first_chunk(self, m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        where = _where(md)
         self._observe(
-            f"{self._prefix}_stream_time_to_first_chunk_seconds",
-            _where(md),
-            m["time_to_first_chunk"],
+            f"{self._prefix}_stream_time_to_first_chunk_seconds", where, m["time_to_first_chunk"]
         )
+        counted = self._in_flight.get(md["ref"])
+        if counted is not None and counted != where:
+            self._add(f"{self._prefix}_streams_in_flight", counted, -1)
+            self._add(f"{self._prefix}_streams_in_flight", where)
+            self._in_flight[md["ref"]] = where
 
     def _on_restart(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
         self._add(f"{self._prefix}_stream_restarts", _where(md))
@@ -201,7 +209,9 @@ class PrometheusMetrics:
         outcome = str(md.get("outcome", ""))
         kind = "" if error is None else type(error).__name__
         self._add(f"{p}_streams_finished", (*where, outcome, kind))
-        self._add(f"{p}_streams_in_flight", where, -1)
+        counted = self._in_flight.pop(md["ref"], None)
+        if counted is not None:  # (not if it began before the handlers were attached)
+            self._add(f"{p}_streams_in_flight", counted, -1)
         self._observe(f"{p}_stream_duration_seconds", (*where, outcome), m["duration"])
         if "prompt_eval_count" in m:
             self._add(f"{p}_prompt_tokens", where, m["prompt_eval_count"])
