@@ -59,6 +59,9 @@ __all__ = ["Application", "State", "run"]
 
 logger = logging.getLogger(__name__)
 
+_SIGNAL_CHECK = 0.1
+"""Seconds the main thread blocks at most between checks for a signal (see `_nap`)."""
+
 
 class State(enum.Enum):
     """Where an `Application` is in its life."""
@@ -169,8 +172,7 @@ class Application:
                 {"application": self.name, "root": root},
             )
         while not (self._signals or self._stop_asked or self._root_down is not None):
-            self._wake.wait()
-            self._wake.clear()
+            self._nap(None)
         code = 0
         drained = time.monotonic()
         if self._root_down is not None and not (self._signals or self._stop_asked):
@@ -200,6 +202,18 @@ class Application:
                 {"application": self.name},
             )
         return code
+
+    def _nap(self, seconds: float | None) -> None:
+        """Wait for `_wake` (at most ``seconds``), in slices of `_SIGNAL_CHECK`.
+
+        The kernel may deliver a signal to any thread; then only the flag that asks the main
+        thread to run the handler is set, and a main thread blocked in a lock waits on. A
+        bounded wait returns to the interpreter, which runs the handler: a signal is acted on
+        within a slice, whichever thread it hit.
+        """
+        slice_ = _SIGNAL_CHECK if seconds is None else min(seconds, _SIGNAL_CHECK)
+        if self._wake.wait(slice_):
+            self._wake.clear()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         """The signal handler (main thread, between two bytecodes): note it, wake `run`."""
@@ -249,8 +263,7 @@ class Application:
                     pending[0],
                 )
                 return
-            self._wake.wait(left)
-            self._wake.clear()
+            self._nap(left)
 
     def _stop_all(self, root: ActorRef[Any]) -> None:
         """Stop the root, then every other supervisor still running, newest first."""
