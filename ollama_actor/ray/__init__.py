@@ -13,9 +13,7 @@ from __future__ import annotations
 try:
     import ray as _ray  # noqa: F401
 except ImportError as exc:  # pragma: no cover - only without the extra
-    raise ImportError(
-        "ollama_actor.ray needs Ray: pip install 'ollama-actor[ray]'"
-    ) from exc
+    raise ImportError("ollama_actor.ray needs Ray: pip install 'ollama-actor[ray]'") from exc
 
 from ollama_actor._errors import NodeLost, RecipientBehind
 from ollama_actor.ray._cluster import ClusterHandle, ClusterStream, StreamCluster

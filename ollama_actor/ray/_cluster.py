@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import ray
@@ -30,7 +31,7 @@ from actors import Ref
 from ollama_actor._errors import NodeLost, StreamCancelled, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._schemas import ENDPOINTS, validate
-from ollama_actor.ray._node import StreamNode
+from ollama_actor.ray._node import StreamJob, StreamNode
 from ollama_actor.ray._recipient import ClusterRef, RayRecipient, as_ray_recipient
 
 __all__ = ["ClusterHandle", "ClusterStream", "StreamCluster"]
@@ -103,10 +104,14 @@ class StreamCluster:
         self._events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         threading.Thread(target=self._handle_events, name="ray-cluster", daemon=True).start()
         try:
-            pids = ray.get([node.actor.ping.remote() for node in self._nodes], timeout=start_timeout)
+            pids = ray.get(
+                [node.actor.ping.remote() for node in self._nodes], timeout=start_timeout
+            )
         except ray.exceptions.GetTimeoutError:
             self._kill_nodes()
-            raise TimeoutError(f"the cluster's nodes did not start within {start_timeout} s") from None
+            raise TimeoutError(
+                f"the cluster's nodes did not start within {start_timeout} s"
+            ) from None
         for node, pid in zip(self._nodes, pids, strict=True):
             node.up, node.pid = True, pid
 
@@ -228,15 +233,12 @@ class StreamCluster:
             return
         if restart is not None:
             restart["node"] = node.index
-        call = node.actor.run.remote(
-            handle.ref, handle.epoch, restart, handle.name, handle.params, handle.recipient,
-            handle.retry,
-        )  # fmt: skip
+        call = node.actor.run.remote(handle.job, handle.epoch, restart)
         call.future().add_done_callback(
             lambda done: self._events.put(lambda: self._ended(handle, node, done))
         )
 
-    def _ended(self, handle: ClusterHandle, node: _Node, done: concurrent.futures.Future[Any]) -> None:
+    def _ended(self, handle: ClusterHandle, node: _Node, done: Future[Any]) -> None:
         """A node's `run` call ended (on the ``ray-cluster`` thread)."""
         with self._lock:
             node.streams -= 1
@@ -247,7 +249,7 @@ class StreamCluster:
             handle._settle(kind, value)
         elif isinstance(error, RayActorError):
             self._node_failed(node)
-            handle._node_lost(NodeLost(f"node {node.index} of the cluster died: {_first_line(error)}"))
+            handle._node_lost(_node_lost(node.index, error))
         else:  # the node raised (a bug, or the request's own error): end the stream with it
             handle._end_here(_cause(error))
 
@@ -263,7 +265,7 @@ class StreamCluster:
             lambda done: self._events.put(lambda: self._probed(node, done))
         )
 
-    def _probed(self, node: _Node, done: concurrent.futures.Future[Any]) -> None:
+    def _probed(self, node: _Node, done: Future[Any]) -> None:
         error = done.exception()
         with self._lock:
             node.probing = False
@@ -333,10 +335,7 @@ class ClusterHandle:
         self.node = -1
         self.attempt = 0
         self.epoch = 0
-        self.name = name
-        self.params = params
-        self.recipient = recipient
-        self.retry = retry
+        self.job = StreamJob(self.ref, name, params, recipient, retry)
         self._cluster = cluster
         self._cancelled = False
         self._outcome: concurrent.futures.Future[tuple[str, Any]] = concurrent.futures.Future()
@@ -372,7 +371,7 @@ class ClusterHandle:
 
     def _node_lost(self, lost: NodeLost) -> None:
         """Its node died: move it to another node, or end it here (``ray-cluster`` thread)."""
-        retry = self.retry
+        retry = self.job.retry
         if self._cancelled:
             self._end_here(StreamCancelled("the stream was cancelled"))
         elif retry.restart == "transient" and self.attempt < retry.max_restarts:
@@ -388,7 +387,7 @@ class ClusterHandle:
             return
         self.epoch += 1
         try:
-            self.recipient.fenced(self.ref, self.epoch).tell((self.ref, ("error", error)))
+            self.job.recipient.fenced(self.ref, self.epoch).tell((self.ref, ("error", error)))
         except Exception as exc:  # the recipient is dead too: nobody is left to tell
             logger.debug("could not tell %s its error: %r", self.ref, exc)
         self._settle("error", error)
@@ -453,7 +452,7 @@ class ClusterStream:
 def _translated(error: Exception, node: int) -> Exception:
     """Ray's error as the stream's own: the node's `OllamaError`, or `NodeLost`."""
     if isinstance(error, RayActorError):
-        return NodeLost(f"node {node} of the cluster died: {_first_line(error)}")
+        return _node_lost(node, error)
     cause = _cause(error)
     return cause if isinstance(cause, Exception) else error
 
@@ -463,5 +462,7 @@ def _cause(error: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else error
 
 
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+def _node_lost(node: int, error: BaseException) -> NodeLost:
+    """`NodeLost` with the first line of Ray's (long) explanation."""
+    said = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return NodeLost(f"node {node} of the cluster died: {said}")

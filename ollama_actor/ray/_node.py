@@ -10,9 +10,11 @@ the loop thread) and cancels them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from actors import Ref
@@ -21,9 +23,20 @@ from ollama_actor._handle import RetryPolicy, StreamHandle
 from ollama_actor._streaming import Running, Streaming
 from ollama_actor.ray._recipient import RayRecipient
 
-__all__ = ["StreamNode"]
+__all__ = ["StreamJob", "StreamNode"]
 
 _HIGH_WATER = 4096  # chunks waiting for the driver before the node stops reading the socket
+
+
+@dataclass(frozen=True, slots=True)
+class StreamJob:
+    """What a node needs to run a supervised stream: the same for every node it runs on."""
+
+    ref: Ref
+    name: str
+    params: dict[str, Any]
+    recipient: RayRecipient
+    retry: RetryPolicy
 
 
 class StreamNode:
@@ -42,20 +55,12 @@ class StreamNode:
     def stats(self) -> dict[str, Any]:
         return {"node": self.index, "pid": os.getpid(), "streams": len(self.streams)}
 
-    async def run(
-        self,
-        ref: Ref,
-        epoch: int,
-        restart: dict[str, Any] | None,
-        name: str,
-        params: dict[str, Any],
-        recipient: RayRecipient,
-        retry: RetryPolicy,
-    ) -> tuple[str, Any]:
-        """Run one supervised stream to ``recipient``; return ``("done", response)`` or
+    async def run(self, job: StreamJob, epoch: int, restart: dict[str, Any] | None) -> Any:
+        """Run one supervised stream to its recipient; return ``("done", response)`` or
         ``("error", exc)`` once its terminal message has reached the recipient (or the
         recipient died). A moved stream's ``restart`` message is told first."""
-        target = recipient.fenced(ref, epoch)
+        ref, name, params, retry = job.ref, job.name, job.params, job.retry
+        target = job.recipient.fenced(ref, epoch)
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[tuple[str, Any]] = loop.create_future()
         self.ends[ref] = ended
@@ -67,7 +72,7 @@ class StreamNode:
 
             def on_end(result: Any, error: BaseException | None) -> None:
                 outcome = ("done", result) if error is None else ("error", error)
-                target.flushed(ref, lambda: loop.call_soon_threadsafe(_settle, ended, outcome))
+                target.flushed(ref, lambda: _settle_from(loop, ended, outcome))
 
             handle.on_end(on_end)
             return await ended
@@ -112,6 +117,16 @@ class StreamNode:
         if self.ends:
             await asyncio.wait(list(self.ends.values()), timeout=timeout)
         return running
+
+
+def _settle_from(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[tuple[str, Any]],
+    outcome: tuple[str, Any],
+) -> None:
+    """Settle ``future`` on its own loop, from any thread (a loop that has closed: no one waits)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle, future, outcome)
 
 
 def _settle(future: asyncio.Future[tuple[str, Any]], outcome: tuple[str, Any]) -> None:

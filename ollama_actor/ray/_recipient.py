@@ -132,7 +132,7 @@ class RayRecipient:
         outbox.when_flushed(ref, callback)
 
 
-def _rebuild(handle: ActorHandle, method: str, max_pending: int) -> RayRecipient:
+def _rebuild(handle: ActorHandle[Any], method: str, max_pending: int) -> RayRecipient:
     return RayRecipient(handle, method, max_pending=max_pending)
 
 
@@ -158,7 +158,7 @@ class _Outbox:
 
     __slots__ = ("dead", "handle", "in_flight", "method", "pending", "queue", "waiters")
 
-    def __init__(self, handle: ActorHandle, method: str) -> None:
+    def __init__(self, handle: ActorHandle[Any], method: str) -> None:
         self.handle = handle
         self.method = method
         self.queue: collections.deque[tuple[int | None, Any]] = collections.deque()
@@ -241,7 +241,7 @@ class _Sender:
         self._thread: threading.Thread | None = None
         self._outboxes: dict[tuple[bytes, str], _Outbox] = {}
 
-    def outbox(self, handle: ActorHandle, method: str) -> _Outbox:
+    def outbox(self, handle: ActorHandle[Any], method: str) -> _Outbox:
         key = (handle._actor_id.binary(), method)
         with self.cond:
             box = self._outboxes.get(key)
@@ -273,7 +273,7 @@ class _Sender:
 
     def _submit(self, outbox: _Outbox, batch: list[tuple[int | None, Any]]) -> None:
         try:
-            call = outbox.handle.__ray_call__.remote(_deliver, outbox.method, batch)
+            call: Any = outbox.handle.__ray_call__.remote(_deliver, outbox.method, batch)
         except Exception as exc:  # not serialisable, Ray shut down...: these messages are lost
             logger.exception("could not send %d messages to %s", len(batch), outbox.handle)
             outbox.completed(batch, exc)
@@ -284,7 +284,7 @@ class _Sender:
 _sender = _Sender()
 
 
-def _outbox_for(handle: ActorHandle, method: str) -> _Outbox:
+def _outbox_for(handle: ActorHandle[Any], method: str) -> _Outbox:
     return _sender.outbox(handle, method)
 
 
