@@ -298,12 +298,16 @@ class StreamCluster:
             node.started += 1
         generator = node.actor.iterate.remote(ref, name, params)
 
-        def ended(_done: Any) -> None:
-            with self._lock:
-                node.streams -= 1
-
-        generator.completed().future().add_done_callback(ended)
+        generator.completed().future().add_done_callback(
+            lambda done: self._events.put(lambda: self._iteration_ended(node, done))
+        )
         return ClusterStream(ref, node.index, node.actor, generator)
+
+    def _iteration_ended(self, node: _Node, done: Future[Any]) -> None:
+        with self._lock:
+            node.streams -= 1
+        if isinstance(done.exception(), RayActorError):
+            self._node_failed(node)
 
     def _kill_nodes(self) -> None:
         for node in self._nodes:

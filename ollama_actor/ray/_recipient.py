@@ -108,9 +108,7 @@ class RayRecipient:
 
     def tell(self, message: Any, /) -> None:
         """Queue ``message`` for the actor; never blocks. See the class for what it raises."""
-        outbox = self._outbox
-        if outbox is None:
-            outbox = self._outbox = _outbox_for(self.handle, self.method)
+        outbox = self._outbox or self._find_outbox()
         ref = self._ref
         if ref is not None:  # a cluster stream: named by its cluster-wide ref
             message = (ref, message[1])
@@ -123,13 +121,21 @@ class RayRecipient:
         copy._epoch = epoch
         return copy
 
+    def sent(self) -> tuple[int, int]:
+        """The Ray calls this process has made to the actor's method, and the messages they
+        carried (every stream's, through any `RayRecipient` of the same actor and method)."""
+        outbox = self._outbox or self._find_outbox()
+        with _sender.cond:
+            return outbox.calls, outbox.messages
+
     def flushed(self, ref: Ref, callback: Callable[[], None]) -> None:
         """Call ``callback()`` (on the sender thread, or here) once no message of ``ref`` is
         queued or in flight: its terminal message has reached the actor, or the actor died."""
-        outbox = self._outbox
-        if outbox is None:
-            outbox = self._outbox = _outbox_for(self.handle, self.method)
-        outbox.when_flushed(ref, callback)
+        (self._outbox or self._find_outbox()).when_flushed(ref, callback)
+
+    def _find_outbox(self) -> _Outbox:
+        outbox = self._outbox = _sender.outbox(self.handle, self.method)
+        return outbox
 
 
 def _rebuild(handle: ActorHandle[Any], method: str, max_pending: int) -> RayRecipient:
@@ -156,7 +162,17 @@ class _Outbox:
     streams), the rest on the sender thread or from Ray's completion callbacks.
     """
 
-    __slots__ = ("dead", "handle", "in_flight", "method", "pending", "queue", "waiters")
+    __slots__ = (
+        "calls",
+        "dead",
+        "handle",
+        "in_flight",
+        "messages",
+        "method",
+        "pending",
+        "queue",
+        "waiters",
+    )
 
     def __init__(self, handle: ActorHandle[Any], method: str) -> None:
         self.handle = handle
@@ -166,6 +182,8 @@ class _Outbox:
         self.waiters: dict[Any, list[Callable[[], None]]] = {}
         self.in_flight = 0
         self.dead: BaseException | None = None
+        self.calls = 0  # Ray calls made so far, and the messages they carried (for stats)
+        self.messages = 0
 
     def put(self, epoch: int | None, message: Any, limit: int) -> None:
         ref = message[0]
@@ -194,6 +212,8 @@ class _Outbox:
         count = min(len(queue), MAX_BATCH)
         batch = [queue.popleft() for _ in range(count)]
         self.in_flight += 1
+        self.calls += 1
+        self.messages += count
         return batch
 
     def completed(self, batch: list[tuple[int | None, Any]], error: BaseException | None) -> None:
@@ -282,10 +302,6 @@ class _Sender:
 
 
 _sender = _Sender()
-
-
-def _outbox_for(handle: ActorHandle[Any], method: str) -> _Outbox:
-    return _sender.outbox(handle, method)
 
 
 # -- the receiving side (runs in the recipient actor's process) --------------------------------
