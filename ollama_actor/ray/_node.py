@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,13 @@ class StreamNode:
         return os.getpid()
 
     def stats(self) -> dict[str, Any]:
-        return {"node": self.index, "pid": os.getpid(), "streams": len(self.streams)}
+        """The node's own view: its process, streams running, CPU seconds used so far."""
+        return {
+            "node": self.index,
+            "pid": os.getpid(),
+            "streams": len(self.streams),
+            "cpu": time.process_time(),
+        }
 
     async def run(self, job: StreamJob, epoch: int, restart: dict[str, Any] | None) -> Any:
         """Run one supervised stream to its recipient; return ``("done", response)`` or
