@@ -112,6 +112,9 @@ class StreamCluster:
             raise TimeoutError(
                 f"the cluster's nodes did not start within {start_timeout} s"
             ) from None
+        except Exception as exc:  # a node's __init__ raised (bad hosts or client options)
+            self._kill_nodes()
+            raise _cause(exc) from None
         for node, pid in zip(self._nodes, pids, strict=True):
             node.up, node.pid = True, pid
 
@@ -366,7 +369,7 @@ class ClusterHandle:
     def cancel(self) -> None:
         """End the stream now; a no-op once it has ended. Never blocks."""
         self._cancelled = True
-        if not self.done:
+        if not self.done and self.node >= 0:
             self._cluster._nodes[self.node].actor.cancel.remote(self.ref)
 
     def _settle(self, kind: str, value: Any) -> None:

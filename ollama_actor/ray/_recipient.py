@@ -186,12 +186,15 @@ class _Outbox:
         self.messages = 0
 
     def put(self, epoch: int | None, message: Any, limit: int) -> None:
-        ref = message[0]
+        try:
+            ref, kind = message[0], message[1][0]
+        except (TypeError, LookupError):  # not a stream's message: no ref to count it under
+            ref, kind = None, None
         with _sender.cond:
             if self.dead is not None:
                 raise pykka.ActorDeadError(f"the Ray actor receiving {ref} died: {self.dead}")
             waiting = self.pending.get(ref, 0)
-            if waiting >= limit and message[1][0] == "data":
+            if waiting >= limit and kind == "data":
                 raise RecipientBehind(
                     f"the Ray actor receiving {ref} is {waiting} messages behind (max_pending)"
                 )
@@ -230,7 +233,8 @@ class _Outbox:
                 self.waiters.clear()
             else:
                 pending = self.pending
-                for _epoch, (ref, _body) in batch:
+                for _epoch, message in batch:
+                    ref = message[0] if isinstance(message, tuple) and message else None
                     left = pending.get(ref, 0) - 1
                     if left > 0:
                         pending[ref] = left

@@ -467,3 +467,8 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
+
+
+def test_a_cluster_whose_nodes_cannot_start_says_why(emulator):
+    with pytest.raises(TypeError, match="no_such_option"):
+        StreamCluster(emulator.url, nodes=1, no_such_option=1)
