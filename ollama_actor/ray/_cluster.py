@@ -112,9 +112,10 @@ class StreamCluster:
             raise TimeoutError(
                 f"the cluster's nodes did not start within {start_timeout} s"
             ) from None
-        except Exception as exc:  # a node's __init__ raised (bad hosts or client options)
+        except RayActorError as exc:  # a node's __init__ raised (bad hosts or client options)
             self._kill_nodes()
-            raise _cause(exc) from None
+            said = [line for line in str(exc).strip().splitlines() if line.strip()]
+            raise RuntimeError(f"the cluster's nodes could not start: {said[-1]}") from None
         for node, pid in zip(self._nodes, pids, strict=True):
             node.up, node.pid = True, pid
 

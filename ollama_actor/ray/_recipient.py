@@ -54,6 +54,10 @@ MAX_BATCH = 4096
 
 _TERMINAL = frozenset(("done", "error"))
 
+_Group = tuple[int | None, Any, list[Any]]
+"""What a Ray call carries: ``(epoch, ref, [body, ...])`` per ref, its message bodies in order
+(``ref`` None: ``[message]``, a message that is not a stream's, told as it is)."""
+
 
 class ClusterRef(Ref):
     """A `Ref` unique across processes (a random 63-bit number), for a stream that may move
@@ -177,7 +181,7 @@ class _Outbox:
     def __init__(self, handle: ActorHandle[Any], method: str) -> None:
         self.handle = handle
         self.method = method
-        self.queue: collections.deque[tuple[int | None, Any]] = collections.deque()
+        self.queue: collections.deque[tuple[int | None, Any, Any]] = collections.deque()
         self.pending: dict[Any, int] = {}  # ref -> messages queued or in flight
         self.waiters: dict[Any, list[Callable[[], None]]] = {}
         self.in_flight = 0
@@ -188,18 +192,23 @@ class _Outbox:
     def put(self, epoch: int | None, message: Any, limit: int) -> None:
         try:
             ref, kind = message[0], message[1][0]
-        except (TypeError, LookupError):  # not a stream's message: no ref to count it under
+        except (TypeError, LookupError):
             ref, kind = None, None
+        if not isinstance(ref, Ref):  # not a stream's message: no ref to count it under
+            ref = None
         with _sender.cond:
             if self.dead is not None:
                 raise pykka.ActorDeadError(f"the Ray actor receiving {ref} died: {self.dead}")
-            waiting = self.pending.get(ref, 0)
-            if waiting >= limit and kind == "data":
-                raise RecipientBehind(
-                    f"the Ray actor receiving {ref} is {waiting} messages behind (max_pending)"
-                )
-            self.pending[ref] = waiting + 1
-            self.queue.append((epoch, message))
+            if ref is None:
+                self.queue.append((None, None, message))
+            else:
+                waiting = self.pending.get(ref, 0)
+                if waiting >= limit and kind == "data":
+                    raise RecipientBehind(
+                        f"the Ray actor receiving {ref} is {waiting} messages behind (max_pending)"
+                    )
+                self.pending[ref] = waiting + 1
+                self.queue.append((epoch, ref, message[1]))
             _sender.ready(self)
 
     def when_flushed(self, ref: Any, callback: Callable[[], None]) -> None:
@@ -209,17 +218,27 @@ class _Outbox:
                 return
         callback()
 
-    def take(self) -> list[tuple[int | None, Any]]:
-        """The next batch to send, counted in flight (under the condition)."""
+    def take(self) -> list[_Group]:
+        """The next batch to send, counted in flight (under the condition): the queued
+        messages grouped by ref (and epoch), each ref's in order, so that a ref and its
+        epoch cross once per call rather than once per message."""
         queue = self.queue
         count = min(len(queue), MAX_BATCH)
-        batch = [queue.popleft() for _ in range(count)]
+        groups: dict[tuple[Any, int | None], list[Any]] = {}
+        for _ in range(count):
+            epoch, ref, item = queue.popleft()
+            key = (ref if ref is not None else object(), epoch)  # not a stream's: alone
+            groups.setdefault(key, []).append(item)
+        batch = [
+            (epoch, key if isinstance(key, Ref) else None, items)
+            for (key, epoch), items in groups.items()
+        ]
         self.in_flight += 1
         self.calls += 1
         self.messages += count
         return batch
 
-    def completed(self, batch: list[tuple[int | None, Any]], error: BaseException | None) -> None:
+    def completed(self, batch: list[_Group], error: BaseException | None) -> None:
         """A call ended (Ray's callback thread): free its slot, settle its refs' counts."""
         flushed: list[Callable[[], None]] = []
         with _sender.cond:
@@ -233,9 +252,10 @@ class _Outbox:
                 self.waiters.clear()
             else:
                 pending = self.pending
-                for _epoch, message in batch:
-                    ref = message[0] if isinstance(message, tuple) and message else None
-                    left = pending.get(ref, 0) - 1
+                for _epoch, ref, items in batch:
+                    if ref is None:
+                        continue
+                    left = pending.get(ref, 0) - len(items)
                     if left > 0:
                         pending[ref] = left
                     elif ref in pending:
@@ -295,7 +315,7 @@ class _Sender:
             for outbox, batch in work:
                 self._submit(outbox, batch)
 
-    def _submit(self, outbox: _Outbox, batch: list[tuple[int | None, Any]]) -> None:
+    def _submit(self, outbox: _Outbox, batch: list[_Group]) -> None:
         try:
             call: Any = outbox.handle.__ray_call__.remote(_deliver, outbox.method, batch)
         except Exception as exc:  # not serialisable, Ray shut down...: these messages are lost
@@ -320,31 +340,38 @@ class _Fences:
         self.ended: set[Any] = set()
         self.ended_order: collections.deque[Any] = collections.deque()
 
-    def admit(self, epoch: int, ref: Any, kind: str) -> bool:
-        """Whether a message of ``ref`` at ``epoch`` is delivered (and record it if so)."""
+    def admitted(self, epoch: int, ref: Any, bodies: list[Any]) -> list[Any]:
+        """Which of ``ref``'s message bodies at ``epoch`` are delivered (and record them)."""
         with self.lock:
             if ref in self.ended or epoch < self.epochs.get(ref, 0):
-                return False
-            if kind in _TERMINAL:
-                self.epochs.pop(ref, None)
-                self.ended.add(ref)
-                self.ended_order.append(ref)
-                if len(self.ended_order) > 100_000:  # stragglers come within seconds
-                    self.ended.discard(self.ended_order.popleft())
-            else:
-                self.epochs[ref] = epoch
-            return True
+                return []
+            for at, body in enumerate(bodies):
+                if body[0] in _TERMINAL:
+                    self.epochs.pop(ref, None)
+                    self.ended.add(ref)
+                    self.ended_order.append(ref)
+                    if len(self.ended_order) > 100_000:  # stragglers come within seconds
+                        self.ended.discard(self.ended_order.popleft())
+                    return bodies[: at + 1]
+            self.epochs[ref] = epoch
+            return bodies
 
 
 _fences = _Fences()
 
 
-def _deliver(actor: Any, method: str, batch: list[tuple[int | None, Any]]) -> None:
+def _deliver(actor: Any, method: str, batch: list[_Group]) -> None:
     """Run in the recipient's process by ``__ray_call__``: one call of its method per message."""
     tell = getattr(actor, method)
     failure: Exception | None = None
-    for epoch, message in batch:
-        if epoch is None or _fences.admit(epoch, message[0], message[1][0]):
+    for epoch, ref, items in batch:
+        if ref is None:  # whole messages, not a stream's
+            messages = items
+        elif epoch is None:
+            messages = [(ref, body) for body in items]
+        else:
+            messages = [(ref, body) for body in _fences.admitted(epoch, ref, items)]
+        for message in messages:
             try:
                 tell(message)
             except Exception as exc:  # the recipient's own bug: the next messages still go

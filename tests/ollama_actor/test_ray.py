@@ -235,25 +235,61 @@ def test_fences_drop_late_messages_and_anything_after_the_terminal():
         def tell(self, message):
             self.got.append(message)
 
-    ref, actor = ClusterRef(), Local()
-    _deliver(
-        actor,
-        "tell",
-        [
-            (0, (ref, ("data", {"n": 1}))),
-            (1, (ref, ("restart", {"attempt": 1}))),
-            (0, (ref, ("data", {"n": 2}))),  # late, from the node that died
-            (0, (ref, ("done", {}))),  # late too
-            (1, (ref, ("data", {"n": 3}))),
-            (1, (ref, ("done", {"n": 3}))),
-            (2, (ref, ("error", RuntimeError("too late")))),
-            (None, (ClusterRef(), ("data", {"unfenced": True}))),
-        ],
-    )
-    kinds = [
-        (body[0], body[1].get("n") if isinstance(body[1], dict) else None) for _, body in actor.got
+    ref, other, actor = ClusterRef(), ClusterRef(), Local()
+    batches = [  # as the Ray calls from two nodes and the driver may arrive
+        [(0, ref, [("data", {"n": 1})])],
+        [(1, ref, [("restart", {"attempt": 1})]), (None, other, [("data", {"n": 9})])],
+        [(0, ref, [("data", {"n": 2}), ("done", {})])],  # late, from the node that died
+        [(1, ref, [("data", {"n": 3}), ("done", {"n": 3}), ("data", {"n": 4})])],
+        [(2, ref, [("error", RuntimeError("too late"))])],
+        [(None, None, ["not a stream's message"])],
     ]
-    assert kinds == [("data", 1), ("restart", None), ("data", 3), ("done", 3), ("data", None)]
+    for batch in batches:
+        _deliver(actor, "tell", batch)
+    assert actor.got == [
+        (ref, ("data", {"n": 1})),
+        (ref, ("restart", {"attempt": 1})),
+        (other, ("data", {"n": 9})),
+        (ref, ("data", {"n": 3})),
+        (ref, ("done", {"n": 3})),
+        "not a stream's message",
+    ]
+
+
+def test_a_ray_recipient_groups_by_ref_yet_keeps_each_refs_order(emulator):
+    """Many interleaved streams to one actor: each ref's messages in order, none lost, and
+    other messages (not a stream's) passed as they are."""
+    client = Ollama(emulator.url, timeout=10)
+    collector = Collector.remote()
+    recipient = RayRecipient(collector)
+    handles = [
+        client.completion(
+            model=MODEL, prompt=f"g{i}", options={"num_predict": 300}, stream=recipient
+        )
+        for i in range(8)
+    ]
+    recipient.tell(("hello", "not a stream's"))
+    for handle in handles:
+        handle.result(20)
+    got = [m for m in _wait_messages_any(collector, 8) if m != ("hello", "not a stream's")]
+    streams = _by_ref(got)
+    for i, handle in enumerate(handles):
+        bodies = streams[handle.ref]
+        _check_protocol(bodies)
+        assert _text_after_last_restart(bodies) == expected_tokens(
+            MODEL, f"g{i}", {"num_predict": 300}
+        )
+    assert ("hello", "not a stream's") in ray.get(collector.messages.remote())
+
+
+def _wait_messages_any(collector, ends, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = ray.get(collector.messages.remote())
+        done = sum(1 for m in got if isinstance(m[1], tuple) and m[1][0] in TERMINAL)
+        if done >= ends or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 # -- StreamCluster -------------------------------------------------------------------------------
@@ -470,5 +506,5 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
 
 
 def test_a_cluster_whose_nodes_cannot_start_says_why(emulator):
-    with pytest.raises(TypeError, match="no_such_option"):
+    with pytest.raises(RuntimeError, match=r"could not start: TypeError: .*no_such_option"):
         StreamCluster(emulator.url, nodes=1, no_such_option=1)
