@@ -5,8 +5,9 @@ Ray. So `tell` only queues the message in this process's outbox for that actor a
 One sender thread per process (``ray-outbox``) submits the queued messages as Ray calls: at most
 `MAX_CALLS_IN_FLIGHT` calls per actor at once, each carrying every message queued since the last
 (at most `MAX_BATCH`). A slow stream's chunks go one per call as they come; a fast stream's, or
-many streams', go many per call. In the actor's process, `_deliver` calls the actor's method
-once per message, in order: the recipient sees one message per chunk, as a local one does.
+many streams', go many per call, each ref once with its messages. In the actor's process,
+`ollama_actor._ray_deliver.deliver` calls the actor's method once per message, in order: the
+recipient sees one message per chunk, as a local one does.
 
 Order: Ray runs the calls one caller makes to a (single-threaded, synchronous) actor in the
 order they were made, and one thread makes them all. So one ref's messages arrive in order.
@@ -18,11 +19,8 @@ terminal message itself always goes): memory stays bounded whatever the recipien
 A dead actor (its call failed with Ray's `ActorDiedError`) makes later ``tell`` calls raise
 `pykka.ActorDeadError`, so a stream told to it ends with `RecipientDead`, as for a local actor.
 
-Fences, for streams that move between processes (`StreamCluster`): such a stream's messages
-carry its *epoch* (0, then one more per move to another node, or per ending the driver decides)
-and its cluster-wide ref. In the actor's process, a message with a lower epoch than one already
-delivered for its ref is dropped (a late message from a node that died), and so is anything
-after a terminal message: every ref gets exactly one terminal message there.
+A cluster stream's recipient is `fenced`: its messages carry the stream's cluster-wide ref and
+its epoch, for the fences in the recipient's process (`ollama_actor._ray_deliver`).
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ from ray.exceptions import ActorDiedError
 
 from actors import Ref
 from ollama_actor._errors import RecipientBehind
+from ollama_actor._ray_deliver import Group, deliver
 
 __all__ = ["DEFAULT_MAX_PENDING", "ClusterRef", "RayRecipient", "as_ray_recipient"]
 
@@ -51,12 +50,6 @@ MAX_CALLS_IN_FLIGHT = 4
 """Ray calls to one actor, from one process, not yet completed."""
 MAX_BATCH = 4096
 """Messages in one Ray call, at most."""
-
-_TERMINAL = frozenset(("done", "error"))
-
-_Group = tuple[int | None, Any, list[Any]]
-"""What a Ray call carries: ``(epoch, ref, [body, ...])`` per ref, its message bodies in order
-(``ref`` None: ``[message]``, a message that is not a stream's, told as it is)."""
 
 
 class ClusterRef(Ref):
@@ -218,7 +211,7 @@ class _Outbox:
                 return
         callback()
 
-    def take(self) -> list[_Group]:
+    def take(self) -> list[Group]:
         """The next batch to send, counted in flight (under the condition): the queued
         messages grouped by ref (and epoch), each ref's in order, so that a ref and its
         epoch cross once per call rather than once per message."""
@@ -238,7 +231,7 @@ class _Outbox:
         self.messages += count
         return batch
 
-    def completed(self, batch: list[_Group], error: BaseException | None) -> None:
+    def completed(self, batch: list[Group], error: BaseException | None) -> None:
         """A call ended (Ray's callback thread): free its slot, settle its refs' counts."""
         flushed: list[Callable[[], None]] = []
         with _sender.cond:
@@ -315,9 +308,9 @@ class _Sender:
             for outbox, batch in work:
                 self._submit(outbox, batch)
 
-    def _submit(self, outbox: _Outbox, batch: list[_Group]) -> None:
+    def _submit(self, outbox: _Outbox, batch: list[Group]) -> None:
         try:
-            call: Any = outbox.handle.__ray_call__.remote(_deliver, outbox.method, batch)
+            call: Any = outbox.handle.__ray_call__.remote(deliver, outbox.method, batch)
         except Exception as exc:  # not serialisable, Ray shut down...: these messages are lost
             logger.exception("could not send %d messages to %s", len(batch), outbox.handle)
             outbox.completed(batch, exc)
@@ -326,55 +319,3 @@ class _Sender:
 
 
 _sender = _Sender()
-
-
-# -- the receiving side (runs in the recipient actor's process) --------------------------------
-
-
-class _Fences:
-    """Per cluster ref: the highest epoch delivered; refs that have had their terminal."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.epochs: dict[Any, int] = {}
-        self.ended: set[Any] = set()
-        self.ended_order: collections.deque[Any] = collections.deque()
-
-    def admitted(self, epoch: int, ref: Any, bodies: list[Any]) -> list[Any]:
-        """Which of ``ref``'s message bodies at ``epoch`` are delivered (and record them)."""
-        with self.lock:
-            if ref in self.ended or epoch < self.epochs.get(ref, 0):
-                return []
-            for at, body in enumerate(bodies):
-                if body[0] in _TERMINAL:
-                    self.epochs.pop(ref, None)
-                    self.ended.add(ref)
-                    self.ended_order.append(ref)
-                    if len(self.ended_order) > 100_000:  # stragglers come within seconds
-                        self.ended.discard(self.ended_order.popleft())
-                    return bodies[: at + 1]
-            self.epochs[ref] = epoch
-            return bodies
-
-
-_fences = _Fences()
-
-
-def _deliver(actor: Any, method: str, batch: list[_Group]) -> None:
-    """Run in the recipient's process by ``__ray_call__``: one call of its method per message."""
-    tell = getattr(actor, method)
-    failure: Exception | None = None
-    for epoch, ref, items in batch:
-        if ref is None:  # whole messages, not a stream's
-            messages = items
-        elif epoch is None:
-            messages = [(ref, body) for body in items]
-        else:
-            messages = [(ref, body) for body in _fences.admitted(epoch, ref, items)]
-        for message in messages:
-            try:
-                tell(message)
-            except Exception as exc:  # the recipient's own bug: the next messages still go
-                failure = failure or exc
-    if failure is not None:
-        raise failure

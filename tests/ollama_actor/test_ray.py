@@ -29,9 +29,9 @@ from ollama_actor import (  # noqa: E402
     StreamCancelled,
     ValidationError,
 )
+from ollama_actor._ray_deliver import deliver as _deliver  # noqa: E402
 from ollama_actor.emulator import EmulatorProcess, expected_tokens  # noqa: E402
 from ollama_actor.ray import ClusterRef, RayRecipient, StreamCluster  # noqa: E402
-from ollama_actor.ray._recipient import _deliver  # noqa: E402
 
 MODEL = "llama3.2"
 TERMINAL = ("done", "error")
