@@ -29,7 +29,14 @@ from typing import Any
 import actors
 from actors import Ref, telemetry
 from ollama_actor.prometheus import CONTENT_TYPE, PrometheusMetrics
-from ollama_actor.telemetry import STREAM_FIRST_CHUNK, STREAM_RESTART, STREAM_START, STREAM_STOP
+from ollama_actor.telemetry import (
+    POOL_HOST_DOWN,
+    POOL_HOST_UP,
+    STREAM_FIRST_CHUNK,
+    STREAM_RESTART,
+    STREAM_START,
+    STREAM_STOP,
+)
 
 __all__ = ["StatusServer"]
 
@@ -65,13 +72,14 @@ class _Stream:
 
 
 class _Host:
-    __slots__ = ("errors", "finished", "in_flight", "started")
+    __slots__ = ("errors", "finished", "in_flight", "started", "up")
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.started = 0
         self.finished = 0
         self.errors = 0
+        self.up: bool | None = None  # None: no pool has said (a single server's host)
 
 
 class Observer:
@@ -93,6 +101,8 @@ class Observer:
             STREAM_FIRST_CHUNK: self._on_first_chunk,
             STREAM_RESTART: self._on_restart,
             STREAM_STOP: self._on_stop,
+            POOL_HOST_DOWN: self._on_host_down,
+            POOL_HOST_UP: self._on_host_up,
             telemetry.SUPERVISOR_RESTART: self._on_supervisor("restart"),
             telemetry.SUPERVISOR_CHILD_GIVEN_UP: self._on_supervisor("child given up"),
             telemetry.SUPERVISOR_GIVE_UP: self._on_supervisor("gave up"),
@@ -124,6 +134,11 @@ class Observer:
         stream = self._streams.get(md["ref"])
         if stream is not None:
             stream.first_chunk = m["time_to_first_chunk"]
+            host = str(md.get("host") or "")
+            if host != stream.host:  # a pool's stream: now on the host it went to
+                self._hosts[stream.host].in_flight -= 1
+                self._hosts[host].in_flight += 1
+                stream.host = host
 
     def _on_restart(self, m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
         stream = self._streams.get(md["ref"])
@@ -143,6 +158,13 @@ class Observer:
         if md.get("error") is not None:
             host.errors += 1
             self._error("stream error", f"{md['ref']} ({stream.model}): {md['error']!r}")
+
+    def _on_host_down(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        self._hosts[str(md["host"])].up = False
+        self._error("host down", f"{md['host']}: {md.get('error')!r}")
+
+    def _on_host_up(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        self._hosts[str(md["host"])].up = True
 
     def _on_supervisor(self, what: str) -> Any:
         def on(m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
@@ -218,6 +240,7 @@ class Observer:
                 "hosts": [
                     {
                         "host": url,
+                        "up": h.up,
                         "in_flight": h.in_flight,
                         "started": h.started,
                         "finished": h.finished,

@@ -386,6 +386,7 @@ class _ChunkReader:
         span = self._span
         if span is not None:
             span.last_error = error
+            span.host = self._target.url  # a pool's run may have failed before a chunk
         self._sink.on_error(error)
         if span is not None and not span.supervised:
             span.stop(None, error)
@@ -421,29 +422,64 @@ class _ChunkReader:
             raise IncompleteStream("the stream ended before Ollama's final chunk (done: true)")
 
 
-class _IterationSink:
-    """Hands chunks from the loop thread to one consuming thread, with backpressure."""
+class _Backpressure:
+    """Pauses the socket of a stream whose consumer falls `_HIGH_WATER` chunks behind, and
+    resumes it once the consumer has taken all but `_LOW_WATER` of them.
+
+    The paused state changes on the loop thread only: the consumer asks for a resume
+    (`_drained`) and the loop grants it if the queue is still low then. Were the consumer to
+    resume the socket itself, the lines of the read being handed on meanwhile could fill the
+    queue past the high mark again (a pause that changes nothing, the socket being paused),
+    and its resume, landing after them, would leave the socket reading with nobody to pause it.
+    """
+
+    __slots__ = ("_items", "_paused", "_resuming", "call")
 
     def __init__(self) -> None:
         self.call: Running | None = None
         self._items: deque[dict[str, Any]] = deque()
+        self._paused = False  # written on the loop thread only
+        self._resuming = False  # a resume is asked for and not yet looked at
+
+    def _filled(self) -> None:
+        """Loop thread, after a chunk was queued."""
+        if len(self._items) >= _HIGH_WATER and not self._paused and self.call is not None:
+            self._paused = True
+            self.call.pause_reading()
+
+    def _drained(self) -> None:
+        """The consumer's thread, after it took a chunk."""
+        if self._paused and not self._resuming and len(self._items) <= _LOW_WATER:
+            self._resuming = True
+            call_on_loop(self._resume)
+
+    def _resume(self) -> None:
+        self._resuming = False
+        if self._paused and len(self._items) <= _LOW_WATER and self.call is not None:
+            self._paused = False
+            self.call.resume_reading()
+
+
+class _IterationSink(_Backpressure):
+    """Hands chunks from the loop thread to one consuming thread, with backpressure."""
+
+    __slots__ = ("_cond", "_end", "_ended", "_waiting")
+
+    def __init__(self) -> None:
+        super().__init__()
         self._cond = threading.Condition(threading.Lock())
         self._end: BaseException | None = None
         self._ended = False
         self._waiting = False
-        self._paused = False
 
     # loop thread
 
     def on_chunk(self, chunk: dict[str, Any]) -> None:
-        items = self._items
-        items.append(chunk)
+        self._items.append(chunk)
         if self._waiting:
             with self._cond:
                 self._cond.notify()
-        if len(items) >= _HIGH_WATER and not self._paused and self.call is not None:
-            self._paused = True
-            self.call.pause_reading()
+        self._filled()
 
     def on_done(self, result: Any) -> None:
         self._finish(None)
@@ -467,9 +503,7 @@ class _IterationSink:
             except IndexError:
                 pass
             else:
-                if self._paused and len(items) <= _LOW_WATER and self.call is not None:
-                    self._paused = False
-                    self.call.resume_reading()
+                self._drained()
                 return item
             if self._ended and not items:
                 if self._end is not None:
@@ -484,31 +518,28 @@ class _IterationSink:
                     self._waiting = False
 
 
-class _AsyncIterationSink:
+class _AsyncIterationSink(_Backpressure):
     """Hands chunks from the engine's loop thread to a task on another asyncio loop.
 
     The engine's thread wakes the consumer's loop only when the consumer waits, once per burst
     of chunks; the same watermarks as `_IterationSink` pause the socket for a slow consumer.
     """
 
+    __slots__ = ("_end", "_ended", "_loop", "_waiter")
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.call: Running | None = None
+        super().__init__()
         self._loop = loop
-        self._items: deque[dict[str, Any]] = deque()
         self._end: BaseException | None = None
         self._ended = False
         self._waiter: asyncio.Future[None] | None = None
-        self._paused = False
 
     # engine's loop thread
 
     def on_chunk(self, chunk: dict[str, Any]) -> None:
-        items = self._items
-        items.append(chunk)
+        self._items.append(chunk)
         self._wake()
-        if len(items) >= _HIGH_WATER and not self._paused and self.call is not None:
-            self._paused = True
-            self.call.pause_reading()
+        self._filled()
 
     def on_done(self, result: Any) -> None:
         self._ended = True
@@ -531,9 +562,7 @@ class _AsyncIterationSink:
         while True:
             if items:
                 item = items.popleft()
-                if self._paused and len(items) <= _LOW_WATER and self.call is not None:
-                    self._paused = False
-                    self.call.resume_reading()
+                self._drained()
                 return item
             if self._ended:
                 if self._end is not None:
