@@ -40,6 +40,9 @@ LONG = 150  # tokens: 1.5 s at the paced rate, so that a node killed early is mi
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_session():
+    # Ray's C++ side logs to the process's stderr from its own threads, between pytest's
+    # captures (an actor killed before it was created, for one): fatal errors only.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     ray.init(
         num_cpus=2,
         include_dashboard=False,
