@@ -46,6 +46,10 @@ NODE_DEFAULTS: dict[str, Any] = {
 }
 
 
+PROBE_INTERVAL = 0.5
+"""Seconds between two probes of a node whose last probe failed."""
+
+
 class _Node:
     """The driver's view of one node (guarded by the cluster's lock)."""
 
@@ -258,10 +262,16 @@ class StreamCluster:
             handle._end_here(_cause(error))
 
     def _node_failed(self, node: _Node) -> None:
-        """Mark ``node`` down and probe it until Ray has restarted it (or given it up)."""
+        """Mark ``node`` down and probe it until Ray has restarted it.
+
+        A ping to a node Ray is restarting waits for the new process; one to a node Ray has
+        given up (its ``max_restarts`` spent) fails with `ActorDiedError` at once: the node is
+        then ``dead`` (never routed to), and asked again every `PROBE_INTERVAL` s until the
+        cluster is shut down, in case the failure was passing.
+        """
         with self._lock:
             node.up = False
-            if node.probing or node.dead:
+            if node.probing or self._closed:
                 return
             node.probing = True
         probe = node.actor.ping.remote()
@@ -277,12 +287,14 @@ class StreamCluster:
                 pid = done.result()
                 if pid != node.pid:
                     node.restarts += 1
-                node.up, node.pid = True, pid
+                node.up, node.dead, node.pid = True, False, pid
                 return
-            if isinstance(error, ActorDiedError) and "restart" not in str(error).lower():
-                node.dead = True
-                return
-        self._node_failed(node)  # still restarting: ask again (the call waits for it)
+            node.dead = isinstance(error, ActorDiedError)
+        again = threading.Timer(
+            PROBE_INTERVAL, self._events.put, ((lambda: self._node_failed(node)),)
+        )
+        again.daemon = True
+        again.start()
 
     def _handle_events(self) -> None:
         while True:

@@ -468,7 +468,7 @@ def test_a_killed_node_ends_temporary_streams_with_node_lost(emulator, paced):
 
 
 def test_iterating_a_stream_whose_node_dies_raises_node_lost(emulator, paced):
-    cluster = StreamCluster(emulator.url, nodes=1, timeout=10, node_options={"max_restarts": 0})
+    cluster = StreamCluster(emulator.url, timeout=10, node_options=[{"max_restarts": 0}])
     try:
         stream = cluster.completion(
             model=MODEL, prompt="i", options={"num_predict": 500}, stream=True
@@ -478,7 +478,10 @@ def test_iterating_a_stream_whose_node_dies_raises_node_lost(emulator, paced):
         with pytest.raises(NodeLost):
             for _ in stream:
                 pass
-        _wait_for(lambda: cluster.stats()[0]["dead"] or not cluster.stats()[0]["up"])
+        assert len(cluster.stats()) == 1  # one node per entry of node_options
+        _wait_for(lambda: cluster.stats()[0]["dead"])  # Ray will not restart it
+        with pytest.raises(NodeLost, match="no node is up"):
+            cluster.completion(model=MODEL, prompt="x", stream=Collector.remote()).result(10)
     finally:
         cluster.shutdown()
 
