@@ -16,6 +16,7 @@ thread of the driver, ``ray-cluster``, never on Ray's own callback threads.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import queue
@@ -418,7 +419,8 @@ class ClusterStream:
     s`` (not both), through a Ray streaming generator that carries the chunks in lists.
 
     Raises the stream's `OllamaError` where it failed, `NodeLost` if its node died (it is not
-    moved: part of it was already read). ``cancel()`` ends it from any thread.
+    moved: part of it was already read). ``cancel()`` ends it from any thread; so does dropping
+    it before its end (a ``break`` out of the loop), as for a local `Streaming`.
     """
 
     def __init__(self, ref: Ref, node: int, actor: Any, generator: Any) -> None:
@@ -428,9 +430,15 @@ class ClusterStream:
         self._generator = generator
         self._chunks: list[Any] = []
         self._at = 0
+        self._ended = False
 
     def __repr__(self) -> str:
         return f"<ClusterStream {self.ref} on node {self.node}>"
+
+    def __del__(self) -> None:
+        if not self._ended:
+            with contextlib.suppress(Exception):  # Ray may be shut down already
+                self.cancel()
 
     def cancel(self) -> None:
         """End the stream now; the iteration raises `StreamCancelled`. Never blocks."""
@@ -445,8 +453,10 @@ class ClusterStream:
                 reference = next(self._generator)
                 self._chunks, self._at = ray.get(reference), 0
             except StopIteration:
+                self._ended = True
                 raise
             except Exception as exc:
+                self._ended = True
                 raise _translated(exc, self.node) from None
         chunk = self._chunks[self._at]
         self._at += 1
@@ -461,8 +471,10 @@ class ClusterStream:
                 reference = await self._generator.__anext__()
                 self._chunks, self._at = await reference, 0
             except StopAsyncIteration:
+                self._ended = True
                 raise
             except Exception as exc:
+                self._ended = True
                 raise _translated(exc, self.node) from None
         chunk = self._chunks[self._at]
         self._at += 1

@@ -8,6 +8,7 @@ the tests that do not kill a node; the fault tests make their own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -383,6 +384,26 @@ def test_cluster_iteration_sync_and_async(cluster):
     with pytest.raises(HTTPError) as caught:
         list(missing)
     assert caught.value.status == 404
+
+
+def test_cluster_iteration_cancelled_or_dropped_ends_on_its_node(cluster, paced):
+    stream = cluster.completion(model=MODEL, prompt="c", options={"num_predict": 1000}, stream=True)
+    assert next(stream)["response"]
+    stream.cancel()
+    with pytest.raises(StreamCancelled):
+        for _ in stream:
+            pass
+    _wait_for(lambda: sum(s["streams"] for s in cluster.stats()) == 0)
+    dropped = cluster.completion(
+        model=MODEL, prompt="d", options={"num_predict": 5000}, stream=True
+    )
+    assert next(dropped)["response"]
+    assert sum(s["streams"] for s in cluster.stats()) == 1
+    del dropped
+    gc.collect()
+    # Cut long before its 50 s: on its node and at the server.
+    _wait_for(lambda: sum(s["streams"] for s in cluster.stats()) == 0, timeout=15)
+    _wait_for(lambda: paced.active_streams() == 0, timeout=15)
 
 
 # -- faults ------------------------------------------------------------------------------------
