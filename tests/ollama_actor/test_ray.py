@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import time
 from collections import Counter
 from typing import Any
@@ -404,6 +405,31 @@ def test_cluster_iteration_cancelled_or_dropped_ends_on_its_node(cluster, paced)
     # Cut long before its 50 s: on its node and at the server.
     _wait_for(lambda: sum(s["streams"] for s in cluster.stats()) == 0, timeout=15)
     _wait_for(lambda: paced.active_streams() == 0, timeout=15)
+
+
+def test_a_node_runs_a_pool_of_hosts(emulator):
+    """``hosts`` as a list: each node's client is a pool, with its failover; here one host of
+    two refuses connections, and every stream still ends done, on the host that is up."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    pooled = StreamCluster([dead, emulator.url], nodes=1, timeout=10)
+    try:
+        collector = Collector.remote()
+        handles = [
+            pooled.completion(
+                model=MODEL, prompt=f"p{i}", options={"num_predict": 5}, stream=collector
+            )
+            for i in range(6)
+        ]
+        for i, handle in enumerate(handles):
+            expected = "".join(expected_tokens(MODEL, f"p{i}", {"num_predict": 5}))
+            assert handle.result(20)["response"] == expected
+        for bodies in _by_ref(_wait_messages(collector, 6)).values():
+            _check_protocol(bodies)
+            assert bodies[-1][0] == "done"
+    finally:
+        pooled.shutdown()
 
 
 # -- faults ------------------------------------------------------------------------------------
