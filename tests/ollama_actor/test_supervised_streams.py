@@ -418,3 +418,27 @@ def test_on_end_is_called_once_whether_registered_before_or_after_the_end(ollama
     assert done.wait(5)
     assert got[0][0] is None
     assert isinstance(got[0][1], StreamCancelled)
+
+
+def test_waiting_for_a_streams_result_on_the_loop_thread_is_refused_not_deadlocked(client):
+    """A loop actor's handler that waits for the stream it started would hold the very loop
+    the stream runs on: for its whole timeout, or for ever without one."""
+
+    class Starter(actors.LoopActor):
+        def on_receive(self, message):
+            handle = client.completion(model="llama3.2", prompt="hi", stream=Inbox())
+            try:
+                handle.result(timeout=5)
+            except Exception as exc:  # handed back to the test
+                return exc
+            finally:
+                handle.cancel()
+            return None
+
+    starter = Starter.start()
+    try:
+        refused = starter.ask("go", timeout=10)
+    finally:
+        starter.stop()
+    assert isinstance(refused, actors.WouldBlockLoop)
+    assert "stream" in str(refused)
