@@ -718,7 +718,7 @@ def b7(b7: dict[str, Any] | None, goals: Goals, note: str = "") -> str:
         local = part["cases"]["local actor"]
         goals.check(
             "B7: a Ray recipient's per-chunk overhead, measured",
-            f"+{_us(ray_case['client_cpu'] - local['client_cpu'])} client CPU,"
+            f"{(ray_case['client_cpu'] - local['client_cpu']) * 1e6:+.1f} us client CPU,"
             f" {_us(ray_case['recipient_cpu'])} in the recipient's process",
             None,
         )
