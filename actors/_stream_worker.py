@@ -149,8 +149,12 @@ class StreamRun:
 
     def on_end(self, callback: Callable[[Any, BaseException | None], None]) -> None:
         """Call ``callback(result, error)`` once the stream has ended, right after its
-        recipient was told the terminal message (on the loop thread; it must not block).
-        For observers, such as telemetry; what it raises is logged."""
+        recipient was told the terminal message (on the loop thread; it must not block); at
+        once if it has ended already. Call it on the loop thread. For observers, such as
+        telemetry; what it raises is logged."""
+        if self._done:
+            self._observe(callback)
+            return
         if self._observers is None:  # most streams have none: no list for them
             self._observers = []
         self._observers.append(callback)
@@ -211,10 +215,13 @@ class StreamRun:
             else:
                 reply.resolve(self._result)
         for observer in self._observers or ():
-            try:
-                observer(self._result, self._error)
-            except Exception:
-                logger.exception("an on_end observer of %s raised", self.ref)
+            self._observe(observer)
+
+    def _observe(self, observer: Callable[[Any, BaseException | None], None]) -> None:
+        try:
+            observer(self._result, self._error)
+        except Exception:
+            logger.exception("an on_end observer of %s raised", self.ref)
 
 
 _waiting = threading.Lock()

@@ -136,6 +136,12 @@ class StreamHandle:
         """End the stream now; a no-op once it has ended."""
         self._run.cancel()
 
+    def on_end(self, callback: Callable[[Any, BaseException | None], None]) -> None:
+        """Call ``callback(result, error)`` once the stream has ended, right after its recipient
+        was told the terminal message; at once if it already has. Never blocks; the callback
+        runs on the loop thread and must not block either (what it raises is logged)."""
+        call_on_loop(self._run.on_end, callback)
+
 
 class _StreamSupervisor(DynamicSupervisor):
     """The package's default supervisor: never gives up, never keeps the process alive."""

@@ -261,3 +261,29 @@ def test_no_foreign_exception_escapes(client, emu):
         _, exc = consume(stream(client))
         assert isinstance(exc, OllamaError), fault
         assert type(exc).__module__.startswith("ollama_actor"), fault
+
+
+def test_every_error_pickles_with_its_type_text_and_fields():
+    """Errors cross processes (a Ray recipient is told them): each survives pickling whole,
+    whatever its ``__init__`` takes (HTTPError's and ValidationError's did not)."""
+    import pickle
+
+    import ollama_actor._errors as errors
+
+    made = [
+        HTTPError(503, "busy", method="POST", path="/api/chat"),
+        ValidationError("chat", "model", "is required"),
+        ResponseError("model 'x' not found"),
+    ]
+    made += [
+        cls("some text")
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, OllamaError)
+        if cls not in (HTTPError, ValidationError, ResponseError)
+    ]
+    for exc in made:
+        copy = pickle.loads(pickle.dumps(exc))
+        assert type(copy) is type(exc)
+        assert str(copy) == str(exc)
+        assert vars(copy) == vars(exc)
+        assert (copy.retryable, copy.refused) == (exc.retryable, exc.refused)
