@@ -50,7 +50,7 @@ from actors._loop import event_loop
 from actors._monitor import Down, monitor
 from actors._notify import sd_notify, watchdog_interval
 from actors._request import send_request
-from actors._supervisor_base import live_supervisors
+from actors._supervisor_base import begin_drain, end_drain, live_supervisors
 from actors.telemetry import APPLICATION_DRAIN as DRAIN
 from actors.telemetry import APPLICATION_READY as READY
 from actors.telemetry import APPLICATION_STOP as STOP
@@ -110,6 +110,7 @@ class Application:
         self._signals: list[int] = []  # received, in order (written by the handler)
         self._stop_asked = False
         self._root_down: Exit | None = None
+        self._drain_begun = False
 
     def __repr__(self) -> str:
         return f"<Application {self.name!r} {self.state.value}>"
@@ -141,6 +142,8 @@ class Application:
         try:
             return self._run()
         finally:
+            if self._drain_begun:
+                end_drain()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -226,7 +229,8 @@ class Application:
             telemetry.execute(
                 DRAIN, {"deadline": self.drain}, {"application": self.name, "signal": why}
             )
-        supervisors = live_supervisors()
+        supervisors = begin_drain()
+        self._drain_begun = True
         pending = [len(supervisors)]
         lock = threading.Lock()
 
