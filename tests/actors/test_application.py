@@ -231,6 +231,19 @@ def test_the_application_tells_ready_then_stopping(notify_socket, monkeypatch):
     assert running.join() == 0
 
 
+def test_a_name_that_utf_8_cannot_encode_is_still_notified(notify_socket, monkeypatch):
+    """A name from argv or the environment may carry undecodable bytes (as surrogates): the
+    notification must not raise, or the program would die telling systemd it is ready."""
+    sock, path = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    app = Application(tree, name=os.fsdecode(b"daemon-\xff"), signals=())
+    running = Running(app)
+    ready = sock.recv(4096).split(b"\n")
+    assert ready[0] == b"READY=1"
+    app.stop()
+    assert running.join() == 0
+
+
 # -- signals, in a process of its own -----------------------------------------------------------
 
 SCRIPT = textwrap.dedent(
