@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import pykka
 
 from actors._deferred import Deferred
-from actors._loop import call_on_loop
+from actors._loop import call_on_loop, refuse_blocking
 from actors._loop_actor import LoopActor
 from actors._monitor import Down, demonitor, monitor
 from actors._ref import Ref
@@ -181,10 +181,13 @@ class StreamRun:
     def result(self, timeout: float | None = None) -> Any:
         """Block until the stream ends; return its result or raise its error.
 
-        Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds.
+        Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds. On
+        the shared loop thread, where the stream runs, it raises `actors.WouldBlockLoop` at
+        once unless the stream has ended.
         """
         ended = None
         if not self._done:
+            refuse_blocking(f"waiting for the stream {self.ref}")
             with _waiting:
                 if not self._done:
                     if self._ended is None:

@@ -127,7 +127,9 @@ class StreamHandle:
         return self._streaming.hosts
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
-        """Wait for the accumulated response of the attempt that succeeded, or raise."""
+        """Wait for the accumulated response of the attempt that succeeded, or raise (the
+        builtin `TimeoutError` after ``timeout`` seconds; `actors.WouldBlockLoop` at once on
+        the shared loop thread, which the stream needs, unless it has ended)."""
         return self._run.result(timeout)  # type: ignore[no-any-return]
 
     def cancel(self) -> None:

@@ -270,7 +270,7 @@ class Streaming:
             _refuse_loop_thread("iterating a Streaming")
             self._iteration = sink = _IterationSink()
             self.start(sink)
-            sink.call = self._call
+            sink.attach(self._call)
         return sink.next()
 
     def __aiter__(self) -> Streaming:
@@ -285,7 +285,7 @@ class Streaming:
         if sink is None:
             self._async_iteration = sink = _AsyncIterationSink(asyncio.get_running_loop())
             self.start(sink)
-            sink.call = self._call
+            sink.attach(self._call)
         try:
             return await sink.next()
         except asyncio.CancelledError:
@@ -374,10 +374,12 @@ class _ChunkReader:
         owner = self._owner()
         if owner is not None:
             owner._finished(response)
-        self._sink.on_done(response)
-        span = self._span
-        if span is not None and not span.supervised:
-            span.stop(response, None)
+        try:
+            self._sink.on_done(response)
+        finally:  # a sink that raises (a bug) still ends the stream's telemetry
+            span = self._span
+            if span is not None and not span.supervised:
+                span.stop(response, None)
 
     def on_error(self, exc: OllamaError) -> None:
         self._fail(hide_secrets(exc, self._target.secrets))
@@ -387,9 +389,11 @@ class _ChunkReader:
         if span is not None:
             span.last_error = error
             span.host = self._target.url  # a pool's run may have failed before a chunk
-        self._sink.on_error(error)
-        if span is not None and not span.supervised:
-            span.stop(None, error)
+        try:
+            self._sink.on_error(error)
+        finally:
+            if span is not None and not span.supervised:
+                span.stop(None, error)
 
     def _first_chunk(self, chunk: Any) -> None:
         at = time.monotonic()
@@ -437,9 +441,18 @@ class _Backpressure:
 
     def __init__(self) -> None:
         self.call: Running | None = None
+        """The run whose socket is paused; set by `attach`."""
         self._items: deque[dict[str, Any]] = deque()
         self._paused = False  # written on the loop thread only
         self._resuming = False  # a resume is asked for and not yet looked at
+
+    def attach(self, call: Running | None) -> None:
+        """The consumer's thread, once the run has started: from now on its socket can be
+        paused. Chunks may have come in before (the thread that started the run is not the
+        one that reads): the loop looks at the queue then."""
+        self.call = call
+        if call is not None:
+            call_on_loop(self._filled)
 
     def _filled(self) -> None:
         """Loop thread, after a chunk was queued."""
@@ -475,11 +488,13 @@ class _IterationSink(_Backpressure):
     # loop thread
 
     def on_chunk(self, chunk: dict[str, Any]) -> None:
-        self._items.append(chunk)
+        items = self._items
+        items.append(chunk)
         if self._waiting:
             with self._cond:
                 self._cond.notify()
-        self._filled()
+        if len(items) >= _HIGH_WATER:  # tested here: no call per chunk below the mark
+            self._filled()
 
     def on_done(self, result: Any) -> None:
         self._finish(None)
@@ -503,7 +518,8 @@ class _IterationSink(_Backpressure):
             except IndexError:
                 pass
             else:
-                self._drained()
+                if self._paused:  # tested here: no call per chunk while reading
+                    self._drained()
                 return item
             if self._ended and not items:
                 if self._end is not None:
@@ -537,9 +553,11 @@ class _AsyncIterationSink(_Backpressure):
     # engine's loop thread
 
     def on_chunk(self, chunk: dict[str, Any]) -> None:
-        self._items.append(chunk)
+        items = self._items
+        items.append(chunk)
         self._wake()
-        self._filled()
+        if len(items) >= _HIGH_WATER:
+            self._filled()
 
     def on_done(self, result: Any) -> None:
         self._ended = True
@@ -553,7 +571,9 @@ class _AsyncIterationSink(_Backpressure):
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
-            self._loop.call_soon_threadsafe(_settle, waiter)
+            # RuntimeError: its loop has closed (asyncio.run ended), so nobody waits.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_settle, waiter)
 
     # the consumer's loop
 
@@ -562,7 +582,8 @@ class _AsyncIterationSink(_Backpressure):
         while True:
             if items:
                 item = items.popleft()
-                self._drained()
+                if self._paused:
+                    self._drained()
                 return item
             if self._ended:
                 if self._end is not None:

@@ -126,6 +126,19 @@ def test_a_handler_that_raises_detaches_itself_not_the_one_attached_since_under_
         telemetry.detach("swap")
 
 
+def test_a_ctrl_c_in_a_handler_on_the_main_thread_goes_on_and_the_handler_stays():
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    telemetry.attach("ctrl-c", ("app", "k"), interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            telemetry.execute(("app", "k"), {})
+        assert [h.id for h in telemetry.list_handlers(("app", "k"))] == ["ctrl-c"]
+    finally:
+        telemetry.detach("ctrl-c")
+
+
 def test_attach_and_detach_race_with_emitters_without_losing_a_handler(heard):
     """Threads attach and detach their own handlers while others emit: every handler that
     stayed attached throughout hears every event emitted meanwhile."""

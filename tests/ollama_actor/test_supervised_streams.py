@@ -391,3 +391,27 @@ def test_a_finished_stream_leaves_no_cycle_for_the_collector(client, emu):
         assert actor() is None
     finally:
         gc.enable()
+
+
+def test_waiting_for_a_streams_result_on_the_loop_thread_is_refused_not_deadlocked(client):
+    """A loop actor's handler that waits for the stream it started would hold the very loop
+    the stream runs on: for its whole timeout, or for ever without one."""
+
+    class Starter(actors.LoopActor):
+        def on_receive(self, message):
+            handle = client.completion(model="llama3.2", prompt="hi", stream=Inbox())
+            try:
+                handle.result(timeout=5)
+            except Exception as exc:  # handed back to the test
+                return exc
+            finally:
+                handle.cancel()
+            return None
+
+    starter = Starter.start()
+    try:
+        refused = starter.ask("go", timeout=10)
+    finally:
+        starter.stop()
+    assert isinstance(refused, actors.WouldBlockLoop)
+    assert "stream" in str(refused)
