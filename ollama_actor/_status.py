@@ -57,15 +57,19 @@ def _loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
 def _host_name(header: str) -> str:
-    """The name in a ``Host`` header, without its port (``[::1]:80`` -> ``::1``)."""
+    """The name in a ``Host`` header, without its port (``[::1]:80`` -> ``::1``); a bracketed
+    name followed by anything but a port is returned whole (so not a loopback name)."""
     if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
+        name, bracket, rest = header[1:].partition("]")
+        if bracket and (not rest or (rest[0] == ":" and rest[1:].isdigit())):
+            return name
+        return header
     return header.rsplit(":", 1)[0]
 
 

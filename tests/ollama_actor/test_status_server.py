@@ -196,6 +196,8 @@ def test_a_request_for_another_host_name_is_refused(tree):
     assert b"loopback" in body
     assert get(url, host="localhost")[0] == 200
     assert get(url, host="[::1]:1")[0] == 200
+    for malformed in ("[::1]evil.example", "[::1", "[::1]:80x", "::1"):
+        assert get(url, host=malformed)[0] == 403, malformed
 
 
 def test_only_loopback_addresses_are_served():
