@@ -323,6 +323,59 @@ def test_a_second_signal_stops_at_once():
         process.wait()
 
 
+OTHER_THREAD_SCRIPT = textwrap.dedent(
+    """
+    import signal, sys, threading, time, actors
+    from actors import ChildSpec, DynamicSupervisor, Supervisor, telemetry
+
+    def start():  # a job that runs until it is stopped keeps the drain waiting
+        root = Supervisor.start([ChildSpec(
+            "jobs", lambda: DynamicSupervisor.start(), type="supervisor", name="jobs")])
+        actors.whereis("jobs").proxy().start_child(
+            ChildSpec("job", actors.Actor.start, restart="transient")).get(timeout=5)
+        return root
+
+    def hit_another_thread(signum):
+        def hit():
+            time.sleep(0.3)  # time for the main thread to block in its wait
+            signal.pthread_kill(threading.get_ident(), signum)  # delivered to this thread
+            time.sleep(1)  # alive while the kernel hands the signal over
+        threading.Thread(target=hit, daemon=True).start()
+
+    def ready(*_):
+        print("ready", flush=True)
+        hit_another_thread(signal.SIGTERM)
+
+    def draining(*_):
+        print("draining", flush=True)
+        hit_another_thread(signal.SIGINT)
+
+    telemetry.attach("ready", telemetry.APPLICATION_READY, ready)
+    telemetry.attach("drain", telemetry.APPLICATION_DRAIN, draining)
+    sys.exit(actors.run(start, drain=600))
+    """
+)
+
+
+def test_signals_the_kernel_hands_to_another_thread_are_acted_on():
+    """The kernel may deliver a process's signal to any of its threads; the main thread, which
+    runs Python's handlers, must not sleep through it (both blocking waits: running, draining)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", OTHER_THREAD_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
+    try:
+        expect_line(process, "ready")
+        expect_line(process, "draining")
+        assert process.wait(WAIT) == 128 + signal.SIGINT
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_ctrl_c_in_a_terminal_drains_like_sigterm():
     process = spawn(0.2)
     try:
