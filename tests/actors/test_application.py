@@ -391,10 +391,14 @@ def test_ctrl_c_in_a_terminal_drains_like_sigterm():
 OTHER_THREAD = textwrap.dedent(
     """
     import signal, sys, threading, time, actors
-    from actors import ChildSpec, Supervisor, telemetry
+    from actors import ChildSpec, DynamicSupervisor, Supervisor, telemetry
 
-    class Idle(actors.Actor):
-        pass
+    def start():  # a transient job that runs until stopped: the drain waits for it
+        root = Supervisor.start([ChildSpec(
+            "jobs", lambda: DynamicSupervisor.start(), type="supervisor", name="jobs")])
+        actors.whereis("jobs").proxy().start_child(
+            ChildSpec("job", actors.Actor.start, restart="transient")).get(timeout=5)
+        return root
 
     # The kernel gives a process's signal to any thread that does not block it. Make that a
     # thread other than the main one, as it may be in any program with actor threads.
@@ -402,7 +406,7 @@ OTHER_THREAD = textwrap.dedent(
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     telemetry.attach("ready", telemetry.APPLICATION_READY, lambda *a: print("ready", flush=True))
     telemetry.attach("drain", telemetry.APPLICATION_DRAIN, lambda *a: print("draining", flush=True))
-    sys.exit(actors.run(lambda: Supervisor.start([ChildSpec("idle", Idle.start)]), drain=600))
+    sys.exit(actors.run(start, drain=600))
     """
 )
 
