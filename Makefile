@@ -40,7 +40,7 @@ params: $(BIN)/.installed
 soak: $(BIN)/.installed
 	$(BIN)/python -m tests.reliability.report --streams 20000 --concurrency 5000
 
-# B1-B6 against the official client, raw Pykka and a pool of hosts; writes docs/benchmarks.md.
+# B1-B7 against the official client, raw Pykka, a pool of hosts and Ray; writes docs/benchmarks.md.
 # B1 runs again in .venv-plain: a plain `pip install .` (no extras) beside the official client;
 # its dependencies are what it is for (the benchmarks import the code from this checkout).
 PLAIN := .venv-plain

@@ -188,7 +188,13 @@ def _start() -> asyncio.AbstractEventLoop:
             _Shared.thread_id = threading.get_ident()
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
-            loop.run_forever()
+            while True:
+                try:
+                    loop.run_forever()  # never stopped: it returns only by raising
+                except BaseException:
+                    # asyncio lets SystemExit and KeyboardInterrupt out of a callback; here
+                    # they would end the one loop every loop actor, stream and timer needs.
+                    logger.exception("a callback on the shared loop raised; the loop goes on")
 
         thread = threading.Thread(target=run, name="actors-loop", daemon=True)
         thread.start()

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import pykka
 
 from actors._deferred import Deferred
-from actors._loop import call_on_loop
+from actors._loop import call_on_loop, refuse_blocking
 from actors._loop_actor import LoopActor
 from actors._monitor import Down, demonitor, monitor
 from actors._ref import Ref
@@ -149,8 +149,12 @@ class StreamRun:
 
     def on_end(self, callback: Callable[[Any, BaseException | None], None]) -> None:
         """Call ``callback(result, error)`` once the stream has ended, right after its
-        recipient was told the terminal message (on the loop thread; it must not block).
-        For observers, such as telemetry; what it raises is logged."""
+        recipient was told the terminal message (on the loop thread; it must not block); at
+        once if it has ended already. Call it on the loop thread. For observers, such as
+        telemetry; what it raises is logged."""
+        if self._done:
+            self._observe(callback)
+            return
         if self._observers is None:  # most streams have none: no list for them
             self._observers = []
         self._observers.append(callback)
@@ -186,10 +190,13 @@ class StreamRun:
     def result(self, timeout: float | None = None) -> Any:
         """Block until the stream ends; return its result or raise its error.
 
-        Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds.
+        Raises the builtin `TimeoutError` if it has not ended within ``timeout`` seconds. On
+        the shared loop thread, where the stream runs, it raises `actors.WouldBlockLoop` at
+        once unless the stream has ended.
         """
         ended = None
         if not self._done:
+            refuse_blocking(f"waiting for the stream {self.ref}")
             with _waiting:
                 if not self._done:
                     if self._ended is None:
@@ -213,10 +220,13 @@ class StreamRun:
             else:
                 reply.resolve(self._result)
         for observer in self._observers or ():
-            try:
-                observer(self._result, self._error)
-            except Exception:
-                logger.exception("an on_end observer of %s raised", self.ref)
+            self._observe(observer)
+
+    def _observe(self, observer: Callable[[Any, BaseException | None], None]) -> None:
+        try:
+            observer(self._result, self._error)
+        except Exception:
+            logger.exception("an on_end observer of %s raised", self.ref)
 
 
 _waiting = threading.Lock()

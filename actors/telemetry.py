@@ -17,7 +17,8 @@ numbers are about: a ref, a model, an error). Code that has something to report 
 Handlers run synchronously, in the thread that emits the event: often the shared loop thread,
 so a handler must be quick and must never block (hand slow work to an actor). A handler that
 raises is logged and detached, as ``:telemetry`` does, so that a broken handler cannot break
-what emits the event. Attaching and detaching are safe from any thread at any time.
+what emits the event (nor, by raising ``SystemExit``, the shared loop). Attaching and
+detaching are safe from any thread at any time.
 
 An event nobody listens to costs a dictionary lookup: emitters that build measurements first
 ask `attached`, and nothing is emitted per stream chunk (docs/daemons.md lists the events).
@@ -145,9 +146,14 @@ def detach(handler_id: str) -> bool:
 
     An event being emitted on another thread at that moment may still reach it once.
     """
+    return _detach(handler_id, None)
+
+
+def _detach(handler_id: str, only: Handler | None) -> bool:
+    """`detach`; with ``only``, only if that very attachment still has the id."""
     with _Table.lock:
         handler = _Table.by_id.get(handler_id)
-        if handler is None:
+        if handler is None or (only is not None and handler is not only):
             return False
         by_id = dict(_Table.by_id)
         del by_id[handler_id]
@@ -173,7 +179,10 @@ def execute(
     """Emit ``event``: call each handler attached to it, in the order they were attached.
 
     Runs the handlers in the calling thread and returns when they have. A handler that
-    raises is logged (logger ``actors.telemetry``) and detached; the others still run.
+    raises is logged (logger ``actors.telemetry``) and detached; the others still run. That
+    holds for any exception, ``SystemExit`` too (on the shared loop thread it would end the
+    loop, and every stream with it), except a ``KeyboardInterrupt`` in the main thread: a
+    Ctrl-C, which goes on to the caller.
     """
     handlers = _Table.by_event.get(event)
     if not handlers:
@@ -182,9 +191,15 @@ def execute(
     for handler in handlers:
         try:
             handler.function(event, measurements, meta, handler.config)
-        except Exception:
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and _in_main_thread():
+                raise  # Ctrl-C landed in the handler: not the handler's fault, nor ours to eat
             logger.exception("telemetry handler %r raised on %s; it is detached", handler.id, event)
-            detach(handler.id)
+            _detach(handler.id, handler)  # not another attached since under the same id
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()  # after a fork too
 
 
 def list_handlers(prefix: Event = ()) -> list[Handler]:

@@ -21,6 +21,7 @@ from bench import _report
 from bench._common import ROOT, machine, run_child
 from bench.b2_concurrency import run_case
 from bench.b6_pool import run_parts as run_pools
+from bench.b7_ray import run_parts as run_ray
 
 
 def _log(message: str) -> None:
@@ -28,7 +29,7 @@ def _log(message: str) -> None:
 
 
 def run_all(quick: bool, plain_python: str | None) -> dict[str, Any]:
-    """Run B1-B6 and the start rate; the results of each, and the machine they ran on."""
+    """Run B1-B7 and the start rate; the results of each, and the machine they ran on."""
     results: dict[str, Any] = {"machine": machine().__dict__, "quick": quick}
     started = time.perf_counter()
 
@@ -75,6 +76,9 @@ def run_all(quick: bool, plain_python: str | None) -> dict[str, Any]:
 
     _log("B6: a pool of three hosts: failover, kills, routing cost, model share ...")
     results["b6"] = run_pools(quick)
+
+    _log("B7: streams on Ray: 1 and 2 nodes, a Ray recipient's cost, 10,000 streams ...")
+    results["b7"] = run_ray(quick)
 
     results["seconds"] = time.perf_counter() - started
     return results

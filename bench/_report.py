@@ -93,6 +93,7 @@ def render(results: dict[str, Any]) -> str:
         _b3(results.get("b3"), goals),
         _b4(results.get("b4_pinned"), results.get("b4"), goals),
         _b6(results.get("b6"), goals),
+        b7(results.get("b7"), goals),
     ]
     summary = "## Goals\n\n" + _table(["goal", "figure (this run)", "verdict"], goals.rows)
     return "\n\n".join([parts[0], summary, *parts[1:]])
@@ -459,12 +460,21 @@ def write_b6(path: Path, b6: dict[str, Any], note: str) -> None:
     """Put B6's section and its goals into the generated part of ``path``, keeping the rest:
     for B6 run alone (``python -m bench.b6_pool --write``). ``note`` says when and how."""
     goals = Goals()
-    section = _b6(b6, goals, note)
+    write_section(path, "B6", _b6(b6, goals, note), goals)
+
+
+def write_section(path: Path, label: str, section: str, goals: Goals) -> None:
+    """Put one benchmark's section (``## <label>...``) and its rows of the goals table into
+    the generated part of ``path``, replacing its earlier ones and keeping the rest."""
     text = path.read_text()
     head, rest = text.split(BEGIN, 1)
     generated, tail = rest.split(END, 1)
-    generated = generated.split("\n## B6", 1)[0].rstrip() + "\n\n" + section + "\n\n"
-    lines = [line for line in generated.split("\n") if not line.startswith("| B6")]
+    before, found, after = generated.partition(f"\n## {label}")
+    following = after.split("\n## ", 1)[1] if found and "\n## " in after else ""
+    generated = before.rstrip() + "\n\n" + section + "\n\n"
+    if following:
+        generated += "## " + following
+    lines = [line for line in generated.split("\n") if not line.startswith(f"| {label}")]
     end = lines.index("## Goals") + 1
     while not lines[end].startswith("|"):  # to the goals table
         end += 1
@@ -631,3 +641,123 @@ def _b6_share(part: dict[str, Any] | None, goals: Goals) -> str:
         " hosts they load it on are then preferred as well.\n\n"
         + _table(["per-host limit", "qwen3 requests per host", "share on its host"], rows)
     )
+
+
+def b7(b7: dict[str, Any] | None, goals: Goals, note: str = "") -> str:
+    """B7's section: streams on Ray (`bench/b7_ray.py`)."""
+    title = "## B7: streams on Ray"
+    if b7 is None:
+        return f"{title}\n\nNot run."
+    out = [
+        f"{title}\n\n`ollama_actor.ray` on a local Ray (`ray.init(num_cpus=2)`), beside one"
+        " emulator process; each part in a fresh process (`bench/b7_ray.py`)."
+        + (f" {note}" if note else "")
+    ]
+    part = b7.get("throughput")
+    failed = _failed(part)
+    if failed or part is None:
+        out.append(f"### Nodes: aggregate chunks/s\n\nFailed: {failed}")
+        goals.check("B7: 2 nodes >= 1.5x one node's chunks/s", "failed", False)
+    else:
+        cpu = part["cpu_per_chunk"]
+        out.append(
+            f"### Nodes: aggregate chunks/s\n\n{part['streams']} concurrent streams of"
+            f" {part['tokens']:,} tokens as fast as the emulator sends, each told to a Ray actor"
+            f" (4 counting actors), through a `StreamCluster`; the median of {part['rounds']}"
+            " rounds, 1 node and 2 nodes alternating.\n\n"
+            + _table(
+                ["nodes", "chunks/s"],
+                [
+                    ["1", f"{part['one_node']:,.0f}"],
+                    ["2", f"{part['two_nodes']:,.0f} ({part['ratio']:.2f}x)"],
+                ],
+            )
+            + "\n\nCPU per chunk, summed over the processes of each kind: nodes"
+            f" {_us(cpu['node'])}, Ray recipients {_us(cpu['recipient'])}, the emulator"
+            f" {_us(cpu['emulator'])}."
+        )
+        goals.check(
+            "B7: 2 nodes >= 1.5x one node's chunks/s",
+            f"{part['ratio']:.2f}x",
+            part["ratio"] >= 1.5,
+        )
+    part = b7.get("overhead")
+    failed = _failed(part)
+    if failed or part is None:
+        out.append(f"### A Ray actor as recipient, per chunk\n\nFailed: {failed}")
+    else:
+        rows = [
+            [
+                name,
+                _us(case["client_cpu"]),
+                _us(case["recipient_cpu"]),
+                _us(case["wall"]),
+                "-"
+                if math.isnan(case["messages_per_call"])
+                else f"{case['messages_per_call']:,.0f}",
+            ]
+            for name, case in part["cases"].items()
+        ]
+        out.append(
+            f"### A Ray actor as recipient, per chunk\n\nOne stream of {part['tokens']:,} tokens"
+            " as fast as the emulator sends, from one process (no cluster), to a local"
+            " `actors.Actor` and to a Ray actor (`RayRecipient`); medians of"
+            f" {part['rounds']} rounds.\n\n"
+            + _table(
+                [
+                    "recipient",
+                    "client CPU/chunk",
+                    "recipient CPU/chunk",
+                    "wall/chunk",
+                    "messages per Ray call",
+                ],
+                rows,
+            )
+        )
+        ray_case = part["cases"]["Ray actor"]
+        local = part["cases"]["local actor"]
+        goals.check(
+            "B7: a Ray recipient's per-chunk overhead, measured",
+            f"{(ray_case['client_cpu'] - local['client_cpu']) * 1e6:+.1f} us client CPU,"
+            f" {_us(ray_case['recipient_cpu'])} in the recipient's process",
+            None,
+        )
+    part = b7.get("concurrent")
+    failed = _failed(part)
+    if failed or part is None:
+        out.append(f"### 10,000 concurrent streams\n\nFailed: {failed}")
+        goals.check("B7: 10,000 streams over 2 nodes, 0 errors", "failed", False)
+    else:
+        rows = []
+        for name, case in part["cases"].items():
+            memory = (
+                f"nodes {', '.join(f'{m:.0f}' for m in case['node_rss_mb'])} MB;"
+                f" Ray: {case['ray']['processes']} processes, {case['ray']['rss_mb']:,.0f} MB"
+                if "node_rss_mb" in case
+                else f"{case['rss_mb']:.0f} MB"
+            )
+            rows.append(
+                [
+                    name,
+                    f"{case['seconds']:.1f} s",
+                    f"{case['ends']:,}",
+                    str(case["errors"]),
+                    f"{case['messages']:,}",
+                    memory,
+                ]
+            )
+        out.append(
+            f"### {part['streams']:,} concurrent streams\n\n{part['tokens']} chunks at"
+            f" {part['rate']:.0f}/s each (an ideal {part['tokens'] / part['rate']:.0f} s),"
+            " told to 4 counting Ray actors (a local loop actor for one process); the time from"
+            " the first call to the last terminal message.\n\n"
+            + _table(["where", "wall", "ended", "errors", "messages", "memory (RSS)"], rows)
+        )
+        two = part["cases"].get("2 nodes", {})
+        goals.check(
+            f"B7: {part['streams']:,} streams over 2 nodes, 0 errors",
+            f"{two.get('ends', 0):,} ended, {two.get('errors', '-')} errors,"
+            f" {two.get('seconds', math.nan):.1f} s",
+            two.get("errors") == 0 and two.get("ends") == part["streams"],
+        )
+    return "\n\n".join(out)

@@ -4,9 +4,10 @@
     python docs/gen_api.py --check   # exit 1 if docs/api.md is not what this would write
 
 The public names are each module's ``__all__``: `actors`, `actors.telemetry`, `ollama_actor`,
-`ollama_actor.telemetry`, `ollama_actor.prometheus`, `ollama_actor.otel`, `ollama_actor.emulator`,
-and the fixtures of `ollama_actor.pytest_plugin`. A class lists the public methods and properties
-it defines or inherits from this project's own classes (not Pykka's or the standard library's).
+`ollama_actor.telemetry`, `ollama_actor.prometheus`, `ollama_actor.otel`, `ollama_actor.ray`,
+`ollama_actor.emulator`, and the fixtures of `ollama_actor.pytest_plugin`. A class lists the
+public methods and properties it defines or inherits from this project's own classes (not
+Pykka's or the standard library's).
 The output depends only on the source, so a test can check that the committed file is current.
 """
 
@@ -32,6 +33,7 @@ MODULES = (
     "ollama_actor.telemetry",
     "ollama_actor.prometheus",
     "ollama_actor.otel",
+    "ollama_actor.ray",
     "ollama_actor.emulator",
 )
 OURS = ("actors", "ollama_actor")

@@ -402,6 +402,8 @@ class Ollama:
             params = self._upload_create_files(params, timeout)
         body = validate(endpoint, params)
         bounds = self._timeout(name, timeout)
+        if type(stream).__name__ == "ActorHandle":  # a Ray actor: its methods are remote
+            stream = _ray_recipient(stream)
         recipient = _is_recipient(stream)
         if not recipient or isinstance(stream, bool):
             for given, value in (("supervisor", supervisor), ("retry", retry)):
@@ -706,6 +708,16 @@ def _is_recipient(value: object) -> bool:
     check: ~18 us a call on Python 3.11, which every ``stream=recipient`` call paid twice."""
     on_class = getattr(type(value), "tell", None)
     return on_class is not None or getattr(value, "tell", None) is not None
+
+
+def _ray_recipient(value: Any) -> Any:
+    """A Ray actor handle as a `RayRecipient` (method ``tell``); anything else unchanged.
+    Ray is imported only when a value looks like one of its handles."""
+    if type(value).__module__ != "ray.actor":
+        return value
+    from ollama_actor.ray import RayRecipient
+
+    return RayRecipient(value)
 
 
 def _encode(name: str, body: dict[str, Any]) -> bytes:

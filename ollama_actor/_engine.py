@@ -145,6 +145,10 @@ class Request:
     replayable: bool = False
     upload: Upload | None = field(default=None, repr=False)
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    deadline: float | None = None
+    """The loop time (``event_loop().time()``) by which the whole request must have ended,
+    when its total bound began before this call (a pool's request that moved on from another
+    host); None: ``timeout.total`` from when the call begins."""
 
 
 class Engine:
@@ -419,7 +423,9 @@ class Call:
         engine._calls.add(self)
         loop = event_loop()
         total = self.request.timeout.total
-        self._deadline = None if total is None else loop.time() + total
+        self._deadline = self.request.deadline
+        if self._deadline is None and total is not None:
+            self._deadline = loop.time() + total
         conn = engine._take_idle(self.request.origin)
         if conn is not None:
             self._attach(conn, reused=True)

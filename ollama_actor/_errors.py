@@ -31,10 +31,12 @@ __all__ = [
     "InternalError",
     "LineTooLong",
     "NoHostUp",
+    "NodeLost",
     "OllamaError",
     "PoolBusy",
     "ProtocolError",
     "ReadTimeout",
+    "RecipientBehind",
     "RecipientDead",
     "RequestTimeout",
     "ResponseError",
@@ -99,6 +101,18 @@ class OllamaError(Exception):
 
     refused: bool = False
     """Whether the request as written cannot succeed: the caller has to change it."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by arguments and attributes, whatever ``__init__`` takes: an error crosses
+        processes (a Ray recipient is told it) with its type, text and fields intact."""
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[OllamaError], args: tuple[object, ...], state: dict[str, object]) -> object:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class ValidationError(OllamaError, ValueError):
@@ -282,3 +296,14 @@ def cancelled(reason: str, message: str | None = None) -> StreamCancelled:
     if reason == "recipient_died":
         return RecipientDead(message)
     return StreamCancelled(reason, message)
+
+
+class RecipientBehind(OllamaError):
+    """A recipient in another process (a Ray actor) fell too far behind the stream: more of
+    its messages were waiting to be delivered than its limit allows, so the stream was ended
+    rather than let them pile up in memory. Not retried: the recipient is still slow."""
+
+
+class NodeLost(TransportError):
+    """The Ray actor running a stream (a `StreamCluster` node) died or became unreachable
+    before the stream ended. Retryable: another node may run it."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -86,12 +87,20 @@ class StreamHandle:
         return self._streaming.hosts
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
-        """Wait for the accumulated response of the attempt that succeeded, or raise."""
+        """Wait for the accumulated response of the attempt that succeeded, or raise (the
+        builtin `TimeoutError` after ``timeout`` seconds; `actors.WouldBlockLoop` at once on
+        the shared loop thread, which the stream needs, unless it has ended)."""
         return self._run.result(timeout)  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
         """End the stream now; a no-op once it has ended."""
         self._run.cancel()
+
+    def on_end(self, callback: Callable[[Any, BaseException | None], None]) -> None:
+        """Call ``callback(result, error)`` once the stream has ended, right after its recipient
+        was told the terminal message; at once if it already has. Never blocks; the callback
+        runs on the loop thread and must not block either (what it raises is logged)."""
+        call_on_loop(self._run.on_end, callback)
 
 
 class _StreamSupervisor(DynamicSupervisor):

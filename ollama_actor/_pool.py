@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from actors import Backoff, call_on_loop, event_loop
+from actors import Backoff, call_on_loop, event_loop, telemetry
 from ollama_actor._errors import (
     HTTPError,
     IncompleteStream,
@@ -43,6 +43,7 @@ from ollama_actor._errors import (
 )
 from ollama_actor._response import BodyCollector
 from ollama_actor._timeout import Timeout
+from ollama_actor.telemetry import POOL_HOST_DOWN, POOL_HOST_UP
 
 if TYPE_CHECKING:
     from ollama_actor._client import Ollama
@@ -89,7 +90,8 @@ class Waiter(Protocol):
     """A request waiting in the pool's queue for a host with a free slot (loop thread)."""
 
     def begin(self) -> None:
-        """Try again to find a host (it leaves the queue if it finds one)."""
+        """Try again to find a host: it leaves the queue if it finds one, and ends (with
+        its last host's failure, or `NoHostUp`) if no host it has not tried is up."""
 
     def fail(self, exc: OllamaError) -> None:
         """End it with ``exc`` without sending anything."""
@@ -322,11 +324,13 @@ class Pool:
         member.failures = 0
         member.set_models(())  # unknown until it answers again
         logger.warning("%s is down: %s", member.url, exc)
+        if telemetry.attached(POOL_HOST_DOWN):
+            telemetry.execute(
+                POOL_HOST_DOWN, {"system_time": time.time()}, {"host": member.url, "error": exc}
+            )
         self._schedule_probe(member)
-        if not self.any_up():
-            error = self.no_host_up()
-            while self.waiting:
-                self.waiting.popleft().fail(error)
+        for waiter in list(self.waiting):  # those with no host left to try end now
+            waiter.begin()
 
     def no_host_up(self, tried: Iterable[Member] = ()) -> NoHostUp:
         """The error of a request no host could take: each host, and why not."""
@@ -344,12 +348,15 @@ class Pool:
         if member.up or self._closed:
             return
         member.up = True
+        down_for = time.monotonic() - member.down_since if member.down_since is not None else 0.0
         member.down_since = None
         member.failures = 0
         if member.probe is not None:
             member.probe.cancel()
             member.probe = None
         logger.warning("%s is up again", member.url)
+        if telemetry.attached(POOL_HOST_UP):
+            telemetry.execute(POOL_HOST_UP, {"down_for": down_for}, {"host": member.url})
         if check:
             self._check(member)
         if self.waiting:
@@ -372,7 +379,8 @@ class Pool:
                 self._up(member)
             elif not member.up and not self._closed:
                 member.last_error = str(answer.failure)
-                self._schedule_probe(member)
+                if member.probe is None:  # else it came up and went down meanwhile: probed
+                    self._schedule_probe(member)
 
         _ask(member, "/version", then)
 
@@ -390,9 +398,9 @@ class Pool:
                     member.set_models(_running(answer))
                 except OllamaError as exc:  # the answer is not /api/ps's JSON
                     failure = exc
-            if failure is not None:
+            if failure is not None and _host_failure(failure):
                 self.down(member, failure)
-            else:
+            else:  # it answered: up, even if with a 4xx (no /api/ps there: models unknown)
                 self._up(member, check=False)  # this was the check
             if done is not None:
                 done()

@@ -135,6 +135,7 @@ class _Run:
     __slots__ = (
         "_avoid",
         "_cancelled",
+        "_deadline",
         "_ended",
         "_first",
         "_leg",
@@ -174,6 +175,9 @@ class _Run:
         self._paused = False
         self._cancelled: str | None = None
         self._ended = False
+        total = spec.timeout.total
+        self._deadline = None if total is None else event_loop().time() + total
+        """The total bound is the whole request's, over every host it goes to (loop time)."""
         self.host: Member | None = None
         """The host of the latest leg."""
 
@@ -203,6 +207,11 @@ class _Run:
             return
         if pool.when_ready(self.begin):
             return  # a new pool: routed once it knows where the models are
+        if self._deadline is not None and event_loop().time() >= self._deadline:
+            self.fail(
+                TotalTimeout(f"the request took longer than {self._spec.timeout.total} s in all")
+            )
+            return
         first, self._first = self._first, None
         if first is not None and first not in tried and pool.usable(first):
             member: Member | None = first
@@ -210,10 +219,9 @@ class _Run:
             member = pool.choose(self._spec.model, self._avoid, tried)
         if member is not None:
             self._send(member)
-        elif self._queued:
-            pass  # still no free slot for it: it keeps its place
         elif pool.any_up(tried):
-            self._wait()
+            if not self._queued:  # else still no free slot for it: it keeps its place
+                self._wait()
         elif self._why is None or isinstance(self._why, ConnectError | ConnectTimeout):
             self.fail(pool.no_host_up(tried))  # nothing was sent anywhere
         else:
@@ -247,6 +255,7 @@ class _Run:
         self.host = member
         client = member.client
         request = client._request(spec.method, spec.path, spec.body, spec.timeout, spec.accept)
+        request.deadline = self._deadline
         leg = self._leg = _Leg(self, member, loading)
         call = client._engine.start(request, leg)
         leg.call = call
@@ -265,10 +274,14 @@ class _Run:
             )
             return
         self._queued = True
-        timeout = self._spec.timeout
-        bounds = [b for b in (timeout.read, timeout.total) if b is not None]
+        loop = event_loop()
+        read = self._spec.timeout.read
+        bounds = [] if read is None else [read]
+        if self._deadline is not None:
+            bounds.append(self._deadline - loop.time())
         if bounds:
-            self._timer = event_loop().call_later(min(bounds), self._waited_too_long, min(bounds))
+            wait = max(0.0, min(bounds))
+            self._timer = loop.call_later(wait, self._waited_too_long, round(wait, 3))
 
     def _waited_too_long(self, seconds: float) -> None:
         self._timer = None
@@ -345,11 +358,13 @@ class _Leg:
             self.run._sink.on_body(data)
 
     def on_end(self) -> None:
-        self._release()
         run, held = self.run, self._held
-        if held is not None:
+        if held is None:
+            self._release()
+        else:
             error = held.body.error()
-            run._pool.failed(self.member, error)
+            run._pool.failed(self.member, error)  # before its slot goes to a request waiting
+            self._release()
             if error.retryable:
                 run.moved_on(error)
                 return
@@ -360,9 +375,9 @@ class _Leg:
         run._sink.on_end()
 
     def on_error(self, exc: OllamaError) -> None:
-        self._release()
         run = self.run
-        run._pool.failed(self.member, exc)
+        run._pool.failed(self.member, exc)  # before its slot goes to a request waiting
+        self._release()
         if not self._passed and exc.retryable and not isinstance(exc, TotalTimeout):
             run.moved_on(exc)  # nothing of an answer has come: another host may give one
             return

@@ -16,8 +16,10 @@ attaches while it runs, so it sees the streams begun after it started.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ipaddress
 import json
+import logging
 import os
 import socket
 import threading
@@ -29,26 +31,45 @@ from typing import Any
 import actors
 from actors import Ref, telemetry
 from ollama_actor.prometheus import CONTENT_TYPE, PrometheusMetrics
-from ollama_actor.telemetry import STREAM_FIRST_CHUNK, STREAM_RESTART, STREAM_START, STREAM_STOP
+from ollama_actor.telemetry import (
+    POOL_HOST_DOWN,
+    POOL_HOST_UP,
+    STREAM_FIRST_CHUNK,
+    STREAM_RESTART,
+    STREAM_START,
+    STREAM_STOP,
+)
 
 __all__ = ["StatusServer"]
 
+logger = logging.getLogger(__name__)
+
 _LOOPBACK_NAMES = ("localhost", "localhost.")
+
+MAX_CLIENTS = 32
+"""Connections served at once (a thread each); more are closed unanswered, so that clients
+that connect and wait cannot pile threads up in the program."""
+CLIENT_TIMEOUT = 10.0
+"""Seconds a client may take to send its request or read the answer before it is dropped."""
 
 
 def _loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
 def _host_name(header: str) -> str:
-    """The name in a ``Host`` header, without its port (``[::1]:80`` -> ``::1``)."""
+    """The name in a ``Host`` header, without its port (``[::1]:80`` -> ``::1``); a bracketed
+    name followed by anything but a port is returned whole (so not a loopback name)."""
     if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
+        name, bracket, rest = header[1:].partition("]")
+        if bracket and (not rest or (rest[0] == ":" and rest[1:].isdigit())):
+            return name
+        return header
     return header.rsplit(":", 1)[0]
 
 
@@ -65,13 +86,14 @@ class _Stream:
 
 
 class _Host:
-    __slots__ = ("errors", "finished", "in_flight", "started")
+    __slots__ = ("errors", "finished", "in_flight", "started", "up")
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.started = 0
         self.finished = 0
         self.errors = 0
+        self.up: bool | None = None  # None: no pool has said (a single server's host)
 
 
 class Observer:
@@ -93,6 +115,8 @@ class Observer:
             STREAM_FIRST_CHUNK: self._on_first_chunk,
             STREAM_RESTART: self._on_restart,
             STREAM_STOP: self._on_stop,
+            POOL_HOST_DOWN: self._on_host_down,
+            POOL_HOST_UP: self._on_host_up,
             telemetry.SUPERVISOR_RESTART: self._on_supervisor("restart"),
             telemetry.SUPERVISOR_CHILD_GIVEN_UP: self._on_supervisor("child given up"),
             telemetry.SUPERVISOR_GIVE_UP: self._on_supervisor("gave up"),
@@ -124,6 +148,11 @@ class Observer:
         stream = self._streams.get(md["ref"])
         if stream is not None:
             stream.first_chunk = m["time_to_first_chunk"]
+            host = str(md.get("host") or "")
+            if host != stream.host:  # a pool's stream: now on the host it went to
+                self._hosts[stream.host].in_flight -= 1
+                self._hosts[host].in_flight += 1
+                stream.host = host
 
     def _on_restart(self, m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
         stream = self._streams.get(md["ref"])
@@ -143,6 +172,13 @@ class Observer:
         if md.get("error") is not None:
             host.errors += 1
             self._error("stream error", f"{md['ref']} ({stream.model}): {md['error']!r}")
+
+    def _on_host_down(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        self._hosts[str(md["host"])].up = False
+        self._error("host down", f"{md['host']}: {md.get('error')!r}")
+
+    def _on_host_up(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        self._hosts[str(md["host"])].up = True
 
     def _on_supervisor(self, what: str) -> Any:
         def on(m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
@@ -218,6 +254,7 @@ class Observer:
                 "hosts": [
                     {
                         "host": url,
+                        "up": h.up,
                         "in_flight": h.in_flight,
                         "started": h.started,
                         "finished": h.finished,
@@ -254,16 +291,15 @@ class StatusServer(actors.Actor):
         self._limit = limit
         self._observer = Observer()
         self._id = f"status-{id(self)}"
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._began = time.monotonic()
         self.url = ""
         """``http://HOST:PORT``, once started."""
 
     def on_start(self) -> None:
-        kind = _ServerV6 if ":" in self._address[0] else ThreadingHTTPServer
+        kind = _ServerV6 if ":" in self._address[0] else _Server
         server = kind(self._address, _handler(self))
-        server.daemon_threads = True
         self._server = server
         host, port = server.server_address[:2]
         name = host.decode() if isinstance(host, bytes) else host
@@ -286,6 +322,7 @@ class StatusServer(actors.Actor):
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_clients()
         if self._thread is not None:
             self._thread.join(5.0)
 
@@ -306,13 +343,63 @@ class StatusServer(actors.Actor):
         return None if self._metrics is None else self._metrics.exposition()
 
 
-class _ServerV6(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """Serves each client on a thread of its own, at most `MAX_CLIENTS` at once, and can
+    close them all (so that no thread or socket outlives the server)."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._clients_lock = threading.Lock()
+        self._clients: dict[socket.socket, threading.Thread] = {}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Start the client's thread (the serving thread), or close it if too many are open."""
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="status-client",
+            daemon=True,
+        )
+        with self._clients_lock:
+            full = len(self._clients) >= MAX_CLIENTS
+            if not full:
+                self._clients[request] = thread
+        if full:
+            super().shutdown_request(request)
+            return
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._clients_lock:
+            self._clients.pop(request, None)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer: logged at DEBUG only (a library prints nothing)."""
+        logger.debug("status client %s", client_address, exc_info=True)
+
+    def close_clients(self) -> None:
+        """Cut every client still connected and wait (bounded) for their threads to end."""
+        with self._clients_lock:
+            clients = list(self._clients.items())
+        for sock, _ in clients:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for _, thread in clients:
+            thread.join(CLIENT_TIMEOUT)
+
+
+class _ServerV6(_Server):
     address_family = socket.AF_INET6
 
 
 def _handler(status: StatusServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "ollama-actor-status"
+        timeout = CLIENT_TIMEOUT
 
         def do_GET(self) -> None:
             if not _loopback(_host_name(self.headers.get("Host") or "")):

@@ -274,7 +274,7 @@ class Streaming:
             _refuse_loop_thread("iterating a Streaming")
             self._iteration = sink = _IterationSink()
             self.start(sink)
-            sink.call = self._call
+            sink.attach(self._call)
         return sink.next()
 
     def __aiter__(self) -> Streaming:
@@ -289,7 +289,7 @@ class Streaming:
         if sink is None:
             self._async_iteration = sink = _AsyncIterationSink(asyncio.get_running_loop())
             self.start(sink)
-            sink.call = self._call
+            sink.attach(self._call)
         try:
             return await sink.next()
         except asyncio.CancelledError:
@@ -378,10 +378,12 @@ class _ChunkReader:
         owner = self._owner()
         if owner is not None:
             owner._finished(response)
-        self._sink.on_done(response)
-        span = self._span
-        if span is not None and not span.supervised:
-            span.stop(response, None)
+        try:
+            self._sink.on_done(response)
+        finally:  # a sink that raises (a bug) still ends the stream's telemetry
+            span = self._span
+            if span is not None and not span.supervised:
+                span.stop(response, None)
 
     def on_error(self, exc: OllamaError) -> None:
         self._fail(hide_secrets(exc, self._target.secrets))
@@ -390,9 +392,12 @@ class _ChunkReader:
         span = self._span
         if span is not None:
             span.last_error = error
-        self._sink.on_error(error)
-        if span is not None and not span.supervised:
-            span.stop(None, error)
+            span.host = self._target.url  # a pool's run may have failed before a chunk
+        try:
+            self._sink.on_error(error)
+        finally:
+            if span is not None and not span.supervised:
+                span.stop(None, error)
 
     def _first_chunk(self, chunk: Any) -> None:
         at = time.monotonic()
@@ -425,17 +430,64 @@ class _ChunkReader:
             raise IncompleteStream("the stream ended before Ollama's final chunk (done: true)")
 
 
-class _IterationSink:
-    """Hands chunks from the loop thread to one consuming thread, with backpressure."""
+class _Backpressure:
+    """Pauses the socket of a stream whose consumer falls `_HIGH_WATER` chunks behind, and
+    resumes it once the consumer has taken all but `_LOW_WATER` of them.
+
+    The paused state changes on the loop thread only: the consumer asks for a resume
+    (`_drained`) and the loop grants it if the queue is still low then. Were the consumer to
+    resume the socket itself, the lines of the read being handed on meanwhile could fill the
+    queue past the high mark again (a pause that changes nothing, the socket being paused),
+    and its resume, landing after them, would leave the socket reading with nobody to pause it.
+    """
+
+    __slots__ = ("_items", "_paused", "_resuming", "call")
 
     def __init__(self) -> None:
         self.call: Running | None = None
+        """The run whose socket is paused; set by `attach`."""
         self._items: deque[dict[str, Any]] = deque()
+        self._paused = False  # written on the loop thread only
+        self._resuming = False  # a resume is asked for and not yet looked at
+
+    def attach(self, call: Running | None) -> None:
+        """The consumer's thread, once the run has started: from now on its socket can be
+        paused. Chunks may have come in before (the thread that started the run is not the
+        one that reads): the loop looks at the queue then."""
+        self.call = call
+        if call is not None:
+            call_on_loop(self._filled)
+
+    def _filled(self) -> None:
+        """Loop thread, after a chunk was queued."""
+        if len(self._items) >= _HIGH_WATER and not self._paused and self.call is not None:
+            self._paused = True
+            self.call.pause_reading()
+
+    def _drained(self) -> None:
+        """The consumer's thread, after it took a chunk."""
+        if self._paused and not self._resuming and len(self._items) <= _LOW_WATER:
+            self._resuming = True
+            call_on_loop(self._resume)
+
+    def _resume(self) -> None:
+        self._resuming = False
+        if self._paused and len(self._items) <= _LOW_WATER and self.call is not None:
+            self._paused = False
+            self.call.resume_reading()
+
+
+class _IterationSink(_Backpressure):
+    """Hands chunks from the loop thread to one consuming thread, with backpressure."""
+
+    __slots__ = ("_cond", "_end", "_ended", "_waiting")
+
+    def __init__(self) -> None:
+        super().__init__()
         self._cond = threading.Condition(threading.Lock())
         self._end: BaseException | None = None
         self._ended = False
         self._waiting = False
-        self._paused = False
 
     # loop thread
 
@@ -445,9 +497,8 @@ class _IterationSink:
         if self._waiting:
             with self._cond:
                 self._cond.notify()
-        if len(items) >= _HIGH_WATER and not self._paused and self.call is not None:
-            self._paused = True
-            self.call.pause_reading()
+        if len(items) >= _HIGH_WATER:  # tested here: no call per chunk below the mark
+            self._filled()
 
     def on_done(self, result: Any) -> None:
         self._finish(None)
@@ -471,9 +522,8 @@ class _IterationSink:
             except IndexError:
                 pass
             else:
-                if self._paused and len(items) <= _LOW_WATER and self.call is not None:
-                    self._paused = False
-                    self.call.resume_reading()
+                if self._paused:  # tested here: no call per chunk while reading
+                    self._drained()
                 return item
             if self._ended and not items:
                 if self._end is not None:
@@ -488,21 +538,21 @@ class _IterationSink:
                     self._waiting = False
 
 
-class _AsyncIterationSink:
+class _AsyncIterationSink(_Backpressure):
     """Hands chunks from the engine's loop thread to a task on another asyncio loop.
 
     The engine's thread wakes the consumer's loop only when the consumer waits, once per burst
     of chunks; the same watermarks as `_IterationSink` pause the socket for a slow consumer.
     """
 
+    __slots__ = ("_end", "_ended", "_loop", "_waiter")
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.call: Running | None = None
+        super().__init__()
         self._loop = loop
-        self._items: deque[dict[str, Any]] = deque()
         self._end: BaseException | None = None
         self._ended = False
         self._waiter: asyncio.Future[None] | None = None
-        self._paused = False
 
     # engine's loop thread
 
@@ -510,9 +560,8 @@ class _AsyncIterationSink:
         items = self._items
         items.append(chunk)
         self._wake()
-        if len(items) >= _HIGH_WATER and not self._paused and self.call is not None:
-            self._paused = True
-            self.call.pause_reading()
+        if len(items) >= _HIGH_WATER:
+            self._filled()
 
     def on_done(self, result: Any) -> None:
         self._ended = True
@@ -526,7 +575,9 @@ class _AsyncIterationSink:
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
-            self._loop.call_soon_threadsafe(wake_waiter, waiter)
+            # RuntimeError: its loop has closed (asyncio.run ended), so nobody waits.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(wake_waiter, waiter)
 
     # the consumer's loop
 
@@ -535,9 +586,8 @@ class _AsyncIterationSink:
         while True:
             if items:
                 item = items.popleft()
-                if self._paused and len(items) <= _LOW_WATER and self.call is not None:
-                    self._paused = False
-                    self.call.resume_reading()
+                if self._paused:
+                    self._drained()
                 return item
             if self._ended:
                 if self._end is not None:

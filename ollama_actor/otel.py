@@ -87,6 +87,9 @@ class OpenTelemetry:
             "actors.loop.lag", unit="s", description="How late the shared loop's heartbeat ran"
         )
         self._spans: dict[Ref, Span] = {}
+        self._counted: dict[Ref, dict[str, str]] = {}
+        """Where each stream in flight is counted in ``streams.in_flight``: a pool's stream
+        moves to its host's count when its first chunk names the host."""
         self._lock = threading.Lock()
         self._handlers: dict[telemetry.Event, _Handler] = {
             STREAM_START: self._on_start,
@@ -123,6 +126,8 @@ class OpenTelemetry:
         where = _where(md)
         self._started.add(1, where)
         self._in_flight.add(1, where)
+        with self._lock:
+            self._counted[md["ref"]] = where
         started = m.get("system_time")
         span = self._tracer.start_span(
             "ollama stream",
@@ -139,7 +144,15 @@ class OpenTelemetry:
             self._spans[md["ref"]] = span
 
     def _on_first_chunk(self, m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
-        self._first_chunk.record(m["time_to_first_chunk"], _where(md))
+        where = _where(md)
+        self._first_chunk.record(m["time_to_first_chunk"], where)
+        with self._lock:
+            counted = self._counted.get(md["ref"])
+            if counted is not None and counted != where:
+                self._counted[md["ref"]] = where
+        if counted is not None and counted != where:
+            self._in_flight.add(-1, counted)
+            self._in_flight.add(1, where)
         span = self._spans.get(md["ref"])
         if span is not None:
             span.add_event(
@@ -157,7 +170,10 @@ class OpenTelemetry:
         where = _where(md)
         outcome = str(md.get("outcome"))
         self._finished.add(1, {**where, "outcome": outcome})
-        self._in_flight.add(-1, where)
+        with self._lock:
+            counted = self._counted.pop(md["ref"], None)
+        if counted is not None:  # (not if it began before the handlers were attached)
+            self._in_flight.add(-1, counted)
         self._duration.record(m["duration"], {**where, "outcome": outcome})
         if "prompt_eval_count" in m:
             self._prompt.add(m["prompt_eval_count"], where)
@@ -168,6 +184,7 @@ class OpenTelemetry:
         if span is None:
             return
         span.set_attributes({f"ollama.{key}": value for key, value in m.items()})
+        span.set_attribute("host", where["host"])  # a pool's: the host it went to
         error = md.get("error")
         if isinstance(error, BaseException):
             span.record_exception(error)

@@ -30,7 +30,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors import telemetry
-from ollama_actor.telemetry import STREAM_FIRST_CHUNK, STREAM_RESTART, STREAM_START, STREAM_STOP
+from ollama_actor.telemetry import (
+    POOL_HOST_DOWN,
+    POOL_HOST_UP,
+    STREAM_FIRST_CHUNK,
+    STREAM_RESTART,
+    STREAM_START,
+    STREAM_STOP,
+)
 
 __all__ = ["CONTENT_TYPE", "PrometheusMetrics"]
 
@@ -87,6 +94,9 @@ class PrometheusMetrics:
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, ...]] = {}
         self._families: dict[str, _Family] = {}
+        self._in_flight: dict[Any, Labels] = {}
+        """Each stream in flight (by ref) and the labels it is counted under as in flight: a
+        pool's stream moves to its host's when its first chunk names the host."""
         p = prefix
         self._counter(f"{p}_streams_started", "Streams begun.", ("model", "host"))
         self._counter(
@@ -118,6 +128,10 @@ class PrometheusMetrics:
         self._counter(
             f"{p}_generated_tokens", "Tokens Ollama generated (eval_count).", ("model", "host")
         )
+        self._gauge(
+            f"{p}_host_up", "1 while a pool has a host in rotation, 0 while it is down.", ("host",)
+        )
+        self._counter(f"{p}_host_down", "Times a pool took a host out of rotation.", ("host",))
         self._counter("actors_supervisor_restarts", "Children restarted by a supervisor.", ())
         self._counter(
             "actors_supervisor_children_given_up", "Children that used up their own budget.", ()
@@ -133,6 +147,8 @@ class PrometheusMetrics:
             STREAM_FIRST_CHUNK: self._on_first_chunk,
             STREAM_RESTART: self._on_restart,
             STREAM_STOP: self._on_stop,
+            POOL_HOST_DOWN: self._on_host_down,
+            POOL_HOST_UP: self._on_host_up,
             telemetry.SUPERVISOR_RESTART: self._count("actors_supervisor_restarts"),
             telemetry.SUPERVISOR_CHILD_GIVEN_UP: self._count("actors_supervisor_children_given_up"),
             telemetry.SUPERVISOR_GIVE_UP: self._count("actors_supervisor_give_ups"),
@@ -170,13 +186,18 @@ class PrometheusMetrics:
         where = _where(md)
         self._add(f"{self._prefix}_streams_started", where)
         self._add(f"{self._prefix}_streams_in_flight", where)
+        self._in_flight[md["ref"]] = where
 
     def _on_first_chunk(self, m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        where = _where(md)
         self._observe(
-            f"{self._prefix}_stream_time_to_first_chunk_seconds",
-            _where(md),
-            m["time_to_first_chunk"],
+            f"{self._prefix}_stream_time_to_first_chunk_seconds", where, m["time_to_first_chunk"]
         )
+        counted = self._in_flight.get(md["ref"])
+        if counted is not None and counted != where:
+            self._add(f"{self._prefix}_streams_in_flight", counted, -1)
+            self._add(f"{self._prefix}_streams_in_flight", where)
+            self._in_flight[md["ref"]] = where
 
     def _on_restart(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
         self._add(f"{self._prefix}_stream_restarts", _where(md))
@@ -188,12 +209,22 @@ class PrometheusMetrics:
         outcome = str(md.get("outcome", ""))
         kind = "" if error is None else type(error).__name__
         self._add(f"{p}_streams_finished", (*where, outcome, kind))
-        self._add(f"{p}_streams_in_flight", where, -1)
+        counted = self._in_flight.pop(md["ref"], None)
+        if counted is not None:  # (not if it began before the handlers were attached)
+            self._add(f"{p}_streams_in_flight", counted, -1)
         self._observe(f"{p}_stream_duration_seconds", (*where, outcome), m["duration"])
         if "prompt_eval_count" in m:
             self._add(f"{p}_prompt_tokens", where, m["prompt_eval_count"])
         if "eval_count" in m:
             self._add(f"{p}_generated_tokens", where, m["eval_count"])
+
+    def _on_host_down(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        host = (str(md.get("host") or ""),)
+        self._families[f"{self._prefix}_host_up"].values[host] = 0
+        self._add(f"{self._prefix}_host_down", host)
+
+    def _on_host_up(self, _m: Mapping[str, Any], md: Mapping[str, Any]) -> None:
+        self._families[f"{self._prefix}_host_up"].values[(str(md.get("host") or ""),)] = 1
 
     def _on_lag(self, m: Mapping[str, Any], _md: Mapping[str, Any]) -> None:
         self._observe("actors_loop_lag_seconds", (), m["lag"])

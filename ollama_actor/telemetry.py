@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from actors.telemetry import Event
 
-__all__ = ["STREAM_EVENTS", "STREAM_FIRST_CHUNK", "STREAM_RESTART", "STREAM_START", "STREAM_STOP"]
+__all__ = [
+    "POOL_EVENTS",
+    "POOL_HOST_DOWN",
+    "POOL_HOST_UP",
+    "STREAM_EVENTS",
+    "STREAM_FIRST_CHUNK",
+    "STREAM_RESTART",
+    "STREAM_START",
+    "STREAM_STOP",
+]
 
 STREAM_START: Event = ("ollama_actor", "stream", "start")
 """A stream begins: the supervised call is made, or an unsupervised stream sends its request.
@@ -34,3 +43,14 @@ last attempt, if it had a chunk) and, from Ollama's final chunk when there is on
 
 STREAM_EVENTS = (STREAM_START, STREAM_FIRST_CHUNK, STREAM_RESTART, STREAM_STOP)
 """A stream's four events, to attach one handler to all of them."""
+
+POOL_HOST_DOWN: Event = ("ollama_actor", "pool", "host_down")
+"""A pool took a host out of rotation (it failed to connect, was cut, or its probe failed while
+it was up); the pool probes it until it answers. Measurement ``system_time``; metadata
+``host`` (its URL, as streams name it), ``error`` (the exception). The shared loop thread."""
+POOL_HOST_UP: Event = ("ollama_actor", "pool", "host_up")
+"""A host that was down answered a probe (or a request) and is back in rotation. Measurement
+``down_for`` (seconds it was down); metadata ``host``. The shared loop thread."""
+
+POOL_EVENTS = (POOL_HOST_DOWN, POOL_HOST_UP)
+"""A pool's two events."""

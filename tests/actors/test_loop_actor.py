@@ -152,3 +152,21 @@ def test_the_future_of_a_loop_actor_still_blocks_normally_in_other_threads():
     assert future.get(timeout=5) == "x"
     assert future.map(str.upper).get(timeout=5) == "X"
     ref.stop(timeout=5)
+
+
+def test_a_callback_that_raises_system_exit_does_not_end_the_shared_loop(caplog):
+    """User code that runs on the loop outside an actor's handler (a stream sink, a custom
+    recipient's ``tell``) and calls ``sys.exit()``: the loop logs it and goes on, where it
+    ended the loop thread and left every loop actor, stream and timer hanging."""
+
+    def leave() -> None:
+        raise SystemExit("sys.exit() on the shared loop")
+
+    with caplog.at_level(logging.ERROR, logger="actors._loop"):
+        call_on_loop(leave)
+        ref = Noop.start()
+        try:
+            assert ref.ask("still here", timeout=5) == "still here"
+        finally:
+            ref.stop(timeout=5)
+    assert "SystemExit" in caplog.text

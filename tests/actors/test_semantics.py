@@ -206,3 +206,36 @@ def test_per_actor_order_holds_under_concurrent_senders(echo):
     for sender in range(senders):
         assert [seq for s, seq in seen if s == sender] == list(range(per_sender))
     ref.stop(timeout=5)
+
+
+def test_on_stop_that_raises_still_stops_without_on_failure(echo):
+    class Failing(echo):  # type: ignore[valid-type,misc]
+        def on_stop(self) -> None:
+            super().on_stop()
+            raise ValueError("no clean stop")
+
+    events = Inbox()
+    ref = Failing.start(events)
+    assert ref.stop(timeout=5) is True
+    assert not ref.is_alive()
+    assert ref.stop(timeout=5) is False
+    assert events.receive(timeout=5) == "on_start"
+    assert events.receive(timeout=5) == "on_stop"
+    assert events.drain() == []
+
+
+def test_on_failure_that_raises_still_ends_the_actor_once(echo):
+    class Failing(echo):  # type: ignore[valid-type,misc]
+        def on_failure(self, *exc_info: Any) -> None:
+            super().on_failure(*exc_info)
+            raise KeyError("worse")
+
+    events = Inbox()
+    ref = Failing.start(events)
+    ref.tell(("raise", RuntimeError("dead")))
+    assert ref.actor_stopped.wait(5)
+    assert events.receive(timeout=5) == "on_start"
+    assert events.receive(timeout=5)[0] == "on_failure"
+    with pytest.raises(pykka.ActorDeadError):
+        ref.ask("after", timeout=5)
+    assert events.drain() == []

@@ -1,6 +1,7 @@
 """asyncio: ``async for`` over a stream and awaiting actor messages, without blocking the loop."""
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -124,3 +125,39 @@ def test_cancel_from_outside_reaches_an_async_consumer(client, emu):
             await s.__anext__()
 
     asyncio.run(main())
+
+
+def test_a_consumer_left_waiting_when_asyncio_run_ends_ends_its_stream_quietly(client, emu, caplog):
+    """``asyncio.run`` cancels a task still waiting for a chunk, then closes its loop; the
+    stream's cancel reaches the shared loop after that. Waking the closed loop raised there:
+    an ERROR with a traceback, and the stream's telemetry had a start without a stop."""
+    import threading
+
+    from actors import call_on_loop, telemetry
+    from ollama_actor.telemetry import STREAM_START, STREAM_STOP
+
+    emu.inject(stall(after=1))
+    heard: list[str] = []
+    telemetry.attach_many(
+        "left-waiting", [STREAM_START, STREAM_STOP], lambda e, *_: heard.append(e[-1])
+    )
+    gate = threading.Event()
+
+    async def main():
+        s = stream(client)
+        await s.__anext__()
+        asyncio.get_running_loop().create_task(s.__anext__())  # waits on the stalled stream
+        await asyncio.sleep(0.1)
+        call_on_loop(gate.wait, 5)  # the shared loop takes the cancel once this loop closed
+
+    try:
+        with caplog.at_level(logging.ERROR):
+            asyncio.run(main())
+            gate.set()
+            info = emu.wait_until_ended(emu.last_request("/api/generate").id)
+    finally:
+        gate.set()
+        telemetry.detach("left-waiting")
+    assert info.outcome == "client_closed"
+    assert heard == ["start", "stop"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -7,6 +7,7 @@ own response: never bytes meant for another request.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import logging
@@ -29,6 +30,7 @@ from ollama_actor import (
     Timeout,
 )
 from ollama_actor import _streaming as streaming_module
+from ollama_actor._engine import READ_SIZE
 from tests.ollama_actor.rawserver import CLOSE, RawServer, chunked, response
 
 BOUNDS = Timeout(connect=5, read=5, total=20)
@@ -556,3 +558,55 @@ def test_each_read_is_handed_on_as_bytes_of_its_own():
         conn.buffer_updated(len(piece))
     assert kept == [b'{"a": "partial', b"X" * 64, b' line"}\n']
     assert all(type(data) is bytes for data in kept)
+
+
+def consume_slowly(chunks, sink_of) -> tuple[int, int]:
+    """Iterate ``chunks`` (by ``for``, or ``async for`` if it is a coroutine function's
+    argument), a little slower than the socket; the chunks seen and the most held queued."""
+    peak = count = 0
+
+    def seen() -> None:
+        nonlocal peak, count
+        count += 1
+        peak = max(peak, len(sink_of(chunks)._items))
+        if count % 50 == 0:
+            time.sleep(0.001)
+
+    if sink_of is sync_sink:
+        for _ in chunks:
+            seen()
+    else:
+
+        async def consume() -> None:
+            async for _ in chunks:
+                seen()
+
+        asyncio.run(consume())
+    return count, peak
+
+
+def sync_sink(chunks):
+    return chunks._iteration
+
+
+def Async_sink(chunks):
+    return chunks._async_iteration
+
+
+@pytest.mark.parametrize("sink_of", [sync_sink, Async_sink], ids=["for", "async for"])
+def test_a_slow_consumer_holds_a_bounded_number_of_chunks_however_the_reads_fall(
+    low_watermarks, sink_of
+):
+    """The consumer drains below the low mark while the loop still hands on the lines of the
+    read that made it pause, and that read fills past the high mark again: the socket must be
+    paused afterwards, not left reading for a consumer that holds ever more chunks."""
+    line = json.dumps({"model": "m", "response": "x" * 200, "done": False}).encode() + b"\n"
+    done = json.dumps({"model": "m", "response": "", "done": True}).encode() + b"\n"
+    wire = chunked([line * 1000] * 30 + [done])
+    per_read = READ_SIZE // len(line) + 1  # lines one read hands on after the pause
+
+    with RawServer(lambda r: [wire]) as server, Ollama(server.url, timeout=BOUNDS) as client:
+        chunks = client.completion(model="m", prompt="x", stream=True)
+        count, peak = consume_slowly(chunks, sink_of)
+        assert count == 30_001
+        assert peak <= 8 + 2 * per_read, f"{peak} chunks held: the socket was not paused"

@@ -286,3 +286,29 @@ def test_cancel_errors_keep_their_reason_and_class_through_pickling():
     assert type(cancelled("recipient_died")) is RecipientDead
     assert str(StreamCancelled()) == "the stream was cancelled"
     assert StreamCancelled("my own words").reason == "my own words"  # kept as given
+
+
+def test_every_error_pickles_with_its_type_text_and_fields():
+    """Errors cross processes (a Ray recipient is told them): each survives pickling whole,
+    whatever its ``__init__`` takes (HTTPError's and ValidationError's did not)."""
+    import pickle
+
+    import ollama_actor._errors as errors
+
+    made = [
+        HTTPError(503, "busy", method="POST", path="/api/chat"),
+        ValidationError("chat", "model", "is required"),
+        ResponseError("model 'x' not found"),
+    ]
+    made += [
+        cls("some text")
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, OllamaError)
+        if cls not in (HTTPError, ValidationError, ResponseError)
+    ]
+    for exc in made:
+        copy = pickle.loads(pickle.dumps(exc))
+        assert type(copy) is type(exc)
+        assert str(copy) == str(exc)
+        assert vars(copy) == vars(exc)
+        assert (copy.retryable, copy.refused) == (exc.retryable, exc.refused)

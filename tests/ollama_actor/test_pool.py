@@ -10,6 +10,7 @@ import gc
 import inspect
 import itertools
 import json
+import re
 import threading
 import time
 import weakref
@@ -344,7 +345,9 @@ def test_a_host_that_refuses_connections_is_down_and_the_call_goes_elsewhere(oll
         assert answer["done"] is True
         report = client.hosts()[0]
         assert report["up"] is False
-        assert "cannot connect" in report["last_error"]
+        # refused, or (when the request took the keep-alive connection of the refresh before
+        # the kernel had told of its reset) reset before any response
+        assert re.search("cannot connect|closed the connection before", report["last_error"])
         assert report["models"] == []
         for _ in range(5):
             client.completion(model="qwen3", prompt="more", options=OPTIONS)

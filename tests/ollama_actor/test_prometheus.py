@@ -150,4 +150,6 @@ def test_a_fresh_exposition_parses_and_names_every_family():
     assert families["ollama_actor_streams_in_flight"] == "gauge"
     assert families["ollama_actor_stream_duration_seconds"] == "histogram"
     assert families["actors_loop_lag_seconds"] == "histogram"
-    assert len(families) == 14
+    assert families["ollama_actor_host_up"] == "gauge"
+    assert families["ollama_actor_host_down"] == "counter"
+    assert len(families) == 16

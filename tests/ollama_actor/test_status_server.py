@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
+import threading
 import time
 import urllib.parse
 
@@ -100,7 +103,7 @@ def test_status_shows_the_tree_the_streams_in_flight_and_the_hosts(emu, client, 
     assert all(s["model"] == "llama3.2" for s in oldest)
     host = emu.base_url.removesuffix("/api")
     assert document["hosts"] == [
-        {"host": host, "in_flight": 5, "started": 5, "finished": 0, "errors": 0}
+        {"host": host, "up": None, "in_flight": 5, "started": 5, "finished": 0, "errors": 0}
     ]
     assert document["loop"]["lag"] >= 0
     handles[0].cancel()
@@ -130,6 +133,52 @@ def test_a_restart_is_shown_with_its_error(emu, client, tree):
     assert "ConnectionLost" in document["errors"][0]["text"]
 
 
+def test_a_pool_s_host_going_down_and_up_is_an_event_a_status_and_a_metric(tree):
+    from ollama_actor import Ollama, OllamaPool, Timeout
+    from ollama_actor.emulator import Emulator
+    from ollama_actor.emulator import status as emulator_status
+    from ollama_actor.telemetry import POOL_EVENTS, POOL_HOST_DOWN, POOL_HOST_UP
+
+    _root, url = tree
+    events = []
+    actors.telemetry.attach_many(
+        "test-pool-events", POOL_EVENTS, lambda e, m, md, _c: events.append((e, dict(m), dict(md)))
+    )
+    try:
+        with Emulator(loaded=["qwen3"]) as sick, Emulator() as well:
+            sick.inject(emulator_status(500), path="/api/generate")
+            sick.inject(emulator_status(500), path="/api/version")  # the first probe fails too
+            with Ollama([sick.url, well.url], timeout=Timeout(connect=2, read=10)) as pool:
+                assert isinstance(pool, OllamaPool)
+                pool.refresh()
+                assert pool.completion(model="qwen3", prompt="x", options={"num_predict": 2})
+                down = wait_for(
+                    lambda: next((h for h in status(url)["hosts"] if h["host"] == sick.url), None),
+                    "the sick host in the status",
+                )
+                assert down["up"] is False
+                assert any(
+                    e["what"] == "host down" and sick.url in e["text"]
+                    for e in status(url)["errors"]
+                )
+                wait_for(lambda: pool.hosts()[0]["up"], "the second probe bringing it back")
+                hosts = {h["host"]: h for h in status(url)["hosts"]}
+                assert hosts[sick.url]["up"] is True
+                assert hosts.get(well.url, {}).get("up") is None  # never reported down
+    finally:
+        actors.telemetry.detach("test-pool-events")
+    assert [(e, md["host"]) for e, _m, md in events] == [
+        (POOL_HOST_DOWN, sick.url),
+        (POOL_HOST_UP, sick.url),
+    ]
+    assert "500" in str(events[0][2]["error"])
+    assert 0.2 < events[1][1]["down_for"] < 10  # one probe back-off (0.5 s) at least, about
+    _code, _kind, body = get(url, "/metrics")
+    text = body.decode()
+    assert f'ollama_actor_host_up{{host="{sick.url}"}} 1' in text
+    assert f'ollama_actor_host_down_total{{host="{sick.url}"}} 1' in text
+
+
 def test_metrics_and_the_other_paths(tree):
     _root, url = tree
     code, kind, body = get(url, "/metrics")
@@ -147,6 +196,8 @@ def test_a_request_for_another_host_name_is_refused(tree):
     assert b"loopback" in body
     assert get(url, host="localhost")[0] == 200
     assert get(url, host="[::1]:1")[0] == 200
+    for malformed in ("[::1]evil.example", "[::1", "[::1]:80x", "::1"):
+        assert get(url, host=malformed)[0] == 403, malformed
 
 
 def test_only_loopback_addresses_are_served():
@@ -161,3 +212,31 @@ def test_stopping_it_closes_the_port():
     ref.stop()
     with pytest.raises(ConnectionRefusedError):
         get(url)
+
+
+def test_slow_clients_neither_block_others_nor_pile_up_nor_outlive_the_server():
+    """Clients that send half a request and wait: others are still answered, each holds at
+    most one of a bounded number of threads, and stopping the server closes them all."""
+    before = threading.active_count()
+    ref = StatusServer.start()
+    url = ref.proxy().url.get(timeout=5)
+    parts = urllib.parse.urlsplit(url)
+    slow = []
+    try:
+        for n in range(80):
+            client = socket.create_connection((parts.hostname, parts.port), timeout=5)
+            client.sendall(b"GET /status HTTP/1.1\r\n")  # and never the rest
+            slow.append(client)
+            if n == 20:
+                assert get(url)[0] == 200, "a slow client blocks the others"
+        spare = threading.active_count() - before
+        assert spare <= 40, f"{spare} threads for 80 idle clients"
+        ref.stop(timeout=10)
+        for client in slow:  # closed by the server, not left hanging (a timeout fails)
+            with contextlib.suppress(ConnectionResetError):
+                assert client.recv(100) == b""
+        wait_for(lambda: threading.active_count() <= before, "the server's threads to end")
+    finally:
+        for client in slow:
+            client.close()
+        ref.stop(timeout=10)

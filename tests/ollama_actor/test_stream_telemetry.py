@@ -185,3 +185,54 @@ def test_a_stream_with_telemetry_leaves_no_cycle_for_the_collector(client, event
         assert streaming() is None
     finally:
         gc.enable()
+
+
+def test_a_handler_that_exits_is_detached_and_the_stream_and_the_loop_go_on(client, events, caplog):
+    """``sys.exit()`` in a handler raises SystemExit on the shared loop thread: it must be
+    logged and detached like any raising handler, not end the loop thread (every stream and
+    loop actor would then hang, time bounds included)."""
+
+    def leave(*_args):
+        raise SystemExit("a handler called sys.exit()")
+
+    telemetry.attach("leaves", FIRST_CHUNK, leave)
+    box: list = []
+    try:
+        streaming = client.completion(model="llama3.2", prompt="hi", stream=True)
+        thread = threading.Thread(target=lambda: box.append(list(streaming)), daemon=True)
+        thread.start()
+        thread.join(10)
+    finally:
+        telemetry.detach("leaves")
+    assert box, "the stream never ended: the handler's SystemExit took the shared loop down"
+    assert "".join(c["response"] for c in box[0]) == "".join(
+        expected_reply("llama3.2", "hi").content
+    )
+    assert "telemetry handler 'leaves' raised" in caplog.text
+    wait_for_stop(events, streaming.ref)
+
+
+@pytest.mark.parametrize("ending", ["done", "error"])
+def test_a_sink_that_raises_at_the_end_still_stops_the_streams_telemetry(
+    client, emu, events, ending
+):
+    if ending == "error":
+        emu.inject(cut(after=2))
+    ended = threading.Event()
+
+    class Broken:
+        def on_chunk(self, chunk):
+            pass
+
+        def on_done(self, result):
+            ended.set()
+            raise RuntimeError("a bug in the sink")
+
+        on_error = on_done
+
+    streaming = client.completion(model="llama3.2", prompt="hi", stream=True)
+    streaming.start(Broken())
+    assert ended.wait(10)
+    wait_for_stop(events, streaming.ref)
+    stop = of(events, streaming.ref)[-1]
+    assert stop[2]["outcome"] == ending

@@ -450,3 +450,54 @@ def test_stop_default_supervisor_ends_its_streams_and_the_next_gets_a_fresh_one(
     stop_default_supervisor(timeout=10)  # none runs: nothing to do
     assert completion(client, Inbox()).result(timeout=10)["done"] is True
     assert default_supervisor() is not first
+
+
+def test_on_end_is_called_once_whether_registered_before_or_after_the_end(ollama_emulator):
+    """`StreamHandle.on_end` (what a StreamCluster node waits with): called with the result
+    after the terminal message, and at once for a stream that has already ended."""
+    client = Ollama(ollama_emulator.url)
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    before, after = [], []
+    ended = threading.Event()
+    handle.on_end(lambda result, error: before.append((result, error)))
+    result = handle.result(10)
+    handle.on_end(lambda result, error: (after.append((result, error)), ended.set()))
+    assert ended.wait(5)
+    assert before == after == [(result, None)]
+    assert result["response"] == "".join(TOKENS)
+
+    failing = completion(client, inbox, retry=RetryPolicy(restart="temporary"))
+    failing.cancel()
+    with pytest.raises(StreamCancelled):
+        failing.result(10)
+    got = []
+    done = threading.Event()
+    failing.on_end(lambda result, error: (got.append((result, error)), done.set()))
+    assert done.wait(5)
+    assert got[0][0] is None
+    assert isinstance(got[0][1], StreamCancelled)
+
+
+def test_waiting_for_a_streams_result_on_the_loop_thread_is_refused_not_deadlocked(client):
+    """A loop actor's handler that waits for the stream it started would hold the very loop
+    the stream runs on: for its whole timeout, or for ever without one."""
+
+    class Starter(actors.LoopActor):
+        def on_receive(self, message):
+            handle = client.completion(model="llama3.2", prompt="hi", stream=Inbox())
+            try:
+                handle.result(timeout=5)
+            except Exception as exc:  # handed back to the test
+                return exc
+            finally:
+                handle.cancel()
+            return None
+
+    starter = Starter.start()
+    try:
+        refused = starter.ask("go", timeout=10)
+    finally:
+        starter.stop()
+    assert isinstance(refused, actors.WouldBlockLoop)
+    assert "stream" in str(refused)
