@@ -100,6 +100,10 @@ class _Source:
 
     def __init__(self) -> None:
         self.ref = Ref()
+        self.cancelled: list[str] = []
+
+    def cancel(self, reason: str = "caller") -> None:
+        self.cancelled.append(reason)
 
 
 @pytest.mark.parametrize("order", ["succeed_then_fail", "fail_then_succeed", "give_up_twice"])
@@ -134,3 +138,25 @@ def test_a_stream_run_ends_once_whatever_ends_it_next(order):
         assert info.value is first_error
         assert told(inbox, run.ref) == [("error", first_error)]
     assert run.done
+
+
+def test_giving_up_with_no_error_known_says_so_and_cancels_no_attempt_that_is_not_running():
+    inbox = Inbox()
+    source = _Source()
+    run = StreamRun(source, inbox)  # type: ignore[arg-type]
+    call_on_loop(run.give_up)
+    with pytest.raises(RuntimeError) as info:
+        run.result(timeout=5)
+    assert str(info.value) == f"the worker for {run.ref} ended before its stream finished"
+    assert told(inbox, run.ref) == [("error", info.value)]
+    assert source.cancelled == []  # no attempt was running: nothing to cancel
+
+
+def test_result_waits_at_most_its_timeout_and_the_stream_goes_on():
+    inbox = Inbox()
+    run = StreamRun(_Source(), inbox)  # type: ignore[arg-type]
+    with pytest.raises(TimeoutError, match=r"did not end within 0\.1 s"):
+        run.result(timeout=0.1)
+    assert not run.done
+    call_on_loop(run.succeed, {"all": 1})
+    assert run.result(timeout=5) == {"all": 1}

@@ -177,3 +177,73 @@ def test_a_source_s_restart_details_join_the_restart_message(proxy):
     assert restart["attempt"] == 1  # the run's own count wins over a detail of that name
     assert restart["try"] == "number 1"
     assert str(restart["error"]) == "1"
+
+
+class CancelRetryable(ScriptedSource):
+    """A source whose cancel ends it with an error the run's predicate would retry."""
+
+    def cancel(self, reason: str = "caller") -> None:
+        sink, self.sink = self.sink, None
+        if sink is not None:
+            event_loop().call_soon_threadsafe(sink.on_error, Retryable(reason))
+
+    def again(self) -> CancelRetryable:
+        return CancelRetryable(self.outcomes, self.ref, self.attempt + 1)
+
+
+def test_a_cancelled_stream_is_never_retried_whatever_its_error(proxy):
+    inbox = Inbox()
+    run = StreamRun(
+        CancelRetryable([None]), inbox, retryable=lambda exc: isinstance(exc, Retryable)
+    )
+    spec = ChildSpec(run.ref, lambda: StreamWorker.start(run=run), restart="transient")
+    proxy.start_child(spec).get(timeout=5)
+    assert inbox.receive(timeout=5)[1][0] == "data"
+    run.cancel()
+    received = messages(run, inbox)
+    assert [m[0] for m in received] == ["error"]  # no restart, though the error is retryable
+    assert str(received[0][1]) == "caller"
+    assert run.cancelled
+
+
+def test_a_worker_of_its_own_never_retries_the_first_failure_is_told():
+    # StreamWorker.send_to without a supervisor: the run's default predicate retries nothing.
+    inbox = Inbox()
+    worker = StreamWorker.start(ScriptedSource([Retryable("once")]))
+    reply = worker.proxy().send_to(inbox)
+    with pytest.raises(Retryable, match="once"):
+        reply.get(timeout=5)
+    told = [message for _ref, message in inbox.drain()]
+    assert [kind for kind, _ in told] == ["data", "error"]
+    assert wait_exit(worker, 5).kind == "normal"
+
+
+def test_a_worker_streams_once():
+    worker = StreamWorker.start(ScriptedSource([None]))
+    proxy = worker.proxy()
+    proxy.send_to(Inbox())
+    with pytest.raises(RuntimeError, match=r"StreamWorker .* is already streaming"):
+        proxy.send_to(Inbox()).get(timeout=5)
+    worker.stop()
+
+
+def test_a_down_from_another_monitor_does_not_end_the_stream(proxy):
+    from actors import Actor, Down
+
+    class Other(Actor):
+        pass
+
+    run, inbox, over = supervise(proxy, [None])
+    assert inbox.receive(timeout=5)[1][0] == "data"
+    other = Other.start()
+    other.stop()
+    stranger = Down(Ref(), other, Exit.NORMAL)  # a DOWN of a monitor that is not the worker's
+    worker = run.worker
+    assert worker is not None
+    worker.tell(stranger)
+    with pytest.raises(TimeoutError):
+        run.result(timeout=0.3)  # still running: the wait ends, not the stream
+    assert not run.done
+    run.cancel()
+    assert [m[0] for m in messages(run, inbox)] == ["error"]
+    assert over.wait(5)
