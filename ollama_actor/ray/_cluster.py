@@ -106,7 +106,7 @@ class StreamCluster:
         self._turn = itertools.count()
         self._running: dict[Ref, ClusterHandle] = {}
         self._closed = False
-        self._events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         threading.Thread(target=self._handle_events, name="ray-cluster", daemon=True).start()
         try:
             pids = ray.get(
@@ -114,11 +114,13 @@ class StreamCluster:
             )
         except ray.exceptions.GetTimeoutError:
             self._kill_nodes()
+            self._events.put(None)
             raise TimeoutError(
                 f"the cluster's nodes did not start within {start_timeout} s"
             ) from None
         except RayActorError as exc:  # a node's __init__ raised (bad hosts or client options)
             self._kill_nodes()
+            self._events.put(None)
             said = [line for line in str(exc).strip().splitlines() if line.strip()]
             raise RuntimeError(f"the cluster's nodes could not start: {said[-1]}") from None
         for node, pid in zip(self._nodes, pids, strict=True):
@@ -209,6 +211,7 @@ class StreamCluster:
         for handle in left:  # on a node that died: nobody else will end them now
             handle._end_here(StreamCancelled("the cluster was shut down"))
         self._kill_nodes()
+        self._events.put(None)  # the event thread ends; later events of Ray's are dropped
 
     # -- the driver's side of a stream ----------------------------------------------------------
 
@@ -298,8 +301,11 @@ class StreamCluster:
         again.start()
 
     def _handle_events(self) -> None:
+        """Run Ray's events in turn until `shutdown` (or a failed start) puts None."""
         while True:
             event = self._events.get()
+            if event is None:
+                return
             try:
                 event()
             except Exception:

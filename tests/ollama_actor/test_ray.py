@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -95,6 +96,9 @@ class Collector:
 
     def messages(self) -> list[Any]:
         return self.got
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 def _by_ref(messages: list[Any]) -> dict[Any, list[tuple[str, Any]]]:
@@ -561,3 +565,99 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
 def test_a_cluster_whose_nodes_cannot_start_says_why(emulator):
     with pytest.raises(RuntimeError, match=r"could not start: TypeError: .*no_such_option"):
         StreamCluster(emulator.url, nodes=1, no_such_option=1)
+
+
+# -- attacks: each a defect found after the first round ----------------------------------------
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_ray_recipient_dropped_after_its_stream_is_reclaimed_by_ray(emulator):
+    """This process's outbox for an actor must not keep the actor alive: once the caller has
+    dropped every handle of it and its streams have ended, Ray ends its process (as it does
+    for an actor never used as a recipient)."""
+    client = Ollama(emulator.url, timeout=10)
+    collector = Collector.remote()
+    pid = ray.get(collector.pid.remote())
+    handle = client.completion(
+        model=MODEL, prompt="x", options={"num_predict": 5}, stream=collector
+    )
+    handle.result(20)
+    _wait_messages(collector, 1)
+    del collector, handle
+    gc.collect()
+    _wait_for(lambda: _process_gone(pid), timeout=20)
+
+
+def test_a_recipient_ray_restarts_mid_stream_ends_it(paced):
+    """Ray restarting the recipient (``max_restarts``) loses its state and the messages in
+    flight: the stream ends with `RecipientDead`, as when it dies for good, rather than run on
+    to the new process with a gap."""
+    client = Ollama(paced.url, timeout=10)
+    collector = Collector.options(max_restarts=1).remote()
+    handle = client.completion(
+        model=MODEL, prompt="restarts", options={"num_predict": 500}, stream=collector
+    )
+    _wait_for(lambda: len(ray.get(collector.messages.remote())) >= 3)
+    ray.kill(collector, no_restart=False)
+    with pytest.raises(RecipientDead):
+        handle.result(20)
+    # The new process of the actor takes new streams.
+    again = client.completion(
+        model=MODEL, prompt="new", options={"num_predict": 3}, stream=collector
+    )
+    again.result(20)
+    (bodies,) = _by_ref(_wait_messages(collector, 1)).values()
+    _check_protocol(bodies)
+    assert bodies[-1][0] == "done"
+
+
+@ray.remote
+class Streamer:
+    """Another process streaming to a shared recipient, its refs counted from ``start``."""
+
+    def run(self, url: str, recipient: Any, start: int) -> Any:
+        from actors import Ref
+
+        while Ref()._n < start:  # as two processes that have made as many refs
+            pass
+        client = Ollama(url, timeout=10)
+        handle = client.completion(
+            model=MODEL, prompt="two", options={"num_predict": 3}, stream=recipient
+        )
+        handle.result(20)
+        return handle.ref
+
+
+def test_streams_from_two_processes_to_one_recipient_have_distinct_refs(emulator):
+    """Each process numbers its refs from its own counter: two processes' streams to one Ray
+    actor must still have two refs there, each with one terminal message, and each process's
+    ``handle.ref`` must be the ref its stream's messages carry."""
+    collector = Collector.remote()
+    a, b = Streamer.remote(), Streamer.remote()
+    refs = ray.get([s.run.remote(emulator.url, collector, 100_000) for s in (a, b)], timeout=60)
+    streams = _by_ref(_wait_messages(collector, 2))
+    assert len(streams) == 2, {repr(r): [k for k, _ in v] for r, v in streams.items()}
+    assert set(streams) == set(refs)
+    for bodies in streams.values():
+        _check_protocol(bodies)
+
+
+def test_a_cluster_leaves_no_thread_behind(emulator):
+    """The driver's event thread of a cluster ends with it: at shutdown, and when its nodes
+    could not start."""
+
+    def event_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "ray-cluster")
+
+    before = event_threads()
+    StreamCluster(emulator.url, nodes=1, timeout=10).shutdown()
+    with pytest.raises(RuntimeError, match="could not start"):
+        StreamCluster(emulator.url, nodes=1, no_such_option=1)
+    _wait_for(lambda: event_threads() == before, timeout=10)
