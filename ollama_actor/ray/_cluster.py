@@ -47,6 +47,12 @@ NODE_DEFAULTS: dict[str, Any] = {
 }
 
 
+ITERATION_BACKLOG = 8
+"""Lists of chunks a node may have yielded that the driver has not read: past them, the node's
+generator waits, its chunks gather on the node, and past `_node._HIGH_WATER` it stops reading
+the stream's socket. Without it, Ray runs a generator ahead without limit (to the driver's
+memory), whatever the driver reads."""
+
 PROBE_INTERVAL = 0.5
 """Seconds between two probes of a node whose last probe failed."""
 
@@ -319,7 +325,9 @@ class StreamCluster:
                 raise NodeLost("no node of the cluster is up")
             node.streams += 1
             node.started += 1
-        generator = node.actor.iterate.remote(ref, name, params)
+        generator = node.actor.iterate.options(
+            _generator_backpressure_num_objects=ITERATION_BACKLOG
+        ).remote(ref, name, params)
 
         generator.completed().future().add_done_callback(
             lambda done: self._events.put(lambda: self._iteration_ended(node, done))

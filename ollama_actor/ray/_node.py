@@ -90,7 +90,8 @@ class StreamNode:
     async def iterate(self, ref: Ref, name: str, params: dict[str, Any]) -> AsyncIterator[Any]:
         """Run one stream and yield its chunks in lists, as many as have come (a Ray streaming
         generator); raise its error at the end. Stops reading the socket while the driver is
-        more than ``_HIGH_WATER`` chunks behind."""
+        behind: Ray holds the generator once the driver has that many lists unread (the
+        cluster's `ITERATION_BACKLOG`), and then ``_HIGH_WATER`` chunks gather here."""
         streaming: Streaming = getattr(self.client, name)(stream=True, **params)
         batches = _Batches(asyncio.get_running_loop())
         self.streams[ref] = streaming

@@ -661,3 +661,21 @@ def test_a_cluster_leaves_no_thread_behind(emulator):
     with pytest.raises(RuntimeError, match="could not start"):
         StreamCluster(emulator.url, nodes=1, no_such_option=1)
     _wait_for(lambda: event_threads() == before, timeout=10)
+
+
+def test_iterating_slowly_stops_the_node_reading_its_socket(cluster, emulator):
+    """A driver that reads slower than the stream comes must not make the chunks pile up (in
+    Ray's objects, here or on the node): the node stops reading, so the server waits. Here one
+    chunk is read of 300,000 sent as fast as the emulator can: the server must still be
+    sending seconds later, and the whole stream then arrives intact."""
+    count = 300_000
+    stream = cluster.completion(
+        model=MODEL, prompt="slow reader", options={"num_predict": count}, stream=True
+    )
+    first = next(stream)
+    time.sleep(3)  # unread: without a bound, the node reads it all within about a second
+    assert emulator.active_streams() == 1
+    rest = list(stream)
+    assert rest[-1]["done"] is True
+    tokens = [first["response"]] + [c["response"] for c in rest[:-1]]
+    assert tokens == expected_tokens(MODEL, "slow reader", {"num_predict": count})
