@@ -29,6 +29,7 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 
 from actors import Ref
+from ollama_actor._client import checked_timeout
 from ollama_actor._errors import NodeLost, StreamCancelled, ValidationError
 from ollama_actor._handle import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._schemas import ENDPOINTS, validate
@@ -160,6 +161,8 @@ class StreamCluster:
             raise ValidationError(name, "stream", "is not supported by this endpoint")
         checked = {key: value for key, value in params.items() if key != "timeout"}
         validate(endpoint, checked)
+        if "timeout" in params:
+            checked_timeout(name, params["timeout"])
         if self._closed:
             raise RuntimeError(f"{self!r} was shut down")
         if stream is True:

@@ -365,10 +365,17 @@ def test_cluster_handle_cancel(cluster, paced):
 
 def test_cluster_validates_before_sending(cluster):
     collector = Collector.remote()
+    started = sum(s["started"] for s in cluster.stats())
     with pytest.raises(ValidationError, match="temprature"):
         cluster.completion(model=MODEL, prompt="x", options={"temprature": 1}, stream=collector)
     with pytest.raises(ValidationError, match="RayRecipient"):
         cluster.completion(model=MODEL, prompt="x", stream=print)
+    for stream in (collector, True):  # timeout= too, as a local client checks it
+        with pytest.raises(ValidationError, match="'timeout'"):
+            cluster.completion(model=MODEL, prompt="x", timeout="soon", stream=stream)
+        with pytest.raises(ValidationError, match="'timeout'"):
+            cluster.completion(model=MODEL, prompt="x", timeout=-1, stream=stream)
+    assert sum(s["started"] for s in cluster.stats()) == started  # nothing was sent
 
 
 def test_cluster_iteration_sync_and_async(cluster):
