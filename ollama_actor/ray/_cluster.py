@@ -335,7 +335,7 @@ class StreamCluster:
         generator.completed().future().add_done_callback(
             lambda done: self._events.put(lambda: self._iteration_ended(node, done))
         )
-        return ClusterStream(ref, node.index, node.actor, generator)
+        return ClusterStream(self, ref, node.index, generator)
 
     def _iteration_ended(self, node: _Node, done: Future[Any]) -> None:
         with self._lock:
@@ -436,14 +436,16 @@ class ClusterStream:
     s`` (not both), through a Ray streaming generator that carries the chunks in lists.
 
     Raises the stream's `OllamaError` where it failed, `NodeLost` if its node died (it is not
-    moved: part of it was already read). ``cancel()`` ends it from any thread; so does dropping
-    it before its end (a ``break`` out of the loop), as for a local `Streaming`.
+    moved: part of it was already read), `StreamCancelled` once the cluster is shut down.
+    ``cancel()`` ends it from any thread; so does dropping it before its end (a ``break`` out
+    of the loop), as for a local `Streaming`.
     """
 
-    def __init__(self, ref: Ref, node: int, actor: Any, generator: Any) -> None:
+    def __init__(self, cluster: StreamCluster, ref: Ref, node: int, generator: Any) -> None:
         self.ref = ref
         self.node = node
-        self._actor = actor
+        self._cluster = cluster
+        self._actor = cluster.node(node)
         self._generator = generator
         self._chunks: list[Any] = []
         self._at = 0
@@ -474,7 +476,7 @@ class ClusterStream:
                 raise
             except Exception as exc:
                 self._ended = True
-                raise _translated(exc, self.node) from None
+                raise self._translated(exc) from None
         chunk = self._chunks[self._at]
         self._at += 1
         return chunk  # type: ignore[no-any-return]
@@ -492,18 +494,20 @@ class ClusterStream:
                 raise
             except Exception as exc:
                 self._ended = True
-                raise _translated(exc, self.node) from None
+                raise self._translated(exc) from None
         chunk = self._chunks[self._at]
         self._at += 1
         return chunk  # type: ignore[no-any-return]
 
-
-def _translated(error: Exception, node: int) -> Exception:
-    """Ray's error as the stream's own: the node's `OllamaError`, or `NodeLost`."""
-    if isinstance(error, RayActorError):
-        return _node_lost(node, error)
-    cause = _cause(error)
-    return cause if isinstance(cause, Exception) else error
+    def _translated(self, error: Exception) -> Exception:
+        """Ray's error as the stream's own: the node's `OllamaError`, or `NodeLost` (or
+        `StreamCancelled` when its node was ended by `shutdown`, which cancels every stream)."""
+        if isinstance(error, RayActorError):
+            if self._cluster._closed:
+                return StreamCancelled("the cluster was shut down")
+            return _node_lost(self.node, error)
+        cause = _cause(error)
+        return cause if isinstance(cause, Exception) else error
 
 
 def _cause(error: BaseException) -> BaseException:

@@ -686,3 +686,20 @@ def test_iterating_slowly_stops_the_node_reading_its_socket(cluster, emulator):
     assert rest[-1]["done"] is True
     tokens = [first["response"]] + [c["response"] for c in rest[:-1]]
     assert tokens == expected_tokens(MODEL, "slow reader", {"num_predict": count})
+
+
+def test_streams_iterated_through_a_shutdown_say_cancelled_not_node_lost(emulator, paced):
+    """`shutdown` cancels every stream: one the driver is iterating raises `StreamCancelled`,
+    as a `ClusterHandle`'s result does, not `NodeLost` (no node died; shutdown ended them)."""
+    cluster = StreamCluster(emulator.url, nodes=2, timeout=10)
+    streams = [
+        cluster.completion(model=MODEL, prompt=f"s{i}", options={"num_predict": 1000}, stream=True)
+        for i in range(8)
+    ]
+    for stream in streams:
+        assert next(stream)["response"]
+    cluster.shutdown()
+    for stream in streams:
+        with pytest.raises(StreamCancelled):
+            for _ in stream:
+                pass
