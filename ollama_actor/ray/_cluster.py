@@ -254,7 +254,17 @@ class StreamCluster:
             return
         if restart is not None:
             restart["node"] = node.index
-        call = node.actor.run.remote(handle.job, handle.epoch, restart)
+        try:
+            call = node.actor.run.remote(handle.job, handle.epoch, restart)
+        except Exception as exc:  # Ray could not pickle the job (a retry= holding a lock...)
+            with self._lock:
+                node.streams -= 1
+                node.started -= 1
+                self._running.pop(handle.ref, None)
+            if restart is None:
+                raise  # to the caller of `call`: no stream was started
+            handle._end_here(exc)
+            return
         call.future().add_done_callback(
             lambda done: self._events.put(lambda: self._ended(handle, node, done))
         )

@@ -703,3 +703,25 @@ def test_streams_iterated_through_a_shutdown_say_cancelled_not_node_lost(emulato
         with pytest.raises(StreamCancelled):
             for _ in stream:
                 pass
+
+
+class _LockedJudge:
+    """A `RetryPolicy.retryable` that cannot be pickled (it holds a lock)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __call__(self, exc: BaseException) -> bool:
+        return True
+
+
+def test_a_stream_that_cannot_be_sent_to_a_node_leaves_no_trace(cluster):
+    """A stream whose job Ray cannot pickle raises at the call, and is neither counted on a
+    node (routing and stats would be skewed for good) nor ended later at the recipient."""
+    collector = Collector.remote()
+    before = cluster.stats()
+    with pytest.raises(TypeError, match="serialize"):
+        cluster.completion(
+            model=MODEL, prompt="x", stream=collector, retry=RetryPolicy(retryable=_LockedJudge())
+        )
+    assert cluster.stats() == before
