@@ -154,7 +154,8 @@ class StreamCluster:
         ``stream=`` a `RayRecipient` or a Ray actor handle: returns a `ClusterHandle` and the
         recipient hears the message protocol (supervised with ``retry``, on the node and across
         nodes). ``stream=True``: returns a `ClusterStream` to iterate here. Raises
-        `ValidationError` for bad parameters, before anything is sent.
+        `ValidationError` for bad parameters, before anything is sent, and Ray's `TypeError`
+        if the stream cannot be pickled to a node (a ``retry=`` holding a lock...).
         """
         endpoint = ENDPOINTS.get(name)
         if endpoint is None or endpoint.stream is None:
