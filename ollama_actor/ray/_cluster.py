@@ -97,17 +97,34 @@ class StreamCluster:
         **client_options: Any,
     ) -> None:
         if isinstance(node_options, list):
+            for at, each in enumerate(node_options):
+                if not isinstance(each, dict):
+                    raise TypeError(f"StreamCluster's node_options[{at}] is not a dict: {each!r}")
             options = [dict(NODE_DEFAULTS, **each) for each in node_options]
         else:
             if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
                 raise ValueError(f"StreamCluster's nodes must be an int >= 1, not {nodes!r}")
+            if node_options is not None and not isinstance(node_options, dict):
+                raise TypeError(
+                    f"StreamCluster's node_options must be a dict or a list of dicts, "
+                    f"not {node_options!r}"
+                )
             options = [dict(NODE_DEFAULTS, **(node_options or {}))] * nodes
         if not options:
             raise ValueError("StreamCluster needs at least one node")
+        if (
+            isinstance(start_timeout, bool)
+            or not isinstance(start_timeout, int | float)
+            or not 0 < start_timeout < float("inf")
+        ):
+            raise ValueError(
+                f"StreamCluster's start_timeout must be a positive number of seconds, "
+                f"not {start_timeout!r}"
+            )
         remote = ray.remote(StreamNode)
+        kinds = [remote.options(**opts) for opts in options]  # Ray checks them: before any starts
         self._nodes = [
-            _Node(i, remote.options(**opts).remote(i, hosts, client_options))
-            for i, opts in enumerate(options)
+            _Node(i, kind.remote(i, hosts, client_options)) for i, kind in enumerate(kinds)
         ]
         self._lock = threading.Lock()
         self._turn = itertools.count()

@@ -725,3 +725,19 @@ def test_a_stream_that_cannot_be_sent_to_a_node_leaves_no_trace(cluster):
             model=MODEL, prompt="x", stream=collector, retry=RetryPolicy(retryable=_LockedJudge())
         )
     assert cluster.stats() == before
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "says"),
+    [
+        ({"node_options": "x"}, TypeError, "node_options must be a dict"),
+        ({"node_options": [{}, "x"]}, TypeError, r"node_options\[1\] is not a dict"),
+        ({"node_options": [{}, {"no_such": 1}]}, ValueError, "no_such"),
+        ({"start_timeout": 0}, ValueError, "start_timeout"),
+        ({"start_timeout": "soon"}, ValueError, "start_timeout"),
+        ({"start_timeout": float("nan")}, ValueError, "start_timeout"),
+    ],
+)
+def test_a_cluster_refuses_bad_options_before_starting_anything(emulator, options, error, says):
+    with pytest.raises(error, match=says):
+        StreamCluster(emulator.url, **options)
