@@ -283,6 +283,8 @@ class StreamCluster:
                 raise  # to the caller of `call`: no stream was started
             handle._end_here(exc)
             return
+        if handle._cancelled:  # cancelled as it moved here: its cancel may have gone before
+            node.actor.cancel.remote(handle.ref)
         call.future().add_done_callback(
             lambda done: self._events.put(lambda: self._ended(handle, node, done))
         )

@@ -741,3 +741,37 @@ def test_a_stream_that_cannot_be_sent_to_a_node_leaves_no_trace(cluster):
 def test_a_cluster_refuses_bad_options_before_starting_anything(emulator, options, error, says):
     with pytest.raises(error, match=says):
         StreamCluster(emulator.url, **options)
+
+
+def test_a_stream_cancelled_while_it_moves_to_another_node_is_cancelled(emulator, paced):
+    """`cancel()` as the driver moves a stream off a dead node (just after its ``attempt``
+    counts the move) must still end it: neither lost on the dead node nor beaten to the new
+    one by the move."""
+    cluster = StreamCluster(emulator.url, nodes=2, timeout=10)
+    try:
+        collector = Collector.remote()
+        handles = _start_streams(cluster, collector, 12)
+        _wait_for(lambda: len(ray.get(collector.messages.remote())) >= 12)
+        victims = [h for h in handles if h.node == 0]
+
+        def cancel_as_it_moves(handle: Any) -> None:
+            deadline = time.monotonic() + 20
+            while handle.attempt == 0 and not handle.done and time.monotonic() < deadline:
+                pass
+            handle.cancel()
+
+        threads = [threading.Thread(target=cancel_as_it_moves, args=(h,)) for h in victims]
+        for thread in threads:
+            thread.start()
+        os.kill(cluster.stats()[0]["pid"], signal.SIGKILL)
+        for thread in threads:
+            thread.join(30)
+        for handle in victims:
+            with pytest.raises(StreamCancelled):
+                handle.result(30)
+        streams = _by_ref(_wait_messages(collector, 12))
+        for handle in victims:
+            _check_protocol(streams[handle.ref])
+            assert isinstance(streams[handle.ref][-1][1], StreamCancelled)
+    finally:
+        cluster.shutdown()
