@@ -50,7 +50,7 @@ from actors._loop import event_loop
 from actors._monitor import Down, monitor
 from actors._notify import sd_notify, watchdog_interval
 from actors._request import send_request
-from actors._supervisor_base import live_supervisors
+from actors._supervisor_base import begin_drain, end_drain, live_supervisors
 from actors.telemetry import APPLICATION_DRAIN as DRAIN
 from actors.telemetry import APPLICATION_READY as READY
 from actors.telemetry import APPLICATION_STOP as STOP
@@ -110,6 +110,7 @@ class Application:
         self._signals: list[int] = []  # received, in order (written by the handler)
         self._stop_asked = False
         self._root_down: Exit | None = None
+        self._drain_begun = False
 
     def __repr__(self) -> str:
         return f"<Application {self.name!r} {self.state.value}>"
@@ -137,12 +138,14 @@ class Application:
                 "Application.run handles signals, which only the main thread can: call it "
                 "there, or pass signals=() and stop it with Application.stop"
             )
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in self.signals}
+        watcher = _SignalWatcher(self) if self.signals else None
         try:
             return self._run()
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            if self._drain_begun:
+                end_drain()
+            if watcher is not None:
+                watcher.close()
 
     def _run(self) -> int:
         self.state = State.STARTING
@@ -201,8 +204,9 @@ class Application:
             )
         return code
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        """The signal handler (main thread, between two bytecodes): note it, wake `run`."""
+    def _on_signal(self, signum: int) -> None:
+        """A signal came (the watcher's thread): wake `run`; the second starts the forced
+        exit's clock, the third exits now."""
         self._signals.append(signum)
         if len(self._signals) == 2:  # stop at once: the stop may take `force` seconds
             _force_exit_after(self.force, 128 + signum)
@@ -226,7 +230,8 @@ class Application:
             telemetry.execute(
                 DRAIN, {"deadline": self.drain}, {"application": self.name, "signal": why}
             )
-        supervisors = live_supervisors()
+        supervisors = begin_drain()
+        self._drain_begun = True
         pending = [len(supervisors)]
         lock = threading.Lock()
 
@@ -264,6 +269,47 @@ def _stop(ref: ActorRef[Any], timeout: float | None) -> None:
         shutdown(ref, timeout)
     except TimeoutError:
         logger.error("%s did not stop within %s s; going on", ref, timeout)
+
+
+class _SignalWatcher:
+    """Hears the application's signals on a thread of its own, through Python's wakeup fd.
+
+    Python runs a signal's handler on the main thread only, between two bytecodes; the kernel
+    may give the signal to any other thread, and the main thread, blocked in a wait, would not
+    run the handler until that wait ends (never, for `Application.run`'s). A handler that set
+    an `threading.Event` could also deadlock on the lock that the interrupted main thread
+    holds. So the handler does nothing; the C-level handler writes each signal's number to
+    the wakeup fd from whichever thread took it, and this thread reads it and acts.
+    """
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._wanted = {int(sig) for sig in app.signals}
+        self._previous_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._previous = {sig: signal.signal(sig, _ignore) for sig in app.signals}
+        self._thread = threading.Thread(target=self._watch, name="signals", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while data := os.read(self._read, 64):
+            for signum in data:
+                if signum in self._wanted:
+                    self._app._on_signal(signum)
+
+    def close(self) -> None:
+        """Put the previous handlers and wakeup fd back and end the thread (main thread)."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        os.close(self._write)  # the thread reads the end of the pipe and returns
+        self._thread.join(5.0)
+        os.close(self._read)
+
+
+def _ignore(_signum: int, _frame: FrameType | None) -> None:
+    """The Python-level handler: `_SignalWatcher` acts on the signal."""
 
 
 class _Waker:

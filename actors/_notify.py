@@ -39,8 +39,10 @@ def sd_notify(state: str, *, environ: Mapping[str, str] | None = None) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             sock.connect(address)
-            sock.send(state.encode("utf-8"), socket.MSG_DONTWAIT)
-    except OSError as exc:
+            # a name from argv may hold undecodable bytes (surrogates): send those back as
+            # they came rather than raise
+            sock.send(state.encode("utf-8", "surrogateescape"), socket.MSG_DONTWAIT)
+    except (OSError, UnicodeError) as exc:
         logger.warning("could not notify the service manager at %r: %s", address, exc)
         return False
     return True

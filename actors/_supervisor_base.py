@@ -40,12 +40,34 @@ from actors._supervisor_errors import (
 )
 from actors._timer import send_after
 
-__all__ = ["Child", "SupervisorBase", "live_supervisors", "when_ready"]
+__all__ = ["Child", "SupervisorBase", "begin_drain", "end_drain", "live_supervisors", "when_ready"]
 
 logger = logging.getLogger("actors.supervisor")
 
 _live: weakref.WeakSet[SupervisorBase] = weakref.WeakSet()
 _live_lock = threading.Lock()
+
+
+class _Drains:
+    """How many applications drain now (under ``_live_lock``): a supervisor born meanwhile
+    (the package's default stream supervisor started on first use, say) drains from birth."""
+
+    count = 0
+
+
+def begin_drain() -> list[ActorRef[Any]]:
+    """From now on every new supervisor refuses new children; the ones already running, to
+    be told `SupervisorBase.drain` (oldest first). Atomic with births: no supervisor is in
+    neither. Pair with `end_drain`. Any thread."""
+    with _live_lock:
+        _Drains.count += 1
+    return live_supervisors()
+
+
+def end_drain() -> None:
+    """Undo a `begin_drain`: supervisors born from now on take children again."""
+    with _live_lock:
+        _Drains.count -= 1
 
 
 def live_supervisors(*, roots: bool = False) -> list[ActorRef[Any]]:
@@ -168,6 +190,8 @@ class SupervisorBase(Actor):
         self._born = next(_births)
         with _live_lock:
             _live.add(self)
+            if _Drains.count:  # an application drains: no new children (see `begin_drain`)
+                self._draining = []
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:

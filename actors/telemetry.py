@@ -146,9 +146,14 @@ def detach(handler_id: str) -> bool:
 
     An event being emitted on another thread at that moment may still reach it once.
     """
+    return _detach(handler_id, None)
+
+
+def _detach(handler_id: str, only: Handler | None) -> bool:
+    """`detach`; with ``only``, only if that very attachment still has the id."""
     with _Table.lock:
         handler = _Table.by_id.get(handler_id)
-        if handler is None:
+        if handler is None or (only is not None and handler is not only):
             return False
         by_id = dict(_Table.by_id)
         del by_id[handler_id]
@@ -190,7 +195,7 @@ def execute(
             if isinstance(exc, KeyboardInterrupt) and _in_main_thread():
                 raise  # Ctrl-C landed in the handler: not the handler's fault, nor ours to eat
             logger.exception("telemetry handler %r raised on %s; it is detached", handler.id, event)
-            detach(handler.id)
+            _detach(handler.id, handler)  # not another attached since under the same id
 
 
 def _in_main_thread() -> bool:

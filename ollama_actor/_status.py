@@ -16,8 +16,10 @@ attaches while it runs, so it sees the streams begun after it started.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ipaddress
 import json
+import logging
 import os
 import socket
 import threading
@@ -40,22 +42,34 @@ from ollama_actor.telemetry import (
 
 __all__ = ["StatusServer"]
 
+logger = logging.getLogger(__name__)
+
 _LOOPBACK_NAMES = ("localhost", "localhost.")
+
+MAX_CLIENTS = 32
+"""Connections served at once (a thread each); more are closed unanswered, so that clients
+that connect and wait cannot pile threads up in the program."""
+CLIENT_TIMEOUT = 10.0
+"""Seconds a client may take to send its request or read the answer before it is dropped."""
 
 
 def _loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
 def _host_name(header: str) -> str:
-    """The name in a ``Host`` header, without its port (``[::1]:80`` -> ``::1``)."""
+    """The name in a ``Host`` header, without its port (``[::1]:80`` -> ``::1``); a bracketed
+    name followed by anything but a port is returned whole (so not a loopback name)."""
     if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
+        name, bracket, rest = header[1:].partition("]")
+        if bracket and (not rest or (rest[0] == ":" and rest[1:].isdigit())):
+            return name
+        return header
     return header.rsplit(":", 1)[0]
 
 
@@ -277,16 +291,15 @@ class StatusServer(actors.Actor):
         self._limit = limit
         self._observer = Observer()
         self._id = f"status-{id(self)}"
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._began = time.monotonic()
         self.url = ""
         """``http://HOST:PORT``, once started."""
 
     def on_start(self) -> None:
-        kind = _ServerV6 if ":" in self._address[0] else ThreadingHTTPServer
+        kind = _ServerV6 if ":" in self._address[0] else _Server
         server = kind(self._address, _handler(self))
-        server.daemon_threads = True
         self._server = server
         host, port = server.server_address[:2]
         name = host.decode() if isinstance(host, bytes) else host
@@ -309,6 +322,7 @@ class StatusServer(actors.Actor):
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_clients()
         if self._thread is not None:
             self._thread.join(5.0)
 
@@ -329,13 +343,63 @@ class StatusServer(actors.Actor):
         return None if self._metrics is None else self._metrics.exposition()
 
 
-class _ServerV6(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """Serves each client on a thread of its own, at most `MAX_CLIENTS` at once, and can
+    close them all (so that no thread or socket outlives the server)."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._clients_lock = threading.Lock()
+        self._clients: dict[socket.socket, threading.Thread] = {}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Start the client's thread (the serving thread), or close it if too many are open."""
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="status-client",
+            daemon=True,
+        )
+        with self._clients_lock:
+            full = len(self._clients) >= MAX_CLIENTS
+            if not full:
+                self._clients[request] = thread
+        if full:
+            super().shutdown_request(request)
+            return
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._clients_lock:
+            self._clients.pop(request, None)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer: logged at DEBUG only (a library prints nothing)."""
+        logger.debug("status client %s", client_address, exc_info=True)
+
+    def close_clients(self) -> None:
+        """Cut every client still connected and wait (bounded) for their threads to end."""
+        with self._clients_lock:
+            clients = list(self._clients.items())
+        for sock, _ in clients:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for _, thread in clients:
+            thread.join(CLIENT_TIMEOUT)
+
+
+class _ServerV6(_Server):
     address_family = socket.AF_INET6
 
 
 def _handler(status: StatusServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "ollama-actor-status"
+        timeout = CLIENT_TIMEOUT
 
         def do_GET(self) -> None:
             if not _loopback(_host_name(self.headers.get("Host") or "")):

@@ -21,10 +21,11 @@ import time
 import tty
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ollama_actor._cli._exit import OK, UsageError
+from ollama_actor._cli._terminal import shown_by, unfiltered
 from ollama_actor._errors import ConnectError
 
 if TYPE_CHECKING:
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
 __all__ = ["fetch_status", "top"]
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+MAX_DOCUMENT = 8 << 20
+"""Bytes of a status document read at most (a `StatusServer`'s is a few kilobytes)."""
+
+_MALFORMED = (LookupError, TypeError, ValueError, AttributeError, OverflowError)
+"""What drawing a document of the wrong shape raises (a number that is a string, ...)."""
 
 
 def status_url(url: str) -> str:
@@ -48,7 +55,10 @@ def fetch_status(url: str, timeout: float = 2.0) -> dict[str, Any]:
     """GET the status document; `ConnectError` naming the URL if it cannot be had."""
     try:
         with _NO_PROXY.open(url, timeout=timeout) as response:
-            document = json.loads(response.read())
+            body = response.read(MAX_DOCUMENT + 1)
+        if len(body) > MAX_DOCUMENT:
+            raise ConnectError(f"{url} answered a status too large (over {MAX_DOCUMENT} bytes)")
+        document = json.loads(body)
     except (OSError, ValueError) as exc:
         raise ConnectError(f"cannot read the status at {url}: {exc}") from None
     if not isinstance(document, dict):
@@ -70,14 +80,27 @@ def top(url: str, *, interval: float, once: bool, as_json: bool, out: TextIO) ->
         raise UsageError(
             "ollama-actor top draws with rich: pip install 'ollama-actor[cli]'"
         ) from None
-    console = Console(file=out, highlight=False)
+    # rich writes its own styling and cursor moves; the server's text is made harmless below
+    console = Console(file=unfiltered(out), highlight=False)
+    clean = shown_by(out)
+
+    def frame(document: dict[str, Any], problem: str | None) -> RenderableType:
+        try:
+            return render(document, url, problem, clean)
+        except _MALFORMED as exc:
+            raise ConnectError(f"{url} answered a malformed status ({exc!r})") from None
+
     if once or not console.is_terminal:
-        console.print(render(document, url, None))
+        console.print(frame(document, None))
         return OK
     with _keys() as pressed, Live(console=console, auto_refresh=False, screen=False) as live:
         problem: str | None = None
         while True:
-            live.update(render(document, url, problem), refresh=True)
+            try:
+                drawn = frame(document, problem)
+            except ConnectError as exc:
+                drawn = frame({}, str(exc))
+            live.update(drawn, refresh=True)
             if pressed(interval):
                 return OK
             try:
@@ -120,16 +143,27 @@ def _keys() -> Iterator[Any]:
 # -- drawing ----------------------------------------------------------------------------------
 
 
-def render(document: dict[str, Any], url: str, problem: str | None) -> RenderableType:
-    """One frame: header, trees, streams, hosts, errors."""
+def render(
+    document: dict[str, Any], url: str, problem: str | None, clean: Callable[[str], str] = str
+) -> RenderableType:
+    """One frame: header, trees, streams, hosts, errors.
+
+    Every text of the document is the program's to choose: ``clean`` shows its control
+    characters (`shown_by` the output), and it is never read as rich markup.
+    """
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
-    parts: list[RenderableType] = [_header(document, url, problem)]
+    def text(value: Any) -> str:
+        """A value of the document, as markup that shows exactly it."""
+        return escape(clean(str(value)))
+
+    parts: list[RenderableType] = [_header(document, url, problem, clean)]
     tree = document.get("tree") or []
     for root in tree:
-        parts.append(_tree(root))
+        parts.append(_tree(root, text))
     streams = document.get("streams") or {}
     table = Table(title=f"streams in flight: {streams.get('in_flight', 0)}", title_justify="left")
     for column in ("ref", "model", "host", "attempt", "age", "first chunk"):
@@ -137,10 +171,10 @@ def render(document: dict[str, Any], url: str, problem: str | None) -> Renderabl
     for stream in streams.get("oldest", [])[:20]:
         first = stream.get("time_to_first_chunk")
         table.add_row(
-            str(stream["ref"]),
-            str(stream.get("model") or ""),
-            str(stream.get("host") or ""),
-            str(stream.get("attempt", 0)),
+            text(stream["ref"]),
+            text(stream.get("model") or ""),
+            text(stream.get("host") or ""),
+            text(stream.get("attempt", 0)),
             f"{stream.get('age', 0):.1f}s",
             "-" if first is None else f"{first * 1000:.0f}ms",
         )
@@ -151,33 +185,35 @@ def render(document: dict[str, Any], url: str, problem: str | None) -> Renderabl
     for host in document.get("hosts", []):
         up = host.get("up")
         hosts.add_row(
-            str(host["host"]),
+            text(host["host"]),
             "-" if up is None else ("up" if up else "DOWN"),
-            str(host.get("in_flight", 0)),
-            str(host.get("started", 0)),
-            str(host.get("finished", 0)),
-            str(host.get("errors", 0)),
+            text(host.get("in_flight", 0)),
+            text(host.get("started", 0)),
+            text(host.get("finished", 0)),
+            text(host.get("errors", 0)),
         )
     parts.append(hosts)
     errors = document.get("errors") or []
     lines = Text("recent errors:" + ("" if errors else " none"))
     for error in errors[:8]:
         stamp = time.strftime("%H:%M:%S", time.localtime(error.get("time", 0)))
-        lines.append(f"\n  {stamp} {error.get('what')}: {error.get('text')}")
+        lines.append(clean(f"\n  {stamp} {error.get('what')}: {error.get('text')}"))
     parts.append(lines)
     return Group(*parts)
 
 
-def _header(document: dict[str, Any], url: str, problem: str | None) -> RenderableType:
+def _header(
+    document: dict[str, Any], url: str, problem: str | None, clean: Callable[[str], str]
+) -> RenderableType:
     from rich.text import Text
 
     app = document.get("application") or {}
     loop = document.get("loop") or {}
-    state = app.get("state", "-")
+    state = str(app.get("state", "-"))
     text = Text()
-    text.append(f"{url}  pid {document.get('pid')}  ", style="bold")
-    text.append(f"{app.get('name') or 'application'}: ")
-    text.append(state, style="bold yellow" if state == "draining" else "bold green")
+    text.append(clean(f"{url}  pid {document.get('pid')}  "), style="bold")
+    text.append(clean(f"{app.get('name') or 'application'}: "))
+    text.append(clean(state), style="bold yellow" if state == "draining" else "bold green")
     text.append(f"  up {_duration(document.get('uptime', 0))}")
     text.append(
         f"  loop lag {loop.get('lag', 0) * 1000:.1f}ms (max {loop.get('max_lag', 0) * 1000:.1f}ms)"
@@ -185,42 +221,45 @@ def _header(document: dict[str, Any], url: str, problem: str | None) -> Renderab
     if loop.get("blocked") is not None:
         text.append(f"  LOOP BLOCKED {loop['blocked']:.1f}s", style="bold red")
     if problem is not None:
-        text.append(f"\nnot answering: {problem}", style="bold red")
+        text.append(clean(f"\nnot answering: {problem}"), style="bold red")
     return text
 
 
-def _tree(root: dict[str, Any]) -> Tree:
+def _tree(root: dict[str, Any], text: Callable[[Any], str]) -> Tree:
     from rich.tree import Tree
 
-    tree = Tree(_supervisor_label(str(root.get("name")), root))
-    _children(tree, root)
+    tree = Tree(_supervisor_label(text(root.get("name")), root, text))
+    _children(tree, root, text)
     return tree
 
 
-def _children(tree: Tree, node: dict[str, Any]) -> None:
+def _children(tree: Tree, node: dict[str, Any], text: Callable[[Any], str]) -> None:
     for child in node.get("children", []):
         nested = child.get("supervisor")
         if isinstance(nested, dict):
-            _children(tree.add(_supervisor_label(child["id"], nested)), nested)
+            label = _supervisor_label(text(child["id"]), nested, text)
+            _children(tree.add(label), nested, text)
             continue
         state = child["state"]
         style = {"running": "green", "restarting": "yellow"}.get(state, "dim")
-        restarts = f" restarts {child['restarts']}" if child.get("restarts") else ""
-        tree.add(f"{child['id']} [{style}]{state}[/]{restarts}")
+        restarts = f" restarts {text(child['restarts'])}" if child.get("restarts") else ""
+        tree.add(f"{text(child['id'])} [{style}]{text(state)}[/]{restarts}")
     if node.get("more"):
-        tree.add(f"[dim]... {node['more']} more[/]")
+        tree.add(f"[dim]... {text(node['more'])} more[/]")
 
 
-def _supervisor_label(name: str, node: dict[str, Any]) -> str:
+def _supervisor_label(name: str, node: dict[str, Any], text: Callable[[Any], str]) -> str:
+    """``name`` is markup already; the rest of ``node`` is the document's."""
+    kind = text(node.get("kind"))
     if node.get("busy"):
-        return f"[bold]{name}[/] {node.get('kind')} [yellow](busy)[/]"
+        return f"[bold]{name}[/] {kind} [yellow](busy)[/]"
     counts = node.get("counts") or {}
-    shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    shown = ", ".join(f"{text(n)} {text(state)}" for state, n in counts.items() if n)
     draining = " [yellow]draining[/]" if node.get("draining") else ""
     limit = node.get("max_restarts")
     return (
-        f"[bold]{name}[/] {node.get('kind')} {node.get('strategy')}{draining} "
-        f"restarts {node.get('restarts', 0)}/{'∞' if limit is None else limit} "
+        f"[bold]{name}[/] {kind} {text(node.get('strategy'))}{draining} "
+        f"restarts {text(node.get('restarts', 0))}/{'∞' if limit is None else text(limit)} "
         f"({shown or 'no children'})"
     )
 

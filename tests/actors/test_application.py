@@ -4,6 +4,7 @@ a real process (SIGTERM drains, a second signal stops at once), readiness on a d
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -230,6 +231,19 @@ def test_the_application_tells_ready_then_stopping(notify_socket, monkeypatch):
     assert running.join() == 0
 
 
+def test_a_name_that_utf_8_cannot_encode_is_still_notified(notify_socket, monkeypatch):
+    """A name from argv or the environment may carry undecodable bytes (as surrogates): the
+    notification must not raise, or the program would die telling systemd it is ready."""
+    sock, path = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    app = Application(tree, name=os.fsdecode(b"daemon-\xff"), signals=())
+    running = Running(app)
+    ready = sock.recv(4096).split(b"\n")
+    assert ready[0] == b"READY=1"
+    app.stop()
+    assert running.join() == 0
+
+
 # -- signals, in a process of its own -----------------------------------------------------------
 
 SCRIPT = textwrap.dedent(
@@ -309,6 +323,59 @@ def test_a_second_signal_stops_at_once():
         process.wait()
 
 
+OTHER_THREAD_SCRIPT = textwrap.dedent(
+    """
+    import signal, sys, threading, time, actors
+    from actors import ChildSpec, DynamicSupervisor, Supervisor, telemetry
+
+    def start():  # a job that runs until it is stopped keeps the drain waiting
+        root = Supervisor.start([ChildSpec(
+            "jobs", lambda: DynamicSupervisor.start(), type="supervisor", name="jobs")])
+        actors.whereis("jobs").proxy().start_child(
+            ChildSpec("job", actors.Actor.start, restart="transient")).get(timeout=5)
+        return root
+
+    def hit_another_thread(signum):
+        def hit():
+            time.sleep(0.3)  # time for the main thread to block in its wait
+            signal.pthread_kill(threading.get_ident(), signum)  # delivered to this thread
+            time.sleep(1)  # alive while the kernel hands the signal over
+        threading.Thread(target=hit, daemon=True).start()
+
+    def ready(*_):
+        print("ready", flush=True)
+        hit_another_thread(signal.SIGTERM)
+
+    def draining(*_):
+        print("draining", flush=True)
+        hit_another_thread(signal.SIGINT)
+
+    telemetry.attach("ready", telemetry.APPLICATION_READY, ready)
+    telemetry.attach("drain", telemetry.APPLICATION_DRAIN, draining)
+    sys.exit(actors.run(start, drain=600))
+    """
+)
+
+
+def test_signals_the_kernel_hands_to_another_thread_are_acted_on():
+    """The kernel may deliver a process's signal to any of its threads; the main thread, which
+    runs Python's handlers, must not sleep through it (both blocking waits: running, draining)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", OTHER_THREAD_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
+    try:
+        expect_line(process, "ready")
+        expect_line(process, "draining")
+        assert process.wait(WAIT) == 128 + signal.SIGINT
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_ctrl_c_in_a_terminal_drains_like_sigterm():
     process = spawn(0.2)
     try:
@@ -316,6 +383,52 @@ def test_ctrl_c_in_a_terminal_drains_like_sigterm():
         process.send_signal(signal.SIGINT)
         expect_line(process, "draining")
         assert process.wait(WAIT) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+OTHER_THREAD = textwrap.dedent(
+    """
+    import signal, sys, threading, time, actors
+    from actors import ChildSpec, DynamicSupervisor, Supervisor, telemetry
+
+    def start():  # a transient job that runs until stopped: the drain waits for it
+        root = Supervisor.start([ChildSpec(
+            "jobs", lambda: DynamicSupervisor.start(), type="supervisor", name="jobs")])
+        actors.whereis("jobs").proxy().start_child(
+            ChildSpec("job", actors.Actor.start, restart="transient")).get(timeout=5)
+        return root
+
+    # The kernel gives a process's signal to any thread that does not block it. Make that a
+    # thread other than the main one, as it may be in any program with actor threads.
+    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    telemetry.attach("ready", telemetry.APPLICATION_READY, lambda *a: print("ready", flush=True))
+    telemetry.attach("drain", telemetry.APPLICATION_DRAIN, lambda *a: print("draining", flush=True))
+    sys.exit(actors.run(start, drain=600))
+    """
+)
+
+
+def test_signals_taken_by_another_thread_than_the_main_one_still_drain_then_stop():
+    """The main thread waits, and Python runs a signal handler only on the main thread: a
+    signal that the kernel gave to another thread must still wake it."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", OTHER_THREAD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.strip()) for line in process.stdout]).start()
+    try:
+        assert lines.get(timeout=WAIT) == "ready"
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert lines.get(timeout=WAIT) == "draining"
+        except queue.Empty:
+            raise AssertionError("SIGTERM did not begin the drain") from None
+        process.send_signal(signal.SIGINT)  # the drain waits for nothing but this
+        assert process.wait(WAIT) == 128 + signal.SIGINT
     finally:
         process.kill()
         process.wait()

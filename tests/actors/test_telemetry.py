@@ -102,6 +102,30 @@ def test_a_handler_that_raises_is_logged_and_detached_and_the_others_still_run(h
     assert len([r for r in caplog.records if r.name == "actors.telemetry"]) == 1
 
 
+def test_a_handler_that_raises_detaches_itself_not_the_one_attached_since_under_its_id():
+    """A handler that replaced itself under its own id, then raised: only the one that raised
+    is detached (as `:telemetry` detaches the handler that failed, not whatever has its id)."""
+    event = ("test", "replaced")
+    heard = []
+
+    def second(*_args):
+        heard.append("second")
+
+    def first(*_args):
+        telemetry.detach("swap")
+        telemetry.attach("swap", event, second)
+        raise RuntimeError("first is done")
+
+    telemetry.attach("swap", event, first)
+    try:
+        telemetry.execute(event, {})
+        telemetry.execute(event, {})
+        assert heard == ["second"]
+        assert [h.function for h in telemetry.list_handlers(event)] == [second]
+    finally:
+        telemetry.detach("swap")
+
+
 def test_a_ctrl_c_in_a_handler_on_the_main_thread_goes_on_and_the_handler_stays():
     def interrupted(*args):
         raise KeyboardInterrupt

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -71,7 +72,8 @@ def test_daemon_survives_the_server_being_killed_and_restarted():
 
 
 class Daemon:
-    """examples/daemon.py in a subprocess, its stdout read line by line."""
+    """examples/daemon.py in a subprocess; its stdout and stderr are read as they come (a pipe
+    left unread fills up, and a daemon whose log write blocks on it cannot drain)."""
 
     def __init__(self, url, *args, env=None):
         self.process = subprocess.Popen(
@@ -81,11 +83,17 @@ class Daemon:
             text=True,
             env={**os.environ, **(env or {})},
         )
+        self._err: list[str] = []
+        self._err_reader = threading.Thread(target=self._err.extend, args=(self.process.stderr,))
+        self._err_reader.start()
         line = self.process.stdout.readline()
         if not line.startswith("status at "):
-            self.process.kill()
-            raise AssertionError(f"no status line: {line!r} {self.process.stderr.read()}")
+            self.kill()
+            raise AssertionError(f"no status line: {line!r} {''.join(self._err)}")
         self.status_url = line.split()[2]
+        self._out: list[str] = []
+        self._out_reader = threading.Thread(target=self._out.extend, args=(self.process.stdout,))
+        self._out_reader.start()
 
     def status(self):
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -93,16 +101,22 @@ class Daemon:
             return json.loads(response.read())
 
     def finish(self, timeout):
-        """Wait for the exit; (exit code, the final JSON line)."""
-        out, err = self.process.communicate(timeout=timeout)
-        lines = out.strip().splitlines()
+        """Wait for the exit; (exit code, the final JSON line, stderr)."""
+        self.process.wait(timeout=timeout)
+        self._out_reader.join(timeout)
+        self._err_reader.join(timeout)
+        err = "".join(self._err)
+        lines = "".join(self._out).strip().splitlines()
         assert lines, f"no output; stderr: {err[-3000:]}"
         return self.process.returncode, json.loads(lines[-1]), err
 
     def kill(self):
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate()
+        self.process.wait(timeout=WAIT)
+        for reader in ("_out_reader", "_err_reader"):
+            if hasattr(self, reader):
+                getattr(self, reader).join(WAIT)
 
 
 @pytest.fixture

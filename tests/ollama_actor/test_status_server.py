@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
+import threading
 import time
 import urllib.parse
 
@@ -193,6 +196,8 @@ def test_a_request_for_another_host_name_is_refused(tree):
     assert b"loopback" in body
     assert get(url, host="localhost")[0] == 200
     assert get(url, host="[::1]:1")[0] == 200
+    for malformed in ("[::1]evil.example", "[::1", "[::1]:80x", "::1"):
+        assert get(url, host=malformed)[0] == 403, malformed
 
 
 def test_only_loopback_addresses_are_served():
@@ -207,3 +212,31 @@ def test_stopping_it_closes_the_port():
     ref.stop()
     with pytest.raises(ConnectionRefusedError):
         get(url)
+
+
+def test_slow_clients_neither_block_others_nor_pile_up_nor_outlive_the_server():
+    """Clients that send half a request and wait: others are still answered, each holds at
+    most one of a bounded number of threads, and stopping the server closes them all."""
+    before = threading.active_count()
+    ref = StatusServer.start()
+    url = ref.proxy().url.get(timeout=5)
+    parts = urllib.parse.urlsplit(url)
+    slow = []
+    try:
+        for n in range(80):
+            client = socket.create_connection((parts.hostname, parts.port), timeout=5)
+            client.sendall(b"GET /status HTTP/1.1\r\n")  # and never the rest
+            slow.append(client)
+            if n == 20:
+                assert get(url)[0] == 200, "a slow client blocks the others"
+        spare = threading.active_count() - before
+        assert spare <= 40, f"{spare} threads for 80 idle clients"
+        ref.stop(timeout=10)
+        for client in slow:  # closed by the server, not left hanging (a timeout fails)
+            with contextlib.suppress(ConnectionResetError):
+                assert client.recv(100) == b""
+        wait_for(lambda: threading.active_count() <= before, "the server's threads to end")
+    finally:
+        for client in slow:
+            client.close()
+        ref.stop(timeout=10)
