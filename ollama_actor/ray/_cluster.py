@@ -228,11 +228,12 @@ class StreamCluster:
             if self._closed:
                 return
             self._closed = True
-        closing = [node.actor.close.remote(timeout) for node in self._nodes if not node.dead]
-        try:
-            ray.get(closing, timeout=timeout + 5)
-        except Exception as exc:  # a node that died meanwhile: its streams end below
-            logger.debug("closing the cluster's nodes: %r", exc)
+        if ray.is_initialized():  # else the nodes are gone with Ray (and a call would start one)
+            closing = [node.actor.close.remote(timeout) for node in self._nodes if not node.dead]
+            try:
+                ray.get(closing, timeout=timeout + 5)
+            except Exception as exc:  # a node that died meanwhile: its streams end below
+                logger.debug("closing the cluster's nodes: %r", exc)
         with self._lock:
             left = list(self._running.values())
         for handle in left:  # on a node that died: nobody else will end them now
@@ -374,11 +375,13 @@ class StreamCluster:
             self._node_failed(node)
 
     def _kill_nodes(self) -> None:
+        alive = ray.is_initialized()  # else the nodes went with Ray
         for node in self._nodes:
-            try:
-                ray.kill(node.actor, no_restart=True)
-            except Exception as exc:
-                logger.debug("killing node %d: %r", node.index, exc)
+            if alive:
+                try:
+                    ray.kill(node.actor, no_restart=True)
+                except Exception as exc:
+                    logger.debug("killing node %d: %r", node.index, exc)
             node.up, node.dead = False, True
 
 
@@ -430,7 +433,7 @@ class ClusterHandle:
     def cancel(self) -> None:
         """End the stream now; a no-op once it has ended. Never blocks."""
         self._cancelled = True
-        if not self.done and self.node >= 0:
+        if not self.done and self.node >= 0 and ray.is_initialized():
             self._cluster._nodes[self.node].actor.cancel.remote(self.ref)
 
     def _settle(self, kind: str, value: Any) -> None:
@@ -491,7 +494,8 @@ class ClusterStream:
 
     def cancel(self) -> None:
         """End the stream now; the iteration raises `StreamCancelled`. Never blocks."""
-        self._actor.cancel.remote(self.ref)
+        if ray.is_initialized():  # else its node went with Ray (and a call would start one)
+            self._actor.cancel.remote(self.ref)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self

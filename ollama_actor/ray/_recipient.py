@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pykka
+import ray
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError
 
@@ -57,6 +58,10 @@ MAX_CALLS_IN_FLIGHT = 4
 """Ray calls to one actor, from one process, not yet completed."""
 MAX_BATCH = 4096
 """Messages in one Ray call, at most."""
+
+
+class RayShutDown(RuntimeError):
+    """Ray was shut down in this process: no actor can be reached from it any more."""
 
 
 class ClusterRef(Ref):
@@ -198,6 +203,9 @@ class _Outbox:
             ref, kind = None, None
         if not isinstance(ref, Ref):  # not a stream's message: no ref to count it under
             ref = None
+        if self.in_flight >= MAX_CALLS_IN_FLIGHT and not ray.is_initialized():
+            # Ray was shut down under its calls: they will never complete (nor free a slot).
+            self._lost(RayShutDown(f"Ray was shut down: {self.handle} is gone"))
         with _sender.cond:
             if self.dead is not None:
                 raise pykka.ActorDeadError(f"the Ray actor receiving {ref} died: {self.dead}")
@@ -245,13 +253,8 @@ class _Outbox:
         flushed: list[Callable[[], None]] = []
         with _sender.cond:
             self.in_flight -= 1
-            if isinstance(error, RayActorError) and self.dead is None:
-                self.dead = error
-                self.queue.clear()
-                self.pending.clear()
-                for callbacks in self.waiters.values():
-                    flushed.extend(callbacks)
-                self.waiters.clear()
+            if isinstance(error, RayActorError | RayShutDown):
+                flushed = self._dead(error)
             else:
                 pending = self.pending
                 for _epoch, ref, items in batch:
@@ -265,10 +268,29 @@ class _Outbox:
                         flushed.extend(self.waiters.pop(ref, ()))
                 if self.queue:
                     _sender.ready(self)
-        if error is not None and self.dead is not error:
+        if error is not None and not isinstance(error, RayActorError | RayShutDown):
             logger.warning("the Ray actor %s raised on a message: %r", self.handle, error)
         for callback in flushed:
             _run_callback(callback)
+
+    def _lost(self, error: BaseException) -> None:
+        """The actor cannot be reached any more (any thread): see `_dead`."""
+        with _sender.cond:
+            flushed = self._dead(error)
+        for callback in flushed:
+            _run_callback(callback)
+
+    def _dead(self, error: BaseException) -> list[Callable[[], None]]:
+        """Mark the actor dead, drop what waits for it, and return the flush callbacks to
+        call (outside the condition). Under the condition; once only."""
+        if self.dead is not None:
+            return []
+        self.dead = error
+        self.queue.clear()
+        self.pending.clear()
+        flushed = [callback for callbacks in self.waiters.values() for callback in callbacks]
+        self.waiters.clear()
+        return flushed
 
 
 def _run_callback(callback: Callable[[], None]) -> None:
@@ -327,9 +349,12 @@ class _Sender:
             self._submit(outbox, batch)
 
     def _submit(self, outbox: _Outbox, batch: list[Group]) -> None:
+        if not ray.is_initialized():  # a Ray call now would start a new local Ray, not reach it
+            outbox.completed(batch, RayShutDown(f"Ray was shut down: {outbox.handle} is gone"))
+            return
         try:
             call: Any = outbox.handle.__ray_call__.remote(deliver, outbox.method, batch)
-        except Exception as exc:  # not serialisable, Ray shut down...: these messages are lost
+        except Exception as exc:  # not serialisable...: these messages are lost
             logger.exception("could not send %d messages to %s", len(batch), outbox.handle)
             outbox.completed(batch, exc)
             return

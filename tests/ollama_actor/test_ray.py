@@ -775,3 +775,56 @@ def test_a_stream_cancelled_while_it_moves_to_another_node_is_cancelled(emulator
             assert isinstance(streams[handle.ref][-1][1], StreamCancelled)
     finally:
         cluster.shutdown()
+
+
+_RAY_SHUT_DOWN_FIRST = """
+import logging, os, sys, time
+os.environ["RAY_BACKEND_LOG_LEVEL"] = "fatal"
+import ray
+from ollama_actor import Ollama, RecipientDead, StreamCancelled
+from ollama_actor.ray import StreamCluster
+
+ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+
+@ray.remote
+class Sink:
+    def tell(self, message):
+        pass
+
+sink = Sink.remote()
+cluster = StreamCluster(sys.argv[1], nodes=1, timeout=10)
+remote = cluster.completion(model="llama3.2", prompt="a", options={"num_predict": 500}, stream=sink)
+local = Ollama(sys.argv[1], timeout=10).completion(
+    model="llama3.2", prompt="b", options={"num_predict": 500}, stream=sink
+)
+time.sleep(0.5)
+ray.shutdown()  # before the cluster's shutdown: the wrong order, but an easy one to write
+cluster.shutdown()
+for handle, expected in ((remote, StreamCancelled), (local, RecipientDead)):
+    try:
+        handle.result(10)
+    except expected:
+        continue
+    raise AssertionError(f"{handle} did not end with {expected.__name__}")
+assert not ray.is_initialized(), "a new Ray was started behind the caller's back"
+print("clean")
+"""
+
+
+def test_ray_shut_down_before_the_cluster_starts_no_new_ray_and_ends_every_stream(paced):
+    """In a process of its own (it shuts its Ray down): `ray.shutdown()` before
+    `cluster.shutdown()`. The cluster's shutdown must not fail, every stream must end (none
+    hangs), and nothing may start a new local Ray (a Ray call after ``ray.shutdown()`` does)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _RAY_SHUT_DOWN_FIRST, paced.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("clean")
+    assert "Started a local Ray instance" not in done.stderr
