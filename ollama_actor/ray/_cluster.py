@@ -538,7 +538,7 @@ class ClusterStream:
         `StreamCancelled` when its node was ended by `shutdown`, which cancels every stream)."""
         if isinstance(error, RayActorError):
             if self._cluster._closed:
-                return StreamCancelled("the cluster was shut down")
+                return StreamCancelled("shutdown", "the cluster was shut down")
             return _node_lost(self.node, error)
         cause = _cause(error)
         return cause if isinstance(cause, Exception) else error
