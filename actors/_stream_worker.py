@@ -85,7 +85,9 @@ class StreamRun:
     def next_source(self) -> StreamSource:
         """The source for the attempt that starts now; tells the recipient of a restart.
 
-        Loop thread. The caller must start it and call `attempt_ended` when it ends.
+        A recipient that died meanwhile gets nothing: the source is cancelled with
+        ``"recipient_died"``, so it ends as soon as it starts, sending nothing. Loop thread.
+        The caller must start it and call `attempt_ended` when it ends.
         """
         self._active = True
         if self._first is not None:
@@ -99,7 +101,11 @@ class StreamRun:
             self._source.cancel(self._cancelled)
         else:
             details = getattr(self._source, "restart_details", None)
-            self.delivery.on_restart(self.attempt, error, details)
+            try:
+                self.delivery.on_restart(self.attempt, error, details)
+            except pykka.ActorDeadError:  # it died during the backoff: end as its monitor would
+                self._cancelled = "recipient_died"
+                self._source.cancel("recipient_died")
         return self._source
 
     def may_retry(self, exc: BaseException) -> bool:
