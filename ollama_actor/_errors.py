@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import builtins
 import re
-from typing import Any
 
 __all__ = [
     "ConnectError",
@@ -275,9 +274,6 @@ class StreamCancelled(OllamaError):
         self._message = message
         super().__init__(message or CANCEL_REASONS.get(reason, reason))
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (self.reason, self._message)
-
 
 class RecipientDead(StreamCancelled):
     """The actor receiving a stream has stopped, so the stream was ended (``reason`` is
@@ -285,9 +281,6 @@ class RecipientDead(StreamCancelled):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__("recipient_died", message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (self._message,)
 
 
 def cancelled(reason: str, message: str | None = None) -> StreamCancelled:
