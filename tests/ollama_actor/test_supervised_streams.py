@@ -501,3 +501,31 @@ def test_waiting_for_a_streams_result_on_the_loop_thread_is_refused_not_deadlock
         starter.stop()
     assert isinstance(refused, actors.WouldBlockLoop)
     assert "stream" in str(refused)
+
+
+def test_every_blocking_call_of_the_client_on_the_loop_thread_is_a_usage_error(client):
+    # Regression: StreamHandle.result and stop_default_supervisor raised a bare
+    # actors.WouldBlockLoop there, not the UsageError that the client's other blocking calls
+    # raise and docs/protocol.md's table promises (nor an OllamaError at all).
+    from ollama_actor import UsageError
+
+    class Caller(actors.LoopActor):
+        def on_receive(self, message):
+            refused = []
+            handle = client.completion(model="llama3.2", prompt="hi", stream=Inbox())
+            for call in (client.version, lambda: handle.result(5), stop_default_supervisor):
+                try:
+                    call()
+                except Exception as exc:  # handed back to the test
+                    refused.append(exc)
+            handle.cancel()
+            return refused
+
+    caller = Caller.start()
+    try:
+        refused = caller.ask("go", timeout=10)
+    finally:
+        caller.stop()
+    assert [type(exc).__mro__.count(UsageError) for exc in refused] == [1, 1, 1], refused
+    assert all(isinstance(exc, actors.WouldBlockLoop) for exc in refused[1:])  # as documented
+    assert all("loop thread" in str(exc) for exc in refused)
