@@ -39,11 +39,17 @@ def _never(_exc: BaseException) -> bool:
     return False
 
 
+def _itself(exc: BaseException) -> BaseException:
+    return exc
+
+
 class StreamRun:
     """One stream's life: its source, recipient, result, and retry state.
 
     ``retryable(exc)`` says whether a failure may be retried by restarting the worker; the
-    default retries nothing, so the first failure is final. Thread-safe where it says so.
+    default retries nothing, so the first failure is final. ``tell_failed(exc)`` is the error
+    the stream ends with when the recipient's ``tell`` of a restart raises ``exc`` (its bug;
+    by default ``exc`` itself). Thread-safe where it says so.
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class StreamRun:
         self.recipient = recipient
         self.delivery = Delivery(self.ref, recipient)
         self.retryable = retryable
+        self.tell_failed: Callable[[BaseException], BaseException] = _itself
         self.attempt = 0
         """Restarts so far (0 during the first attempt)."""
         self.last_error: BaseException | None = None
@@ -86,7 +93,8 @@ class StreamRun:
         """The source for the attempt that starts now; tells the recipient of a restart.
 
         A recipient that died meanwhile gets nothing: the source is cancelled with
-        ``"recipient_died"``, so it ends as soon as it starts, sending nothing. Loop thread.
+        ``"recipient_died"``, so it ends as soon as it starts, sending nothing; one whose
+        ``tell`` raises ends the stream with ``tell_failed(exc)``. Loop thread.
         The caller must start it and call `attempt_ended` when it ends.
         """
         self._active = True
@@ -106,6 +114,10 @@ class StreamRun:
             except pykka.ActorDeadError:  # it died during the backoff: end as its monitor would
                 self._cancelled = "recipient_died"
                 self._source.cancel("recipient_died")
+            except Exception as exc:  # its bug: the stream ends, as when a chunk's tell raises
+                logger.exception("the recipient of %s raised on its restart message", self.ref)
+                self.fail(self.tell_failed(exc))
+                self._source.cancel("caller")  # so the attempt ends as it starts, unsent
         return self._source
 
     def may_retry(self, exc: BaseException) -> bool:

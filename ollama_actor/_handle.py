@@ -32,7 +32,7 @@ from actors import (
     start_instance,
     wait_exit,
 )
-from ollama_actor._errors import OllamaError, StreamCancelled, cancelled
+from ollama_actor._errors import InternalError, OllamaError, StreamCancelled, cancelled
 from ollama_actor._retry import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._stream_events import wanted
 from ollama_actor._streaming import Streaming, _refuse_loop_thread
@@ -168,6 +168,7 @@ def stream_to(
     run = StreamRun(streaming, recipient)  # retries nothing, unless transient:
     if transient:
         run.retryable = retry.retryable
+        run.tell_failed = _recipient_failed
     if wanted():  # telemetry: the stream begins now, and ends with its run
         span = streaming.span = streaming.new_span(supervised=True)
         run.on_end(span.stop)
@@ -202,6 +203,13 @@ def stream_to(
     # refused start to the stream itself rather than being polled for.
     send_request(target, ProxyCall(("start_child",), (spec,), {}), started)
     return StreamHandle(run, incarnations, streaming)
+
+
+def _recipient_failed(exc: BaseException) -> InternalError:
+    """What a stream ends with when its recipient's ``tell`` of a restart raised (its bug)."""
+    error = InternalError(f"the recipient raised on its restart message: {exc!r}")
+    error.__cause__ = exc
+    return error
 
 
 def _worker_ended(exit: Exit) -> OllamaError:

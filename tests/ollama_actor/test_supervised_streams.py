@@ -529,3 +529,23 @@ def test_every_blocking_call_of_the_client_on_the_loop_thread_is_a_usage_error(c
     assert [type(exc).__mro__.count(UsageError) for exc in refused] == [1, 1, 1], refused
     assert all(isinstance(exc, actors.WouldBlockLoop) for exc in refused[1:])  # as documented
     assert all("loop thread" in str(exc) for exc in refused)
+
+
+def test_a_recipient_that_raises_on_its_restart_message_ends_the_stream_internal_error(
+    client, emu, caplog
+):
+    # Regression: each incarnation crashed on the restart's tell and was restarted, telling
+    # the broken recipient again, until the budget was spent; the stream then ended with the
+    # first attempt's ConnectionLost, not the InternalError a raising tell ends a stream with.
+    from ollama_actor import InternalError
+
+    emu.inject(cut(after=2), path="/api/generate")
+    recipient = _Faulty("restart")
+    handle = completion(client, recipient)
+    with pytest.raises(InternalError) as info:
+        handle.result(timeout=10)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "ValueError('the recipient broke on restart')" in str(info.value)
+    assert recipient.told == ["data", "data", "restart", "error"]
+    assert emu.request_count("/api/generate") == 1  # the broken recipient got no new attempt
+    assert "the recipient broke on restart" in caplog.text  # logged
