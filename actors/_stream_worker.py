@@ -102,12 +102,12 @@ class StreamRun:
             source, self._first = self._first, None
             return source
         self.attempt += 1
-        error = self.last_error
-        assert error is not None, "a restart follows a failure"
         self._source = self._source.again()
         if self._cancelled is not None:  # cancelled while the restart was pending
             self._source.cancel(self._cancelled)
         else:
+            error = self.last_error
+            assert error is not None, "a restart follows a failure"
             details = getattr(self._source, "restart_details", None)
             try:
                 self.delivery.on_restart(self.attempt, error, details)
@@ -203,6 +203,15 @@ class StreamRun:
         active = self._active and not self.done
         self.fail(error)
         if active:
+            self._source.cancel("worker_failed")
+
+    def worker_lost(self) -> None:
+        """The worker ended while its attempt ran (it was killed, so no hook of its cancelled
+        it): cancel the stream (``"worker_failed"``) even if a restart follows, which then
+        finds it ended and stops. A worker that ends to be retried has ended its attempt
+        first, and is left alone. Loop thread; idempotent."""
+        if self._active and not self.done:
+            self._cancelled = "worker_failed"
             self._source.cancel("worker_failed")
 
     def result(self, timeout: float | None = None) -> Any:

@@ -177,6 +177,8 @@ def stream_to(
     def on_exit(exit: Exit, restarting: bool) -> None:
         if not restarting:
             call_on_loop(run.give_up, _worker_ended(exit))
+        else:  # before the restart's incarnation begins on the loop thread
+            call_on_loop(run.worker_lost)
 
     spec = ChildSpec(
         run.ref,

@@ -549,3 +549,32 @@ def test_a_recipient_that_raises_on_its_restart_message_ends_the_stream_internal
     assert recipient.told == ["data", "data", "restart", "error"]
     assert emu.request_count("/api/generate") == 1  # the broken recipient got no new attempt
     assert "the recipient broke on restart" in caplog.text  # logged
+
+
+@pytest.mark.parametrize("failed_before", [False, True])
+def test_a_killed_worker_under_a_retrying_policy_ends_its_stream_worker_failed(
+    client, emu, failed_before
+):
+    # Regression: the supervisor restarted the killed transient worker while its attempt ran
+    # on; the new incarnation failed an assertion (no failure to restart from), or ran the
+    # request again until the old attempt's Streaming was collected and ended the stream
+    # "dropped".
+    from actors._actor import kill
+
+    if failed_before:
+        emu.inject(status(503), path="/api/generate")
+    emu.inject(stall(after=1), path="/api/generate")
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    while inbox.receive(timeout=5)[1][0] != "data":
+        pass
+    request = emu.last_request("/api/generate")
+    kill(handle.worker)
+    with pytest.raises(StreamCancelled) as info:
+        handle.result(timeout=5)
+    assert info.value.reason == "worker_failed"
+    assert "Assertion" not in str(info.value)
+    assert emu.wait_until_ended(request.id, timeout=5).outcome == "client_closed"
+    assert kinds(messages_of(inbox, handle.ref)) == ["error"]
+    assert_nothing_more(inbox, handle.ref)
+    assert emu.request_count("/api/generate") == (2 if failed_before else 1)
