@@ -201,6 +201,13 @@ class IncompleteStream(ProtocolError):
     retryable = False
 
 
+# What each bound's error message says to change, after what happened.
+READ_FIX = "; Timeout(read=...) waits longer (for a model slow to load or to answer)"
+CONNECT_FIX = "; is the host reachable? Timeout(connect=...) waits longer"
+TOTAL_FIX = "; Timeout(total=...) allows more (it bounds each attempt)"
+LINE_FIX = "; Ollama(max_line=...) allows longer lines"
+
+
 class RequestTimeout(TransportError, builtins.TimeoutError):
     """A time bound set by `Timeout` passed."""
 

@@ -334,3 +334,21 @@ def test_a_cancel_error_and_its_subclasses_pickle_whole_whatever_their_init_take
         assert type(copy) is type(error)
         assert vars(copy) == vars(error)
         assert (copy.reason, str(copy)) == (error.reason, str(error))
+
+
+def test_a_bound_that_passed_names_the_setting_that_moves_it(emu):
+    # Regression: timeouts and an over-long line said what happened but not what to change.
+    from ollama_actor import LineTooLong, Ollama, ReadTimeout, Timeout, TotalTimeout
+    from ollama_actor.emulator import long_line, stall
+
+    cases = [
+        (stall(after=1), Timeout(read=0.2), ReadTimeout, "Timeout(read="),
+        (stall(after=1), Timeout(read=10, total=0.2), TotalTimeout, "Timeout(total="),
+        (long_line(after=1, size=4000), 10, LineTooLong, "max_line="),
+    ]
+    for fault, timeout, error, remedy in cases:
+        emu.inject(fault, path="/api/generate")
+        client = Ollama(emu.base_url, timeout=timeout, max_line=1000)
+        with client, pytest.raises(error) as info:
+            list(client.completion(model="llama3.2", prompt="hi", stream=True))
+        assert remedy in str(info.value)
