@@ -53,6 +53,7 @@ __all__ = [
     "Ollama",
     "base_url_of",
     "blob_digest",
+    "checked_timeout",
     "constructor_signature",
 ]
 
@@ -518,10 +519,7 @@ class Ollama:
     def _timeout(self, name: str, timeout: Any) -> Timeout:
         if timeout is _UNSET:
             return self.timeout
-        try:
-            return Timeout.coerce(timeout)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(name, "timeout", str(exc)) from None
+        return checked_timeout(name, timeout)
 
     def _checked_digest(self, name: str, value: Any) -> str:
         try:
@@ -747,3 +745,12 @@ def _yes_or_no(collector: BodyCollector) -> bool:
     if isinstance(failure, HTTPError) and failure.status == 404:
         return False
     raise failure
+
+
+def checked_timeout(name: str, timeout: Any) -> Timeout:
+    """The ``timeout=`` of a call to endpoint ``name`` as a `Timeout`; `ValidationError` if it
+    is not one (seconds, a `Timeout` or None)."""
+    try:
+        return Timeout.coerce(timeout)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(name, "timeout", str(exc)) from None

@@ -29,6 +29,7 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 
 from actors import Ref
+from ollama_actor._client import checked_timeout
 from ollama_actor._errors import NodeLost, StreamCancelled, ValidationError
 from ollama_actor._retry import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._schemas import ENDPOINTS, validate
@@ -46,6 +47,12 @@ NODE_DEFAULTS: dict[str, Any] = {
     "scheduling_strategy": "SPREAD",
 }
 
+
+ITERATION_BACKLOG = 8
+"""Lists of chunks a node may have yielded that the driver has not read: past them, the node's
+generator waits, its chunks gather on the node, and past `_node._HIGH_WATER` it stops reading
+the stream's socket. Without it, Ray runs a generator ahead without limit (to the driver's
+memory), whatever the driver reads."""
 
 PROBE_INTERVAL = 0.5
 """Seconds between two probes of a node whose last probe failed."""
@@ -90,23 +97,40 @@ class StreamCluster:
         **client_options: Any,
     ) -> None:
         if isinstance(node_options, list):
+            for at, each in enumerate(node_options):
+                if not isinstance(each, dict):
+                    raise TypeError(f"StreamCluster's node_options[{at}] is not a dict: {each!r}")
             options = [dict(NODE_DEFAULTS, **each) for each in node_options]
         else:
             if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
                 raise ValueError(f"StreamCluster's nodes must be an int >= 1, not {nodes!r}")
+            if node_options is not None and not isinstance(node_options, dict):
+                raise TypeError(
+                    f"StreamCluster's node_options must be a dict or a list of dicts, "
+                    f"not {node_options!r}"
+                )
             options = [dict(NODE_DEFAULTS, **(node_options or {}))] * nodes
         if not options:
             raise ValueError("StreamCluster needs at least one node")
+        if (
+            isinstance(start_timeout, bool)
+            or not isinstance(start_timeout, int | float)
+            or not 0 < start_timeout < float("inf")
+        ):
+            raise ValueError(
+                f"StreamCluster's start_timeout must be a positive number of seconds, "
+                f"not {start_timeout!r}"
+            )
         remote = ray.remote(StreamNode)
+        kinds = [remote.options(**opts) for opts in options]  # Ray checks them: before any starts
         self._nodes = [
-            _Node(i, remote.options(**opts).remote(i, hosts, client_options))
-            for i, opts in enumerate(options)
+            _Node(i, kind.remote(i, hosts, client_options)) for i, kind in enumerate(kinds)
         ]
         self._lock = threading.Lock()
         self._turn = itertools.count()
         self._running: dict[Ref, ClusterHandle] = {}
         self._closed = False
-        self._events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         threading.Thread(target=self._handle_events, name="ray-cluster", daemon=True).start()
         try:
             pids = ray.get(
@@ -114,11 +138,13 @@ class StreamCluster:
             )
         except ray.exceptions.GetTimeoutError:
             self._kill_nodes()
+            self._events.put(None)
             raise TimeoutError(
                 f"the cluster's nodes did not start within {start_timeout} s"
             ) from None
         except RayActorError as exc:  # a node's __init__ raised (bad hosts or client options)
             self._kill_nodes()
+            self._events.put(None)
             said = [line for line in str(exc).strip().splitlines() if line.strip()]
             raise RuntimeError(f"the cluster's nodes could not start: {said[-1]}") from None
         for node, pid in zip(self._nodes, pids, strict=True):
@@ -145,13 +171,16 @@ class StreamCluster:
         ``stream=`` a `RayRecipient` or a Ray actor handle: returns a `ClusterHandle` and the
         recipient hears the message protocol (supervised with ``retry``, on the node and across
         nodes). ``stream=True``: returns a `ClusterStream` to iterate here. Raises
-        `ValidationError` for bad parameters, before anything is sent.
+        `ValidationError` for bad parameters, before anything is sent, and Ray's `TypeError`
+        if the stream cannot be pickled to a node (a ``retry=`` holding a lock...).
         """
         endpoint = ENDPOINTS.get(name)
         if endpoint is None or endpoint.stream is None:
             raise ValidationError(name, "stream", "is not supported by this endpoint")
         checked = {key: value for key, value in params.items() if key != "timeout"}
         validate(endpoint, checked)
+        if "timeout" in params:
+            checked_timeout(name, params["timeout"])
         if self._closed:
             raise RuntimeError(f"{self!r} was shut down")
         if stream is True:
@@ -199,16 +228,18 @@ class StreamCluster:
             if self._closed:
                 return
             self._closed = True
-        closing = [node.actor.close.remote(timeout) for node in self._nodes if not node.dead]
-        try:
-            ray.get(closing, timeout=timeout + 5)
-        except Exception as exc:  # a node that died meanwhile: its streams end below
-            logger.debug("closing the cluster's nodes: %r", exc)
+        if ray.is_initialized():  # else the nodes are gone with Ray (and a call would start one)
+            closing = [node.actor.close.remote(timeout) for node in self._nodes if not node.dead]
+            try:
+                ray.get(closing, timeout=timeout + 5)
+            except Exception as exc:  # a node that died meanwhile: its streams end below
+                logger.debug("closing the cluster's nodes: %r", exc)
         with self._lock:
             left = list(self._running.values())
         for handle in left:  # on a node that died: nobody else will end them now
             handle._end_here(StreamCancelled("shutdown", "the cluster was shut down"))
         self._kill_nodes()
+        self._events.put(None)  # the event thread ends; later events of Ray's are dropped
 
     # -- the driver's side of a stream ----------------------------------------------------------
 
@@ -242,7 +273,19 @@ class StreamCluster:
             return
         if restart is not None:
             restart["node"] = node.index
-        call = node.actor.run.remote(handle.job, handle.epoch, restart)
+        try:
+            call = node.actor.run.remote(handle.job, handle.epoch, restart)
+        except Exception as exc:  # Ray could not pickle the job (a retry= holding a lock...)
+            with self._lock:
+                node.streams -= 1
+                node.started -= 1
+                self._running.pop(handle.ref, None)
+            if restart is None:
+                raise  # to the caller of `call`: no stream was started
+            handle._end_here(exc)
+            return
+        if handle._cancelled:  # cancelled as it moved here: its cancel may have gone before
+            node.actor.cancel.remote(handle.ref)
         call.future().add_done_callback(
             lambda done: self._events.put(lambda: self._ended(handle, node, done))
         )
@@ -298,8 +341,11 @@ class StreamCluster:
         again.start()
 
     def _handle_events(self) -> None:
+        """Run Ray's events in turn until `shutdown` (or a failed start) puts None."""
         while True:
             event = self._events.get()
+            if event is None:
+                return
             try:
                 event()
             except Exception:
@@ -313,12 +359,14 @@ class StreamCluster:
                 raise NodeLost("no node of the cluster is up")
             node.streams += 1
             node.started += 1
-        generator = node.actor.iterate.remote(ref, name, params)
+        generator = node.actor.iterate.options(
+            _generator_backpressure_num_objects=ITERATION_BACKLOG
+        ).remote(ref, name, params)
 
         generator.completed().future().add_done_callback(
             lambda done: self._events.put(lambda: self._iteration_ended(node, done))
         )
-        return ClusterStream(ref, node.index, node.actor, generator)
+        return ClusterStream(self, ref, node.index, generator)
 
     def _iteration_ended(self, node: _Node, done: Future[Any]) -> None:
         with self._lock:
@@ -327,11 +375,13 @@ class StreamCluster:
             self._node_failed(node)
 
     def _kill_nodes(self) -> None:
+        alive = ray.is_initialized()  # else the nodes went with Ray
         for node in self._nodes:
-            try:
-                ray.kill(node.actor, no_restart=True)
-            except Exception as exc:
-                logger.debug("killing node %d: %r", node.index, exc)
+            if alive:
+                try:
+                    ray.kill(node.actor, no_restart=True)
+                except Exception as exc:
+                    logger.debug("killing node %d: %r", node.index, exc)
             node.up, node.dead = False, True
 
 
@@ -383,7 +433,7 @@ class ClusterHandle:
     def cancel(self) -> None:
         """End the stream now; a no-op once it has ended. Never blocks."""
         self._cancelled = True
-        if not self.done and self.node >= 0:
+        if not self.done and self.node >= 0 and ray.is_initialized():
             self._cluster._nodes[self.node].actor.cancel.remote(self.ref)
 
     def _settle(self, kind: str, value: Any) -> None:
@@ -419,14 +469,16 @@ class ClusterStream:
     s`` (not both), through a Ray streaming generator that carries the chunks in lists.
 
     Raises the stream's `OllamaError` where it failed, `NodeLost` if its node died (it is not
-    moved: part of it was already read). ``cancel()`` ends it from any thread; so does dropping
-    it before its end (a ``break`` out of the loop), as for a local `Streaming`.
+    moved: part of it was already read), `StreamCancelled` once the cluster is shut down.
+    ``cancel()`` ends it from any thread; so does dropping it before its end (a ``break`` out
+    of the loop), as for a local `Streaming`.
     """
 
-    def __init__(self, ref: Ref, node: int, actor: Any, generator: Any) -> None:
+    def __init__(self, cluster: StreamCluster, ref: Ref, node: int, generator: Any) -> None:
         self.ref = ref
         self.node = node
-        self._actor = actor
+        self._cluster = cluster
+        self._actor = cluster.node(node)
         self._generator = generator
         self._chunks: list[Any] = []
         self._at = 0
@@ -442,7 +494,8 @@ class ClusterStream:
 
     def cancel(self) -> None:
         """End the stream now; the iteration raises `StreamCancelled`. Never blocks."""
-        self._actor.cancel.remote(self.ref)
+        if ray.is_initialized():  # else its node went with Ray (and a call would start one)
+            self._actor.cancel.remote(self.ref)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self
@@ -457,7 +510,7 @@ class ClusterStream:
                 raise
             except Exception as exc:
                 self._ended = True
-                raise _translated(exc, self.node) from None
+                raise self._translated(exc) from None
         chunk = self._chunks[self._at]
         self._at += 1
         return chunk  # type: ignore[no-any-return]
@@ -475,18 +528,20 @@ class ClusterStream:
                 raise
             except Exception as exc:
                 self._ended = True
-                raise _translated(exc, self.node) from None
+                raise self._translated(exc) from None
         chunk = self._chunks[self._at]
         self._at += 1
         return chunk  # type: ignore[no-any-return]
 
-
-def _translated(error: Exception, node: int) -> Exception:
-    """Ray's error as the stream's own: the node's `OllamaError`, or `NodeLost`."""
-    if isinstance(error, RayActorError):
-        return _node_lost(node, error)
-    cause = _cause(error)
-    return cause if isinstance(cause, Exception) else error
+    def _translated(self, error: Exception) -> Exception:
+        """Ray's error as the stream's own: the node's `OllamaError`, or `NodeLost` (or
+        `StreamCancelled` when its node was ended by `shutdown`, which cancels every stream)."""
+        if isinstance(error, RayActorError):
+            if self._cluster._closed:
+                return StreamCancelled("the cluster was shut down")
+            return _node_lost(self.node, error)
+        cause = _cause(error)
+        return cause if isinstance(cause, Exception) else error
 
 
 def _cause(error: BaseException) -> BaseException:

@@ -28,6 +28,7 @@ from ollama_actor.ray._recipient import RayRecipient
 __all__ = ["StreamJob", "StreamNode"]
 
 _HIGH_WATER = 4096  # chunks waiting for the driver before the node stops reading the socket
+_EARLY_CANCELS = 10_000  # refs cancelled before their stream was seen here, remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,9 @@ class StreamNode:
         self.client = Ollama(hosts, **client_options)
         self.streams: dict[Ref, StreamHandle | Streaming] = {}
         self.ends: dict[Ref, asyncio.Future[tuple[str, Any]]] = {}
+        # Ray does not keep the order of one caller's calls to an asyncio actor: a `cancel`
+        # sent after a `run` may come first. Such refs are kept (the latest few) for `_started`.
+        self.early_cancels: dict[Ref, None] = {}
 
     def ping(self) -> int:
         """This node's process id (answered once the node has started)."""
@@ -76,7 +80,7 @@ class StreamNode:
             if restart is not None:
                 target.tell((ref, ("restart", restart)))
             handle = getattr(self.client, name)(stream=target, retry=retry, **params)
-            self.streams[ref] = handle
+            self._started(ref, handle)
 
             def on_end(result: Any, error: BaseException | None) -> None:
                 outcome = ("done", result) if error is None else ("error", error)
@@ -91,12 +95,13 @@ class StreamNode:
     async def iterate(self, ref: Ref, name: str, params: dict[str, Any]) -> AsyncIterator[Any]:
         """Run one stream and yield its chunks in lists, as many as have come (a Ray streaming
         generator); raise its error at the end. Stops reading the socket while the driver is
-        more than ``_HIGH_WATER`` chunks behind."""
+        behind: Ray holds the generator once the driver has that many lists unread (the
+        cluster's `ITERATION_BACKLOG`), and then ``_HIGH_WATER`` chunks gather here."""
         streaming: Streaming = getattr(self.client, name)(stream=True, **params)
         batches = _Batches(asyncio.get_running_loop())
-        self.streams[ref] = streaming
         try:
             streaming.start(batches)
+            self._started(ref, streaming)
             batches.call = streaming._call
             while True:
                 chunks, error, finished = await batches.next()
@@ -111,9 +116,21 @@ class StreamNode:
             streaming.cancel("dropped")  # the driver stopped iterating
 
     def cancel(self, ref: Ref) -> None:
-        """End one stream now (its recipient hears ``("error", StreamCancelled(...))``)."""
+        """End one stream now (its recipient hears ``("error", StreamCancelled(...))``), or
+        as soon as it starts here if its `run` or `iterate` has not come yet."""
         stream = self.streams.get(ref)
         if stream is not None:
+            stream.cancel()
+            return
+        self.early_cancels[ref] = None  # or it has ended here: forgotten among the oldest
+        if len(self.early_cancels) > _EARLY_CANCELS:
+            del self.early_cancels[next(iter(self.early_cancels))]
+
+    def _started(self, ref: Ref, stream: StreamHandle | Streaming) -> None:
+        """``stream`` runs here now: cancelled at once if its cancel came first."""
+        self.streams[ref] = stream
+        if ref in self.early_cancels:
+            del self.early_cancels[ref]
             stream.cancel()
 
     async def close(self, timeout: float) -> int:

@@ -16,8 +16,14 @@ Bound: each stream may have at most ``max_pending`` messages queued or in flight
 ``tell`` of a chunk raises `RecipientBehind`, which ends the stream with that error (the
 terminal message itself always goes): memory stays bounded whatever the recipient's speed.
 
-A dead actor (its call failed with Ray's `ActorDiedError`) makes later ``tell`` calls raise
+A dead actor (its call failed with Ray's `RayActorError`: it died, or Ray is restarting it and
+its state and the call's messages are lost) makes later ``tell`` calls raise
 `pykka.ActorDeadError`, so a stream told to it ends with `RecipientDead`, as for a local actor.
+New `RayRecipient` objects of an actor Ray restarted send to its new process.
+
+An outbox lives while a `RayRecipient` of its actor does, or while it has messages queued or in
+flight; it holds the actor's handle, so it must not outlive them (Ray ends an actor once no
+handle of it is left).
 
 A cluster stream's recipient is `fenced`: its messages carry the stream's cluster-wide ref and
 its epoch, for the fences in the recipient's process (`ollama_actor._ray_deliver`).
@@ -29,12 +35,14 @@ import collections
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import pykka
+import ray
 from ray.actor import ActorHandle
-from ray.exceptions import ActorDiedError
+from ray.exceptions import RayActorError
 
 from actors import Ref
 from ollama_actor._errors import RecipientBehind
@@ -50,6 +58,10 @@ MAX_CALLS_IN_FLIGHT = 4
 """Ray calls to one actor, from one process, not yet completed."""
 MAX_BATCH = 4096
 """Messages in one Ray call, at most."""
+
+
+class RayShutDown(RuntimeError):
+    """Ray was shut down in this process: no actor can be reached from it any more."""
 
 
 class ClusterRef(Ref):
@@ -69,10 +81,11 @@ class RayRecipient:
     """A Ray actor as a stream's recipient: each message is delivered as ``handle.<method>(m)``.
 
     ``tell`` never blocks (any thread); it raises `pykka.ActorDeadError` once a call has
-    shown the actor dead, and `RecipientBehind` when one stream has ``max_pending`` messages
-    waiting. The actor's ``method`` should be a plain synchronous method of a default actor
-    (one call at a time): that is what keeps one ref's messages in order. A `RayRecipient`
-    pickles as its handle, method and bound, so it can be passed to other Ray actors.
+    shown the actor dead (or restarted by Ray), and `RecipientBehind` when one stream has
+    ``max_pending`` messages waiting. The actor's ``method`` should be a plain synchronous
+    method of a default actor (one call at a time): that is what keeps one ref's messages in
+    order. A `RayRecipient` pickles as its handle, method and bound, so it can be passed to
+    other Ray actors.
     """
 
     __slots__ = ("_epoch", "_outbox", "_ref", "handle", "max_pending", "method")
@@ -160,6 +173,7 @@ class _Outbox:
     """
 
     __slots__ = (
+        "__weakref__",
         "calls",
         "dead",
         "handle",
@@ -189,6 +203,9 @@ class _Outbox:
             ref, kind = None, None
         if not isinstance(ref, Ref):  # not a stream's message: no ref to count it under
             ref = None
+        if self.in_flight >= MAX_CALLS_IN_FLIGHT and not ray.is_initialized():
+            # Ray was shut down under its calls: they will never complete (nor free a slot).
+            self._lost(RayShutDown(f"Ray was shut down: {self.handle} is gone"))
         with _sender.cond:
             if self.dead is not None:
                 raise pykka.ActorDeadError(f"the Ray actor receiving {ref} died: {self.dead}")
@@ -236,13 +253,8 @@ class _Outbox:
         flushed: list[Callable[[], None]] = []
         with _sender.cond:
             self.in_flight -= 1
-            if isinstance(error, ActorDiedError) and self.dead is None:
-                self.dead = error
-                self.queue.clear()
-                self.pending.clear()
-                for callbacks in self.waiters.values():
-                    flushed.extend(callbacks)
-                self.waiters.clear()
+            if isinstance(error, RayActorError | RayShutDown):
+                flushed = self._dead(error)
             else:
                 pending = self.pending
                 for _epoch, ref, items in batch:
@@ -256,10 +268,29 @@ class _Outbox:
                         flushed.extend(self.waiters.pop(ref, ()))
                 if self.queue:
                     _sender.ready(self)
-        if error is not None and self.dead is not error:
+        if error is not None and not isinstance(error, RayActorError | RayShutDown):
             logger.warning("the Ray actor %s raised on a message: %r", self.handle, error)
         for callback in flushed:
             _run_callback(callback)
+
+    def _lost(self, error: BaseException) -> None:
+        """The actor cannot be reached any more (any thread): see `_dead`."""
+        with _sender.cond:
+            flushed = self._dead(error)
+        for callback in flushed:
+            _run_callback(callback)
+
+    def _dead(self, error: BaseException) -> list[Callable[[], None]]:
+        """Mark the actor dead, drop what waits for it, and return the flush callbacks to
+        call (outside the condition). Under the condition; once only."""
+        if self.dead is not None:
+            return []
+        self.dead = error
+        self.queue.clear()
+        self.pending.clear()
+        flushed = [callback for callbacks in self.waiters.values() for callback in callbacks]
+        self.waiters.clear()
+        return flushed
 
 
 def _run_callback(callback: Callable[[], None]) -> None:
@@ -276,7 +307,11 @@ class _Sender:
         self.cond = threading.Condition()
         self._ready: dict[_Outbox, None] = {}  # outboxes with something to send, in order
         self._thread: threading.Thread | None = None
-        self._outboxes: dict[tuple[bytes, str], _Outbox] = {}
+        # Weak: an outbox is kept by the `RayRecipient`s that use it, and while it has work
+        # (in `_ready`, or by its calls' completion callbacks).
+        self._outboxes: weakref.WeakValueDictionary[tuple[bytes, str], _Outbox] = (
+            weakref.WeakValueDictionary()
+        )
 
     def outbox(self, handle: ActorHandle[Any], method: str) -> _Outbox:
         key = (handle._actor_id.binary(), method)
@@ -297,21 +332,29 @@ class _Sender:
 
     def _run(self) -> None:
         while True:
-            with self.cond:
-                while not self._ready:
-                    self.cond.wait()
-                work = []
-                for outbox in self._ready:
-                    if outbox.queue and outbox.in_flight < MAX_CALLS_IN_FLIGHT:
-                        work.append((outbox, outbox.take()))
-                self._ready.clear()
-            for outbox, batch in work:
-                self._submit(outbox, batch)
+            self._send_ready()
+
+    def _send_ready(self) -> None:
+        """Wait for outboxes with messages and send a batch of each. A call of its own, so
+        that no outbox stays referenced from this thread while it waits (see `_Outbox`)."""
+        with self.cond:
+            while not self._ready:
+                self.cond.wait()
+            work = []
+            for outbox in self._ready:
+                if outbox.queue and outbox.in_flight < MAX_CALLS_IN_FLIGHT:
+                    work.append((outbox, outbox.take()))
+            self._ready.clear()
+        for outbox, batch in work:
+            self._submit(outbox, batch)
 
     def _submit(self, outbox: _Outbox, batch: list[Group]) -> None:
+        if not ray.is_initialized():  # a Ray call now would start a new local Ray, not reach it
+            outbox.completed(batch, RayShutDown(f"Ray was shut down: {outbox.handle} is gone"))
+            return
         try:
             call: Any = outbox.handle.__ray_call__.remote(deliver, outbox.method, batch)
-        except Exception as exc:  # not serialisable, Ray shut down...: these messages are lost
+        except Exception as exc:  # not serialisable...: these messages are lost
             logger.exception("could not send %d messages to %s", len(batch), outbox.handle)
             outbox.completed(batch, exc)
             return

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -95,6 +96,9 @@ class Collector:
 
     def messages(self) -> list[Any]:
         return self.got
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 def _by_ref(messages: list[Any]) -> dict[Any, list[tuple[str, Any]]]:
@@ -361,10 +365,17 @@ def test_cluster_handle_cancel(cluster, paced):
 
 def test_cluster_validates_before_sending(cluster):
     collector = Collector.remote()
+    started = sum(s["started"] for s in cluster.stats())
     with pytest.raises(ValidationError, match="temprature"):
         cluster.completion(model=MODEL, prompt="x", options={"temprature": 1}, stream=collector)
     with pytest.raises(ValidationError, match="RayRecipient"):
         cluster.completion(model=MODEL, prompt="x", stream=print)
+    for stream in (collector, True):  # timeout= too, as a local client checks it
+        with pytest.raises(ValidationError, match="'timeout'"):
+            cluster.completion(model=MODEL, prompt="x", timeout="soon", stream=stream)
+        with pytest.raises(ValidationError, match="'timeout'"):
+            cluster.completion(model=MODEL, prompt="x", timeout=-1, stream=stream)
+    assert sum(s["started"] for s in cluster.stats()) == started  # nothing was sent
 
 
 def test_cluster_iteration_sync_and_async(cluster):
@@ -561,3 +572,259 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
 def test_a_cluster_whose_nodes_cannot_start_says_why(emulator):
     with pytest.raises(RuntimeError, match=r"could not start: TypeError: .*no_such_option"):
         StreamCluster(emulator.url, nodes=1, no_such_option=1)
+
+
+# -- attacks: each a defect found after the first round ----------------------------------------
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_ray_recipient_dropped_after_its_stream_is_reclaimed_by_ray(emulator):
+    """This process's outbox for an actor must not keep the actor alive: once the caller has
+    dropped every handle of it and its streams have ended, Ray ends its process (as it does
+    for an actor never used as a recipient)."""
+    client = Ollama(emulator.url, timeout=10)
+    collector = Collector.remote()
+    pid = ray.get(collector.pid.remote())
+    handle = client.completion(
+        model=MODEL, prompt="x", options={"num_predict": 5}, stream=collector
+    )
+    handle.result(20)
+    _wait_messages(collector, 1)
+    del collector, handle
+    gc.collect()
+    _wait_for(lambda: _process_gone(pid), timeout=20)
+
+
+def test_a_recipient_ray_restarts_mid_stream_ends_it(paced):
+    """Ray restarting the recipient (``max_restarts``) loses its state and the messages in
+    flight: the stream ends with `RecipientDead`, as when it dies for good, rather than run on
+    to the new process with a gap."""
+    client = Ollama(paced.url, timeout=10)
+    collector = Collector.options(max_restarts=1).remote()
+    handle = client.completion(
+        model=MODEL, prompt="restarts", options={"num_predict": 500}, stream=collector
+    )
+    _wait_for(lambda: len(ray.get(collector.messages.remote())) >= 3)
+    ray.kill(collector, no_restart=False)
+    with pytest.raises(RecipientDead):
+        handle.result(20)
+    # The new process of the actor takes new streams.
+    again = client.completion(
+        model=MODEL, prompt="new", options={"num_predict": 3}, stream=collector
+    )
+    again.result(20)
+    (bodies,) = _by_ref(_wait_messages(collector, 1)).values()
+    _check_protocol(bodies)
+    assert bodies[-1][0] == "done"
+
+
+@ray.remote
+class Streamer:
+    """Another process streaming to a shared recipient, its refs counted from ``start``."""
+
+    def run(self, url: str, recipient: Any, start: int) -> Any:
+        from actors import Ref
+
+        while Ref()._n < start:  # as two processes that have made as many refs
+            pass
+        client = Ollama(url, timeout=10)
+        handle = client.completion(
+            model=MODEL, prompt="two", options={"num_predict": 3}, stream=recipient
+        )
+        handle.result(20)
+        return handle.ref
+
+
+def test_streams_from_two_processes_to_one_recipient_have_distinct_refs(emulator):
+    """Each process numbers its refs from its own counter: two processes' streams to one Ray
+    actor must still have two refs there, each with one terminal message, and each process's
+    ``handle.ref`` must be the ref its stream's messages carry."""
+    collector = Collector.remote()
+    a, b = Streamer.remote(), Streamer.remote()
+    refs = ray.get([s.run.remote(emulator.url, collector, 100_000) for s in (a, b)], timeout=60)
+    streams = _by_ref(_wait_messages(collector, 2))
+    assert len(streams) == 2, {repr(r): [k for k, _ in v] for r, v in streams.items()}
+    assert set(streams) == set(refs)
+    for bodies in streams.values():
+        _check_protocol(bodies)
+
+
+def test_a_cluster_leaves_no_thread_behind(emulator):
+    """The driver's event thread of a cluster ends with it: at shutdown, and when its nodes
+    could not start."""
+
+    def event_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "ray-cluster")
+
+    before = event_threads()
+    StreamCluster(emulator.url, nodes=1, timeout=10).shutdown()
+    with pytest.raises(RuntimeError, match="could not start"):
+        StreamCluster(emulator.url, nodes=1, no_such_option=1)
+    _wait_for(lambda: event_threads() == before, timeout=10)
+
+
+def test_iterating_slowly_stops_the_node_reading_its_socket(cluster, emulator):
+    """A driver that reads slower than the stream comes must not make the chunks pile up (in
+    Ray's objects, here or on the node): the node stops reading, so the server waits. Here one
+    chunk is read of 300,000 sent as fast as the emulator can: the server must still be
+    sending seconds later, and the whole stream then arrives intact."""
+    count = 300_000
+    stream = cluster.completion(
+        model=MODEL, prompt="slow reader", options={"num_predict": count}, stream=True
+    )
+    first = next(stream)
+    time.sleep(3)  # unread: without a bound, the node reads it all within about a second
+    assert emulator.active_streams() == 1
+    rest = list(stream)
+    assert rest[-1]["done"] is True
+    tokens = [first["response"]] + [c["response"] for c in rest[:-1]]
+    assert tokens == expected_tokens(MODEL, "slow reader", {"num_predict": count})
+
+
+def test_streams_iterated_through_a_shutdown_say_cancelled_not_node_lost(emulator, paced):
+    """`shutdown` cancels every stream: one the driver is iterating raises `StreamCancelled`,
+    as a `ClusterHandle`'s result does, not `NodeLost` (no node died; shutdown ended them)."""
+    cluster = StreamCluster(emulator.url, nodes=2, timeout=10)
+    streams = [
+        cluster.completion(model=MODEL, prompt=f"s{i}", options={"num_predict": 1000}, stream=True)
+        for i in range(8)
+    ]
+    for stream in streams:
+        assert next(stream)["response"]
+    cluster.shutdown()
+    for stream in streams:
+        with pytest.raises(StreamCancelled):
+            for _ in stream:
+                pass
+
+
+class _LockedJudge:
+    """A `RetryPolicy.retryable` that cannot be pickled (it holds a lock)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __call__(self, exc: BaseException) -> bool:
+        return True
+
+
+def test_a_stream_that_cannot_be_sent_to_a_node_leaves_no_trace(cluster):
+    """A stream whose job Ray cannot pickle raises at the call, and is neither counted on a
+    node (routing and stats would be skewed for good) nor ended later at the recipient."""
+    collector = Collector.remote()
+    before = cluster.stats()
+    with pytest.raises(TypeError, match="serialize"):
+        cluster.completion(
+            model=MODEL, prompt="x", stream=collector, retry=RetryPolicy(retryable=_LockedJudge())
+        )
+    assert cluster.stats() == before
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "says"),
+    [
+        ({"node_options": "x"}, TypeError, "node_options must be a dict"),
+        ({"node_options": [{}, "x"]}, TypeError, r"node_options\[1\] is not a dict"),
+        ({"node_options": [{}, {"no_such": 1}]}, ValueError, "no_such"),
+        ({"start_timeout": 0}, ValueError, "start_timeout"),
+        ({"start_timeout": "soon"}, ValueError, "start_timeout"),
+        ({"start_timeout": float("nan")}, ValueError, "start_timeout"),
+    ],
+)
+def test_a_cluster_refuses_bad_options_before_starting_anything(emulator, options, error, says):
+    with pytest.raises(error, match=says):
+        StreamCluster(emulator.url, **options)
+
+
+def test_a_stream_cancelled_while_it_moves_to_another_node_is_cancelled(emulator, paced):
+    """`cancel()` as the driver moves a stream off a dead node (just after its ``attempt``
+    counts the move) must still end it: neither lost on the dead node nor beaten to the new
+    one by the move."""
+    cluster = StreamCluster(emulator.url, nodes=2, timeout=10)
+    try:
+        collector = Collector.remote()
+        handles = _start_streams(cluster, collector, 12)
+        _wait_for(lambda: len(ray.get(collector.messages.remote())) >= 12)
+        victims = [h for h in handles if h.node == 0]
+
+        def cancel_as_it_moves(handle: Any) -> None:
+            deadline = time.monotonic() + 20
+            while handle.attempt == 0 and not handle.done and time.monotonic() < deadline:
+                pass
+            handle.cancel()
+
+        threads = [threading.Thread(target=cancel_as_it_moves, args=(h,)) for h in victims]
+        for thread in threads:
+            thread.start()
+        os.kill(cluster.stats()[0]["pid"], signal.SIGKILL)
+        for thread in threads:
+            thread.join(30)
+        for handle in victims:
+            with pytest.raises(StreamCancelled):
+                handle.result(30)
+        streams = _by_ref(_wait_messages(collector, 12))
+        for handle in victims:
+            _check_protocol(streams[handle.ref])
+            assert isinstance(streams[handle.ref][-1][1], StreamCancelled)
+    finally:
+        cluster.shutdown()
+
+
+_RAY_SHUT_DOWN_FIRST = """
+import logging, os, sys, time
+os.environ["RAY_BACKEND_LOG_LEVEL"] = "fatal"
+import ray
+from ollama_actor import Ollama, RecipientDead, StreamCancelled
+from ollama_actor.ray import StreamCluster
+
+ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+
+@ray.remote
+class Sink:
+    def tell(self, message):
+        pass
+
+sink = Sink.remote()
+cluster = StreamCluster(sys.argv[1], nodes=1, timeout=10)
+remote = cluster.completion(model="llama3.2", prompt="a", options={"num_predict": 500}, stream=sink)
+local = Ollama(sys.argv[1], timeout=10).completion(
+    model="llama3.2", prompt="b", options={"num_predict": 500}, stream=sink
+)
+time.sleep(0.5)
+ray.shutdown()  # before the cluster's shutdown: the wrong order, but an easy one to write
+cluster.shutdown()
+for handle, expected in ((remote, StreamCancelled), (local, RecipientDead)):
+    try:
+        handle.result(10)
+    except expected:
+        continue
+    raise AssertionError(f"{handle} did not end with {expected.__name__}")
+assert not ray.is_initialized(), "a new Ray was started behind the caller's back"
+print("clean")
+"""
+
+
+def test_ray_shut_down_before_the_cluster_starts_no_new_ray_and_ends_every_stream(paced):
+    """In a process of its own (it shuts its Ray down): `ray.shutdown()` before
+    `cluster.shutdown()`. The cluster's shutdown must not fail, every stream must end (none
+    hangs), and nothing may start a new local Ray (a Ray call after ``ray.shutdown()`` does)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _RAY_SHUT_DOWN_FIRST, paced.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("clean")
+    assert "Started a local Ray instance" not in done.stderr
