@@ -39,11 +39,17 @@ def _never(_exc: BaseException) -> bool:
     return False
 
 
+def _itself(exc: BaseException) -> BaseException:
+    return exc
+
+
 class StreamRun:
     """One stream's life: its source, recipient, result, and retry state.
 
     ``retryable(exc)`` says whether a failure may be retried by restarting the worker; the
-    default retries nothing, so the first failure is final. Thread-safe where it says so.
+    default retries nothing, so the first failure is final. ``tell_failed(exc)`` is the error
+    the stream ends with when the recipient's ``tell`` of a restart raises ``exc`` (its bug;
+    by default ``exc`` itself). Thread-safe where it says so.
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class StreamRun:
         self.recipient = recipient
         self.delivery = Delivery(self.ref, recipient)
         self.retryable = retryable
+        self.tell_failed: Callable[[BaseException], BaseException] = _itself
         self.attempt = 0
         """Restarts so far (0 during the first attempt)."""
         self.last_error: BaseException | None = None
@@ -85,21 +92,32 @@ class StreamRun:
     def next_source(self) -> StreamSource:
         """The source for the attempt that starts now; tells the recipient of a restart.
 
-        Loop thread. The caller must start it and call `attempt_ended` when it ends.
+        A recipient that died meanwhile gets nothing: the source is cancelled with
+        ``"recipient_died"``, so it ends as soon as it starts, sending nothing; one whose
+        ``tell`` raises ends the stream with ``tell_failed(exc)``. Loop thread.
+        The caller must start it and call `attempt_ended` when it ends.
         """
         self._active = True
         if self._first is not None:
             source, self._first = self._first, None
             return source
         self.attempt += 1
-        error = self.last_error
-        assert error is not None, "a restart follows a failure"
         self._source = self._source.again()
         if self._cancelled is not None:  # cancelled while the restart was pending
             self._source.cancel(self._cancelled)
         else:
+            error = self.last_error
+            assert error is not None, "a restart follows a failure"
             details = getattr(self._source, "restart_details", None)
-            self.delivery.on_restart(self.attempt, error, details)
+            try:
+                self.delivery.on_restart(self.attempt, error, details)
+            except pykka.ActorDeadError:  # it died during the backoff: end as its monitor would
+                self._cancelled = "recipient_died"
+                self._source.cancel("recipient_died")
+            except Exception as exc:  # its bug: the stream ends, as when a chunk's tell raises
+                logger.exception("the recipient of %s raised on its restart message", self.ref)
+                self.fail(self.tell_failed(exc))
+                self._source.cancel("caller")  # so the attempt ends as it starts, unsent
         return self._source
 
     def may_retry(self, exc: BaseException) -> bool:
@@ -185,6 +203,15 @@ class StreamRun:
         active = self._active and not self.done
         self.fail(error)
         if active:
+            self._source.cancel("worker_failed")
+
+    def worker_lost(self) -> None:
+        """The worker ended while its attempt ran (it was killed, so no hook of its cancelled
+        it): cancel the stream (``"worker_failed"``) even if a restart follows, which then
+        finds it ended and stops. A worker that ends to be retried has ended its attempt
+        first, and is left alone. Loop thread; idempotent."""
+        if self._active and not self.done:
+            self._cancelled = "worker_failed"
             self._source.cancel("worker_failed")
 
     def result(self, timeout: float | None = None) -> Any:

@@ -35,6 +35,9 @@ from typing import Protocol
 
 from actors._loop import call_on_loop, event_loop
 from ollama_actor._errors import (
+    CONNECT_FIX,
+    READ_FIX,
+    TOTAL_FIX,
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
@@ -659,14 +662,20 @@ class Call:
         now = event_loop().time()
         timeout = self.request.timeout
         if self._deadline is not None and now >= self._deadline:
-            self._fail(TotalTimeout(f"the request took longer than {timeout.total} s in all"))
+            self._fail(
+                TotalTimeout(f"the request took longer than {timeout.total} s in all{TOTAL_FIX}")
+            )
         elif self._conn is None and timeout.connect is not None:
-            self._fail(ConnectTimeout(f"connecting took longer than {timeout.connect} s"))
+            self._fail(
+                ConnectTimeout(f"connecting took longer than {timeout.connect} s{CONNECT_FIX}")
+            )
         elif timeout.read is not None and not self._paused and now >= self._last_rx + timeout.read:
             if self._body_left and self._received is False:
-                self._fail(ReadTimeout(f"Ollama took none of the upload for {timeout.read} s"))
+                self._fail(
+                    ReadTimeout(f"Ollama took none of the upload for {timeout.read} s{READ_FIX}")
+                )
             else:
-                self._fail(ReadTimeout(f"no data from Ollama for {timeout.read} s"))
+                self._fail(ReadTimeout(f"no data from Ollama for {timeout.read} s{READ_FIX}"))
         else:
             self._arm(now)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import builtins
 import re
-from typing import Any
 
 __all__ = [
     "ConnectError",
@@ -202,6 +201,13 @@ class IncompleteStream(ProtocolError):
     retryable = False
 
 
+# What each bound's error message says to change, after what happened.
+READ_FIX = "; Timeout(read=...) waits longer (for a model slow to load or to answer)"
+CONNECT_FIX = "; is the host reachable? Timeout(connect=...) waits longer"
+TOTAL_FIX = "; Timeout(total=...) allows more (it bounds each attempt)"
+LINE_FIX = "; Ollama(max_line=...) allows longer lines"
+
+
 class RequestTimeout(TransportError, builtins.TimeoutError):
     """A time bound set by `Timeout` passed."""
 
@@ -275,9 +281,6 @@ class StreamCancelled(OllamaError):
         self._message = message
         super().__init__(message or CANCEL_REASONS.get(reason, reason))
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (self.reason, self._message)
-
 
 class RecipientDead(StreamCancelled):
     """The actor receiving a stream has stopped, so the stream was ended (``reason`` is
@@ -285,9 +288,6 @@ class RecipientDead(StreamCancelled):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__("recipient_died", message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (self._message,)
 
 
 def cancelled(reason: str, message: str | None = None) -> StreamCancelled:

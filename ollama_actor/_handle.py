@@ -32,10 +32,10 @@ from actors import (
     start_instance,
     wait_exit,
 )
-from ollama_actor._errors import OllamaError, StreamCancelled, cancelled
+from ollama_actor._errors import InternalError, OllamaError, StreamCancelled, cancelled
 from ollama_actor._retry import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._stream_events import wanted
-from ollama_actor._streaming import Streaming
+from ollama_actor._streaming import Streaming, _refuse_loop_thread
 
 __all__ = ["StreamHandle", "default_supervisor", "stop_default_supervisor", "stream_to"]
 
@@ -88,8 +88,11 @@ class StreamHandle:
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait for the accumulated response of the attempt that succeeded, or raise (the
-        builtin `TimeoutError` after ``timeout`` seconds; `actors.WouldBlockLoop` at once on
-        the shared loop thread, which the stream needs, unless it has ended)."""
+        builtin `TimeoutError` after ``timeout`` seconds; `UsageError`, also an
+        `actors.WouldBlockLoop`, at once on the shared loop thread, which the stream needs,
+        unless it has ended)."""
+        if not self._run.done:
+            _refuse_loop_thread(f"waiting for the stream {self.ref}", _NOT_ON_LOOP)
         return self._run.result(timeout)  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
@@ -101,6 +104,9 @@ class StreamHandle:
         was told the terminal message; at once if it already has. Never blocks; the callback
         runs on the loop thread and must not block either (what it raises is logged)."""
         call_on_loop(self._run.on_end, callback)
+
+
+_NOT_ON_LOOP = "use on_end(callback), or have the recipient act on the stream's terminal message"
 
 
 class _StreamSupervisor(DynamicSupervisor):
@@ -133,8 +139,10 @@ def stop_default_supervisor(timeout: float = 10.0) -> None:
     Its streams end: each recipient hears ``("error", StreamCancelled(...))`` with reason
     ``"shutdown"``. For tests that want no stream of one test to outlive it, and for an
     orderly exit. Blocks until it has ended, at most ``timeout`` seconds (then the builtin
-    `TimeoutError`); not on the shared loop thread (`actors.WouldBlockLoop`).
+    `TimeoutError`); not on the shared loop thread (`UsageError`, also an
+    `actors.WouldBlockLoop`).
     """
+    _refuse_loop_thread("stop_default_supervisor", "call it from another thread")
     with _Default.lock:
         ref, _Default.supervisor = _Default.supervisor, None
     if ref is not None:
@@ -160,6 +168,7 @@ def stream_to(
     run = StreamRun(streaming, recipient)  # retries nothing, unless transient:
     if transient:
         run.retryable = retry.retryable
+        run.tell_failed = _recipient_failed
     if wanted():  # telemetry: the stream begins now, and ends with its run
         span = streaming.span = streaming.new_span(supervised=True)
         run.on_end(span.stop)
@@ -168,6 +177,8 @@ def stream_to(
     def on_exit(exit: Exit, restarting: bool) -> None:
         if not restarting:
             call_on_loop(run.give_up, _worker_ended(exit))
+        else:  # before the restart's incarnation begins on the loop thread
+            call_on_loop(run.worker_lost)
 
     spec = ChildSpec(
         run.ref,
@@ -194,6 +205,13 @@ def stream_to(
     # refused start to the stream itself rather than being polled for.
     send_request(target, ProxyCall(("start_child",), (spec,), {}), started)
     return StreamHandle(run, incarnations, streaming)
+
+
+def _recipient_failed(exc: BaseException) -> InternalError:
+    """What a stream ends with when its recipient's ``tell`` of a restart raised (its bug)."""
+    error = InternalError(f"the recipient raised on its restart message: {exc!r}")
+    error.__cause__ = exc
+    return error
 
 
 def _worker_ended(exit: Exit) -> OllamaError:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ollama_actor._errors import DecodeError, LineTooLong
+from ollama_actor._errors import LINE_FIX, DecodeError, LineTooLong
 from ollama_actor._json_depth import MAX_DEPTH, too_deep_at
 
 __all__ = ["DEFAULT_MAX_LINE", "JSON_DECODER", "LineDecoder"]
@@ -64,7 +64,7 @@ class LineDecoder:
         for line in lines:
             if len(line) > limit:
                 raise LineTooLong(
-                    f"a streamed line of {len(line)} bytes exceeds the {limit}-byte limit"
+                    f"a streamed line of {len(line)} bytes exceeds the {limit}-byte limit{LINE_FIX}"
                 )
             if line and not line.isspace():
                 emit(decode(line))
@@ -86,7 +86,7 @@ class LineDecoder:
         if self._partial_len > self._max_line:
             raise LineTooLong(
                 f"a streamed line exceeds the {self._max_line}-byte limit "
-                f"({self._partial_len} bytes without a newline)"
+                f"({self._partial_len} bytes without a newline){LINE_FIX}"
             )
         self._partial.append(piece)
 

@@ -23,6 +23,7 @@ from actors import call_on_loop, event_loop
 from ollama_actor._engine import Sink
 from ollama_actor._error_body import ErrorBody
 from ollama_actor._errors import (
+    TOTAL_FIX,
     ConnectError,
     ConnectTimeout,
     OllamaError,
@@ -209,7 +210,9 @@ class _Run:
             return  # a new pool: routed once it knows where the models are
         if self._deadline is not None and event_loop().time() >= self._deadline:
             self.fail(
-                TotalTimeout(f"the request took longer than {self._spec.timeout.total} s in all")
+                TotalTimeout(
+                    f"the request took longer than {self._spec.timeout.total} s in all{TOTAL_FIX}"
+                )
             )
             return
         first, self._first = self._first, None

@@ -25,7 +25,15 @@ from typing import Any, Protocol
 
 import pykka
 
-from actors import Delivery, Recipient, Ref, StreamSink, call_on_loop, in_loop_thread
+from actors import (
+    Delivery,
+    Recipient,
+    Ref,
+    StreamSink,
+    WouldBlockLoop,
+    call_on_loop,
+    in_loop_thread,
+)
 from actors._loop import wake_waiter
 from ollama_actor._accumulate import Accumulator, Kind
 from ollama_actor._engine import Engine, Request, Sink
@@ -601,9 +609,16 @@ class _AsyncIterationSink(_Backpressure):
             await waiter
 
 
-def _refuse_loop_thread(what: str) -> None:
+class _BlockingOnLoop(UsageError, WouldBlockLoop):
+    """A call that blocks, made on the shared loop thread it would wait for: a `UsageError`
+    as every misuse is, and the runtime's own `actors.WouldBlockLoop`."""
+
+
+def _refuse_loop_thread(
+    what: str, instead: str = "use stream=recipient or StreamWorker from a loop actor instead"
+) -> None:
+    """Raise a `UsageError` (also an `actors.WouldBlockLoop`) on the shared loop thread."""
     if in_loop_thread():
-        raise UsageError(
-            f"{what} blocks, and this is the event loop thread it would wait for: "
-            "use stream=recipient or StreamWorker from a loop actor instead"
+        raise _BlockingOnLoop(
+            f"{what} blocks, and this is the event loop thread it would wait for: {instead}"
         )

@@ -1,12 +1,14 @@
 """Streams delivered to actors: StreamWorker, send_to, stream=recipient, cancel, dead recipients."""
 
 import os
+import random
 import threading
 import time
 
 import pykka
 import pytest
 
+import actors
 from actors import Actor, DynamicSupervisor, Inbox
 from actors._stream_worker import StreamWorker
 from ollama_actor import (
@@ -18,7 +20,7 @@ from ollama_actor import (
     StreamHandle,
     _handle,
 )
-from ollama_actor.emulator import error_line, expected_tokens, stall
+from ollama_actor.emulator import cut, error_line, expected_tokens, stall, status
 
 from .protocol import assert_nothing_more, assert_protocol, messages_of
 
@@ -269,3 +271,59 @@ def test_nothing_is_left_behind_after_hundreds_of_streams(emu):
     assert open_fds() <= fds
     supervisor = _handle.default_supervisor()  # its children are not in Pykka's registry
     assert supervisor.proxy().count_children().get(timeout=5)["specs"] == 0
+
+
+def test_a_recipient_that_dies_during_a_restarts_backoff_ends_it_recipient_dead(client, emu):
+    # Regression: the restart message's tell to the dead recipient crashed each incarnation
+    # until the budget was spent, and the stream ended with the first attempt's HTTPError.
+    emu.inject(status(503), path="/api/generate", times=5)
+    recipient = Collector.start()
+    slow = RetryPolicy(backoff=actors.Backoff(min=0.5, max=0.5))
+    handle = completion(client, stream=recipient, retry=slow)
+    emu.wait_for_requests(1, path="/api/generate")
+    recipient.stop()  # the first attempt failed: its restart waits for the backoff
+    with pytest.raises(RecipientDead) as info:
+        handle.result(timeout=10)
+    assert info.value.reason == "recipient_died"
+    assert emu.request_count("/api/generate") == 1  # no attempt for a recipient that is gone
+    assert actors.wait_exit(handle.worker, 5) is not None
+
+
+def test_recipients_dying_at_random_points_always_end_their_streams_recipient_dead(emu):
+    # Hundreds of streams, retried or not, whose recipients die before, during or between
+    # attempts: each ends with RecipientDead (or done, had it finished first), nothing else.
+    class Quitter(Actor):
+        def __init__(self, after):
+            super().__init__()
+            self.left = after
+
+        def on_receive(self, message):
+            self.left -= 1
+            if self.left <= 0:
+                self.stop()
+
+    rng = random.Random(19)
+    fast = RetryPolicy(backoff=actors.Backoff(min=0.001, max=0.005))
+    outcomes = []
+    with Ollama(emu.base_url, timeout=10) as client:
+        for i in range(600):
+            if i % 4 == 0:
+                emu.inject(status(503) if i % 8 else cut(after=2), path="/api/generate")
+            recipient = Quitter.start(rng.randint(1, 12) if i % 3 else 10**9)
+            if i % 10 == 0:
+                recipient.stop()
+            handle = completion(client, stream=recipient, retry=fast)
+            if i % 3 == 0:  # stopped from outside, at any point of the stream's life
+                time.sleep(rng.random() * 0.01)
+                recipient.stop()
+            try:
+                handle.result(timeout=10)
+                outcomes.append("done")
+            except RecipientDead:
+                outcomes.append("dead")
+            except Exception as exc:  # the outcome under test
+                outcomes.append(repr(exc))
+            if recipient.is_alive():
+                recipient.stop()
+    assert set(outcomes) <= {"done", "dead"}, [o for o in outcomes if o not in ("done", "dead")]
+    assert outcomes.count("dead") > 100

@@ -312,3 +312,43 @@ def test_every_error_pickles_with_its_type_text_and_fields():
         assert str(copy) == str(exc)
         assert vars(copy) == vars(exc)
         assert (copy.retryable, copy.refused) == (exc.retryable, exc.refused)
+
+
+def test_a_cancel_error_and_its_subclasses_pickle_whole_whatever_their_init_takes():
+    # Regression: StreamCancelled pickled as (reason, message) only, so an attribute set on it
+    # was lost and a subclass with an __init__ of its own came back wrong (or not at all).
+    import pickle
+
+    from ollama_actor import RecipientDead, StreamCancelled
+
+    class ByWhom(StreamCancelled):
+        def __init__(self, who):
+            self.who = who
+            super().__init__("caller", f"cancelled by {who}")
+
+    globals()["ByWhom"] = ByWhom  # pickle finds classes by module-level name
+    ByWhom.__qualname__ = "ByWhom"
+    for error in (ByWhom("ops"), StreamCancelled("shutdown"), RecipientDead("gone")):
+        error.node = 3
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert vars(copy) == vars(error)
+        assert (copy.reason, str(copy)) == (error.reason, str(error))
+
+
+def test_a_bound_that_passed_names_the_setting_that_moves_it(emu):
+    # Regression: timeouts and an over-long line said what happened but not what to change.
+    from ollama_actor import LineTooLong, Ollama, ReadTimeout, Timeout, TotalTimeout
+    from ollama_actor.emulator import long_line, stall
+
+    cases = [
+        (stall(after=1), Timeout(read=0.2), ReadTimeout, "Timeout(read="),
+        (stall(after=1), Timeout(read=10, total=0.2), TotalTimeout, "Timeout(total="),
+        (long_line(after=1, size=4000), 10, LineTooLong, "max_line="),
+    ]
+    for fault, timeout, error, remedy in cases:
+        emu.inject(fault, path="/api/generate")
+        client = Ollama(emu.base_url, timeout=timeout, max_line=1000)
+        with client, pytest.raises(error) as info:
+            list(client.completion(model="llama3.2", prompt="hi", stream=True))
+        assert remedy in str(info.value)

@@ -86,6 +86,7 @@ def test_a_partial_line_of_exactly_the_limit_is_kept_and_one_more_byte_fails():
         feed(decoder, b" ")
     assert str(info.value) == (
         "a streamed line exceeds the 10-byte limit (11 bytes without a newline)"
+        "; Ollama(max_line=...) allows longer lines"
     )
     again = LineDecoder(max_line=10)
     feed(again, b'{"a":"xy"}')
@@ -97,7 +98,10 @@ def test_a_partial_line_of_exactly_the_limit_is_kept_and_one_more_byte_fails():
 def test_the_messages_say_how_long_the_line_was():
     with pytest.raises(LineTooLong) as info:
         feed(LineDecoder(max_line=10), b'{"a":"xyzw"}\n')
-    assert str(info.value) == "a streamed line of 12 bytes exceeds the 10-byte limit"
+    assert str(info.value) == (
+        "a streamed line of 12 bytes exceeds the 10-byte limit"
+        "; Ollama(max_line=...) allows longer lines"
+    )
 
 
 def test_a_bad_line_is_previewed_even_when_the_cut_splits_a_character():

@@ -501,3 +501,80 @@ def test_waiting_for_a_streams_result_on_the_loop_thread_is_refused_not_deadlock
         starter.stop()
     assert isinstance(refused, actors.WouldBlockLoop)
     assert "stream" in str(refused)
+
+
+def test_every_blocking_call_of_the_client_on_the_loop_thread_is_a_usage_error(client):
+    # Regression: StreamHandle.result and stop_default_supervisor raised a bare
+    # actors.WouldBlockLoop there, not the UsageError that the client's other blocking calls
+    # raise and docs/protocol.md's table promises (nor an OllamaError at all).
+    from ollama_actor import UsageError
+
+    class Caller(actors.LoopActor):
+        def on_receive(self, message):
+            refused = []
+            handle = client.completion(model="llama3.2", prompt="hi", stream=Inbox())
+            for call in (client.version, lambda: handle.result(5), stop_default_supervisor):
+                try:
+                    call()
+                except Exception as exc:  # handed back to the test
+                    refused.append(exc)
+            handle.cancel()
+            return refused
+
+    caller = Caller.start()
+    try:
+        refused = caller.ask("go", timeout=10)
+    finally:
+        caller.stop()
+    assert [type(exc).__mro__.count(UsageError) for exc in refused] == [1, 1, 1], refused
+    assert all(isinstance(exc, actors.WouldBlockLoop) for exc in refused[1:])  # as documented
+    assert all("loop thread" in str(exc) for exc in refused)
+
+
+def test_a_recipient_that_raises_on_its_restart_message_ends_the_stream_internal_error(
+    client, emu, caplog
+):
+    # Regression: each incarnation crashed on the restart's tell and was restarted, telling
+    # the broken recipient again, until the budget was spent; the stream then ended with the
+    # first attempt's ConnectionLost, not the InternalError a raising tell ends a stream with.
+    from ollama_actor import InternalError
+
+    emu.inject(cut(after=2), path="/api/generate")
+    recipient = _Faulty("restart")
+    handle = completion(client, recipient)
+    with pytest.raises(InternalError) as info:
+        handle.result(timeout=10)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "ValueError('the recipient broke on restart')" in str(info.value)
+    assert recipient.told == ["data", "data", "restart", "error"]
+    assert emu.request_count("/api/generate") == 1  # the broken recipient got no new attempt
+    assert "the recipient broke on restart" in caplog.text  # logged
+
+
+@pytest.mark.parametrize("failed_before", [False, True])
+def test_a_killed_worker_under_a_retrying_policy_ends_its_stream_worker_failed(
+    client, emu, failed_before
+):
+    # Regression: the supervisor restarted the killed transient worker while its attempt ran
+    # on; the new incarnation failed an assertion (no failure to restart from), or ran the
+    # request again until the old attempt's Streaming was collected and ended the stream
+    # "dropped".
+    from actors._actor import kill
+
+    if failed_before:
+        emu.inject(status(503), path="/api/generate")
+    emu.inject(stall(after=1), path="/api/generate")
+    inbox = Inbox()
+    handle = completion(client, inbox)
+    while inbox.receive(timeout=5)[1][0] != "data":
+        pass
+    request = emu.last_request("/api/generate")
+    kill(handle.worker)
+    with pytest.raises(StreamCancelled) as info:
+        handle.result(timeout=5)
+    assert info.value.reason == "worker_failed"
+    assert "Assertion" not in str(info.value)
+    assert emu.wait_until_ended(request.id, timeout=5).outcome == "client_closed"
+    assert kinds(messages_of(inbox, handle.ref)) == ["error"]
+    assert_nothing_more(inbox, handle.ref)
+    assert emu.request_count("/api/generate") == (2 if failed_before else 1)
