@@ -171,3 +171,59 @@ def test_a_worker_that_ended_leaves_no_monitor_on_its_recipient(caplog):
             assert wait_exit(recipient, 5).kind == "normal"
     # No DOWN was sent to the ended worker (which would refuse it).
     assert not [r for r in caplog.records if "refused the DOWN" in r.getMessage()]
+
+
+class _Again(_Source):
+    """A hand-driven source whose every run records its cancels in the one list."""
+
+    def again(self) -> _Again:
+        return self
+
+
+def test_giving_up_on_a_running_attempt_cancels_it_as_worker_failed():
+    source = _Again()
+    run = StreamRun(source, Inbox())  # type: ignore[arg-type]
+    _on_loop(run.next_source)  # the attempt runs: its worker was killed, say
+    _on_loop(run.give_up, RuntimeError("killed"))
+    assert source.cancelled == ["worker_failed"]
+    with pytest.raises(RuntimeError, match="killed"):
+        run.result(timeout=5)
+
+
+def test_a_lost_worker_cancels_its_attempt_and_the_restart_that_follows_as_worker_failed():
+    source = _Again()
+    run = StreamRun(source, Inbox())  # type: ignore[arg-type]
+    _on_loop(run.next_source)
+    _on_loop(run.worker_lost)
+    assert run.cancelled
+    assert source.cancelled == ["worker_failed"]
+    _on_loop(run.attempt_ended)
+    _on_loop(run.next_source)  # the supervisor's restart finds it cancelled: it ends at once
+    assert source.cancelled == ["worker_failed", "worker_failed"]
+
+
+def test_a_stream_that_ended_by_itself_was_not_cancelled_when_its_worker_stopped():
+    inbox = Inbox()
+    run = StreamRun(_Finishes(), inbox)  # type: ignore[arg-type]
+    worker = StreamWorker.start(run=run)
+    assert run.result(timeout=5) == {"all": 1}
+    assert wait_exit(worker, 5).kind == "normal"
+    assert not run.cancelled  # the stop that follows the end cancels nothing
+    assert [message for _, message in inbox.drain()] == [("data", {"n": 1}), ("done", {"all": 1})]
+
+
+def test_waiting_for_a_stream_on_the_loop_thread_names_the_stream():
+    from actors import WouldBlockLoop
+
+    run = StreamRun(_Source(), Inbox())  # type: ignore[arg-type]
+    raised: list[BaseException] = []
+
+    def wait_on_loop() -> None:
+        try:
+            run.result(timeout=5)
+        except WouldBlockLoop as exc:
+            raised.append(exc)
+
+    _on_loop(wait_on_loop)
+    assert len(raised) == 1
+    assert f"waiting for the stream {run.ref}" in str(raised[0])
