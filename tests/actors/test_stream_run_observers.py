@@ -227,3 +227,12 @@ def test_waiting_for_a_stream_on_the_loop_thread_names_the_stream():
     _on_loop(wait_on_loop)
     assert len(raised) == 1
     assert f"waiting for the stream {run.ref}" in str(raised[0])
+
+
+@pytest.mark.parametrize("both", [True, False], ids=["both", "neither"])
+def test_a_worker_takes_a_source_or_a_run_and_says_so(both):
+    source = _Finishes()
+    run = StreamRun(source, Inbox()) if both else None  # type: ignore[arg-type]
+    with pytest.raises(TypeError) as info:
+        StreamWorker(source if both else None, run=run)
+    assert str(info.value) == "StreamWorker takes a source or a run, not both or neither"
