@@ -33,6 +33,7 @@ from ollama_actor._client import checked_timeout
 from ollama_actor._errors import NodeLost, StreamCancelled, ValidationError
 from ollama_actor._retry import DEFAULT_RETRY, RetryPolicy
 from ollama_actor._schemas import ENDPOINTS, validate
+from ollama_actor.ray._no_auto_init import RayShutDown, mark_thread
 from ollama_actor.ray._node import StreamJob, StreamNode
 from ollama_actor.ray._recipient import ClusterRef, RayRecipient, as_ray_recipient
 
@@ -234,10 +235,8 @@ class StreamCluster:
                 ray.get(closing, timeout=timeout + 5)
             except Exception as exc:  # a node that died meanwhile: its streams end below
                 logger.debug("closing the cluster's nodes: %r", exc)
-        with self._lock:
-            left = list(self._running.values())
-        for handle in left:  # on a node that died: nobody else will end them now
-            handle._end_here(StreamCancelled("shutdown", "the cluster was shut down"))
+        # those on a node that died: nobody else will end them now
+        self._end_all(StreamCancelled("shutdown", "the cluster was shut down"))
         self._kill_nodes()
         self._events.put(None)  # the event thread ends; later events of Ray's are dropped
 
@@ -342,14 +341,24 @@ class StreamCluster:
 
     def _handle_events(self) -> None:
         """Run Ray's events in turn until `shutdown` (or a failed start) puts None."""
+        mark_thread()
         while True:
             event = self._events.get()
             if event is None:
                 return
             try:
                 event()
+            except RayShutDown:  # Ray went first: no node can end its streams any more
+                self._end_all(StreamCancelled("shutdown", "Ray was shut down in this process"))
             except Exception:
                 logger.exception("the cluster's event thread caught")
+
+    def _end_all(self, error: BaseException) -> None:
+        with self._lock:
+            left = list(self._running.values())
+            self._running.clear()
+        for handle in left:
+            handle._end_here(error)
 
     def _iterate(self, name: str, params: dict[str, Any]) -> ClusterStream:
         ref = ClusterRef()

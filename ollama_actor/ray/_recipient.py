@@ -47,6 +47,7 @@ from ray.exceptions import RayActorError
 from actors import Ref
 from ollama_actor._errors import RecipientBehind
 from ollama_actor._ray_deliver import Group, deliver
+from ollama_actor.ray._no_auto_init import RayShutDown, mark_thread
 
 __all__ = ["DEFAULT_MAX_PENDING", "ClusterRef", "RayRecipient", "as_ray_recipient"]
 
@@ -58,10 +59,6 @@ MAX_CALLS_IN_FLIGHT = 4
 """Ray calls to one actor, from one process, not yet completed."""
 MAX_BATCH = 4096
 """Messages in one Ray call, at most."""
-
-
-class RayShutDown(RuntimeError):
-    """Ray was shut down in this process: no actor can be reached from it any more."""
 
 
 class ClusterRef(Ref):
@@ -331,6 +328,7 @@ class _Sender:
             self.cond.notify()
 
     def _run(self) -> None:
+        mark_thread()
         while True:
             self._send_ready()
 
@@ -354,6 +352,9 @@ class _Sender:
             return
         try:
             call: Any = outbox.handle.__ray_call__.remote(deliver, outbox.method, batch)
+        except RayShutDown as exc:  # shut down since the check above
+            outbox.completed(batch, exc)
+            return
         except Exception as exc:  # not serialisable...: these messages are lost
             logger.exception("could not send %d messages to %s", len(batch), outbox.handle)
             outbox.completed(batch, exc)
