@@ -41,6 +41,12 @@ __all__ = ["ClusterHandle", "ClusterStream", "StreamCluster"]
 
 logger = logging.getLogger(__name__)
 
+
+def _ray_gone() -> StreamCancelled:
+    """How a cluster's stream ends when Ray went before the cluster's own shutdown."""
+    return StreamCancelled("shutdown", "Ray was shut down in this process")
+
+
 NODE_DEFAULTS: dict[str, Any] = {
     "num_cpus": 0,  # a node waits on sockets; it does not hold a CPU of Ray's scheduler
     "max_restarts": 3,
@@ -281,7 +287,7 @@ class StreamCluster:
                 self._running.pop(handle.ref, None)
             if restart is None:
                 raise  # to the caller of `call`: no stream was started
-            handle._end_here(exc)
+            handle._end_here(_ray_gone() if isinstance(exc, RayShutDown) else exc)
             return
         if handle._cancelled:  # cancelled as it moved here: its cancel may have gone before
             node.actor.cancel.remote(handle.ref)
@@ -299,8 +305,12 @@ class StreamCluster:
             kind, value = done.result()
             handle._settle(kind, value)
         elif isinstance(error, RayActorError):
-            self._node_failed(node)
-            handle._node_lost(_node_lost(node.index, error))
+            try:
+                self._node_failed(node)
+                handle._node_lost(_node_lost(node.index, error))
+            except RayShutDown:  # Ray went first: this stream is out of `_running` already
+                handle._end_here(_ray_gone())
+                raise
         else:  # the node raised (a bug, or the request's own error): end the stream with it
             handle._end_here(_cause(error))
 
@@ -349,7 +359,7 @@ class StreamCluster:
             try:
                 event()
             except RayShutDown:  # Ray went first: no node can end its streams any more
-                self._end_all(StreamCancelled("shutdown", "Ray was shut down in this process"))
+                self._end_all(_ray_gone())
             except Exception:
                 logger.exception("the cluster's event thread caught")
 
